@@ -1,0 +1,56 @@
+# Phoenix build. `make demo` and `make test` are the two set-up commands; both
+# install what they need (see deps).
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+BIN      := bin/phoenix
+# Debian packages the tests call for real (validators, image tools).
+TEST_DEBS := file samba-common-bin sudo dosfstools mtools xorriso fdisk \
+             openssh-client systemd shellcheck e2fsprogs util-linux passwd
+
+.PHONY: all build test lint bench demo e2e clean deps gocheck
+
+all: build
+
+gocheck:
+	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go 1.24+ (https://go.dev/dl) or run: apt-get install golang-1.24"; exit 2; }
+
+# deps installs the Debian packages the tests need, only those missing.
+deps:
+	@missing=""; for p in $(TEST_DEBS); do \
+	  dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install$$missing"; exit 2; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: gocheck
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/phoenix
+	@file $(BIN) | grep -q 'statically linked' || { file $(BIN); echo "error: $(BIN) is not statically linked"; exit 1; }
+
+test: gocheck deps build
+	$(GO) mod download
+	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
+
+lint: gocheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: gocheck deps build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@for s in testdata/bench/*.sh; do [ -f "$$s" ] && bash "$$s" || true; done
+
+clean:
+	rm -rf bin build
+
+# The VM end-to-end test and the demo live in testdata/vm (they need qemu,
+# debootstrap and a cache under build/).
+-include testdata/vm/vm.mk
+
+ifeq ($(wildcard testdata/vm/vm.mk),)
+demo: build
+	$(BIN) validate docs/examples/seed.yaml
+endif

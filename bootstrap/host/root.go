@@ -1,0 +1,165 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/google/renameio/v2"
+)
+
+// Owner is a numeric file owner. Root{} (0:0) is the zero value.
+type Owner struct{ UID, GID int }
+
+// Root is every file access Phoenix makes, prefixed by a root directory:
+// "/" in production, a temp dir in tests, --root DIR for an offline image.
+// All paths are absolute paths as seen from inside the root.
+type Root interface {
+	// Path maps an in-root absolute path to the real path on this machine.
+	Path(p string) string
+	ReadFile(p string) ([]byte, error)
+	// WriteFile replaces p atomically (temp file, fsync, rename, fsync of the
+	// directory) with exactly mode and owner, creating parent directories
+	// 0755 root:root as needed.
+	WriteFile(p string, data []byte, mode fs.FileMode, owner Owner) error
+	MkdirAll(p string, mode fs.FileMode, owner Owner) error
+	Remove(p string) error
+	Stat(p string) (fs.FileInfo, error)
+	Lstat(p string) (fs.FileInfo, error)
+	ReadDir(p string) ([]fs.DirEntry, error)
+	// Symlink creates (or atomically replaces) newname pointing at target.
+	Symlink(target, newname string) error
+	Readlink(p string) (string, error)
+	Chmod(p string, mode fs.FileMode) error
+	Chown(p string, owner Owner) error
+}
+
+// DirRoot is a Root backed by a real directory.
+type DirRoot struct{ dir string }
+
+var _ Root = (*DirRoot)(nil)
+
+// NewDirRoot returns a Root prefixed by dir ("/" for the live system).
+func NewDirRoot(dir string) *DirRoot {
+	if dir == "" {
+		dir = "/"
+	}
+	return &DirRoot{dir: filepath.Clean(dir)}
+}
+
+// Dir is the directory this root is prefixed by.
+func (r *DirRoot) Dir() string { return r.dir }
+
+// Path implements Root. The in-root path is cleaned first, so ".." cannot
+// climb out of the root.
+func (r *DirRoot) Path(p string) string {
+	return filepath.Join(r.dir, path.Clean("/"+p))
+}
+
+func (r *DirRoot) ReadFile(p string) ([]byte, error) { return os.ReadFile(r.Path(p)) }
+
+func (r *DirRoot) WriteFile(p string, data []byte, mode fs.FileMode, owner Owner) error {
+	real := r.Path(p)
+	if err := r.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755, Owner{}); err != nil {
+		return err
+	}
+	pf, err := renameio.NewPendingFile(real, renameio.WithStaticPermissions(mode))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	defer pf.Cleanup()
+	if _, err := pf.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if err := chownIfNeeded(pf.Name(), owner); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if err := pf.CloseAtomicallyReplace(); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return syncDir(filepath.Dir(real))
+}
+
+// chownIfNeeded skips the chown when the owner already matches, so tests
+// that do not run as root can still write root-owned (0:0) files they own.
+func chownIfNeeded(name string, o Owner) error {
+	if os.Geteuid() != 0 && o.UID == os.Geteuid() {
+		return nil
+	}
+	if os.Geteuid() != 0 && o == (Owner{}) {
+		return nil
+	}
+	return os.Lchown(name, o.UID, o.GID)
+}
+
+// syncDir makes a rename durable: renameio does not fsync the directory.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func (r *DirRoot) MkdirAll(p string, mode fs.FileMode, owner Owner) error {
+	real := r.Path(p)
+	if fi, err := os.Stat(real); err == nil && fi.IsDir() {
+		return nil
+	}
+	// Create missing parents one by one so each gets an explicit mode.
+	parent := path.Dir(path.Clean("/" + p))
+	if parent != "/" && parent != path.Clean("/"+p) {
+		if err := r.MkdirAll(parent, 0o755, Owner{}); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(real, mode); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("mkdir %s: %w", p, err)
+	}
+	if err := os.Chmod(real, mode); err != nil {
+		return fmt.Errorf("mkdir %s: %w", p, err)
+	}
+	if err := chownIfNeeded(real, owner); err != nil {
+		return fmt.Errorf("mkdir %s: %w", p, err)
+	}
+	return syncDir(filepath.Dir(real))
+}
+
+func (r *DirRoot) Remove(p string) error {
+	err := os.Remove(r.Path(p))
+	if err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(r.Path(p)))
+}
+
+func (r *DirRoot) Stat(p string) (fs.FileInfo, error)      { return os.Stat(r.Path(p)) }
+func (r *DirRoot) Lstat(p string) (fs.FileInfo, error)     { return os.Lstat(r.Path(p)) }
+func (r *DirRoot) ReadDir(p string) ([]fs.DirEntry, error) { return os.ReadDir(r.Path(p)) }
+func (r *DirRoot) Readlink(p string) (string, error)       { return os.Readlink(r.Path(p)) }
+func (r *DirRoot) Chmod(p string, mode fs.FileMode) error  { return os.Chmod(r.Path(p), mode) }
+func (r *DirRoot) Chown(p string, o Owner) error           { return chownIfNeeded(r.Path(p), o) }
+
+func (r *DirRoot) Symlink(target, newname string) error {
+	real := r.Path(newname)
+	if err := r.MkdirAll(path.Dir(path.Clean("/"+newname)), 0o755, Owner{}); err != nil {
+		return err
+	}
+	if err := renameio.Symlink(target, real); err != nil {
+		return fmt.Errorf("symlink %s: %w", newname, err)
+	}
+	return syncDir(filepath.Dir(real))
+}
+
+// Exists reports whether p exists in root (without following a final symlink).
+func Exists(r Root, p string) bool {
+	_, err := r.Lstat(p)
+	return err == nil
+}

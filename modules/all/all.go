@@ -1,0 +1,15 @@
+// Package all is the ordered default list of modules. The order is the run
+// order: host and network first so apt can reach its mirrors, the kernel and
+// the NVIDIA driver before anything that needs their reboots, storage before
+// the users, shares and containers that live on it.
+package all
+
+import "github.com/phoenix-pve/phoenix/modules"
+
+// Default returns the modules in run order. Modules not built yet are simply
+// absent.
+func Default() []modules.Module {
+	return []modules.Module{
+		// host, network, repos, kernel, nvidia, zfs, users, nfs, samba, firewall, lxc
+	}
+}

@@ -1,0 +1,92 @@
+package modules
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+// Module is one provisioning step. Name is also its seed key and its marker
+// name. Check must only read; Apply converges and must be idempotent: safe to
+// repeat after a crash at any point.
+type Module interface {
+	Name() string
+	// Active reports whether the seed has work for this module (usually:
+	// its section is present).
+	Active(s *seed.Seed) bool
+	// Check reads the real state and lists what Apply would change; an
+	// empty list means converged.
+	Check(ctx context.Context, env *Env) ([]string, error)
+	// Apply converges the host to the seed.
+	Apply(ctx context.Context, env *Env) (Result, error)
+}
+
+// Result is what Apply did.
+type Result struct {
+	// Changed lists what was changed, for the marker and status. Never
+	// secrets.
+	Changed []string
+	// Notes are informational lines for status (e.g. "no GPU: skipped").
+	Notes []string
+	// Reboot asks the engine to persist the cursor and reboot; Apply runs
+	// again after the reboot and must then verify and finish.
+	Reboot bool
+	Reason string
+}
+
+// Env is what a module runs against. Modules reach the host only through Run
+// and Root.
+type Env struct {
+	Seed *seed.Seed
+	Run  host.Runner
+	Root host.Root
+	// Store keeps a module's own progress across runs and reboots (phases,
+	// per-container steps, facts like device majors for other modules).
+	Store *Store
+	// Bundle is the directory (a real path on this machine) holding the
+	// files the seed refers to (scripts, runfiles, templates), copied from
+	// the seed volume; "" when there is none.
+	Bundle string
+	Log    *slog.Logger
+	// Progress shows a short line in systemctl status ("creating pool tank").
+	Progress func(msg string)
+	// Report records the state of one item of the module (a container, a
+	// pool) for status.
+	Report func(Item)
+	// Select, when non-empty, limits the module to these items (e.g. CTIDs
+	// for `phoenix lxc 101`). The engine writes no module marker then.
+	Select []string
+	// BootID is the current boot's id, for records.
+	BootID string
+	// DryRun is set by `phoenix plan`: Apply is never called then.
+	DryRun bool
+}
+
+// Item is the state of one part of a module's work.
+type Item struct {
+	Name     string    `json:"name"`
+	State    string    `json:"state"` // pending, running, done, failed, skipped
+	Detail   string    `json:"detail,omitempty"`
+	Started  time.Time `json:"started,omitempty"`
+	Finished time.Time `json:"finished,omitempty"`
+}
+
+// Say calls Progress if set.
+func (e *Env) Say(msg string) {
+	if e.Progress != nil {
+		e.Progress(msg)
+	}
+	if e.Log != nil {
+		e.Log.Info(msg)
+	}
+}
+
+// ReportItem calls Report if set.
+func (e *Env) ReportItem(it Item) {
+	if e.Report != nil {
+		e.Report(it)
+	}
+}
