@@ -1,14 +1,17 @@
 package seed
 
-// Provisional loader: the strict loader with line:col reports replaces this.
-
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -17,7 +20,8 @@ import (
 // Sections are the top-level seed keys that map to modules, in module order.
 var Sections = []string{"host", "network", "repos", "kernel", "nvidia", "zfs", "users", "nfs", "samba", "firewall", "lxc"}
 
-// LoadFile reads and validates a seed file.
+// LoadFile reads, decodes and validates a seed file. Problems are reported
+// against the file's base name.
 func LoadFile(path string) (*Seed, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -26,35 +30,198 @@ func LoadFile(path string) (*Seed, error) {
 	return Load(filepath.Base(path), data)
 }
 
-// Load parses and validates seed bytes; name is used in error positions and
-// picks JSON for names ending in .json.
-func Load(name string, data []byte) (*Seed, error) {
-	var s Seed
-	var err error
-	if strings.HasSuffix(name, ".json") {
-		err = json.Unmarshal(data, &s)
-	} else {
-		err = yaml.Unmarshal(data, &s)
+// Load decodes and validates seed bytes. name is used in problem positions;
+// the data is read as JSON when name ends in .json or the data starts with
+// '{' and is valid JSON, as YAML otherwise. Only the first YAML document is
+// read; a second one is an error. An invalid seed returns a nil *Seed and a
+// *Report holding every problem, sorted by position.
+func Load(name string, data []byte) (s *Seed, err error) {
+	rep := &Report{File: name}
+	defer func() {
+		// yaml.v3 has panicked on crafted input before; a seed must never
+		// crash the boot, so a panic becomes a problem.
+		if p := recover(); p != nil {
+			rep.Problems = nil
+			rep.add(0, 0, "", "cannot parse seed: %v", p)
+			s, err = nil, rep
+		}
+	}()
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	root := parse(name, data, rep)
+	if root == nil {
+		rep.sort()
+		return nil, rep
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	d := &decoder{rep: rep, pos: map[string]pos{}, bad: map[string]bool{}}
+	var seed Seed
+	d.decode(root, reflect.ValueOf(&seed).Elem(), "", false)
+	decodeProblems := len(rep.Problems)
+	c := &checker{s: &seed, rep: rep, pos: d.pos}
+	c.check()
+	// A value the decoder already rejected would only repeat itself as a
+	// semantic problem ("required", "out of range"): drop those.
+	kept := rep.Problems[:decodeProblems]
+	for _, p := range rep.Problems[decodeProblems:] {
+		if !under(p.Path, d.bad) {
+			kept = append(kept, p)
+		}
 	}
-	if s.Version != Version {
-		return nil, fmt.Errorf("%s: unsupported seed version %d (supported: 1)", name, s.Version)
+	rep.Problems = kept
+	if len(rep.Problems) > 0 {
+		rep.sort()
+		return nil, rep
 	}
-	return &s, nil
+	return &seed, nil
 }
 
-// SectionDigest is a stable digest of one section ("sha256:hex"); an absent
-// section digests to "".
+// under reports whether path or one of its parents is in set.
+func under(path string, set map[string]bool) bool {
+	for {
+		if set[path] {
+			return true
+		}
+		parent, ok := parentPath(path)
+		if !ok {
+			return false
+		}
+		path = parent
+	}
+}
+
+// parentPath strips the last element of a path: a.b -> a, a[1] -> a,
+// a["x y"] -> a.
+func parentPath(path string) (string, bool) {
+	if path == "" {
+		return "", false
+	}
+	if strings.HasSuffix(path, "]") {
+		if i := strings.LastIndex(path, "[\""); i >= 0 && strings.HasSuffix(path, "\"]") {
+			return path[:i], true
+		}
+		if i := strings.LastIndexByte(path, '['); i >= 0 {
+			return path[:i], true
+		}
+	}
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[:i], true
+	}
+	return "", true
+}
+
+func isJSON(name string, data []byte) bool {
+	if strings.HasSuffix(strings.ToLower(name), ".json") {
+		return true
+	}
+	t := bytes.TrimLeft(data, " \t\r\n")
+	return len(t) > 0 && t[0] == '{' && json.Valid(data)
+}
+
+var yamlLine = re(`^yaml: line ([0-9]+): `)
+
+// parse returns the root mapping node, or nil after reporting why not.
+func parse(name string, data []byte, rep *Report) *yaml.Node {
+	if isJSON(name, data) {
+		n, err := jsonNode(data)
+		if err != nil {
+			var je *jsonError
+			errors.As(err, &je)
+			line, col := newLines(data).at(je.off)
+			rep.add(line, col, "", "%s", je.msg)
+			return nil
+		}
+		return n
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if err == io.EOF {
+			rep.add(0, 0, "", "empty seed: it needs at least `version: 1`")
+			return nil
+		}
+		yamlErr(err, rep)
+		return nil
+	}
+	var second yaml.Node
+	switch err := dec.Decode(&second); {
+	case err == io.EOF:
+	case err != nil:
+		yamlErr(err, rep)
+		return nil
+	default:
+		rep.add(second.Line, second.Column, "", "a seed holds one YAML document; remove the second one (after ---)")
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		rep.add(0, 0, "", "empty seed: it needs at least `version: 1`")
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// yamlErr turns a yaml.v3 error ("yaml: line 3: ...") into problems; its
+// syntax errors carry a line but no column.
+func yamlErr(err error, rep *Report) {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		for _, e := range te.Errors {
+			yamlErr(errors.New("yaml: "+e), rep)
+		}
+		return
+	}
+	msg := err.Error()
+	if m := yamlLine.find(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		rep.add(line, 0, "", "yaml: %s", msg[len(m[0]):])
+		return
+	}
+	rep.add(0, 0, "", "%s", msg)
+}
+
+// SectionDigest is a stable digest of one section ("sha256:" and hex): the
+// SHA-256 of the section's canonical JSON (struct fields in declaration
+// order, map keys sorted, defaults not filled in). An absent section
+// digests to "".
 func SectionDigest(s *Seed, section string) string {
-	b, _ := json.Marshal(s)
-	var m map[string]json.RawMessage
-	_ = json.Unmarshal(b, &m)
-	raw, ok := m[section]
-	if !ok {
+	if s == nil {
 		return ""
 	}
-	sum := sha256.Sum256(raw)
+	var v any
+	switch section {
+	case "host":
+		v = s.Host
+	case "network":
+		v = s.Network
+	case "repos":
+		v = s.Repos
+	case "kernel":
+		v = s.Kernel
+	case "nvidia":
+		v = s.NVIDIA
+	case "zfs":
+		v = s.ZFS
+	case "users":
+		if len(s.Users) == 0 {
+			return ""
+		}
+		v = s.Users
+	case "nfs":
+		v = s.NFS
+	case "samba":
+		v = s.Samba
+	case "firewall":
+		v = s.Firewall
+	case "lxc":
+		v = s.LXC
+	default:
+		return ""
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return ""
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }

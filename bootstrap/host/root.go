@@ -38,7 +38,10 @@ type Root interface {
 }
 
 // DirRoot is a Root backed by a real directory.
-type DirRoot struct{ dir string }
+type DirRoot struct {
+	dir    string
+	nosync bool
+}
 
 var _ Root = (*DirRoot)(nil)
 
@@ -49,6 +52,12 @@ func NewDirRoot(dir string) *DirRoot {
 	}
 	return &DirRoot{dir: filepath.Clean(dir)}
 }
+
+// SetSync turns fsync on (the default) or off. Writes stay atomic either
+// way (temp file, rename); without sync they are not durable across a power
+// loss. Tests that write thousands of files (bootstrap/fault) turn it off:
+// their crashes are simulated, and fsync dominates their run time.
+func (r *DirRoot) SetSync(on bool) { r.nosync = !on }
 
 // Dir is the directory this root is prefixed by.
 func (r *DirRoot) Dir() string { return r.dir }
@@ -66,6 +75,9 @@ func (r *DirRoot) WriteFile(p string, data []byte, mode fs.FileMode, owner Owner
 	if err := r.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755, Owner{}); err != nil {
 		return err
 	}
+	if r.nosync {
+		return writeNoSync(real, data, mode, owner)
+	}
 	pf, err := renameio.NewPendingFile(real, renameio.WithStaticPermissions(mode))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
@@ -80,7 +92,34 @@ func (r *DirRoot) WriteFile(p string, data []byte, mode fs.FileMode, owner Owner
 	if err := pf.CloseAtomicallyReplace(); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
-	return syncDir(filepath.Dir(real))
+	return r.syncDir(filepath.Dir(real))
+}
+
+// writeNoSync is WriteFile without fsync: temp file in the same directory,
+// exact mode and owner, rename.
+func writeNoSync(real string, data []byte, mode fs.FileMode, owner Owner) error {
+	f, err := os.CreateTemp(filepath.Dir(real), "."+filepath.Base(real)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", real, err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), mode)
+	}
+	if err == nil {
+		err = chownIfNeeded(f.Name(), owner)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), real)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", real, err)
+	}
+	return nil
 }
 
 // chownIfNeeded skips the chown when the owner already matches, so tests
@@ -96,6 +135,13 @@ func chownIfNeeded(name string, o Owner) error {
 }
 
 // syncDir makes a rename durable: renameio does not fsync the directory.
+func (r *DirRoot) syncDir(dir string) error {
+	if r.nosync {
+		return nil
+	}
+	return syncDir(dir)
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -129,7 +175,7 @@ func (r *DirRoot) MkdirAll(p string, mode fs.FileMode, owner Owner) error {
 	if err := chownIfNeeded(real, owner); err != nil {
 		return fmt.Errorf("mkdir %s: %w", p, err)
 	}
-	return syncDir(filepath.Dir(real))
+	return r.syncDir(filepath.Dir(real))
 }
 
 func (r *DirRoot) Remove(p string) error {
@@ -137,7 +183,7 @@ func (r *DirRoot) Remove(p string) error {
 	if err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(r.Path(p)))
+	return r.syncDir(filepath.Dir(r.Path(p)))
 }
 
 func (r *DirRoot) Stat(p string) (fs.FileInfo, error)      { return os.Stat(r.Path(p)) }
@@ -155,7 +201,7 @@ func (r *DirRoot) Symlink(target, newname string) error {
 	if err := renameio.Symlink(target, real); err != nil {
 		return fmt.Errorf("symlink %s: %w", newname, err)
 	}
-	return syncDir(filepath.Dir(real))
+	return r.syncDir(filepath.Dir(real))
 }
 
 // Exists reports whether p exists in root (without following a final symlink).

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -79,8 +80,12 @@ type ExecRunner struct {
 	Timeout time.Duration
 	// Env is added to every command, after os.Environ().
 	Env []string
-	// Log, when set, is told each command line (argv only) before it runs.
+	// Log, when set, is told each command line (argv only, redacted) before
+	// it runs.
 	Log func(cmd string)
+	// Redactor scrubs known secrets from the logged command line and from
+	// the returned error (tools sometimes echo their input on stderr).
+	Redactor *Redactor
 }
 
 // NewExecRunner returns the production runner: apt and debconf never prompt.
@@ -100,11 +105,23 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) (Output, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if r.Log != nil {
-		r.Log(c.String())
+		r.Log(r.Redactor.String(c.String()))
 	}
 	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
 	cmd.Env = append(append(os.Environ(), r.Env...), c.Env...)
 	cmd.Dir = c.Dir
+	// A timeout must stop the whole tree: apt and dkms start children that
+	// would otherwise keep running and keep our pipes open. The command gets
+	// its own process group and the group is killed on cancel; WaitDelay
+	// bounds the wait for grandchildren still holding stdout/stderr.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		if cmd.Process == nil {
+			return nil
+		}
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = 10 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if c.Stdin != nil {
@@ -115,14 +132,18 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) (Output, error) {
 	if err == nil {
 		return out, nil
 	}
+	return out, r.Redactor.Error(exitError(ctx, c, timeout, stderr.String(), err))
+}
+
+func exitError(ctx context.Context, c Cmd, timeout time.Duration, stderr string, err error) error {
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		return out, &ExitError{Cmd: c.String(), Code: -1, Stderr: fmt.Sprintf("%s (after %s)\n%s", ctx.Err(), timeout, stderr.String())}
+		return &ExitError{Cmd: c.String(), Code: -1, Stderr: fmt.Sprintf("%s (after %s)\n%s", ctx.Err(), timeout, stderr)}
 	case errors.As(err, &ee):
-		return out, &ExitError{Cmd: c.String(), Code: ee.ExitCode(), Stderr: stderr.String()}
+		return &ExitError{Cmd: c.String(), Code: ee.ExitCode(), Stderr: stderr}
 	default:
-		return out, fmt.Errorf("%s: %w", c.String(), err)
+		return fmt.Errorf("%s: %w", c.String(), err)
 	}
 }
 

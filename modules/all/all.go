@@ -4,12 +4,24 @@
 // the users, shares and containers that live on it.
 package all
 
-import "github.com/phoenix-pve/phoenix/modules"
+import (
+	"github.com/phoenix-pve/phoenix/modules"
+)
 
 // Default returns the modules in run order. Modules not built yet are simply
 // absent.
 func Default() []modules.Module {
 	return []modules.Module{
-		// host, network, repos, kernel, nvidia, zfs, users, nfs, samba, firewall, lxc
+		// host.New(),
+		// network.New(),
+		// repos.New(),
+		// kernel.New(),
+		// nvidia.New(),
+		// zfs.New(),
+		// users.New(),
+		// nfs.New(),
+		// samba.New(),
+		// firewall.New(),
+		// lxc.New(),
 	}
 }

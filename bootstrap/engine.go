@@ -1,0 +1,591 @@
+package bootstrap
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultRebootLimit   = 3
+	DefaultLockWait      = 30 * time.Second
+	DefaultModuleTimeout = 4 * time.Hour
+)
+
+// Options is one engine run. Root, Runner, Modules and either Seed or
+// SeedErr are required; the rest defaults for production.
+type Options struct {
+	Root    host.Root
+	Runner  host.Runner
+	Modules []modules.Module // in run order
+
+	Seed       *seed.Seed
+	SeedName   string // file name, e.g. "seed.yaml" (picks the copy's extension)
+	SeedData   []byte // the bytes to keep a copy of; nil marshals Seed
+	SeedOrigin string // where the seed was found, for status
+	// SeedErr, when set, is why the seed could not be found or loaded: the
+	// run records it (status "invalid"), shows the banner and runs nothing.
+	SeedErr error
+	Bundle  string // real directory with the seed's referenced files
+
+	// Only limits the run to these modules (phoenix setup-hypervisor).
+	Only []string
+	// Select passes an item selection to a module (phoenix lxc 101). A
+	// module run with a selection gets no marker: only its status changes.
+	Select map[string][]string
+	// Disabled stops the run before any work (kernel phoenix.disable).
+	Disabled bool
+
+	Version string
+	BootID  string           // "" reads BootIDFile through the Root
+	Now     func() time.Time // nil is time.Now
+	// Reboot asks the machine to reboot; the run then exits 0. Nil means
+	// `systemctl reboot` through the Runner.
+	Reboot func(ctx context.Context) error
+	// Units enables and disables the boot unit; nil means BootUnits on
+	// Root, offline.
+	Units         UnitSwitch
+	RebootLimit   int           // reboots per module before the loop guard stops; 0 = 3
+	LockWait      time.Duration // 0 = 30s
+	ModuleTimeout time.Duration // one module's Apply; 0 = 4h
+
+	Stderr  io.Writer          // plain progress and errors; nil = none
+	Journal Journal            // structured entries instead of Stderr, when set
+	Notify  func(state string) // sd_notify ("STATUS=...", "READY=1"); nil = none
+}
+
+// Outcome is how a run ended.
+type Outcome struct {
+	// State is Done (the requested work finished), Rebooting, Failed,
+	// Invalid or Disabled.
+	State State
+	// Complete is set when every module of the seed is done (not only the
+	// selected ones): the completion record was written and the boot unit
+	// disabled.
+	Complete bool
+	// Module is the module that failed or asked for the reboot.
+	Module string
+	// Ran lists the modules whose Apply ran in this invocation.
+	Ran []string
+}
+
+// ErrRebootLoop is wrapped by the error of a module that asked for more
+// reboots than the limit.
+var ErrRebootLoop = errors.New("reboot limit reached")
+
+type engine struct {
+	o       Options
+	r       host.Root
+	run     host.Runner
+	red     *host.Redactor
+	out     *output
+	now     func() time.Time
+	boot    string
+	st      Status
+	markers map[string]Marker
+	cursor  Cursor
+}
+
+// Run takes the lock and runs the pending modules. The error is non-nil
+// exactly when the outcome is Failed or Invalid, or when the run could not
+// start (lock, unreadable state); it is already redacted.
+func Run(ctx context.Context, o Options) (Outcome, error) {
+	if o.Root == nil || o.Runner == nil {
+		return Outcome{State: Failed}, errors.New("engine: Root and Runner are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.RebootLimit == 0 {
+		o.RebootLimit = DefaultRebootLimit
+	}
+	if o.LockWait == 0 {
+		o.LockWait = DefaultLockWait
+	}
+	if o.ModuleTimeout == 0 {
+		o.ModuleTimeout = DefaultModuleTimeout
+	}
+	if o.Units == nil {
+		o.Units = BootUnits{Root: o.Root}
+	}
+	if o.BootID == "" {
+		o.BootID = ReadBootID(o.Root)
+	}
+	red := NewRedactor(o.Seed)
+	e := &engine{
+		o:   o,
+		r:   o.Root,
+		run: host.RedactingRunner{Runner: o.Runner, Redactor: red},
+		red: red,
+		now: o.Now,
+	}
+	lock, err := TakeLock(ctx, o.Root, o.LockWait)
+	if err != nil {
+		return Outcome{State: Failed}, err
+	}
+	defer lock.Unlock()
+	e.out = openOutput(o.Root, &e.o, red)
+	defer e.out.close()
+	// phoenix.service is Type=notify and ordered before pve-guests: READY
+	// says provisioning is over (done, failed or rebooting), not that it
+	// started.
+	defer e.notify("READY=1")
+	return e.execute(ctx)
+}
+
+// ReadBootID returns the current boot id: BootIDFile inside the root, then
+// the running kernel's, then "unknown".
+func ReadBootID(r host.Root) string {
+	if b, err := r.ReadFile(BootIDFile); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile(BootIDFile); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return "unknown"
+}
+
+// Digest is the digest of a whole seed file, for status and SEED_DIGEST.
+func Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func (e *engine) notify(state string) {
+	if e.o.Notify != nil {
+		e.o.Notify(e.red.String(state))
+	}
+}
+
+func (e *engine) save() error {
+	e.st.Updated = e.now().UTC()
+	if err := writeJSON(e.r, StatusFile, e.st); err != nil {
+		return fmt.Errorf("engine: status: %w", err)
+	}
+	return nil
+}
+
+func (e *engine) execute(ctx context.Context) (Outcome, error) {
+	o := &e.o
+	e.st = Status{State: Running, Version: o.Version, BootID: o.BootID, Started: e.now().UTC(),
+		Seed: SeedInfo{Origin: o.SeedOrigin, Name: o.SeedName}}
+	e.boot = o.BootID
+
+	if o.Disabled || host.Exists(e.r, DisabledFile) {
+		e.st.State = Disabled
+		e.st.Error = "phoenix is disabled (phoenix.disable on the kernel command line or " + DisabledFile + ")"
+		e.out.line("", prioNotice, e.st.Error)
+		e.st.Modules = []ModuleStatus{}
+		return Outcome{State: Disabled}, e.save()
+	}
+	if o.SeedErr != nil || o.Seed == nil {
+		err := o.SeedErr
+		if err == nil {
+			err = errors.New("no seed")
+		}
+		e.st.State = Invalid
+		e.st.Error = e.red.String(err.Error())
+		e.st.Modules = []ModuleStatus{}
+		e.out.line("", prioErr, "seed: "+e.st.Error+" (nothing was run)")
+		if werr := e.save(); werr != nil {
+			return Outcome{State: Invalid}, werr
+		}
+		e.banner("seed", e.st.Error)
+		return Outcome{State: Invalid}, fmt.Errorf("seed: %s", e.st.Error)
+	}
+
+	data := o.SeedData
+	if data == nil {
+		data, _ = json.Marshal(o.Seed)
+		if o.SeedName == "" {
+			o.SeedName = "seed.json"
+		}
+	}
+	e.st.Seed.Digest = Digest(data)
+	e.out.digest = e.st.Seed.Digest
+	if _, err := host.WriteIfChanged(e.r, SeedCopy(o.SeedName), data, 0o600, host.Owner{}); err != nil {
+		return e.abort(fmt.Errorf("engine: seed copy: %w", err))
+	}
+	for _, c := range []string{SeedCopy("seed.yaml"), SeedCopy("seed.json")} {
+		if c != SeedCopy(o.SeedName) {
+			if err := removeIfExists(e.r, c); err != nil {
+				return e.abort(fmt.Errorf("engine: seed copy: %w", err))
+			}
+		}
+	}
+
+	var err error
+	if e.markers, err = ReadMarkers(e.r); err != nil {
+		return e.abort(fmt.Errorf("engine: markers: %w", err))
+	}
+	if _, err := readJSON(e.r, CursorFile, &e.cursor); err != nil {
+		return e.abort(fmt.Errorf("engine: cursor: %w", err))
+	}
+	if e.cursor.Reboots == nil {
+		e.cursor.Reboots = map[string]int{}
+	}
+	var prog InProgress
+	if found, _ := readJSON(e.r, InProgressFile, &prog); found {
+		e.out.line(prog.Module, prioNotice, fmt.Sprintf("the run of %s started %s did not finish; running it again", prog.Module, prog.Started.Format(time.RFC3339)))
+	}
+	e.initStatus()
+	if err := e.save(); err != nil {
+		return e.abort(err)
+	}
+
+	// A reboot requested in this very boot has not happened yet (the
+	// request failed, or someone ran phoenix again before it took effect):
+	// ask again rather than running the module a second time before it.
+	if e.cursor.Module != "" && e.cursor.BootID == e.boot {
+		e.out.line(e.cursor.Module, prioNotice, "reboot already requested in this boot; requesting it again")
+		return e.reboot(ctx, e.cursor.Module, e.cursor.Reason, nil)
+	}
+	if e.cursor.Module != "" {
+		e.out.line(e.cursor.Module, prioInfo, "resuming after reboot")
+		e.cursor.Module, e.cursor.BootID, e.cursor.Reason, e.cursor.Requested = "", "", "", time.Time{}
+	}
+
+	var ran []string
+	todo := e.todo()
+	for i, m := range todo {
+		name := m.Name()
+		ms := e.st.Module(name)
+		ran = append(ran, name)
+		res, err := e.apply(ctx, m, ms, i+1, len(todo))
+		if err != nil {
+			out, ferr := e.fail(ms, err)
+			out.Ran = ran
+			return out, ferr
+		}
+		if res.Reboot {
+			out, rerr := e.reboot(ctx, name, res.Reason, ms)
+			out.Ran = ran
+			return out, rerr
+		}
+	}
+	out, err := e.finish()
+	out.Ran = ran
+	return out, err
+}
+
+// abort records an engine error (not a module's) and stops.
+func (e *engine) abort(err error) (Outcome, error) {
+	err = e.red.Error(err)
+	e.st.State = Failed
+	e.st.Error = err.Error()
+	e.out.line("", prioErr, err.Error())
+	_ = e.save()
+	return Outcome{State: Failed}, err
+}
+
+func (e *engine) selected(name string) bool {
+	return len(e.o.Only) == 0 || slices.Contains(e.o.Only, name)
+}
+
+// initStatus derives every module's state from the seed and the markers.
+func (e *engine) initStatus() {
+	prev, _, _ := ReadStatus(e.r)
+	known := map[string]bool{}
+	for _, m := range e.o.Modules {
+		name := m.Name()
+		known[name] = true
+		ms := ModuleStatus{Name: name, State: Pending}
+		mk, has := e.markers[name]
+		switch {
+		case !m.Active(e.o.Seed) && has:
+			ms.State, ms.Detail = Skipped, "no longer managed: removed from the seed, nothing undone"
+			e.st.Unmanaged = append(e.st.Unmanaged, name)
+			e.out.line(name, prioNotice, "no longer managed (its section left the seed); what it did stays in place")
+		case !m.Active(e.o.Seed):
+			ms.State, ms.Detail = Skipped, "not in the seed"
+		case has && mk.Digest == seed.SectionDigest(e.o.Seed, name):
+			ms.State, ms.Digest = Done, mk.Digest
+			ms.Started, ms.Finished, ms.Reboots = mk.Started, mk.Finished, mk.Reboots
+			ms.Seconds = mk.Finished.Sub(mk.Started).Seconds()
+			ms.Changed, ms.Notes = mk.Changed, mk.Notes
+			if p := prev.Module(name); p != nil {
+				ms.Items = p.Items
+			}
+		case has:
+			ms.Detail = "seed section changed"
+		}
+		if ms.State == Pending && !e.selected(name) {
+			ms.Detail = strings.TrimPrefix(ms.Detail+"; not selected", "; ")
+		}
+		ms.Reboots = max(ms.Reboots, e.cursor.Reboots[name])
+		e.st.Modules = append(e.st.Modules, ms)
+	}
+	for name := range e.markers {
+		if !known[name] {
+			e.st.Unmanaged = append(e.st.Unmanaged, name)
+		}
+	}
+	slices.Sort(e.st.Unmanaged)
+}
+
+// todo is the modules this run applies, in order.
+func (e *engine) todo() []modules.Module {
+	var out []modules.Module
+	for _, m := range e.o.Modules {
+		ms := e.st.Module(m.Name())
+		if !e.selected(m.Name()) || ms.State == Skipped {
+			continue
+		}
+		if ms.State == Done && len(e.o.Select[m.Name()]) == 0 {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (e *engine) env(name string, i, total int) *modules.Env {
+	return &modules.Env{
+		Seed:   e.o.Seed,
+		Run:    e.run,
+		Root:   e.r,
+		Store:  modules.NewStore(e.r),
+		Bundle: e.o.Bundle,
+		Log:    slog.New(&logHandler{out: e.out, module: name}),
+		Progress: func(msg string) {
+			e.st.Progress = e.red.String(fmt.Sprintf("%s %d/%d: %s", name, i, total, msg))
+			e.notify("STATUS=" + e.st.Progress)
+		},
+		Report: func(it modules.Item) { e.report(name, it) },
+		Select: e.o.Select[name],
+		BootID: e.boot,
+	}
+}
+
+func (e *engine) report(name string, it modules.Item) {
+	ms := e.st.Module(name)
+	if ms == nil {
+		return
+	}
+	it.Name, it.Detail = e.red.String(it.Name), e.red.String(it.Detail)
+	for i := range ms.Items {
+		if ms.Items[i].Name == it.Name {
+			ms.Items[i] = it
+			_ = e.save()
+			return
+		}
+	}
+	ms.Items = append(ms.Items, it)
+	_ = e.save()
+}
+
+// apply runs one module and, on success without a reboot, writes its
+// marker. The in-progress record is written before Apply and removed after
+// the marker, never the other way round: a crash anywhere re-runs the
+// module, whose Apply is idempotent.
+func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, i, total int) (modules.Result, error) {
+	name := m.Name()
+	digest := seed.SectionDigest(e.o.Seed, name)
+	start := e.now().UTC()
+	if err := writeJSON(e.r, InProgressFile, InProgress{Module: name, Digest: digest, BootID: e.boot, Started: start}); err != nil {
+		return modules.Result{}, fmt.Errorf("engine: %w", err)
+	}
+	ms.State, ms.Started, ms.Finished, ms.Seconds, ms.Failure, ms.Detail = Running, start, time.Time{}, 0, nil, ""
+	ms.Digest = digest
+	e.st.Progress = fmt.Sprintf("%s %d/%d", name, i, total)
+	e.notify("STATUS=" + e.st.Progress)
+	e.out.line(name, prioInfo, fmt.Sprintf("starting (%d/%d)", i, total))
+	if err := e.save(); err != nil {
+		return modules.Result{}, err
+	}
+
+	mctx, cancel := context.WithTimeout(ctx, e.o.ModuleTimeout)
+	res, err := safeApply(mctx, m, e.env(name, i, total))
+	cancel()
+	if err != nil {
+		return res, err
+	}
+	if res.Reboot {
+		return res, nil
+	}
+	finished := e.now().UTC()
+	ms.State, ms.Finished, ms.Seconds = Done, finished, finished.Sub(start).Seconds()
+	ms.Changed, ms.Notes = e.red.Strings(res.Changed), e.red.Strings(res.Notes)
+	ms.Reboots = e.cursor.Reboots[name]
+	if len(e.o.Select[name]) == 0 {
+		mk := Marker{Module: name, Digest: digest, Version: e.o.Version, BootID: e.boot,
+			Started: start, Finished: finished, Reboots: ms.Reboots, Changed: ms.Changed, Notes: ms.Notes}
+		if first, ok := e.cursor.Started[name]; ok {
+			// Count the time before the module's reboots too.
+			mk.Started, ms.Started, ms.Seconds = first, first, finished.Sub(first).Seconds()
+		}
+		if err := writeJSON(e.r, MarkerFile(name), mk); err != nil {
+			return res, fmt.Errorf("engine: marker: %w", err)
+		}
+		e.markers[name] = mk
+		if _, had := e.cursor.Reboots[name]; had {
+			delete(e.cursor.Reboots, name)
+			delete(e.cursor.Started, name)
+			if err := writeJSON(e.r, CursorFile, e.cursor); err != nil {
+				return res, fmt.Errorf("engine: cursor: %w", err)
+			}
+		}
+	} else {
+		ms.Detail = "ran for " + strings.Join(e.o.Select[name], ", ") + " only (no marker)"
+		if mk, ok := e.markers[name]; !ok || mk.Digest != digest {
+			ms.State = Pending
+		}
+	}
+	if err := removeIfExists(e.r, InProgressFile); err != nil {
+		return res, fmt.Errorf("engine: %w", err)
+	}
+	e.out.line(name, prioInfo, fmt.Sprintf("done in %.1fs (%d changes)", ms.Seconds, len(ms.Changed)))
+	return res, e.save()
+}
+
+// safeApply turns a module's panic into its failure, so the run records
+// it like any other error.
+func safeApply(ctx context.Context, m modules.Module, env *modules.Env) (res modules.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if c, ok := p.(interface{ Crash() }); ok {
+				panic(c) // a simulated crash (bootstrap/fault) must unwind the engine too
+			}
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return m.Apply(ctx, env)
+}
+
+// fail records a module's failure and stops the run.
+func (e *engine) fail(ms *ModuleStatus, err error) (Outcome, error) {
+	err = e.red.Error(fmt.Errorf("%s: %w", ms.Name, err))
+	f := &Failure{Error: err.Error()}
+	var ee *host.ExitError
+	if errors.As(err, &ee) {
+		f.Command, f.ExitCode, f.Stderr = ee.Cmd, ee.Code, tail(strings.TrimSpace(ee.Stderr), 4000)
+	}
+	ms.State, ms.Failure, ms.Finished = Failed, f, e.now().UTC()
+	ms.Seconds = ms.Finished.Sub(ms.Started).Seconds()
+	e.st.State, e.st.Error, e.st.Finished = Failed, f.Error, ms.Finished
+	e.st.Progress = ""
+	e.out.line(ms.Name, prioErr, "failed: "+f.Error)
+	e.notify("STATUS=failed: " + firstLine(f.Error))
+	if rerr := removeIfExists(e.r, InProgressFile); rerr != nil {
+		e.out.line("", prioErr, rerr.Error())
+	}
+	if serr := e.save(); serr != nil {
+		e.out.line("", prioErr, serr.Error())
+	}
+	e.banner(ms.Name, f.Error)
+	return Outcome{State: Failed, Module: ms.Name}, err
+}
+
+// reboot persists the cursor, makes sure the boot unit will run again, and
+// asks for the reboot. Past the per-module limit it fails instead.
+func (e *engine) reboot(ctx context.Context, name, reason string, ms *ModuleStatus) (Outcome, error) {
+	if ms != nil { // a new request (not a repeat of one already persisted)
+		n := e.cursor.Reboots[name] + 1
+		if n > e.o.RebootLimit {
+			return e.fail(ms, fmt.Errorf("asked for reboot number %d (limit %d): %w; the module does not converge across reboots (last reason: %s)",
+				n, e.o.RebootLimit, ErrRebootLoop, orNone(reason)))
+		}
+		e.cursor.Reboots[name] = n
+		if _, ok := e.cursor.Started[name]; !ok {
+			if e.cursor.Started == nil {
+				e.cursor.Started = map[string]time.Time{}
+			}
+			e.cursor.Started[name] = ms.Started
+		}
+		e.cursor.Module, e.cursor.BootID, e.cursor.Reason, e.cursor.Requested = name, e.boot, e.red.String(reason), e.now().UTC()
+		if err := writeJSON(e.r, CursorFile, e.cursor); err != nil {
+			return e.abort(fmt.Errorf("engine: cursor: %w", err))
+		}
+		ms.State, ms.Reboots, ms.Detail = Running, n, "rebooting: "+e.red.String(orNone(reason))
+	}
+	// The reseed path starts phoenix with the boot unit disabled: enable it
+	// so the work continues after this reboot.
+	if err := e.o.Units.EnableBoot(ctx); err != nil {
+		return e.abort(fmt.Errorf("engine: %w", err))
+	}
+	if err := removeIfExists(e.r, InProgressFile); err != nil {
+		return e.abort(fmt.Errorf("engine: %w", err))
+	}
+	e.st.State = Rebooting
+	e.st.Progress = e.red.String(fmt.Sprintf("%s: rebooting (%s)", name, orNone(reason)))
+	if err := e.save(); err != nil {
+		return e.abort(err)
+	}
+	e.out.line(name, prioNotice, "rebooting: "+orNone(reason))
+	e.notify("STATUS=" + e.st.Progress)
+	reboot := e.o.Reboot
+	if reboot == nil {
+		reboot = func(ctx context.Context) error {
+			_, err := e.run.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"reboot"}, Timeout: time.Minute})
+			return err
+		}
+	}
+	if err := reboot(ctx); err != nil {
+		return e.abort(fmt.Errorf("engine: reboot for %s: %w", name, err))
+	}
+	return Outcome{State: Rebooting, Module: name}, nil
+}
+
+// finish writes the completion record and disables the boot unit when the
+// whole seed is done.
+func (e *engine) finish() (Outcome, error) {
+	complete := true
+	for _, ms := range e.st.Modules {
+		complete = complete && (ms.State == Done || ms.State == Skipped)
+	}
+	e.st.Progress = ""
+	e.removeBanner()
+	if !complete {
+		e.st.State = Pending
+		e.out.line("", prioInfo, "selected work done; other modules still pending")
+		return Outcome{State: Done}, e.save()
+	}
+	fin := e.now().UTC()
+	if err := writeJSON(e.r, CompletionFile, Completion{Finished: fin, BootID: e.boot, Version: e.o.Version, SeedDigest: e.st.Seed.Digest}); err != nil {
+		return e.abort(fmt.Errorf("engine: completion: %w", err))
+	}
+	if err := removeIfExists(e.r, CursorFile); err != nil {
+		return e.abort(fmt.Errorf("engine: %w", err))
+	}
+	if err := e.o.Units.DisableBoot(context.Background()); err != nil {
+		return e.abort(fmt.Errorf("engine: %w", err))
+	}
+	e.st.State, e.st.Finished = Done, fin
+	e.notify("STATUS=done")
+	e.out.line("", prioInfo, "all modules done")
+	return Outcome{State: Done, Complete: true}, e.save()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no reason given"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}

@@ -1,0 +1,32 @@
+// Package fault is the fault-injection harness every module's tests use to
+// prove that Apply is idempotent and resumable. Check runs a seed through
+// the real engine once without faults, then once per injection point: the
+// k-th command fails, the process "crashes" right after the k-th command,
+// or it crashes right after the k-th file write. After each fault it reruns
+// without faults (across simulated reboots) until the seed is done, and
+// compares the final Root and the World's external effects with the
+// fault-free run's.
+package fault
+
+// Typical use in a module's tests:
+//
+//	func TestFaults(t *testing.T) {
+//		fault.Check(t, fault.Scenario{
+//			Seed:    mySeed,
+//			Modules: []modules.Module{zfs.New()},
+//			NewWorld: func(t testing.TB) *fault.World {
+//				pools := zfsfake.New()
+//				r := fakehost.New()
+//				r.Handle("zpool", pools.Zpool)
+//				return &fault.World{Root: host.NewDirRoot(t.TempDir()), Runner: r, Effects: pools.Dump}
+//			},
+//		})
+//	}
+//
+// What is compared: every file and symlink under the Root (content, mode,
+// owner) except the engine's volatile records (status, cursor, completion,
+// logs, /run, /proc) and Scenario.Ignore; markers by their digest only;
+// directories only when they hold a file; and World.Effects(). After the
+// fault-free run every active module's Check must also report converged.
+// A module's Store is compared like any file: delete phase keys a module
+// no longer needs when it finishes.

@@ -1,0 +1,12 @@
+// Package host is the "host" module: the machine's name, its /etc/hosts
+// entry, its timezone and its NTP servers.
+//
+// Files are written directly through the Root (/etc/hostname, /etc/hosts,
+// /etc/localtime, /etc/timezone, /etc/chrony/sources.d/phoenix.sources), so
+// the module works on a Debian without dbus and on an offline root.
+// hostnamectl is called in addition only when systemd is PID 1 and the
+// system bus is up, to rename the running system too. /etc/hosts maps the
+// FQDN and the short name to the management address (seed
+// network.management.address), never to 127.0.1.1: Proxmox's cluster
+// filesystem resolves the node name to find its own address.
+package host

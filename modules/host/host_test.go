@@ -1,0 +1,188 @@
+package host
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	bhost "github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/testkit"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+const debianHosts = `127.0.0.1	localhost
+127.0.1.1	debian.lan	debian
+192.168.1.10	pve1.lab.lan pve1 # old line from the installer, right address
+
+# The following lines are desirable for IPv6 capable hosts
+::1     localhost ip6-localhost ip6-loopback
+`
+
+func testSeed() *seed.Seed {
+	return &seed.Seed{
+		Version: 1,
+		Host:    &seed.Host{Hostname: "pve1", Domain: "lab.lan", Timezone: "Europe/Berlin", NTP: []string{"ntp1.lab.lan", "192.168.1.2"}},
+		Network: &seed.Network{Management: seed.Bridge{Name: "vmbr0", Address: "192.168.1.20/24", Gateway: "192.168.1.1"}},
+	}
+}
+
+func world(t *testing.T) (*bhost.DirRoot, *fakehost.Runner, *modules.Env) {
+	root := testkit.Root(t, map[string]string{
+		"/etc/hostname":                     "debian\n",
+		"/etc/hosts":                        debianHosts,
+		"/usr/share/zoneinfo/Europe/Berlin": "TZif2 fake",
+		"/usr/share/zoneinfo/UTC":           "TZif2 fake",
+		"/usr/bin/chronyc":                  "",
+	})
+	run := fakehost.New()
+	run.Script("chronyc", fakehost.OK("200 OK\n"))
+	run.Script("hostnamectl", fakehost.OK(""))
+	env := &modules.Env{Seed: testSeed(), Run: run, Root: root, Store: modules.NewStore(root)}
+	return root, run, env
+}
+
+func converge(t *testing.T, env *modules.Env) modules.Result {
+	t.Helper()
+	m := New()
+	res, err := m.Apply(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending, err := m.Check(context.Background(), env); err != nil || len(pending) != 0 {
+		t.Fatalf("not converged after Apply: %v %v", pending, err)
+	}
+	return res
+}
+
+func TestFirstRunRerunDrift(t *testing.T) {
+	root, run, env := world(t)
+	m := New()
+	pending, err := m.Check(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 5 {
+		t.Errorf("check before: %q", pending)
+	}
+	if len(run.Calls()) != 0 {
+		t.Errorf("Check ran commands: %s", run.Log())
+	}
+	res := converge(t, env)
+	if len(res.Changed) != 5 {
+		t.Errorf("changed %q", res.Changed)
+	}
+	testkit.Golden(t, "first.files", testkit.Dump(t, root, "/usr"))
+	testkit.Golden(t, "first.calls", run.Log())
+
+	// Rerun: nothing changes, nothing runs.
+	run.Reset()
+	res = converge(t, env)
+	if len(res.Changed) != 0 || len(run.Calls()) != 0 {
+		t.Errorf("rerun changed %q, ran %s", res.Changed, run.Log())
+	}
+
+	// Drift: the admin (or the installer) puts 127.0.1.1 back and edits the
+	// block; the module converges again.
+	hosts := testkit.Read(t, root, HostsFile)
+	testkit.Write(t, root, HostsFile, "127.0.1.1 pve1.lab.lan pve1\n"+strings.Replace(hosts, "192.168.1.20", "10.0.0.9", 1))
+	testkit.Write(t, root, TimezoneFile, "UTC\n")
+	if err := root.Symlink("/usr/share/zoneinfo/UTC", LocaltimeFile); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ = m.Check(context.Background(), env)
+	if len(pending) != 3 {
+		t.Errorf("drift: %q", pending)
+	}
+	converge(t, env)
+	testkit.Golden(t, "drift.hosts", testkit.Read(t, root, HostsFile))
+}
+
+func TestHostnamectlOnlyWhenSystemdAndDbus(t *testing.T) {
+	root, run, env := world(t)
+	testkit.Write(t, root, "/run/systemd/system/.keep", "")
+	converge(t, env)
+	if strings.Contains(run.Log(), "hostnamectl") {
+		t.Errorf("hostnamectl without a system bus: %s", run.Log())
+	}
+	root, run, env = world(t)
+	testkit.Write(t, root, "/run/systemd/system/.keep", "")
+	testkit.Write(t, root, "/run/dbus/system_bus_socket", "")
+	converge(t, env)
+	if !strings.Contains(run.Log(), "hostnamectl set-hostname pve1\n") {
+		t.Errorf("no hostnamectl: %s", run.Log())
+	}
+}
+
+func TestBadHostState(t *testing.T) {
+	t.Run("unknown timezone", func(t *testing.T) {
+		_, _, env := world(t)
+		env.Seed.Host.Timezone = "Mars/Olympus"
+		_, err := New().Apply(context.Background(), env)
+		if err == nil || !strings.Contains(err.Error(), `timezone "Mars/Olympus": no zone file`) {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("timezone escaping zoneinfo", func(t *testing.T) {
+		_, _, env := world(t)
+		env.Seed.Host.Timezone = "../../etc/passwd"
+		if _, err := New().Check(context.Background(), env); err == nil {
+			t.Error("accepted")
+		}
+	})
+	t.Run("bad hostname", func(t *testing.T) {
+		_, _, env := world(t)
+		env.Seed.Host.Hostname = "pve_1"
+		if _, err := New().Check(context.Background(), env); err == nil {
+			t.Error("accepted")
+		}
+	})
+	t.Run("node with guests is not renamed", func(t *testing.T) {
+		root, _, env := world(t)
+		testkit.Write(t, root, "/etc/pve/nodes/debian/lxc/101.conf", "arch: amd64\n")
+		_, err := New().Apply(context.Background(), env)
+		if err == nil || !strings.Contains(err.Error(), `refusing to rename node "debian"`) {
+			t.Errorf("err = %v", err)
+		}
+		if testkit.Read(t, root, HostnameFile) != "debian\n" {
+			t.Error("renamed anyway")
+		}
+	})
+	t.Run("chronyd not running", func(t *testing.T) {
+		_, run, env := world(t)
+		run.Script("chronyc", fakehost.Fail(1, "506 Cannot talk to daemon"))
+		res := converge(t, env)
+		if len(res.Notes) == 0 || !strings.Contains(res.Notes[0], "chrony not running") {
+			t.Errorf("notes %q", res.Notes)
+		}
+	})
+	t.Run("chrony missing", func(t *testing.T) {
+		root, run, env := world(t)
+		if err := root.Remove(ChronycBin); err != nil {
+			t.Fatal(err)
+		}
+		res := converge(t, env)
+		if strings.Contains(run.Log(), "chronyc") || len(res.Notes) == 0 {
+			t.Errorf("notes %q, calls %s", res.Notes, run.Log())
+		}
+	})
+	t.Run("no management address", func(t *testing.T) {
+		root, _, env := world(t)
+		env.Seed.Network = nil
+		res := converge(t, env)
+		if testkit.Read(t, root, HostsFile) != debianHosts || len(res.Notes) == 0 {
+			t.Errorf("hosts touched or no note: %q", res.Notes)
+		}
+	})
+}
+
+func TestNTPRemovedWhenSeedDropsIt(t *testing.T) {
+	root, _, env := world(t)
+	converge(t, env)
+	env.Seed.Host.NTP = nil
+	converge(t, env)
+	if bhost.Exists(root, ChronySources) {
+		t.Error("phoenix.sources left behind")
+	}
+}

@@ -1,0 +1,326 @@
+package fake
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// exec runs `pct exec <vmid> -- argv...` against the container's tracked
+// state.
+func (p *PVE) exec(args []string, out *strings.Builder) error {
+	if len(args) == 0 {
+		return errf("400 not enough arguments\n%s", usage["exec"])
+	}
+	id, err := strconv.Atoi(args[0])
+	if err != nil {
+		return paramErr("exec", "vmid", "invalid format - value does not look like a valid VM ID")
+	}
+	argv := args[1:]
+	if len(argv) > 0 && argv[0] == "--" {
+		argv = argv[1:]
+	}
+	if len(argv) == 0 {
+		return errf("missing command")
+	}
+	return p.withLock(func() error {
+		c, rt, err := p.load(id)
+		if err != nil {
+			return err
+		}
+		if rt.Status != "running" {
+			return errf("CT %d not running", id)
+		}
+		rt.History = append(rt.History, strings.Join(argv, " "))
+		runErr := p.inside(c, rt, argv, out)
+		if err := p.save(id, c, rt); err != nil {
+			return err
+		}
+		return runErr
+	})
+}
+
+func exitCode(code int, stderr string) error { return &exitErr{code: code, stderr: stderr} }
+
+func (p *PVE) inside(c *conf, rt *runtime, argv []string, out *strings.Builder) error {
+	for len(argv) > 0 && argv[0] == "env" {
+		argv = argv[1:]
+		for len(argv) > 0 && strings.Contains(argv[0], "=") {
+			argv = argv[1:]
+		}
+	}
+	if len(argv) == 0 {
+		return nil
+	}
+	switch filepath.Base(argv[0]) {
+	case "true":
+		return nil
+	case "false":
+		return exitCode(1, "")
+	case "test":
+		if len(argv) != 3 || (argv[1] != "-e" && argv[1] != "-f" && argv[1] != "-c") {
+			return exitCode(2, "test: unsupported expression\n")
+		}
+		f := argv[2]
+		if strings.HasPrefix(f, "/dev/") {
+			rt.DevTests++
+			if rt.DevTests <= p.DevDelay {
+				return exitCode(1, "")
+			}
+			for _, d := range rt.Devices {
+				if d == f {
+					return nil
+				}
+			}
+			return exitCode(1, "")
+		}
+		if _, ok := rt.Inside.Files[f]; ok {
+			return nil
+		}
+		return exitCode(1, "")
+	case "ip":
+		if strings.Join(argv[1:], " ") != "-4 route show default" {
+			return nil
+		}
+		rt.NetTests++
+		if rt.NetTests <= p.NetDelay {
+			return nil
+		}
+		net0, ok := c.Main.Keys["net0"]
+		if !ok {
+			return nil
+		}
+		m, _ := props(net0, "")
+		switch {
+		case m["gw"] != "":
+			fmt.Fprintf(out, "default via %s dev %s proto static\n", m["gw"], m["name"])
+		case m["ip"] == "dhcp":
+			fmt.Fprintf(out, "default via 10.0.0.1 dev %s proto dhcp src 10.0.0.99 metric 1024\n", m["name"])
+		}
+		return nil
+	case "dpkg-query":
+		var unknown []string
+		for _, a := range argv[1:] {
+			if strings.HasPrefix(a, "-") {
+				continue
+			}
+			name := strings.SplitN(strings.SplitN(a, "=", 2)[0], ":", 2)[0]
+			if contains(rt.Inside.Packages, name) {
+				fmt.Fprintf(out, "%s ii \n", name)
+			} else {
+				unknown = append(unknown, name)
+			}
+		}
+		if len(unknown) > 0 {
+			var b strings.Builder
+			for _, u := range unknown {
+				fmt.Fprintf(&b, "dpkg-query: no packages found matching %s\n", u)
+			}
+			return exitCode(1, b.String())
+		}
+		return nil
+	case "apt-get":
+		verb := ""
+		for _, a := range argv[1:] {
+			switch {
+			case verb == "" && (a == "install" || a == "purge" || a == "remove" || a == "update" || a == "dist-upgrade" || a == "upgrade"):
+				verb = a
+			case verb == "install" && !strings.HasPrefix(a, "-"):
+				name := strings.SplitN(a, "=", 2)[0]
+				if !contains(rt.Inside.Packages, name) {
+					rt.Inside.Packages = append(rt.Inside.Packages, name)
+					sort.Strings(rt.Inside.Packages)
+				}
+			case (verb == "purge" || verb == "remove") && !strings.HasPrefix(a, "-"):
+				rt.Inside.Packages = remove(rt.Inside.Packages, a)
+			}
+		}
+		return nil
+	case "sh", "bash":
+		if len(argv) > 1 && argv[1] == "-c" {
+			return nil
+		}
+		if len(argv) < 2 {
+			return nil
+		}
+		content, ok := rt.Inside.Files[argv[1]]
+		if !ok {
+			return exitCode(127, fmt.Sprintf("%s: 0: cannot open %s: No such file\n", argv[0], argv[1]))
+		}
+		for _, l := range strings.Split(content, "\n") {
+			if v, ok := strings.CutPrefix(l, "#fake-exit: "); ok {
+				if n, _ := strconv.Atoi(strings.TrimSpace(v)); n != 0 {
+					return exitCode(n, "script failed\n")
+				}
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func remove(list []string, s string) []string {
+	var out []string
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// History returns the commands run inside a container, oldest first.
+func (p *PVE) History(id int) []string {
+	var h []string
+	_ = p.withLock(func() error {
+		_, rt, err := p.load(id)
+		if err == nil {
+			h = rt.History
+		}
+		return nil
+	})
+	return h
+}
+
+// Status returns "running", "stopped" or "" for a missing container.
+func (p *PVE) Status(id int) string {
+	s := ""
+	_ = p.withLock(func() error {
+		if _, rt, err := p.load(id); err == nil {
+			s = rt.Status
+		}
+		return nil
+	})
+	return s
+}
+
+// Packages lists the packages installed inside a container.
+func (p *PVE) Packages(id int) []string {
+	var pk []string
+	_ = p.withLock(func() error {
+		if _, rt, err := p.load(id); err == nil {
+			pk = rt.Inside.Packages
+		}
+		return nil
+	})
+	return pk
+}
+
+// Boot simulates a host reboot: every container stops, those with onboot
+// set start again.
+func (p *PVE) Boot() {
+	_ = p.withLock(func() error {
+		for _, id := range p.ids() {
+			c, rt, err := p.load(id)
+			if err != nil {
+				continue
+			}
+			rt.Status, rt.Devices = "stopped", nil
+			if c.Main.Keys["onboot"] == "1" {
+				p.boot(c, rt)
+			}
+			_ = p.save(id, c, rt)
+		}
+		return nil
+	})
+}
+
+// Effects is a canonical dump of the containers: config, status, what is
+// installed inside and the snapshots. The command history is left out:
+// reruns may poll more.
+func (p *PVE) Effects() string {
+	var b strings.Builder
+	_ = p.withLock(func() error {
+		for _, id := range p.ids() {
+			c, rt, err := p.load(id)
+			if err != nil {
+				fmt.Fprintf(&b, "ct %d: %v\n", id, err)
+				continue
+			}
+			fmt.Fprintf(&b, "ct %d status=%s\n%s", id, rt.Status, c.String())
+			fmt.Fprintf(&b, "packages: %s\n", strings.Join(rt.Inside.Packages, " "))
+			var files []string
+			for f := range rt.Inside.Files {
+				files = append(files, f)
+			}
+			sort.Strings(files)
+			fmt.Fprintf(&b, "files: %s\n\n", strings.Join(files, " "))
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// FromEnv builds a PVE from the environment of a PATH command: FAKE_STATE
+// (runtime state dir, required), FAKE_ROOT (host root, default FAKE_STATE),
+// FAKE_PVE_VERSION, FAKE_PCT_CREATE_DELAY (a Go duration), FAKE_MAJORS
+// ("nvidia-frontend=195,nvidia-uvm=508"), FAKE_STORAGES ("id=/path,...").
+func FromEnv() (*PVE, error) {
+	dir := os.Getenv("FAKE_STATE")
+	if dir == "" {
+		return nil, fmt.Errorf("FAKE_STATE is not set")
+	}
+	p := &PVE{Dir: dir, Root: orDefault(os.Getenv("FAKE_ROOT"), dir), Version: os.Getenv("FAKE_PVE_VERSION")}
+	if d := os.Getenv("FAKE_PCT_CREATE_DELAY"); d != "" {
+		v, err := time.ParseDuration(d)
+		if err != nil {
+			return nil, fmt.Errorf("FAKE_PCT_CREATE_DELAY: %w", err)
+		}
+		p.CreateDelay = v
+	}
+	if m := os.Getenv("FAKE_MAJORS"); m != "" {
+		p.Majors = map[string]int{}
+		for _, kv := range strings.Split(m, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("FAKE_MAJORS: %q: %w", kv, err)
+			}
+			p.Majors[k] = n
+		}
+	}
+	if s := os.Getenv("FAKE_STORAGES"); s != "" {
+		p.Storages = map[string]string{}
+		for _, kv := range strings.Split(s, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			p.Storages[k] = v
+		}
+	}
+	return p, nil
+}
+
+// Main runs one tool ("pct", "pveam", "pvesm", "pveversion") as a PATH
+// command with os.Args and the FAKE_* environment; it returns the exit code.
+func Main(name string, args []string, stdout, stderr io.Writer) int {
+	p, err := FromEnv()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s (fake): %v\n", name, err)
+		return 255
+	}
+	tools := map[string]tool{"pct": p.Pct, "pveam": p.Pveam, "pvesm": p.Pvesm, "pveversion": p.Pveversion}
+	t, ok := tools[name]
+	if !ok {
+		fmt.Fprintf(stderr, "fake: unknown tool %s\n", name)
+		return 127
+	}
+	var out strings.Builder
+	res := result("", t(context.Background(), args, &out))
+	io.WriteString(stdout, out.String())
+	io.WriteString(stderr, res.Stderr)
+	return res.Code
+}

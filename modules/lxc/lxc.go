@@ -1,0 +1,373 @@
+package lxc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+// Module seeds the LXC containers of the seed's lxc section.
+type Module struct {
+	// Sleep waits between retries; tests make it instant. Default: a
+	// timer that honours ctx.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now stamps item timings. Default time.Now.
+	Now func() time.Time
+	// WaitTries bounds each wait (running state, network, devices).
+	// Default 30.
+	WaitTries int
+	// WaitInterval is the pause between two tries. Default 2s.
+	WaitInterval time.Duration
+	// HTTP fetches template URLs. Default http.DefaultClient.
+	HTTP *http.Client
+}
+
+var _ modules.Module = (*Module)(nil)
+
+// New returns the module with its defaults.
+func New() *Module { return &Module{} }
+
+// Name implements modules.Module.
+func (m *Module) Name() string { return "lxc" }
+
+// Active implements modules.Module.
+func (m *Module) Active(s *seed.Seed) bool {
+	return s != nil && s.LXC != nil && len(s.LXC.Containers) > 0
+}
+
+func (m *Module) sleep(ctx context.Context, d time.Duration) error {
+	if m.Sleep != nil {
+		return m.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (m *Module) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+func (m *Module) tries() int {
+	if m.WaitTries > 0 {
+		return m.WaitTries
+	}
+	return 30
+}
+
+func (m *Module) interval() time.Duration {
+	if m.WaitInterval > 0 {
+		return m.WaitInterval
+	}
+	return 2 * time.Second
+}
+
+// record is what the Store keeps about a container Phoenix owns, under
+// "lxc/<CTID>/record".
+type record struct {
+	// State is "creating" (written before pct create or clone, so a crash
+	// right after does not leave a container Phoenix would refuse as
+	// foreign), "created" or "adopted".
+	State string `json:"state"`
+	// Inherited are the provisioning steps done in the clone source's
+	// snapshot: the clone has their results already.
+	Inherited []string `json:"inherited,omitempty"`
+	// Managed are the netN, mpN and devN keys Phoenix set, so keys the seed
+	// drops are deleted and others are left alone.
+	Managed []string `json:"managed,omitempty"`
+	// Raw are the lxc.* lines Phoenix wrote into the config file.
+	Raw []string `json:"raw,omitempty"`
+}
+
+func recordKey(id int) string         { return fmt.Sprintf("lxc/%d/record", id) }
+func stepsKey(id int) string          { return fmt.Sprintf("lxc/%d/steps", id) }
+func snapKey(id int, s string) string { return fmt.Sprintf("lxc/%d/snapshots/%s", id, s) }
+
+// run is the state shared by the containers of one Apply or Check.
+type run struct {
+	env     *modules.Env
+	pct     pct
+	tmpl    templates
+	verOnce sync.Once
+	devKeys bool
+	verErr  error
+	// mu serialises what reaches the engine (progress lines, item
+	// reports): containers run on their own goroutines.
+	mu sync.Mutex
+}
+
+func (r *run) say(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.env.Say(msg)
+}
+
+func (r *run) report(it modules.Item) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.env.ReportItem(it)
+}
+
+// devKeysSupported reports whether pct takes devN keys (PVE 8.2 and later),
+// asking pveversion once per run.
+func (r *run) devKeysSupported(ctx context.Context) (bool, error) {
+	r.verOnce.Do(func() {
+		maj, mnr, err := pveVersion(ctx, r.env.Run)
+		r.verErr = err
+		r.devKeys = maj > 8 || maj == 8 && mnr >= 2
+	})
+	return r.devKeys, r.verErr
+}
+
+// Check implements modules.Module: it lists what Apply would do, reading
+// only.
+func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+	p, err := newPlan(env.Seed.LXC, env.Select)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{env: env, pct: pct{env.Run}}
+	var out []string
+	for _, c := range p.order {
+		w, err := m.check(ctx, r, c)
+		if err != nil {
+			return out, fmt.Errorf("lxc: %d: %w", c.ID, err)
+		}
+		for _, s := range w {
+			out = append(out, fmt.Sprintf("%d: %s", c.ID, s))
+		}
+	}
+	return out, nil
+}
+
+func (m *Module) check(ctx context.Context, r *run, c *ct) ([]string, error) {
+	cfg, err := r.pct.config(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if c.C.External {
+		if cfg == nil {
+			return nil, errors.New("external container does not exist")
+		}
+		return nil, nil
+	}
+	if cfg == nil {
+		if cf := c.C.CloneFrom; cf != nil {
+			return []string{fmt.Sprintf("clone from %d@%s", cf.CTID, cf.Snapshot)}, nil
+		}
+		return []string{"create " + c.C.Hostname}, nil
+	}
+	var rec record
+	found, err := r.env.Store.Get(recordKey(c.ID), &rec)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if !found {
+		if !c.C.Adopt {
+			return nil, notOurs(c.ID)
+		}
+		out = append(out, "adopt")
+	}
+	want, err := m.options(ctx, r, c)
+	if err != nil {
+		return nil, err
+	}
+	for _, ch := range diff(want, cfg.Keys, rec.Managed) {
+		out = append(out, "set "+ch.String())
+	}
+	if st, err := r.pct.status(ctx, c.ID); err != nil {
+		return nil, err
+	} else if st != "running" {
+		out = append(out, "start")
+	}
+	done, err := doneSteps(r.env.Store, c.ID, rec)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range m.steps(r, c) {
+		if !done[s.id] {
+			out = append(out, "provision "+s.id)
+		}
+	}
+	have, err := r.pct.snapshots(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range c.C.Snapshots {
+		if !contains(have, s) {
+			out = append(out, "snapshot "+s)
+		}
+	}
+	return out, nil
+}
+
+func notOurs(id int) error {
+	return fmt.Errorf("CT %d exists but was not created by Phoenix; set adopt: true on it to take it over", id)
+}
+
+// options is the seed's config for c in pct syntax, with dataset mounts
+// resolved to their mountpoints and GPUs as devN keys when PVE has them.
+func (m *Module) options(ctx context.Context, r *run, c *ct) (options, error) {
+	var mounts []string
+	for i, mt := range c.C.Mounts {
+		switch {
+		case mt.HostPath != "":
+			mounts = append(mounts, mt.HostPath)
+		case mt.Dataset != "":
+			out, err := r.env.Run.Run(ctx, host.Cmd{Name: ZFSCmd, Args: []string{"get", "-H", "-o", "value", "mountpoint", mt.Dataset}})
+			if err != nil {
+				return nil, fmt.Errorf("mounts[%d]: dataset %s: %w", i, mt.Dataset, err)
+			}
+			mp := strings.TrimSpace(string(out.Stdout))
+			if !strings.HasPrefix(mp, "/") {
+				return nil, fmt.Errorf("mounts[%d]: dataset %s has mountpoint %q: cannot bind it", i, mt.Dataset, mp)
+			}
+			mounts = append(mounts, mp)
+		default:
+			return nil, fmt.Errorf("mounts[%d]: needs dataset or host_path", i)
+		}
+	}
+	devKeys := false
+	if len(c.C.GPUs) > 0 {
+		var err error
+		if devKeys, err = r.devKeysSupported(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return desired(&c.C, mounts, devKeys), nil
+}
+
+// Apply implements modules.Module.
+func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
+	p, err := newPlan(env.Seed.LXC, env.Select)
+	if err != nil {
+		return modules.Result{}, err
+	}
+	workers := env.Seed.LXC.Parallel
+	if workers <= 0 {
+		workers = 2
+	}
+	r := &run{env: env, pct: pct{env.Run}}
+	type outcome struct {
+		id      int
+		changed []string
+		err     error
+		panic   any
+	}
+	var (
+		res     modules.Result
+		errs    []error
+		pending = map[int]int{} // unmet dependencies
+		state   = map[int]string{}
+		results = make(chan outcome, len(p.order))
+		running = 0
+		started = map[int]time.Time{}
+		ready   []int
+	)
+	for _, c := range p.order {
+		pending[c.ID] = len(c.Deps)
+		if len(c.Deps) == 0 {
+			ready = append(ready, c.ID)
+		}
+		state[c.ID] = "pending"
+		r.report(modules.Item{Name: strconv.Itoa(c.ID), State: "pending", Detail: c.C.Hostname})
+	}
+	var skip func(id, cause int)
+	skip = func(id, cause int) {
+		for _, d := range p.dependents(id) {
+			if state[d] != "pending" {
+				continue
+			}
+			state[d] = "skipped"
+			r.report(modules.Item{Name: strconv.Itoa(d), State: "skipped", Detail: fmt.Sprintf("dependency %d failed", cause)})
+			errs = append(errs, fmt.Errorf("lxc: %d: skipped: dependency %d failed", d, cause))
+			skip(d, cause)
+		}
+	}
+	left := len(p.order)
+	for left > 0 {
+		for running < workers && len(ready) > 0 {
+			c := p.byID[ready[0]]
+			ready = ready[1:]
+			running++
+			state[c.ID] = "running"
+			started[c.ID] = m.now()
+			r.report(modules.Item{Name: strconv.Itoa(c.ID), State: "running", Detail: c.C.Hostname, Started: started[c.ID]})
+			go func() {
+				// A panic (a bug, or the fault harness's simulated crash)
+				// goes back to Apply's goroutine, where the engine expects it.
+				defer func() {
+					if p := recover(); p != nil {
+						results <- outcome{id: c.ID, panic: p}
+					}
+				}()
+				changed, err := m.container(ctx, r, c)
+				results <- outcome{id: c.ID, changed: changed, err: err}
+			}()
+		}
+		if running == 0 {
+			// Everything left was skipped.
+			break
+		}
+		o := <-results
+		running--
+		left--
+		if o.panic != nil {
+			for ; running > 0; running-- {
+				<-results
+			}
+			panic(o.panic)
+		}
+		it := modules.Item{Name: strconv.Itoa(o.id), Started: started[o.id], Finished: m.now(), Detail: p.byID[o.id].C.Hostname}
+		if o.err != nil {
+			state[o.id] = "failed"
+			it.State, it.Detail = "failed", o.err.Error()
+			r.report(it)
+			errs = append(errs, fmt.Errorf("lxc: %d: %w", o.id, o.err))
+			skip(o.id, o.id)
+			continue
+		}
+		state[o.id] = "done"
+		it.State = "done"
+		if len(o.changed) > 0 {
+			it.Detail += ": " + strings.Join(o.changed, ", ")
+		}
+		r.report(it)
+		for _, ch := range o.changed {
+			res.Changed = append(res.Changed, fmt.Sprintf("%d: %s", o.id, ch))
+		}
+		for _, d := range p.dependents(o.id) {
+			pending[d]--
+			if pending[d] == 0 && state[d] == "pending" {
+				ready = append(ready, d)
+			}
+		}
+		sort.Ints(ready)
+	}
+	sort.Strings(res.Changed)
+	if len(errs) > 0 {
+		// Completion order varies between runs; the report must not.
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+		return res, errors.Join(errs...)
+	}
+	return res, nil
+}

@@ -1,0 +1,504 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/files"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+// Paths the module reads and writes (in-root).
+const (
+	Interfaces  = "/etc/network/interfaces"
+	DropIn      = "/etc/network/interfaces.d/phoenix"
+	ResolvConf  = "/etc/resolv.conf"
+	ResolvedDir = "/etc/systemd/resolved.conf.d"
+	Resolved    = ResolvedDir + "/phoenix.conf"
+	// sourceBlock is the managed block id that adds the source line.
+	sourceBlock = "network"
+	// pendingKey is the Store key of the unconfirmed change: the files as
+	// they were before it.
+	pendingKey = "network/pending"
+	// disabledPrefix marks lines of /etc/network/interfaces that Phoenix
+	// commented out because the drop-in now defines that interface.
+	disabledPrefix = "#phoenix# "
+)
+
+// Module is the network module.
+type Module struct {
+	// Attempts is how many pings the gateway gets before the change is
+	// rolled back. Default 5.
+	Attempts int
+	// Interval is the wait between pings. Default 2s.
+	Interval time.Duration
+	// Sleep waits between pings; tests replace it.
+	Sleep func(context.Context, time.Duration) error
+}
+
+var _ modules.Module = (*Module)(nil)
+
+// New returns the network module.
+func New() *Module { return &Module{} }
+
+// Name implements modules.Module.
+func (*Module) Name() string { return "network" }
+
+// Active implements modules.Module.
+func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Network != nil }
+
+var (
+	ifnameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$`)
+	vidsRE   = regexp.MustCompile(`^[0-9]+(-[0-9]+)?( [0-9]+(-[0-9]+)?)*$`)
+)
+
+// plan is the wanted files and what the apply step must do with them.
+type plan struct {
+	ifaces   files.Plan // interfaces files: a change needs ifreload
+	dns      files.Plan // resolver files
+	resolved bool       // dns goes to systemd-resolved
+	gateway  netip.Addr
+	notes    []string
+}
+
+func (p *plan) all() files.Plan { return append(append(files.Plan{}, p.ifaces...), p.dns...) }
+
+func (m *Module) plan(env *modules.Env) (*plan, error) {
+	n := env.Seed.Network
+	mgmt := n.Management
+	if mgmt.Name == "" {
+		mgmt.Name = "vmbr0"
+	}
+	bridges := append([]seed.Bridge{mgmt}, n.Bridges...)
+	p := &plan{}
+	if mgmt.Gateway != "" {
+		gw, err := netip.ParseAddr(mgmt.Gateway)
+		if err != nil {
+			return nil, fmt.Errorf("network: management.gateway: %w", err)
+		}
+		p.gateway = gw
+	}
+	dropin, owned, err := render(bridges)
+	if err != nil {
+		return nil, err
+	}
+	main, err := r(env.Root, Interfaces)
+	if err != nil {
+		return nil, err
+	}
+	mode := fs.FileMode(0o644)
+	if fi, err := env.Root.Stat(Interfaces); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	newMain, err := mainFile(main, owned)
+	if err != nil {
+		return nil, err
+	}
+	p.ifaces = files.Plan{
+		{Path: DropIn, Data: dropin, Mode: 0o644, Why: "bridges " + names(bridges)},
+		{Path: Interfaces, Data: newMain, Mode: mode, Why: "source the drop-in, disable stanzas it replaces"},
+	}
+	if len(n.DNS) > 0 || len(n.Search) > 0 {
+		if err := m.planDNS(env.Root, n, p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func names(bs []seed.Bridge) string {
+	var s []string
+	for _, b := range bs {
+		s = append(s, b.Name)
+	}
+	return strings.Join(s, " ")
+}
+
+func r(root host.Root, p string) (string, error) {
+	b, err := root.ReadFile(p)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("network: %w", err)
+	}
+	return string(b), nil
+}
+
+// render writes the drop-in in the format Proxmox's own network editor
+// writes, and returns the interface names it defines.
+func render(bridges []seed.Bridge) ([]byte, []string, error) {
+	var b strings.Builder
+	b.WriteString("# Managed by phoenix (seed network); edits are overwritten.\n")
+	var owned []string
+	seen := map[string]bool{}
+	own := func(name, what string) error {
+		if !ifnameRE.MatchString(name) {
+			return fmt.Errorf("network: %s %q is not an interface name", what, name)
+		}
+		if seen[name] {
+			return fmt.Errorf("network: interface %q is defined twice", name)
+		}
+		seen[name] = true
+		owned = append(owned, name)
+		return nil
+	}
+	for i, br := range bridges {
+		if err := own(br.Name, "bridge"); err != nil {
+			return nil, nil, err
+		}
+		for _, port := range br.Ports {
+			if err := own(port, "port of "+br.Name); err != nil {
+				return nil, nil, err
+			}
+			fmt.Fprintf(&b, "\niface %s inet manual\n", port)
+		}
+		method := "manual"
+		if br.Address != "" {
+			if _, err := netip.ParsePrefix(br.Address); err != nil {
+				return nil, nil, fmt.Errorf("network: %s.address %q: want an address with prefix length like 192.168.1.10/24", br.Name, br.Address)
+			}
+			method = "static"
+		} else if i == 0 {
+			method = "dhcp"
+		}
+		fmt.Fprintf(&b, "\nauto %s\niface %s inet %s\n", br.Name, br.Name, method)
+		if br.Address != "" {
+			fmt.Fprintf(&b, "\taddress %s\n", br.Address)
+		}
+		if br.Gateway != "" {
+			if _, err := netip.ParseAddr(br.Gateway); err != nil {
+				return nil, nil, fmt.Errorf("network: %s.gateway %q: %w", br.Name, br.Gateway, err)
+			}
+			fmt.Fprintf(&b, "\tgateway %s\n", br.Gateway)
+		}
+		ports := "none"
+		if len(br.Ports) > 0 {
+			ports = strings.Join(br.Ports, " ")
+		}
+		fmt.Fprintf(&b, "\tbridge-ports %s\n\tbridge-stp off\n\tbridge-fd 0\n", ports)
+		if br.VLANAware {
+			vids := br.VIDs
+			if vids == "" {
+				vids = "2-4094"
+			}
+			if !vidsRE.MatchString(vids) {
+				return nil, nil, fmt.Errorf("network: %s.vids %q: want VLAN ids like \"2-4094\" or \"10 20 30-40\"", br.Name, vids)
+			}
+			fmt.Fprintf(&b, "\tbridge-vlan-aware yes\n\tbridge-vids %s\n", vids)
+		} else if br.VIDs != "" {
+			return nil, nil, fmt.Errorf("network: %s.vids needs vlan_aware: true", br.Name)
+		}
+		if br.MTU != 0 {
+			if br.MTU < 576 || br.MTU > 65535 {
+				return nil, nil, fmt.Errorf("network: %s.mtu %d out of range", br.Name, br.MTU)
+			}
+			fmt.Fprintf(&b, "\tmtu %s\n", strconv.Itoa(br.MTU))
+		}
+		if br.Comment != "" {
+			fmt.Fprintf(&b, "#%s\n", strings.ReplaceAll(br.Comment, "\n", " "))
+		}
+	}
+	return []byte(b.String()), owned, nil
+}
+
+var stanzaRE = regexp.MustCompile(`^(iface|auto|allow-[a-z]+|mapping|source|source-directory|rename)\b`)
+
+// mainFile returns /etc/network/interfaces with the stanzas of owned
+// interfaces commented out and a source line for the drop-in. Lines Phoenix
+// commented out earlier are restored first, so an interface dropped from
+// the seed gets its old stanza back.
+func mainFile(content string, owned []string) ([]byte, error) {
+	isOwned := map[string]bool{}
+	for _, o := range owned {
+		isOwned[o] = true
+	}
+	stripped, err := host.SetBlock([]byte(content), sourceBlock, nil)
+	if err != nil {
+		return nil, fmt.Errorf("network: %s: %w", Interfaces, err)
+	}
+	var out strings.Builder
+	hasSource := false
+	disabling := false
+	for _, line := range strings.SplitAfter(undo(string(stripped)), "\n") {
+		if line == "" {
+			continue
+		}
+		trim := strings.TrimSpace(line)
+		f := strings.Fields(trim)
+		if len(f) > 0 && stanzaRE.MatchString(trim) {
+			disabling = false
+			switch f[0] {
+			case "iface", "mapping":
+				disabling = len(f) > 1 && isOwned[f[1]]
+			case "auto", "allow-hotplug", "allow-auto":
+				var keep []string
+				for _, n := range f[1:] {
+					if !isOwned[n] {
+						keep = append(keep, n)
+					}
+				}
+				if len(keep) < len(f)-1 {
+					out.WriteString(disabledPrefix + line)
+					if len(keep) > 0 {
+						out.WriteString(f[0] + " " + strings.Join(keep, " ") + "\n")
+					}
+					continue
+				}
+			case "source":
+				hasSource = hasSource || (len(f) > 1 && (f[1] == "/etc/network/interfaces.d/*" || f[1] == "interfaces.d/*"))
+			case "source-directory":
+				hasSource = hasSource || (len(f) > 1 && strings.TrimSuffix(f[1], "/") == "/etc/network/interfaces.d" || f[1] == "interfaces.d")
+			}
+		}
+		if disabling && trim != "" {
+			out.WriteString(disabledPrefix + line)
+			continue
+		}
+		out.WriteString(line)
+	}
+	res := []byte(out.String())
+	if !hasSource {
+		res, err = host.SetBlock(res, sourceBlock, []byte("source /etc/network/interfaces.d/*\n"))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// undo reverts Phoenix's earlier edits of /etc/network/interfaces: lines
+// it disabled are enabled again, and the remainder it wrote after a split
+// "auto a b" line is dropped. mainFile then applies the current seed to
+// the admin's original, so reruns are stable and an interface dropped from
+// the seed gets its old stanza back.
+func undo(content string) string {
+	lines := strings.SplitAfter(content, "\n")
+	var out []string
+	for i, l := range lines {
+		if i > 0 && strings.HasPrefix(lines[i-1], disabledPrefix) {
+			prev := strings.Fields(strings.TrimPrefix(lines[i-1], disabledPrefix))
+			cur := strings.Fields(l)
+			if len(prev) > 1 && len(cur) > 1 && prev[0] == cur[0] && (cur[0] == "auto" || strings.HasPrefix(cur[0], "allow-")) && subset(cur[1:], prev[1:]) {
+				continue
+			}
+		}
+		out = append(out, strings.TrimPrefix(l, disabledPrefix))
+	}
+	return strings.Join(out, "")
+}
+
+func subset(a, b []string) bool {
+	in := map[string]bool{}
+	for _, x := range b {
+		in[x] = true
+	}
+	for _, x := range a {
+		if !in[x] {
+			return false
+		}
+	}
+	return true
+}
+
+// planDNS decides where DNS goes. A plain /etc/resolv.conf is Phoenix's to
+// write whole (as Proxmox's own DNS editor does). A symlink into
+// systemd-resolved's run directory means resolved owns the file: the
+// servers go into a resolved.conf.d drop-in. Any other symlink (resolvconf)
+// is left alone with a note: writing through it would be overwritten.
+func (m *Module) planDNS(root host.Root, n *seed.Network, p *plan) error {
+	for _, s := range n.DNS {
+		if _, err := netip.ParseAddr(s); err != nil {
+			return fmt.Errorf("network: dns %q is not an IP address", s)
+		}
+	}
+	for _, s := range n.Search {
+		if s == "" || strings.ContainsAny(s, " \t\n#") {
+			return fmt.Errorf("network: search domain %q is not a domain", s)
+		}
+	}
+	if len(n.DNS) > 3 {
+		p.notes = append(p.notes, fmt.Sprintf("%d DNS servers: the resolver uses only the first 3", len(n.DNS)))
+	}
+	fi, err := root.Lstat(ResolvConf)
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		target, _ := root.Readlink(ResolvConf)
+		if !strings.Contains(target, "systemd/resolve") {
+			p.notes = append(p.notes, "/etc/resolv.conf links to "+target+" (resolvconf?): DNS left to it")
+			return nil
+		}
+		var b strings.Builder
+		b.WriteString("# Managed by phoenix (seed network.dns); edits are overwritten.\n[Resolve]\n")
+		if len(n.DNS) > 0 {
+			b.WriteString("DNS=" + strings.Join(n.DNS, " ") + "\n")
+		}
+		if len(n.Search) > 0 {
+			b.WriteString("Domains=" + strings.Join(n.Search, " ") + "\n")
+		}
+		p.dns = files.Plan{{Path: Resolved, Data: []byte(b.String()), Mode: 0o644, Why: "DNS " + strings.Join(n.DNS, " ") + " (systemd-resolved)"}}
+		p.resolved = true
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("# Managed by phoenix (seed network.dns); edits are overwritten.\n")
+	if len(n.Search) > 0 {
+		b.WriteString("search " + strings.Join(n.Search, " ") + "\n")
+	}
+	for _, s := range n.DNS {
+		b.WriteString("nameserver " + s + "\n")
+	}
+	p.dns = files.Plan{{Path: ResolvConf, Data: []byte(b.String()), Mode: 0o644, Why: "DNS " + strings.Join(n.DNS, " ")}}
+	return nil
+}
+
+// Check implements modules.Module.
+func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+	p, err := m.plan(env)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.all().Pending(env.Root)
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	var snap files.Snapshot
+	if found, err := env.Store.Get(pendingKey, &snap); err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	} else if found {
+		out = append(out, "unconfirmed change from an interrupted run: reload and confirm the gateway answers")
+	}
+	return out, nil
+}
+
+// Apply implements modules.Module.
+func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
+	var res modules.Result
+	p, err := m.plan(env)
+	if err != nil {
+		return res, err
+	}
+	res.Notes = p.notes
+
+	// DNS first: it needs no reload and no confirmation.
+	changed, err := p.dns.Apply(env.Root)
+	res.Changed = append(res.Changed, changed...)
+	if err != nil {
+		return res, fmt.Errorf("network: %w", err)
+	}
+	if len(changed) > 0 && p.resolved {
+		if _, err := env.Run.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"try-reload-or-restart", "systemd-resolved.service"}}); err != nil {
+			return res, fmt.Errorf("network: %w", err)
+		}
+	}
+
+	var snap files.Snapshot
+	found, err := env.Store.Get(pendingKey, &snap)
+	if err != nil {
+		return res, fmt.Errorf("network: %w", err)
+	}
+	pending, err := p.ifaces.Pending(env.Root)
+	if err != nil {
+		return res, fmt.Errorf("network: %w", err)
+	}
+	if len(pending) == 0 && !found {
+		return res, nil
+	}
+	if !found {
+		// Keep the current files before touching them: the rollback must
+		// survive a crash between the write and the confirmation.
+		if snap, err = files.Save(env.Root, DropIn, Interfaces); err != nil {
+			return res, fmt.Errorf("network: save previous files: %w", err)
+		}
+		if err := env.Store.Put(pendingKey, snap); err != nil {
+			return res, fmt.Errorf("network: %w", err)
+		}
+	}
+	env.Say("network: writing bridges")
+	changed, err = p.ifaces.Apply(env.Root)
+	res.Changed = append(res.Changed, changed...)
+	if err != nil {
+		return res, m.rollback(ctx, env, snap, fmt.Errorf("network: %w", err))
+	}
+	env.Say("network: ifreload -a")
+	if _, err := env.Run.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
+		return res, m.rollback(ctx, env, snap, fmt.Errorf("network: %w", err))
+	}
+	if p.gateway.IsValid() {
+		env.Say("network: waiting for gateway " + p.gateway.String())
+		if err := m.confirm(ctx, env, p.gateway); err != nil {
+			return res, m.rollback(ctx, env, snap, err)
+		}
+	} else {
+		res.Notes = append(res.Notes, "no management gateway: change not confirmed by ping")
+	}
+	if err := env.Store.Delete(pendingKey); err != nil {
+		return res, fmt.Errorf("network: %w", err)
+	}
+	return res, nil
+}
+
+// confirm pings the gateway until it answers, a bounded number of times.
+func (m *Module) confirm(ctx context.Context, env *modules.Env, gw netip.Addr) error {
+	attempts := m.Attempts
+	if attempts <= 0 {
+		attempts = 5
+	}
+	interval := m.Interval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	sleep := m.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	var err error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			if serr := sleep(ctx, interval); serr != nil {
+				return serr
+			}
+		}
+		_, err = env.Run.Run(ctx, host.Cmd{Name: "ping", Args: []string{"-c", "1", "-W", "2", gw.String()}, Timeout: 10 * time.Second})
+		if err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("network: gateway %s did not answer %d pings after ifreload: %w", gw, attempts, err)
+}
+
+// rollback restores the files from before the change (unless the seed
+// says rollback: false), reloads, and returns cause with what it did.
+func (m *Module) rollback(ctx context.Context, env *modules.Env, snap files.Snapshot, cause error) error {
+	if r := env.Seed.Network.Rollback; r != nil && !*r {
+		_ = env.Store.Delete(pendingKey)
+		return fmt.Errorf("%w (rollback disabled by network.rollback: false; new configuration left in place)", cause)
+	}
+	env.Say("network: rolling back")
+	if _, err := snap.Plan().Apply(env.Root); err != nil {
+		return fmt.Errorf("%w; rollback failed: %w", cause, err)
+	}
+	if _, err := env.Run.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
+		return fmt.Errorf("%w; files rolled back but ifreload failed: %w", cause, err)
+	}
+	if err := env.Store.Delete(pendingKey); err != nil {
+		return fmt.Errorf("%w; rolled back: %w", cause, err)
+	}
+	return fmt.Errorf("%w; rolled back to the previous network configuration", cause)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,83 @@
+package nvidia
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
+)
+
+// Check implements modules.Module. It only reads: sysfs, /proc, the Store,
+// and read-only queries (apt-cache policy, dpkg-query, dkms status,
+// nvidia-smi, mokutil).
+func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+	cfg := env.Seed.NVIDIA
+	gpus, note, err := gpuCheck(env, cfg)
+	if err != nil || note != "" {
+		return nil, err
+	}
+	kernel, err := kernelRelease(env.Root)
+	if err != nil {
+		return nil, err
+	}
+	var todo []string
+	add := func(format string, a ...any) { todo = append(todo, fmt.Sprintf(format, a...)) }
+	j := &job{env: env, cfg: cfg, kernel: kernel}
+
+	if hdr, err := j.headers(ctx); err != nil {
+		add("install kernel headers: %v", err)
+	} else if miss, err := m.apt(env.Run).Missing(ctx, hdr, "build-essential", "dkms"); err != nil {
+		return nil, fmt.Errorf("nvidia: %w", err)
+	} else if len(miss) > 0 {
+		add("install %s", strings.Join(miss, " "))
+	}
+	if b, err := env.Root.ReadFile(BlacklistFile); err != nil || string(b) != blacklistConf {
+		add("blacklist nouveau in %s and rebuild the initramfs", BlacklistFile)
+	}
+	if loaded(env.Root, "nouveau") {
+		add("reboot to unload nouveau")
+	}
+
+	v := cfg.Version
+	vs, smiErr := smiVersions(ctx, env.Run)
+	installed := smiErr == nil && sameVersion(vs, v, len(gpus)) == nil
+	if !installed {
+		now := "none"
+		if smiErr == nil {
+			now = strings.Join(vs, ",")
+		} else if lv := loadedVersion(env.Root); lv != "" {
+			now = lv
+		}
+		add("install NVIDIA driver %s from %s on %d GPU(s) (nvidia-smi now: %s)", v, cfg.Source, len(gpus), now)
+		if on, err := secureBoot(ctx, env.Root, env.Run); err == nil && on {
+			add("Secure Boot is enabled: the install will refuse (unsigned module)")
+		}
+	}
+	if !loaded(env.Root, "nvidia") {
+		add("load the nvidia module (a reboot if it cannot be loaded live)")
+	}
+	mod := "nvidia"
+	if cfg.Source == SourcePackages {
+		mod = "nvidia-current"
+	}
+	if dk, err := dkmsStatus(ctx, env.Run); err != nil || !builtFor(dk, mod, v, kernel) {
+		add("build the %s/%s DKMS module for kernel %s", mod, v, kernel)
+	}
+	if !loaded(env.Root, "nvidia_uvm") {
+		add("load nvidia-uvm")
+	}
+	var p Progress
+	if _, err := env.Store.Get(KeyPhase, &p); err != nil {
+		return nil, fmt.Errorf("nvidia: %w", err)
+	}
+	if j.persistenced() && (!p.Persistenced || p.Target != target(cfg)) {
+		add("enable nvidia-persistenced")
+	}
+	var rec string
+	if found, _ := env.Store.Get(KeyVersion, &rec); !found || rec != v || !host.Exists(env.Root, ProcDevices) {
+		add("record the nvidia device majors and version for the LXC module")
+	}
+	return todo, nil
+}

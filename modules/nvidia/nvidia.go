@@ -1,0 +1,700 @@
+package nvidia
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/apt"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+// Store keys. The LXC module reads KeyDevices and KeyVersion.
+const (
+	KeyPhase   = "nvidia/phase"
+	KeyDevices = "nvidia/devices" // map[string]int: /proc/devices name -> major
+	KeyVersion = "nvidia/version" // driver version string
+)
+
+// Phases, in order.
+const (
+	PhasePrepare = "prepare"
+	PhaseInstall = "install"
+	PhaseVerify  = "verify"
+	PhaseDone    = "done"
+)
+
+// Source methods of seed.NVIDIA.Source.
+const (
+	SourceRunfile  = "runfile"
+	SourcePackages = "packages"
+)
+
+// RunfileFlags are always passed to the runfile: no prompts, a DKMS module
+// (rebuilt on kernel updates), no X server on a hypervisor.
+var RunfileFlags = []string{"--silent", "--dkms", "--no-x-check", "--accept-license"}
+
+// debPackages are Debian's driver packages (non-free); purgePackages are the
+// ones removed before a runfile install or a version change.
+var (
+	debPackages   = []string{"nvidia-driver", "nvidia-kernel-dkms", "nvidia-smi"}
+	purgePackages = []string{"nvidia-driver", "nvidia-kernel-dkms", "nvidia-smi", "nvidia-driver-libs", "nvidia-persistenced"}
+)
+
+// blacklistConf keeps nouveau off the GPUs, also in the initramfs.
+const blacklistConf = "# Written by phoenix (nvidia module): the NVIDIA driver needs the GPUs.\nblacklist nouveau\noptions nouveau modeset=0\n"
+
+// persistencedUnit is the unit written for runfile installs, modelled on
+// NVIDIA's sample (nvidia-persistenced-init), running as root.
+const persistencedUnit = `# Written by phoenix (nvidia module) for a runfile install.
+[Unit]
+Description=NVIDIA Persistence Daemon
+Wants=syslog.target
+
+[Service]
+Type=forking
+ExecStart=/usr/bin/nvidia-persistenced --verbose
+ExecStopPost=/bin/rm -rf /var/run/nvidia-persistenced
+
+[Install]
+WantedBy=multi-user.target
+`
+
+// Module installs the NVIDIA driver.
+type Module struct {
+	// Apt makes the apt client; nil is apt.New. Tests replace it to skip
+	// the retry backoff.
+	Apt func(host.Runner) *apt.Client
+}
+
+var _ modules.Module = (*Module)(nil)
+
+// New returns the nvidia module.
+func New() *Module { return &Module{} }
+
+func (m *Module) apt(r host.Runner) *apt.Client {
+	if m.Apt != nil {
+		return m.Apt(r)
+	}
+	return apt.New(r)
+}
+
+// Name implements modules.Module.
+func (*Module) Name() string { return "nvidia" }
+
+// Active implements modules.Module.
+func (*Module) Active(s *seed.Seed) bool { return s != nil && s.NVIDIA != nil }
+
+// Progress is the module's resumable record (Store key "nvidia/phase").
+type Progress struct {
+	// Target is what the record is for (version, source and its
+	// location); a new target starts over, reboot counts included.
+	Target string `json:"target"`
+	Phase  string `json:"phase"`
+	// Reboots counts the reboots asked for per phase: at most one each.
+	Reboots map[string]int `json:"reboots,omitempty"`
+	// RebootBoot is the boot id when the last reboot was asked for; the
+	// same id on the next run means that reboot has not happened yet.
+	RebootBoot string `json:"reboot_boot,omitempty"`
+	// Initramfs is the digest of the blacklist the initramfs was last
+	// rebuilt with.
+	Initramfs string `json:"initramfs,omitempty"`
+	// Persistenced is set once nvidia-persistenced was enabled.
+	Persistenced bool `json:"persistenced,omitempty"`
+}
+
+func target(c *seed.NVIDIA) string {
+	t := c.Version + " " + c.Source
+	if rf := c.Runfile; c.Source == SourceRunfile && rf != nil {
+		t += " " + rf.URL + rf.File + " " + rf.SHA256 + " " + strings.Join(rf.Flags, " ")
+	}
+	return t
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// job is one Apply.
+type job struct {
+	env    *modules.Env
+	cfg    *seed.NVIDIA
+	apt    *apt.Client
+	p      Progress
+	saved  string // p as last stored, to write only on change
+	kernel string
+	gpus   []GPU
+	res    modules.Result
+}
+
+func (j *job) changed(format string, a ...any) {
+	j.res.Changed = append(j.res.Changed, fmt.Sprintf(format, a...))
+}
+
+func (j *job) save() error {
+	b, _ := json.Marshal(j.p)
+	if string(b) == j.saved {
+		return nil
+	}
+	if err := j.env.Store.Put(KeyPhase, j.p); err != nil {
+		return fmt.Errorf("nvidia: %w", err)
+	}
+	j.saved = string(b)
+	return nil
+}
+
+// setPhase records that the run reached phase ph. It never moves back: a
+// rerun of a converged host passes through the earlier phases' checks
+// without rewriting the record.
+func (j *job) setPhase(ph string) error {
+	if phaseIndex(ph) > phaseIndex(j.p.Phase) {
+		j.p.Phase = ph
+	}
+	return j.save()
+}
+
+func phaseIndex(ph string) int {
+	for i, p := range []string{PhasePrepare, PhaseInstall, PhaseVerify, PhaseDone} {
+		if p == ph {
+			return i
+		}
+	}
+	return -1
+}
+
+// gpuCheck finds the host's GPUs; ok is false when there is nothing to do.
+func gpuCheck(env *modules.Env, cfg *seed.NVIDIA) (gpus []GPU, note string, err error) {
+	all, err := DetectGPUs(env.Root)
+	if err != nil {
+		return nil, "", fmt.Errorf("nvidia: %w", err)
+	}
+	gpus = hostGPUs(all)
+	if len(gpus) > 0 {
+		return gpus, "", nil
+	}
+	why := "no NVIDIA GPU found (PCI vendor 0x10de, class 0x03xxxx under " + PCIDevices + ")"
+	if len(all) > 0 {
+		why = fmt.Sprintf("all %d NVIDIA GPUs are bound to vfio-pci (passed through to VMs)", len(all))
+	}
+	if cfg.RequireGPU {
+		return nil, "", fmt.Errorf("nvidia: %s and require_gpu is set", why)
+	}
+	return nil, why + ": skipped (require_gpu is false)", nil
+}
+
+// Apply implements modules.Module.
+func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
+	cfg := env.Seed.NVIDIA
+	gpus, note, err := gpuCheck(env, cfg)
+	if err != nil || note != "" {
+		return modules.Result{Notes: nonEmpty(note)}, err
+	}
+	if cfg.Source != SourceRunfile && cfg.Source != SourcePackages {
+		return modules.Result{}, fmt.Errorf("nvidia: source %q: want runfile or packages", cfg.Source)
+	}
+	kernel, err := kernelRelease(env.Root)
+	if err != nil {
+		return modules.Result{}, err
+	}
+	j := &job{env: env, cfg: cfg, apt: m.apt(env.Run), kernel: kernel, gpus: gpus}
+	if _, err := env.Store.Get(KeyPhase, &j.p); err != nil {
+		return j.res, fmt.Errorf("nvidia: %w", err)
+	}
+	b, _ := json.Marshal(j.p)
+	j.saved = string(b)
+	if t := target(cfg); j.p.Target != t {
+		// A first run, or a reseed with another version or source: start
+		// over, with fresh reboot allowances for the new change.
+		j.p = Progress{Target: t, Phase: PhasePrepare, Initramfs: j.p.Initramfs}
+	}
+	if j.p.Reboots == nil {
+		j.p.Reboots = map[string]int{}
+	}
+	if err := j.save(); err != nil {
+		return j.res, err
+	}
+	if j.p.Phase == PhasePrepare {
+		// Refuse Secure Boot before the first reboot, not after it,
+		// unless the target driver already runs (signed by the admin).
+		if vs, err := smiVersions(ctx, env.Run); err != nil || sameVersion(vs, cfg.Version, len(gpus)) != nil {
+			if err := j.refuseSecureBoot(ctx); err != nil {
+				return j.res, err
+			}
+		}
+	}
+	for _, step := range []func(context.Context) (bool, error){j.prepare, j.install, j.verify} {
+		reboot, err := step(ctx)
+		if err != nil || reboot {
+			return j.res, err
+		}
+	}
+	return j.res, nil
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// reboot asks for the phase's one reboot, recording it first. A phase that
+// needs a reboot again after its reboot fails with failMsg instead.
+func (j *job) reboot(phase, reason, failMsg string) (bool, error) {
+	if j.p.Reboots[phase] > 0 {
+		if j.env.BootID != "" && j.env.BootID == j.p.RebootBoot {
+			// Still the boot that asked: the reboot has not happened yet
+			// (the engine stopped before it). Asking again is the same
+			// reboot, not a second one.
+			j.res.Reboot, j.res.Reason = true, reason
+			return true, nil
+		}
+		return false, errors.New("nvidia: " + failMsg + "; not rebooting again")
+	}
+	j.p.Reboots[phase]++
+	j.p.RebootBoot = j.env.BootID
+	j.p.Phase = phase
+	if err := j.save(); err != nil {
+		return false, err
+	}
+	j.res.Reboot, j.res.Reason = true, reason
+	return true, nil
+}
+
+// headers picks the headers package for the running kernel among the names
+// Proxmox and Debian use, preferring one already installed, then the first
+// apt can install.
+func (j *job) headers(ctx context.Context) (string, error) {
+	cands := headerCandidates(j.kernel)
+	pol, err := policy(ctx, j.env.Run, cands...)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range cands {
+		if pol[c].Installed != "" {
+			return c, nil
+		}
+	}
+	for _, c := range cands {
+		if pol[c].Candidate != "" {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("nvidia: no kernel headers for the running kernel %s in apt (tried %s): enable the Proxmox repository and run apt update, or boot a kernel that has headers",
+		j.kernel, strings.Join(cands, ", "))
+}
+
+func headerCandidates(kernel string) []string {
+	return []string{"proxmox-headers-" + kernel, "pve-headers-" + kernel, "linux-headers-" + kernel}
+}
+
+// prepare is phase 1: build prerequisites and nouveau out of the way.
+func (j *job) prepare(ctx context.Context) (bool, error) {
+	j.env.Say("nvidia 1/3: kernel headers, build tools, nouveau blacklist")
+	hdr, err := j.headers(ctx)
+	if err != nil {
+		return false, err
+	}
+	got, err := j.apt.Install(ctx, hdr, "build-essential", "dkms")
+	if err != nil {
+		return false, fmt.Errorf("nvidia: prerequisites: %w", err)
+	}
+	if len(got) > 0 {
+		j.changed("installed %s", strings.Join(got, " "))
+	}
+	changed, err := host.WriteIfChanged(j.env.Root, BlacklistFile, []byte(blacklistConf), 0o644, host.Owner{})
+	if err != nil {
+		return false, fmt.Errorf("nvidia: blacklist nouveau: %w", err)
+	}
+	if changed {
+		j.changed("wrote %s", BlacklistFile)
+	}
+	// The digest is recorded after update-initramfs succeeded, so a crash
+	// in between rebuilds it again rather than never.
+	if d := sum([]byte(blacklistConf)); j.p.Initramfs != d {
+		if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "update-initramfs", Args: []string{"-u"}, Timeout: 15 * time.Minute}); err != nil {
+			return false, fmt.Errorf("nvidia: rebuild initramfs: %w", err)
+		}
+		j.p.Initramfs = d
+		if err := j.save(); err != nil {
+			return false, err
+		}
+		j.changed("rebuilt the initramfs without nouveau")
+	}
+	if loaded(j.env.Root, "nouveau") {
+		return j.reboot(PhasePrepare, "nouveau is loaded; it is blacklisted now and goes away with a reboot",
+			"nouveau is still loaded after the reboot that should have unloaded it ("+BlacklistFile+" and the initramfs blacklist it); check the kernel command line and /etc/modprobe.d for something that loads it")
+	}
+	return false, j.setPhase(PhaseInstall)
+}
+
+// install is phase 2: the driver itself.
+func (j *job) install(ctx context.Context) (bool, error) {
+	j.env.Say("nvidia 2/3: driver " + j.cfg.Version + " (" + j.cfg.Source + ")")
+	v := j.cfg.Version
+	dk, err := dkmsStatus(ctx, j.env.Run)
+	if err != nil {
+		return false, err
+	}
+	runfile := host.Exists(j.env.Root, Uninstaller)
+	missing, err := j.apt.Missing(ctx, debPackages...)
+	if err != nil {
+		return false, fmt.Errorf("nvidia: %w", err)
+	}
+	pkgs := len(missing) < len(debPackages) // some Debian driver package is installed
+
+	mod := "nvidia"
+	if j.cfg.Source == SourcePackages {
+		mod = "nvidia-current"
+	}
+	registered := false // DKMS knows the target version (maybe for another kernel)
+	for _, e := range dk {
+		registered = registered || (e.Module == mod && e.Version == v)
+	}
+	var done bool
+	switch j.cfg.Source {
+	case SourceRunfile:
+		done = runfile && !pkgs && registered
+	case SourcePackages:
+		done = !runfile && len(missing) == 0 && registered
+	}
+	if done && !builtFor(dk, mod, v, j.kernel) {
+		// Installed, but the running kernel is newer than the build.
+		if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "dkms", Args: []string{"install", "-m", mod, "-v", v, "-k", j.kernel}, Timeout: 30 * time.Minute}); err != nil {
+			return false, fmt.Errorf("nvidia: build %s %s for kernel %s: %w", mod, v, j.kernel, err)
+		}
+		j.changed("built %s %s for kernel %s", mod, v, j.kernel)
+	}
+	if !done {
+		if err := j.refuseSecureBoot(ctx); err != nil {
+			return false, err
+		}
+		if err := j.removeOld(ctx, runfile, pkgs, dk); err != nil {
+			return false, err
+		}
+		if j.cfg.Source == SourceRunfile {
+			err = j.installRunfile(ctx)
+		} else {
+			err = j.installPackages(ctx)
+		}
+		if err != nil {
+			return false, err
+		}
+		if dk, err = dkmsStatus(ctx, j.env.Run); err != nil {
+			return false, err
+		}
+		if !builtFor(dk, mod, v, j.kernel) {
+			return false, fmt.Errorf("nvidia: the driver %s installed, but DKMS has no %s/%s built for kernel %s", v, mod, v, j.kernel)
+		}
+	}
+
+	// Load it live when possible; an older module still loaded, or one the
+	// kernel refuses now, needs the reboot.
+	var why string
+	if lv := loadedVersion(j.env.Root); lv != "" && lv != v {
+		if _, err := j.modprobe(ctx, "-r", "nvidia_uvm", "nvidia_drm", "nvidia_modeset", "nvidia"); err != nil {
+			why = fmt.Sprintf("the old nvidia module %s is still loaded and in use", lv)
+		}
+	}
+	if why == "" {
+		if msg, err := j.modprobe(ctx, "nvidia"); err != nil {
+			why = "modprobe nvidia: " + msg
+		}
+	}
+	if why != "" {
+		return j.reboot(PhaseInstall, fmt.Sprintf("NVIDIA driver %s is installed; its module loads after a reboot (%s)", v, why),
+			fmt.Sprintf("driver %s is installed but its kernel module still does not load after a reboot (%s); see `dmesg | grep -i nvidia`", v, why))
+	}
+	if lv := loadedVersion(j.env.Root); lv != "" && lv != v {
+		return j.reboot(PhaseInstall, fmt.Sprintf("NVIDIA driver %s is installed; the loaded module is still %s", v, lv),
+			fmt.Sprintf("the loaded nvidia module is %s after a reboot, want %s", lv, v))
+	}
+	return false, j.setPhase(PhaseVerify)
+}
+
+// modprobe runs modprobe and returns its stderr's first line on failure.
+func (j *job) modprobe(ctx context.Context, args ...string) (string, error) {
+	out, err := j.env.Run.Run(ctx, host.Cmd{Name: "modprobe", Args: args, Timeout: 5 * time.Minute})
+	if err != nil {
+		msg := strings.TrimSpace(string(out.Stderr))
+		if msg == "" {
+			msg = err.Error()
+		}
+		return firstLine(msg), err
+	}
+	return "", nil
+}
+
+// refuseSecureBoot stops before an install that would give a module the
+// kernel refuses to load.
+func (j *job) refuseSecureBoot(ctx context.Context) error {
+	on, err := secureBoot(ctx, j.env.Root, j.env.Run)
+	if err != nil {
+		return err
+	}
+	if on {
+		return fmt.Errorf("nvidia: UEFI Secure Boot is enabled: the kernel would refuse the unsigned nvidia module that DKMS builds. " +
+			"Disable Secure Boot in the firmware, or enrol a Machine Owner Key (mokutil --import) and sign the module (runfile flags --module-signing-secret-key/--module-signing-public-key), then reseed")
+	}
+	return nil
+}
+
+// removeOld removes installs that conflict with the target: the other
+// method, or another version.
+func (j *job) removeOld(ctx context.Context, runfile, pkgs bool, dk []dkmsEntry) error {
+	v := j.cfg.Version
+	if runfile && (j.cfg.Source == SourcePackages || !has(dk, "nvidia", v)) {
+		if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "nvidia-uninstall", Args: []string{"--silent"}, Timeout: 30 * time.Minute}); err != nil {
+			return fmt.Errorf("nvidia: remove the earlier runfile install: %w", err)
+		}
+		j.changed("removed the earlier runfile driver")
+	}
+	if pkgs && (j.cfg.Source == SourceRunfile || !has(dk, "nvidia-current", v)) {
+		gone, err := j.apt.Purge(ctx, purgePackages...)
+		if err != nil {
+			return fmt.Errorf("nvidia: remove the earlier driver packages: %w", err)
+		}
+		if len(gone) > 0 {
+			j.changed("purged %s", strings.Join(gone, " "))
+		}
+	}
+	return nil
+}
+
+func has(dk []dkmsEntry, mod, v string) bool {
+	for _, e := range dk {
+		if e.Module == mod && e.Version == v {
+			return true
+		}
+	}
+	return false
+}
+
+// installPackages installs Debian's driver packages, after checking that
+// apt offers the target version (they live in the non-free component).
+func (j *job) installPackages(ctx context.Context) error {
+	pol, err := policy(ctx, j.env.Run, "nvidia-driver")
+	if err != nil {
+		return err
+	}
+	cand := pol["nvidia-driver"].Candidate
+	if cand == "" {
+		return fmt.Errorf("nvidia: apt has no nvidia-driver package: enable the non-free and non-free-firmware components of the Debian repository (repos module) and run apt update")
+	}
+	if up := upstream(cand); up != j.cfg.Version {
+		return fmt.Errorf("nvidia: apt offers nvidia-driver %s, the seed asks for %s: set version: %s, or use source: runfile for other versions", cand, j.cfg.Version, up)
+	}
+	pkgs := append([]string(nil), debPackages...)
+	if j.persistenced() {
+		pkgs = append(pkgs, "nvidia-persistenced")
+	}
+	got, err := j.apt.Install(ctx, pkgs...)
+	if err != nil {
+		return fmt.Errorf("nvidia: %w", err)
+	}
+	j.changed("installed %s (driver %s)", strings.Join(got, " "), j.cfg.Version)
+	return nil
+}
+
+var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*\.run$`)
+
+// installRunfile gets the runfile (bundle or download), checks it and runs
+// it.
+func (j *job) installRunfile(ctx context.Context) error {
+	rf := j.cfg.Runfile
+	if rf == nil || (rf.URL == "" && rf.File == "") {
+		return errors.New("nvidia: source runfile needs runfile.url or runfile.file")
+	}
+	file, err := j.fetch(ctx, rf)
+	if err != nil {
+		return err
+	}
+	if rf.SHA256 == "" {
+		j.res.Notes = append(j.res.Notes, "runfile not verified: the seed gives no runfile.sha256")
+	}
+	// sh FILE is how NVIDIA documents running it: no exec bit needed.
+	args := append(append([]string{file}, RunfileFlags...), rf.Flags...)
+	if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "sh", Args: args, Timeout: time.Hour}); err != nil {
+		return fmt.Errorf("nvidia: runfile %s: %w (the installer logs to /var/log/nvidia-installer.log)", filepath.Base(file), err)
+	}
+	j.changed("installed NVIDIA driver %s from %s", j.cfg.Version, filepath.Base(file))
+	return nil
+}
+
+// fetch returns the real path of a verified runfile: the bundle's copy, or
+// a download into CacheDir (to a .part file first, so a crash never leaves
+// a truncated file that looks complete).
+func (j *job) fetch(ctx context.Context, rf *seed.Runfile) (string, error) {
+	if rf.File != "" {
+		if j.env.Bundle == "" {
+			return "", fmt.Errorf("nvidia: runfile.file %q: the seed came without a bundle (seed volume) to take it from", rf.File)
+		}
+		p := filepath.Join(j.env.Bundle, filepath.Clean("/"+rf.File))
+		if err := verify(p, rf.SHA256); err != nil {
+			return "", err
+		}
+		return p, nil
+	}
+	if !strings.HasPrefix(rf.URL, "https://") && !strings.HasPrefix(rf.URL, "http://") {
+		return "", fmt.Errorf("nvidia: runfile.url %q: want an http(s) URL", rf.URL)
+	}
+	name := path.Base(rf.URL)
+	if !safeName.MatchString(name) {
+		name = "NVIDIA-Linux-" + j.cfg.Version + ".run"
+	}
+	final := j.env.Root.Path(path.Join(CacheDir, name))
+	if _, err := os.Stat(final); err == nil {
+		if verify(final, rf.SHA256) == nil {
+			return final, nil
+		}
+		// A different file under the same name (the sha changed): fetch
+		// again.
+	}
+	if err := j.env.Root.MkdirAll(CacheDir, 0o700, host.Owner{}); err != nil {
+		return "", fmt.Errorf("nvidia: %w", err)
+	}
+	part := final + ".part"
+	j.env.Say("nvidia 2/3: downloading " + name)
+	if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "curl", Args: []string{"-fsSL", "--retry", "3", "-o", part, rf.URL}, Timeout: time.Hour}); err != nil {
+		os.Remove(part)
+		return "", fmt.Errorf("nvidia: download runfile: %w", err)
+	}
+	if err := verify(part, rf.SHA256); err != nil {
+		os.Remove(part)
+		return "", err
+	}
+	if err := os.Rename(part, final); err != nil {
+		return "", fmt.Errorf("nvidia: %w", err)
+	}
+	j.changed("downloaded %s", name)
+	return final, nil
+}
+
+// verify checks p against want (hex sha256); "" checks only that it exists.
+func verify(p, want string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("nvidia: runfile: %w", err)
+	}
+	defer f.Close()
+	if want == "" {
+		return nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("nvidia: runfile %s: %w", filepath.Base(p), err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want) {
+		return fmt.Errorf("nvidia: runfile %s: sha256 is %s, the seed says %s: refusing to run it", filepath.Base(p), got, want)
+	}
+	return nil
+}
+
+func (j *job) persistenced() bool { return j.cfg.Persistence == nil || *j.cfg.Persistence }
+
+// verify is phase 3: check the result and record the facts for LXC.
+func (j *job) verify(ctx context.Context) (bool, error) {
+	j.env.Say("nvidia 3/3: verifying")
+	v := j.cfg.Version
+	if !loaded(j.env.Root, "nvidia_uvm") {
+		// Containers use CUDA through nvidia-uvm; its major exists only
+		// once it is loaded.
+		if msg, err := j.modprobe(ctx, "nvidia-uvm"); err != nil {
+			return false, fmt.Errorf("nvidia: load nvidia-uvm: %s: %w", msg, err)
+		}
+	}
+	vs, err := smiVersions(ctx, j.env.Run)
+	if err != nil {
+		return false, fmt.Errorf("nvidia: driver %s does not answer: %w", v, err)
+	}
+	if err := sameVersion(vs, v, len(j.gpus)); err != nil {
+		return false, err
+	}
+	if j.persistenced() && !j.p.Persistenced {
+		if err := j.enablePersistenced(ctx); err != nil {
+			return false, err
+		}
+	}
+	devs, err := Devices(j.env.Root)
+	if err != nil {
+		return false, err
+	}
+	if _, ok := devs["nvidia-uvm"]; !ok || len(devs) < 2 {
+		return false, fmt.Errorf("nvidia: %s lists no nvidia-uvm and nvidia devices (%v) although the modules are loaded", ProcDevices, devs)
+	}
+	if err := putIfChanged(j.env.Store, KeyDevices, devs); err != nil {
+		return false, err
+	}
+	if err := putIfChanged(j.env.Store, KeyVersion, v); err != nil {
+		return false, err
+	}
+	j.res.Notes = append(j.res.Notes, fmt.Sprintf("driver %s on %d GPU(s); nvidia-uvm major %d", v, len(j.gpus), devs["nvidia-uvm"]))
+	return false, j.setPhase(PhaseDone)
+}
+
+// sameVersion checks that nvidia-smi shows want on each of n GPUs.
+func sameVersion(vs []string, want string, n int) error {
+	ok := len(vs) == n
+	for _, x := range vs {
+		ok = ok && x == want
+	}
+	if !ok {
+		return fmt.Errorf("nvidia: nvidia-smi reports driver %v on %d GPU(s), want %s on %d", vs, len(vs), want, n)
+	}
+	return nil
+}
+
+func (j *job) enablePersistenced(ctx context.Context) error {
+	found := false
+	for _, d := range unitDirs {
+		found = found || host.Exists(j.env.Root, path.Join(d, "nvidia-persistenced.service"))
+	}
+	if !found {
+		if j.cfg.Source != SourceRunfile {
+			return errors.New("nvidia: nvidia-persistenced.service is missing although the nvidia-persistenced package is installed")
+		}
+		if err := j.env.Root.WriteFile(PersistencedUnit, []byte(persistencedUnit), 0o644, host.Owner{}); err != nil {
+			return fmt.Errorf("nvidia: %w", err)
+		}
+		j.changed("wrote %s", PersistencedUnit)
+		if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"daemon-reload"}}); err != nil {
+			return fmt.Errorf("nvidia: %w", err)
+		}
+	}
+	if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"enable", "--now", "nvidia-persistenced.service"}}); err != nil {
+		return fmt.Errorf("nvidia: enable nvidia-persistenced: %w", err)
+	}
+	j.changed("enabled nvidia-persistenced")
+	j.p.Persistenced = true
+	return j.save()
+}
+
+// putIfChanged writes key only when its value differs, so a rerun writes
+// nothing.
+func putIfChanged(s *modules.Store, key string, v any) error {
+	want, _ := json.Marshal(v)
+	var old json.RawMessage
+	if found, err := s.Get(key, &old); err == nil && found {
+		var a, b any
+		if json.Unmarshal(old, &a) == nil && json.Unmarshal(want, &b) == nil && fmt.Sprint(a) == fmt.Sprint(b) {
+			return nil
+		}
+	}
+	if err := s.Put(key, v); err != nil {
+		return fmt.Errorf("nvidia: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package testkit
+
+import (
+	"context"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+)
+
+// Update rewrites golden files instead of comparing: go test ./pkg -update.
+var Update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// Golden compares got with testdata/<name>.golden (or rewrites it with
+// -update). Temp directories in got should already be replaced by the caller
+// (see Scrub).
+func Golden(t testing.TB, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name+".golden")
+	if *Update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs (rerun with -update if intended)\n--- want\n%s--- got\n%s", p, want, got)
+	}
+}
+
+// Scrub replaces the real directory of a temp root with $ROOT so call logs
+// are stable.
+func Scrub(s string, root *host.DirRoot) string {
+	return strings.ReplaceAll(s, root.Dir(), "$ROOT")
+}
+
+// Root returns a temp Root holding files (in-root path -> content, mode 0644).
+func Root(t testing.TB, files map[string]string) *host.DirRoot {
+	t.Helper()
+	r := host.NewDirRoot(t.TempDir())
+	for p, c := range files {
+		Write(t, r, p, c)
+	}
+	return r
+}
+
+// Write writes one file into r with mode 0644, failing the test on error.
+func Write(t testing.TB, r host.Root, p, content string) {
+	t.Helper()
+	if err := r.WriteFile(p, []byte(content), 0o644, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Read returns the content of p in r, "" when it is missing.
+func Read(t testing.TB, r host.Root, p string) string {
+	t.Helper()
+	b, err := r.ReadFile(p)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Dump is a canonical listing of every file under the root: path, mode and
+// content (symlinks as "-> target"). Fault and rerun tests compare dumps.
+func Dump(t testing.TB, r *host.DirRoot, skip ...string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(r.Dir(), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(p, r.Dir())
+		for _, s := range skip {
+			if ok, _ := filepath.Match(s, rel); ok || strings.HasPrefix(rel, s+"/") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
+		if d.IsDir() {
+			return nil
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			tgt, _ := os.Readlink(p)
+			b.WriteString(rel + " -> " + tgt + "\n")
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		b.WriteString(rel + " " + fi.Mode().Perm().String() + "\n" + string(data) + "\n")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// Real is a fakehost handler that runs the real tool. Use it only for tools
+// that are safe here: validators (visudo -cf) and tools confined to a temp
+// root (useradd --root DIR).
+func Real(ctx context.Context, c fakehost.Call) fakehost.Result {
+	cmd := c.Cmd
+	cmd.Stdin = c.Stdin
+	out, err := host.NewExecRunner().Run(ctx, cmd)
+	res := fakehost.Result{Stdout: string(out.Stdout), Stderr: string(out.Stderr)}
+	if err != nil {
+		res.Code = host.ExitCode(err)
+		if res.Code <= 0 {
+			res.Code = 127
+			res.Stderr += err.Error()
+		}
+	}
+	return res
+}

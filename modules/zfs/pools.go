@@ -1,0 +1,435 @@
+package zfs
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+// vdev is one top-level data vdev: Type "disk", "mirror" or "raidzN";
+// Disks as zpool printed them or, after normalizing, whole-disk names.
+type vdev struct {
+	Type  string
+	Disks []string
+}
+
+// poolInfo is one pool of `zpool status` or of the `zpool import` listing.
+type poolInfo struct {
+	Name    string
+	VDevs   []vdev
+	Aux     []string // log, cache, spare, special, dedup devices
+	Foreign bool     // "last accessed by another system": import needs -f
+}
+
+func (p poolInfo) allDisks() []string {
+	var d []string
+	for _, v := range p.VDevs {
+		d = append(d, v.Disks...)
+	}
+	return append(d, p.Aux...)
+}
+
+var auxSections = map[string]bool{"logs": true, "cache": true, "spares": true, "special": true, "dedup": true}
+
+// parsePools parses the human output of `zpool status` and of the `zpool
+// import` listing: "pool:" starts a pool, the config block is indented with
+// a tab and two spaces per level.
+func parsePools(out string) []poolInfo {
+	var pools []poolInfo
+	var cur *poolInfo
+	inConfig, started, aux := false, false, false
+	for _, line := range strings.Split(out, "\n") {
+		t := strings.TrimSpace(line)
+		if k, v, ok := strings.Cut(t, ":"); ok && !strings.HasPrefix(line, "\t") {
+			switch k {
+			case "pool":
+				pools = append(pools, poolInfo{Name: strings.TrimSpace(v)})
+				cur = &pools[len(pools)-1]
+				inConfig, started, aux = false, false, false
+				continue
+			case "config":
+				inConfig, started = true, false
+				continue
+			case "status":
+				if cur != nil && strings.Contains(v, "another system") {
+					cur.Foreign = true
+				}
+			case "errors":
+				inConfig = false
+			}
+		}
+		if cur == nil || !inConfig {
+			continue
+		}
+		if t == "" {
+			if started {
+				inConfig = false
+			}
+			continue
+		}
+		if !strings.HasPrefix(line, "\t") {
+			continue
+		}
+		body := strings.TrimPrefix(line, "\t")
+		depth := (len(body) - len(strings.TrimLeft(body, " "))) / 2
+		f := strings.Fields(body)
+		if f[0] == "NAME" {
+			continue
+		}
+		started = true
+		name := f[0]
+		switch {
+		case depth == 0:
+			continue // the pool itself
+		case depth == 1 && auxSections[name]:
+			aux = true
+		case aux:
+			if depth >= 2 && vdevType(name) == "" {
+				cur.Aux = append(cur.Aux, name)
+			}
+		case depth == 1 && vdevType(name) != "":
+			cur.VDevs = append(cur.VDevs, vdev{Type: vdevType(name)})
+		case depth == 1:
+			cur.VDevs = append(cur.VDevs, vdev{Type: "disk", Disks: []string{name}})
+		case depth == 2 && len(cur.VDevs) > 0:
+			v := &cur.VDevs[len(cur.VDevs)-1]
+			v.Disks = append(v.Disks, name)
+		}
+	}
+	return pools
+}
+
+// vdevType maps "mirror-0", "raidz2-1" to the vdev type; "" for a device.
+func vdevType(name string) string {
+	base := name
+	if i := strings.LastIndexByte(name, '-'); i > 0 && strings.Trim(name[i+1:], "0123456789") == "" {
+		base = name[:i]
+	}
+	switch base {
+	case "mirror", "raidz1", "raidz2", "raidz3", "draid", "replacing", "spare":
+		return base
+	case "raidz":
+		return "raidz1"
+	}
+	if strings.HasPrefix(base, "draid") {
+		return "draid"
+	}
+	return ""
+}
+
+// expected is the seed's layout of p, with disks as device paths.
+func expected(p *seed.Pool) ([]vdev, error) {
+	layout := p.Layout
+	if layout == "" {
+		switch {
+		case len(p.VDevs) > 0:
+			layout = "stripe"
+		case len(p.Disks) == 1:
+			layout = "single"
+		default:
+			return nil, fmt.Errorf("zfs: pool %q: layout is required for %d disks", p.Name, len(p.Disks))
+		}
+	}
+	paths := func(ds []string) []string {
+		out := make([]string, len(ds))
+		for i, d := range ds {
+			out[i] = diskPath(d)
+		}
+		return out
+	}
+	min := map[string]int{"single": 1, "mirror": 2, "raidz1": 2, "raidz2": 3, "raidz3": 4}
+	switch layout {
+	case "single":
+		if len(p.Disks) != 1 {
+			return nil, fmt.Errorf("zfs: pool %q: layout single takes exactly one disk, not %d", p.Name, len(p.Disks))
+		}
+		return []vdev{{Type: "disk", Disks: paths(p.Disks)}}, nil
+	case "mirror", "raidz1", "raidz2", "raidz3":
+		if len(p.Disks) < min[layout] {
+			return nil, fmt.Errorf("zfs: pool %q: layout %s needs at least %d disks, not %d", p.Name, layout, min[layout], len(p.Disks))
+		}
+		return []vdev{{Type: layout, Disks: paths(p.Disks)}}, nil
+	case "stripe":
+		if len(p.VDevs) == 0 {
+			var out []vdev
+			for _, d := range p.Disks {
+				out = append(out, vdev{Type: "disk", Disks: []string{diskPath(d)}})
+			}
+			if len(out) == 0 {
+				return nil, fmt.Errorf("zfs: pool %q: layout stripe needs vdevs or disks", p.Name)
+			}
+			return out, nil
+		}
+		var out []vdev
+		for i, v := range p.VDevs {
+			if min[v.Type] == 0 || v.Type == "single" {
+				return nil, fmt.Errorf("zfs: pool %q: vdevs[%d]: type %q is not mirror, raidz1, raidz2 or raidz3", p.Name, i, v.Type)
+			}
+			if len(v.Disks) < min[v.Type] {
+				return nil, fmt.Errorf("zfs: pool %q: vdevs[%d]: %s needs at least %d disks", p.Name, i, v.Type, min[v.Type])
+			}
+			out = append(out, vdev{Type: v.Type, Disks: paths(v.Disks)})
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("zfs: pool %q: unknown layout %q", p.Name, layout)
+}
+
+// shape renders a layout with whole-disk names, order-independent, for
+// comparing a live pool with the seed.
+func shape(vs []vdev, norm func(string) string) string {
+	var parts []string
+	for _, v := range vs {
+		ds := make([]string, len(v.Disks))
+		for i, d := range v.Disks {
+			ds[i] = norm(d)
+		}
+		sort.Strings(ds)
+		parts = append(parts, v.Type+"("+strings.Join(ds, " ")+")")
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " + ")
+}
+
+// poolDefaults are Phoenix's `zpool create` defaults; the seed's options
+// and properties override them.
+var (
+	poolOptionDefaults = [][2]string{{"autotrim", "on"}}
+	poolFSDefaults     = [][2]string{{"compression", "lz4"}, {"atime", "off"}, {"xattr", "sa"}, {"acltype", "posixacl"}}
+)
+
+// createArgs is the argv of `zpool create` for p.
+func createArgs(p *seed.Pool, vs []vdev) []string {
+	ashift := p.Ashift
+	if ashift == 0 {
+		ashift = 12
+	}
+	args := []string{"create", "-o", fmt.Sprintf("ashift=%d", ashift)}
+	args = append(args, merged(poolOptionDefaults, p.Options, "-o", "ashift")...)
+	args = append(args, merged(poolFSDefaults, p.Properties, "-O", "mountpoint")...)
+	if p.Mountpoint != "" {
+		args = append(args, "-O", "mountpoint="+p.Mountpoint)
+	}
+	args = append(args, p.Name)
+	for _, v := range vs {
+		if v.Type != "disk" {
+			args = append(args, v.Type)
+		}
+		args = append(args, v.Disks...)
+	}
+	return args
+}
+
+// merged renders defaults overridden by the seed's map, then the map's
+// other keys sorted, as repeated flag k=v; skip is handled elsewhere.
+func merged(defs [][2]string, m map[string]string, flag, skip string) []string {
+	var out []string
+	done := map[string]bool{skip: true}
+	for _, d := range defs {
+		v := d[1]
+		if s, ok := m[d[0]]; ok {
+			v = s
+		}
+		out = append(out, flag, d[0]+"="+v)
+		done[d[0]] = true
+	}
+	for _, k := range sortedKeys(m) {
+		if !done[k] {
+			out = append(out, flag, k+"="+m[k])
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// listPools returns the imported pools (zpool status -P -L) and the pools
+// the import listing offers.
+func (r *run) listPools(ctx context.Context) (imported, exported []poolInfo, err error) {
+	out, err := r.cmd(ctx, ZpoolCmd, "status", "-P", "-L")
+	if err != nil {
+		return nil, nil, fmt.Errorf("zfs: read pools: %w", err)
+	}
+	imported = parsePools(out)
+	out, err = r.cmd(ctx, ZpoolCmd, "import", "-d", ByIDDir)
+	if err != nil {
+		// "no pools available to import" is exit 1 with nothing listed.
+		if !strings.Contains(out+stderrOf(err), "no pools available") {
+			return nil, nil, fmt.Errorf("zfs: list importable pools: %w", err)
+		}
+		out = ""
+	}
+	return imported, parsePools(out), nil
+}
+
+// pool creates, adopts or imports one pool.
+func (r *run) pool(ctx context.Context, p *seed.Pool) error {
+	imported, exported, err := r.listPools(ctx)
+	if err != nil {
+		return err
+	}
+	find := func(ps []poolInfo) []poolInfo {
+		var out []poolInfo
+		for _, x := range ps {
+			if x.Name == p.Name {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	live := find(imported)
+	if p.External {
+		if len(live) == 0 {
+			return fmt.Errorf("zfs: pool %q: marked external but not imported", p.Name)
+		}
+		return nil
+	}
+	want, err := expected(p)
+	if err != nil {
+		return err
+	}
+	st, err := r.readDisks(ctx, imported, exported)
+	if err != nil {
+		return err
+	}
+	norm := func(d string) string { return r.wholeDisk(st, d) }
+	if len(live) > 0 {
+		if err := r.compareLayout(p, "imported", live[0], want, norm); err != nil {
+			return err
+		}
+		r.env.ReportItem(itemFor(p.Name, "done", "adopted"))
+		return r.poolOptions(ctx, p)
+	}
+	if cands := find(exported); len(cands) > 0 {
+		if len(cands) > 1 {
+			return fmt.Errorf("zfs: pool %q: zpool import lists %d pools of that name; import the right one by id by hand", p.Name, len(cands))
+		}
+		if err := r.compareLayout(p, "exported", cands[0], want, norm); err != nil {
+			return err
+		}
+		args := []string{"import", "-d", ByIDDir}
+		if cands[0].Foreign {
+			// Last used by another host id: after a reinstall that is this
+			// machine's previous system, and the layout matched the seed.
+			args = append(args, "-f")
+		}
+		if err := r.do(fmt.Sprintf("import pool %s", p.Name), func() error {
+			if _, err := r.cmd(ctx, ZpoolCmd, append(args, p.Name)...); err != nil {
+				return fmt.Errorf("zfs: import pool %q: %w", p.Name, err)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		r.env.ReportItem(itemFor(p.Name, "done", "imported"))
+		if r.dry {
+			return nil
+		}
+		return r.poolOptions(ctx, p)
+	}
+	// A new pool: every disk must pass the safety gate first.
+	var all []string
+	for _, v := range want {
+		all = append(all, v.Disks...)
+	}
+	devs, err := r.checkDisks(st, p.Name, all, p.Wipe)
+	if err != nil {
+		r.env.ReportItem(itemFor(p.Name, "failed", "unsafe disks"))
+		return err
+	}
+	if p.Wipe {
+		wiped := false
+		for i, d := range devs {
+			if len(d.Children) > 0 || d.fstype() != "" {
+				wiped = true
+				if err := r.wipe(ctx, p.Name, all[i], d); err != nil {
+					return err
+				}
+			}
+		}
+		if wiped && !r.dry {
+			if _, err := r.cmd(ctx, UdevadmCmd, "settle"); err != nil {
+				return fmt.Errorf("zfs: pool %q: udevadm settle: %w", p.Name, err)
+			}
+		}
+	}
+	args := createArgs(p, want)
+	return r.do(fmt.Sprintf("create pool %s (%s)", p.Name, shape(want, func(d string) string { return strings.TrimPrefix(d, ByIDDir+"/") })), func() error {
+		// Never -f: if anything is left on a disk, zpool refuses too.
+		if _, err := r.cmd(ctx, ZpoolCmd, args...); err != nil {
+			return fmt.Errorf("zfs: create pool %q: %w", p.Name, err)
+		}
+		r.env.ReportItem(itemFor(p.Name, "done", "created"))
+		return nil
+	})
+}
+
+// compareLayout checks a live pool against the seed. A different data
+// layout is an error (the pool is never recreated); extra log, cache or
+// spare devices are a note.
+func (r *run) compareLayout(p *seed.Pool, what string, live poolInfo, want []vdev, norm func(string) string) error {
+	have, seedShape := shape(live.VDevs, norm), shape(want, norm)
+	if have != seedShape {
+		return fmt.Errorf("zfs: pool %q: the %s pool's layout %s differs from the seed's %s; Phoenix never recreates a pool: fix the seed or mark the pool external", p.Name, what, have, seedShape)
+	}
+	if len(live.Aux) > 0 {
+		r.note("pool %s: has log/cache/spare/special devices not in the seed (kept): %s", p.Name, strings.Join(live.Aux, " "))
+	}
+	return nil
+}
+
+// poolOptions converges the seed's pool properties (-o) on a live pool.
+// ashift cannot change after creation: a difference is a note.
+func (r *run) poolOptions(ctx context.Context, p *seed.Pool) error {
+	want := map[string]string{}
+	for _, d := range poolOptionDefaults {
+		want[d[0]] = d[1]
+	}
+	for k, v := range p.Options {
+		want[k] = v
+	}
+	keys := sortedKeys(want)
+	if p.Ashift != 0 {
+		keys = append(keys, "ashift")
+	}
+	out, err := r.cmd(ctx, ZpoolCmd, "get", "-H", "-p", "-o", "property,value,source", strings.Join(keys, ","), p.Name)
+	if err != nil {
+		return fmt.Errorf("zfs: pool %q: read properties: %w", p.Name, err)
+	}
+	rows := parseGet(out)
+	for _, k := range keys {
+		pv, ok := rows[k]
+		if !ok {
+			return fmt.Errorf("zfs: pool %q: zpool get printed no %s", p.Name, k)
+		}
+		if k == "ashift" {
+			if pv.value != fmt.Sprint(p.Ashift) {
+				r.note("pool %s: ashift is %s, the seed says %d; ashift is fixed at creation (kept)", p.Name, pv.value, p.Ashift)
+			}
+			continue
+		}
+		if w := want[k]; pv.value != w {
+			if err := r.do(fmt.Sprintf("set pool %s %s=%s (was %s)", p.Name, k, w, pv.value), func() error {
+				if _, err := r.cmd(ctx, ZpoolCmd, "set", k+"="+w, p.Name); err != nil {
+					return fmt.Errorf("zfs: pool %q: set %s: %w", p.Name, k, err)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package zfs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+// Command names and well-known paths, in one place.
+const (
+	ZpoolCmd   = "zpool"
+	ZfsCmd     = "zfs"
+	PvesmCmd   = "pvesm"
+	LsblkCmd   = "lsblk"
+	WipefsCmd  = "wipefs"
+	SgdiskCmd  = "sgdisk"
+	UdevadmCmd = "udevadm"
+
+	ByIDDir       = "/dev/disk/by-id"
+	ModprobeConf  = "/etc/modprobe.d/zfs.conf"
+	ARCParam      = "/sys/module/zfs/parameters/zfs_arc_max"
+	StorageCfg    = "/etc/pve/storage.cfg"
+	MountsFile    = "/proc/mounts"
+	BootUUIDsFile = "/etc/kernel/proxmox-boot-uuids"
+)
+
+// Module is the zfs module.
+type Module struct{}
+
+var _ modules.Module = (*Module)(nil)
+
+// New returns the zfs module.
+func New() *Module { return &Module{} }
+
+// Name implements modules.Module.
+func (*Module) Name() string { return "zfs" }
+
+// Active implements modules.Module.
+func (*Module) Active(s *seed.Seed) bool { return s != nil && s.ZFS != nil }
+
+// Check implements modules.Module: it reads the pools, datasets, storages
+// and the ARC limit and lists what Apply would change. Unsafe disks are an
+// error here too, so `phoenix plan` shows them before anything runs.
+func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+	r := &run{env: env, dry: true}
+	err := r.converge(ctx)
+	return r.changes, err
+}
+
+// Apply implements modules.Module.
+func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
+	r := &run{env: env}
+	err := r.converge(ctx)
+	return modules.Result{Changed: r.changes, Notes: r.notes}, err
+}
+
+// run is one Check or Apply: the same reads, and actions that are either
+// done or only listed.
+type run struct {
+	env     *modules.Env
+	dry     bool
+	changes []string
+	notes   []string
+}
+
+func (r *run) converge(ctx context.Context) error {
+	z := r.env.Seed.ZFS
+	if err := r.arc(ctx, z.ARCMax); err != nil {
+		return err
+	}
+	for i := range z.Pools {
+		if err := r.pool(ctx, &z.Pools[i]); err != nil {
+			return err
+		}
+	}
+	if err := r.datasets(ctx); err != nil {
+		return err
+	}
+	return r.storages(ctx)
+}
+
+// do records a change and, unless this is a Check, makes it.
+func (r *run) do(desc string, fn func() error) error {
+	r.changes = append(r.changes, desc)
+	if r.dry {
+		return nil
+	}
+	r.env.Say(desc)
+	return fn()
+}
+
+func (r *run) note(format string, a ...any) {
+	r.notes = append(r.notes, fmt.Sprintf(format, a...))
+}
+
+// cmd runs an external command and returns its stdout.
+func (r *run) cmd(ctx context.Context, name string, args ...string) (string, error) {
+	out, err := r.env.Run.Run(ctx, host.Cmd{Name: name, Args: args})
+	return string(out.Stdout), err
+}
+
+// stderrOf returns the stderr of a failed command ("" otherwise).
+func stderrOf(err error) string {
+	if ee, ok := err.(*host.ExitError); ok {
+		return ee.Stderr
+	}
+	return ""
+}
+
+func sortedCSV(items []string) string {
+	c := append([]string(nil), items...)
+	sortStrings(c)
+	return strings.Join(c, ",")
+}

@@ -1,0 +1,346 @@
+package source
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/diskfs/go-diskfs/backend"
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/filesystem/iso9660"
+	"github.com/diskfs/go-diskfs/partition"
+)
+
+var errNotExist = fs.ErrNotExist
+
+const (
+	isoPVDOffset = 16 * 2048 // the primary volume descriptor, whatever the device's sector size
+	fsISO        = "iso9660"
+	fsFAT        = "vfat"
+)
+
+// volume is one filesystem found on a device or image.
+type volume struct {
+	Device string // display name: /dev/sdb1, disk.img partition 2
+	real   string // real path to open
+	Offset int64
+	Size   int64
+	FSType string
+	Label  string
+}
+
+func (v volume) String() string {
+	if v.Label == "" {
+		return fmt.Sprintf("volume %s (%s, no label)", v.Device, v.FSType)
+	}
+	return fmt.Sprintf("volume %s (%s, label %s)", v.Device, v.FSType, v.Label)
+}
+
+// volumeFS is an opened volume's files.
+type volumeFS interface {
+	Open(p string) (io.ReadCloser, error)
+}
+
+// partName names partition n of device dev the way the kernel does.
+func partName(dev string, n int) string {
+	if strings.HasPrefix(dev, "/dev/") {
+		if last := dev[len(dev)-1]; last >= '0' && last <= '9' {
+			return fmt.Sprintf("%sp%d", dev, n)
+		}
+		return fmt.Sprintf("%s%d", dev, n)
+	}
+	return fmt.Sprintf("%s partition %d", dev, n)
+}
+
+// probeDevice lists the filesystems on a device or image file: one at the
+// start (an ISO, possibly hybrid, or a superfloppy FAT), else one per
+// partition of an MBR or GPT table. It never panics on garbage.
+func probeDevice(display, real string) (vols []volume, err error) {
+	f, err := os.Open(real)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		return nil, errors.New("no medium (size 0)")
+	}
+	return probeReader(display, real, f, size)
+}
+
+// probeReader is probeDevice on an open reader (fuzzed directly).
+func probeReader(display, real string, f backend.File, size int64) (vols []volume, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			vols, err = nil, fmt.Errorf("unreadable (parser panic: %v)", r)
+		}
+	}()
+	v, ok, err := probeAt(f, 0, size)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		v.Device, v.real = display, real
+		vols = append(vols, v)
+		if v.FSType != fsISO {
+			return vols, nil
+		}
+		// A hybrid ISO may carry more filesystems in partitions appended
+		// after the ISO (xorriso -append_partition): look at those too.
+	}
+	tbl, err := partition.Read(f, 512, 512)
+	if err != nil {
+		if len(vols) > 0 {
+			return vols, nil
+		}
+		return nil, errors.New("no ISO9660 or FAT filesystem and no partition table")
+	}
+	var problems []string
+	for _, p := range tbl.GetPartitions() {
+		start, psize := p.GetStart(), p.GetSize()
+		if psize <= 0 || start < 0 || start >= size || (len(vols) > 0 && start < vols[0].Offset+isoPVDOffset+2048) {
+			continue
+		}
+		if start+psize > size {
+			psize = size - start
+		}
+		v, ok, err := probeAt(f, start, psize)
+		name := partName(display, p.GetIndex())
+		if err != nil {
+			problems = append(problems, name+": "+err.Error())
+			continue
+		}
+		if ok {
+			v.Device, v.real = name, real
+			vols = append(vols, v)
+		}
+	}
+	if len(vols) == 0 {
+		if len(problems) > 0 {
+			return nil, errors.New(strings.Join(problems, "; "))
+		}
+		return nil, fmt.Errorf("%s partition table without an ISO9660 or FAT filesystem", tbl.Type())
+	}
+	return vols, nil
+}
+
+// probeAt recognises an ISO9660 or FAT filesystem at off and reads its label.
+func probeAt(f io.ReaderAt, off, size int64) (volume, bool, error) {
+	v := volume{Offset: off, Size: size}
+	if size >= isoPVDOffset+2048 {
+		pvd := make([]byte, 2048)
+		if _, err := f.ReadAt(pvd, off+isoPVDOffset); err == nil && pvd[0] == 1 && bytes.Equal(pvd[1:6], []byte("CD001")) {
+			v.FSType, v.Label = fsISO, cleanLabel(pvd[40:72])
+			blocks := int64(binary.LittleEndian.Uint32(pvd[80:]))
+			bsize := int64(binary.LittleEndian.Uint16(pvd[128:]))
+			if bsize != 2048 {
+				return v, false, fmt.Errorf("iso9660: logical block size %d, want 2048", bsize)
+			}
+			if blocks*bsize > size {
+				return v, false, fmt.Errorf("iso9660: volume claims %d bytes but the device holds %d (truncated image?)", blocks*bsize, size)
+			}
+			return v, true, nil
+		}
+	}
+	bs := make([]byte, 512)
+	if n, _ := f.ReadAt(bs, off); n == 512 && isFATBootSector(bs) {
+		fat, err := newFAT(f, off, size)
+		if err != nil {
+			return v, false, err
+		}
+		v.FSType, v.Label = fsFAT, fat.label()
+		return v, true, nil
+	}
+	return v, false, nil
+}
+
+// mount opens a probed volume read-only. Close the returned closer when done.
+func (v volume) mount() (fsys volumeFS, closer io.Closer, err error) {
+	f, err := os.Open(v.real)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: unreadable (parser panic: %v)", v.Device, r)
+		}
+		if err != nil {
+			f.Close()
+		}
+	}()
+	switch v.FSType {
+	case fsFAT:
+		fat, err := newFAT(f, v.Offset, v.Size)
+		if err != nil {
+			return nil, nil, err
+		}
+		return fat, f, nil
+	case fsISO:
+		// Always 2048-byte blocks: an ISO dd'ed to a 512-byte-sector stick or
+		// loop device still has 2048-byte logical blocks.
+		iso, err := iso9660.Read(file.New(f, true), v.Size, v.Offset, 2048)
+		if err != nil {
+			return nil, nil, fmt.Errorf("iso9660: %w", err)
+		}
+		return &isoFS{fs: iso}, f, nil
+	}
+	return nil, nil, fmt.Errorf("unknown filesystem %q", v.FSType)
+}
+
+// isoFS adapts go-diskfs's ISO9660 reader: names are matched
+// case-insensitively, without ";1" versions, and against the 8.3 names of a
+// plain (no Joliet, no Rock Ridge) image; symlinks are refused.
+type isoFS struct{ fs *iso9660.FileSystem }
+
+func (i *isoFS) Open(p string) (rc io.ReadCloser, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rc, err = nil, fmt.Errorf("%s: unreadable (parser panic: %v)", p, r)
+		}
+	}()
+	dir := "." // go-diskfs takes io/fs-style paths
+	els := strings.Split(p, "/")
+	for k, el := range els {
+		ents, err := i.fs.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		names := make([]string, 0, len(ents))
+		byName := map[string]fs.DirEntry{}
+		for _, e := range ents {
+			names = append(names, e.Name())
+			byName[e.Name()] = e
+		}
+		sort.Strings(names)
+		match := ""
+		for _, n := range names {
+			if isoNameMatch(n, el) {
+				match = n
+				break
+			}
+		}
+		if match == "" {
+			return nil, fmt.Errorf("%s: %w", p, errNotExist)
+		}
+		e := byName[match]
+		if e.Type()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%q: symlink on the volume: %w", p, ErrEscape)
+		}
+		if k < len(els)-1 && !e.IsDir() {
+			return nil, fmt.Errorf("%s: %s is not a directory", p, match)
+		}
+		if k == len(els)-1 && e.IsDir() {
+			return nil, fmt.Errorf("%s: is a directory", p)
+		}
+		dir = path.Join(dir, match)
+	}
+	f, err := i.fs.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return f, nil
+}
+
+// isoNameMatch compares an on-disc name with a wanted one.
+func isoNameMatch(disc, want string) bool {
+	disc = strings.TrimSuffix(strings.SplitN(disc, ";", 2)[0], ".")
+	if strings.EqualFold(disc, want) {
+		return true
+	}
+	return strings.EqualFold(disc, iso83(want))
+}
+
+// iso83 is the ISO9660 level-1 form of a name: 8.3, d-characters only.
+func iso83(name string) string {
+	base, ext := name, ""
+	if i := strings.LastIndex(name, "."); i > 0 {
+		base, ext = name[:i], name[i+1:]
+	}
+	clean := func(s string, n int) string {
+		var b strings.Builder
+		for _, r := range strings.ToUpper(s) {
+			if b.Len() == n {
+				break
+			}
+			if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || r == '_' {
+				b.WriteRune(r)
+			} else {
+				b.WriteByte('_')
+			}
+		}
+		return b.String()
+	}
+	if ext == "" {
+		return clean(base, 8)
+	}
+	return clean(base, 8) + "." + clean(ext, 3)
+}
+
+// readVolumeFile reads a small file (a seed, a signature) from a volume.
+func readVolumeFile(fsys volumeFS, p string) ([]byte, error) {
+	rc, err := fsys.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, MaxSeedSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if len(data) > MaxSeedSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", p, MaxSeedSize)
+	}
+	return data, nil
+}
+
+// volumeBundle reads referenced files from a volume, reopening the device for
+// each file so a Found holds no open descriptor.
+type volumeBundle struct {
+	v   volume
+	dir string // seed's directory on the volume ("" or "phoenix")
+}
+
+func (b volumeBundle) String() string { return b.v.String() }
+
+func (b volumeBundle) Open(rel string) (io.ReadCloser, error) {
+	c, err := CleanRel(rel)
+	if err != nil {
+		return nil, err
+	}
+	if b.dir != "" && b.dir != "." {
+		c = b.dir + "/" + c
+	}
+	fsys, closer, err := b.v.mount()
+	if err != nil {
+		return nil, err
+	}
+	rc, err := fsys.Open(c)
+	if err != nil {
+		closer.Close()
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{rc, closeBoth{rc, closer}}, nil
+}
+
+type closeBoth [2]io.Closer
+
+func (c closeBoth) Close() error {
+	err := c[0].Close()
+	if err2 := c[1].Close(); err == nil {
+		err = err2
+	}
+	return err
+}

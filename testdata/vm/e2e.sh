@@ -1,0 +1,306 @@
+#!/bin/bash
+# e2e.sh: the real-boot end-to-end test of Phoenix (make e2e), and the demo
+# (make demo). It boots a debootstrapped Debian 12 under qemu TCG with a
+# seed volume attached, relaunching qemu on each guest reboot, and checks
+# from the console and from the powered-off disk image (debugfs) that the
+# seed was found by its label, the modules ran, the reboot resumed at the
+# right module, the boot unit disabled itself, a further boot changes
+# nothing, a reseed re-runs only the changed module, a failing seed fails
+# closed, and measures Phoenix against cloud-init on equal work.
+#
+# Usage: e2e.sh [--demo] [--only LIST]   (as root; LIST: full,fail,compare)
+# Env:   VM (default build/vm, the cache), BIN (default bin/phoenix)
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+HERE=testdata/vm
+VM=${VM:-build/vm}
+BIN=${BIN:-bin/phoenix}
+RUN=$VM/run
+DEMO=0
+ONLY=full,fail,compare
+while [ $# -gt 0 ]; do
+	case $1 in
+	--demo) DEMO=1 ;;
+	--only) ONLY=$2; shift ;;
+	*) echo "usage: $0 [--demo] [--only full,fail,compare]" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ "$(id -u)" = 0 ] || { echo "e2e: run as root (debootstrap, chroot, image files owned by root)" >&2; exit 2; }
+for t in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs e2fsck xorriso mkfs.vfat mcopy python3; do
+	command -v "$t" >/dev/null || { echo "e2e: $t is missing (apt-get install qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3)" >&2; exit 2; }
+done
+[ -x "$BIN" ] || { echo "e2e: $BIN is missing: make build" >&2; exit 2; }
+
+T_START=$(date +%s)
+say() { printf '\n==> %s\n' "$*" >&2; }
+FAILS=()
+pass() { printf '  PASS %-28s %s\n' "$1" "${2:-}" | tee -a "$RUN/report.txt"; }
+fail() { printf '  FAIL %-28s %s\n' "$1" "${2:-}" | tee -a "$RUN/report.txt"; FAILS+=("$1"); }
+expect() { # expect NAME DETAIL COMMAND...: PASS when the command succeeds
+	local name=$1 detail=$2
+	shift 2
+	if "$@" >/dev/null 2>&1; then pass "$name" "$detail"; else fail "$name" "$detail"; fi
+}
+note() { printf '  NOTE %s\n' "$*" | tee -a "$RUN/report.txt"; }
+
+# 1. The base root (cached).
+"$HERE/build-image.sh" "$VM"
+rm -rf "$RUN"
+mkdir -p "$RUN"
+: >"$RUN/report.txt"
+
+# stage NAME: a copy of the base root for one scenario. Hard links keep it
+# fast and small; nothing below writes into a file in place (phoenix install
+# and Root write by rename; new files only), so the base stays pristine.
+stage() {
+	local d=$RUN/$1
+	rm -rf "$d"
+	mkdir -p "$d"
+	cp -al "$VM/base" "$d/root"
+	install -m 0755 "$HERE/guest/phoenix-e2e-check" "$d/root/usr/local/sbin/phoenix-e2e-check.new"
+	mv "$d/root/usr/local/sbin/phoenix-e2e-check.new" "$d/root/usr/local/sbin/phoenix-e2e-check"
+	install -m 0644 "$HERE/guest/phoenix-e2e-check.service" "$d/root/etc/systemd/system/"
+	ln -sf /etc/systemd/system/phoenix-e2e-check.service "$d/root/etc/systemd/system/multi-user.target.wants/phoenix-e2e-check.service"
+	for t in pvesm pveum pct pveam; do install -m 0755 "$HERE/guest/stub" "$d/root/usr/local/bin/$t"; done
+	mkdir -p "$d/root/root/e2e"
+}
+
+# image NAME: the root filesystem image, made without a loop mount.
+image() {
+	mkfs.ext4 -q -F -E root_owner=0:0 -L e2e-root -d "$RUN/$1/root" "$RUN/$1/disk.img" 3G
+}
+
+# seedvol KIND SEED OUT: a seed volume labelled PHOENIX. KIND iso or fat.
+# `phoenix seed build` makes it when this binary has that verb; else the
+# harness makes the same volume with xorriso / mkfs.vfat + mcopy.
+seedvol() {
+	local kind=$1 seed=$2 out=$3 dir
+	dir=$(mktemp -d)
+	cp "$seed" "$dir/seed.yaml"
+	if "$BIN" seed build --help >/dev/null 2>&1 || "$BIN" seed build -h 2>&1 | grep -q -- '--fat'; then
+		if [ "$kind" = fat ]; then "$BIN" seed build --fat -o "$out" "$dir/seed.yaml"; else "$BIN" seed build -o "$out" "$dir/seed.yaml"; fi
+		SEEDVOL_BY="phoenix seed build${kind/iso/}${kind/fat/ --fat}"
+	elif [ "$kind" = fat ]; then
+		truncate -s 8M "$out"
+		mkfs.vfat -n PHOENIX "$out" >/dev/null
+		mcopy -i "$out" "$dir/seed.yaml" ::seed.yaml
+		SEEDVOL_BY="mkfs.vfat + mcopy (phoenix seed build not in this binary)"
+	else
+		xorriso -as mkisofs -quiet -V PHOENIX -r -J -o "$out" "$dir" 2>/dev/null
+		SEEDVOL_BY="xorriso (phoenix seed build not in this binary)"
+	fi
+	rm -rf "$dir"
+}
+
+# boot NAME MODE [QEMU ARGS...]: one boot; sets LAST (restart|poweroff|
+# other) and WALL (seconds). The console goes to RUN/NAME/console-N.log
+# with a wall-clock stamp per line (and to the terminal in demo mode).
+BOOTN=0
+boot() {
+	local name=$1 mode=$2 log t0 t1
+	shift 2
+	BOOTN=$((BOOTN + 1))
+	log=$RUN/$name/console-$BOOTN.log
+	t0=$EPOCHREALTIME
+	echo "$t0 E2E-HARNESS launch" >"$log"
+	timeout 900 qemu-system-x86_64 -machine pc -accel tcg,thread=multi -cpu qemu64 -smp 2 -m 1024 \
+		-no-reboot -display none -serial stdio -monitor none \
+		-kernel "$VM/vmlinuz" -initrd "$VM/initrd.img" \
+		-append "root=/dev/vda rw console=ttyS0 e2e.mode=$mode" \
+		-drive "file=$RUN/$name/disk.img,format=raw,if=virtio" \
+		-nic user,restrict=on,model=virtio-net-pci "$@" </dev/null 2>&1 |
+		while IFS= read -r line; do
+			line=${line%$'\r'}
+			printf '%s %s\n' "$EPOCHREALTIME" "$line" >>"$log"
+			[ "$DEMO" = 1 ] && printf '%s\n' "$line"
+		done || true
+	t1=$EPOCHREALTIME
+	WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	if grep -aq 'reboot: Restarting system' "$log"; then LAST=restart
+	elif grep -aq 'reboot: Power down' "$log"; then LAST=poweroff
+	else LAST=other; fi
+	# Wall time from launch to the end of provisioning, when this boot saw it.
+	DONE_WALL=$(awk -v a="$t0" '/E2E (PHOENIX|RESEED|CLOUDINIT) finished|E2E RESEED dropped/ { printf "%.1f", $1 - a; exit }' "$log")
+	printf '  boot %d (%s, %s): %s s wall, ended by %s\n' "$BOOTN" "$name" "$mode" "$WALL" "$LAST" | tee -a "$RUN/report.txt"
+}
+
+# e2eline LOG PATTERN: the last E2E line matching PATTERN (stamp removed).
+e2eline() { grep -a "E2E $2" "$1" | tail -1 | cut -d' ' -f2- | tr -d '\r' || true; }
+# field LINE KEY: the value of KEY=... in LINE.
+field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+# incat IMG PATH: a file's contents from a powered-off image.
+incat() { debugfs -R "cat $2" "$1" 2>/dev/null; }
+inexists() { debugfs -R "stat $2" "$1" 2>&1 | grep -q 'Inode:'; }
+# guest_checks LOG [PREFIX]: turn the guest's CHECK lines into report lines.
+guest_checks() {
+	local l name res rest p=${2:-guest}
+	while IFS= read -r l; do
+		name=$(echo "$l" | awk '{print $4}')
+		res=$(echo "$l" | awk '{print $5}')
+		rest=$(echo "$l" | cut -d' ' -f6- | cut -c1-90)
+		if [ "$res" = PASS ]; then pass "$p.$name" "$rest"
+		elif [ "$p" = cloudinit ]; then note "cloud-init side: $name failed: $rest"
+		else fail "$p.$name" "$rest"; fi
+	done < <(grep -a 'E2E CHECK ' "$1" | tr -d '\r')
+}
+
+zfsdisks() {
+	truncate -s 1G "$RUN/$1/zfs1.img" "$RUN/$1/zfs2.img"
+	# shellcheck disable=SC2054 # commas belong to qemu's option syntax
+	ZFSARGS=(-drive "file=$RUN/$1/zfs1.img,format=raw,if=none,id=z1" -device virtio-blk-pci,drive=z1,serial=zfs1
+		-drive "file=$RUN/$1/zfs2.img,format=raw,if=none,id=z2" -device virtio-blk-pci,drive=z2,serial=zfs2)
+}
+
+# ---------------------------------------------------------------- full
+scenario_full() {
+	local seed=$HERE/seeds/full.yaml img boots=0 first last_log
+	say "full: $seed, seed on an ISO (ide-cd), two virtio disks for a ZFS mirror"
+	echo "full ($(basename "$seed"))" >>"$RUN/report.txt"
+	stage full
+	"$BIN" install --root "$RUN/full/root" --enable >"$RUN/full/install.log"
+	cp "$HERE/seeds/reseed.yaml" "$RUN/full/root/root/e2e/seed-reseed.yaml"
+	image full
+	img=$RUN/full/disk.img
+	seedvol iso "$seed" "$RUN/full/seed.iso"
+	note "seed volume by $SEEDVOL_BY"
+	zfsdisks full
+	# shellcheck disable=SC2054
+	local vol=(-drive "file=$RUN/full/seed.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd)
+	[ "$DEMO" = 1 ] && say "booting; the VM console follows"
+	first=$((BOOTN + 1))
+	local total=0 done_total=""
+	while :; do
+		boot full phoenix "${ZFSARGS[@]}" "${vol[@]}"
+		boots=$((boots + 1))
+		if [ -n "$DONE_WALL" ]; then done_total=$(awk -v a="$total" -v b="$DONE_WALL" 'BEGIN{printf "%.1f", a+b}'); fi
+		total=$(awk -v a="$total" -v b="$WALL" 'BEGIN{printf "%.1f", a+b}')
+		if [ "$LAST" != restart ] || [ $boots -ge 5 ]; then break; fi
+	done
+	last_log=$RUN/full/console-$BOOTN.log
+	[ "$DEMO" = 1 ] && { say "phoenix status, printed inside the guest:"; grep -a 'E2E STATUSLINE' "$last_log" | cut -d' ' -f4- || true; }
+
+	local fin; fin=$(e2eline "$last_log" 'PHOENIX finished')
+	expect provisioning.ended_by_poweroff "$boots boot(s), last ended by $LAST" test "$LAST" = poweroff
+	expect provisioning.reboot_happened "boots=$boots (kernel module needs one)" test "$boots" -ge 2
+	expect provisioning.no_reboot_loop "boots=$boots <= 3" test "$boots" -le 3
+	note "provisioning: $boots boots, ${total} s wall in all, done at ${done_total:-?} s wall; in the last boot phoenix exited at $(field "$fin" done_s) s after kernel start"
+	echo "FULL boots=$boots wall_total=$total wall_done=${done_total:-} guest_done=$(field "$fin" done_s)" >>"$RUN/times.txt"
+	local st; st=$(e2eline "$last_log" 'STATUS rc=')
+	expect status.exit0 "phoenix status: $st" test "$(field "$st" rc)" = 0
+	guest_checks "$last_log"
+	local u; u=$(e2eline "$last_log" 'UNIT phoenix.service')
+	expect unit.boot_disabled "$u" test "$(field "$u" enabled)" = disabled
+	u=$(e2eline "$last_log" 'UNIT phoenix-reseed.path')
+	expect unit.reseed_path_stays "$u" test "$(field "$u" enabled)/$(field "$u" active)" = enabled/active
+
+	# From the powered-off image.
+	expect image.fsck_clean "e2fsck -fn" e2fsck -fn "$img"
+	expect image.wants_link_gone "/etc/systemd/system/multi-user.target.wants/phoenix.service" sh -c "! debugfs -R 'stat /etc/systemd/system/multi-user.target.wants/phoenix.service' '$img' 2>&1 | grep -q Inode:"
+	incat "$img" /var/lib/phoenix/status.json >"$RUN/full/status.json"
+	python3 "$HERE/status-check.py" "$RUN/full/status.json" "$RUN/full" "$first" >>"$RUN/report.txt" || FAILS+=(status.json)
+	grep -a 'status.json' "$RUN/report.txt" | tail -20 >&2 || true
+	incat "$img" /var/log/phoenix/phoenix.log >"$RUN/full/phoenix.log"
+	expect seed.found_by_label "phoenix.log or console names the PHOENIX volume" \
+		sh -c "grep -aqi 'label.*PHOENIX\|PHOENIX.*label\|volume.*PHOENIX' '$RUN/full/phoenix.log' $RUN/full/console-*.log"
+
+	[ "$DEMO" = 1 ] && return 0
+
+	# A further boot changes nothing under /var/lib/phoenix except logs.
+	local m1; m1=$(e2eline "$last_log" 'MANIFEST')
+	boot full phoenix "${ZFSARGS[@]}" "${vol[@]}"
+	local m2; m2=$(e2eline "$RUN/full/console-$BOOTN.log" 'MANIFEST')
+	local ran; ran=$(e2eline "$RUN/full/console-$BOOTN.log" 'PHOENIX finished')
+	expect further_boot.phoenix_not_run "$(field "$ran" ran) (0 = never started)" test "$(field "$ran" ran)" = 0
+	expect further_boot.state_unchanged "${m1#MANIFEST } vs ${m2#MANIFEST }" test "${m1#MANIFEST }" = "${m2#MANIFEST }"
+	echo "FURTHER wall=$WALL" >>"$RUN/times.txt"
+
+	# Reseed: drop a seed with one changed section; the path unit fires.
+	boot full reseed "${ZFSARGS[@]}" "${vol[@]}"
+	local rl=$RUN/full/console-$BOOTN.log
+	local r; r=$(e2eline "$rl" 'RESEED dropped')
+	expect reseed.path_unit_ran "$r" test "$(field "$r" result)" = success
+	guest_checks "$rl"
+	local changed
+	changed=$(diff <(grep -a 'E2E MARKER-BEFORE' "$rl" | awk '{print $4, $5}') <(grep -a 'E2E MARKER ' "$rl" | awk '{print $4, $5}') | awk '/^>/ {print $2}' | tr '\n' ' ')
+	expect reseed.only_host_reran "markers changed: ${changed:-none}" test "$changed" = "host "
+	echo "RESEED wall=$WALL dropped_s=$(field "$r" dropped_s) done_s=$(field "$r" done_s)" >>"$RUN/times.txt"
+	expect reseed.no_reboot "ended by $LAST" test "$LAST" = poweroff
+}
+
+# ---------------------------------------------------------------- fail
+scenario_fail() {
+	say "fail: a pool on a disk that does not exist, seed on a FAT disk (virtio)"
+	echo "fail (fail.yaml)" >>"$RUN/report.txt"
+	stage fail
+	"$BIN" install --root "$RUN/fail/root" --enable >"$RUN/fail/install.log"
+	image fail
+	seedvol fat "$HERE/seeds/fail.yaml" "$RUN/fail/seed.img"
+	note "seed volume by $SEEDVOL_BY"
+	zfsdisks fail
+	local boots=0
+	while :; do
+		boot fail fail "${ZFSARGS[@]}" -drive "file=$RUN/fail/seed.img,format=raw,if=virtio,readonly=on"
+		boots=$((boots + 1))
+		if [ "$LAST" != restart ] || [ $boots -ge 4 ]; then break; fi
+	done
+	local l=$RUN/fail/console-$BOOTN.log st
+	st=$(e2eline "$l" 'STATUS rc=')
+	expect fail.status_exit1 "phoenix status: $st" test "$(field "$st" rc)" = 1
+	expect fail.no_reboot "boots=$boots, last ended by $LAST" test "$boots/$LAST" = 1/poweroff
+	expect fail.console_banner "a banner naming zfs on the console" sh -c "grep -a -i -A8 'phoenix.*fail\|fail.*phoenix' $RUN/fail/console-*.log | grep -aq 'zfs'"
+	expect fail.names_the_disk "the missing disk is named on the console" grep -aq 'virtio-nope' "$l"
+}
+
+# ---------------------------------------------------------------- compare
+scenario_compare() {
+	say "compare: the same work by Phoenix and by cloud-init (NoCloud), and a plain boot"
+	echo "compare (seeds/compare.yaml vs cidata/user-data)" >>"$RUN/report.txt"
+	stage cmp-phoenix
+	"$BIN" install --root "$RUN/cmp-phoenix/root" --enable >"$RUN/cmp-phoenix/install.log"
+	touch "$RUN/cmp-phoenix/root/root/e2e/compare"
+	image cmp-phoenix
+	seedvol iso "$HERE/seeds/compare.yaml" "$RUN/cmp-phoenix/seed.iso"
+
+	stage cmp-cloudinit
+	rm -f "$RUN/cmp-cloudinit/root/etc/cloud/cloud-init.disabled"
+	image cmp-cloudinit
+	xorriso -as mkisofs -quiet -V cidata -r -J -o "$RUN/cmp-cloudinit/cidata.iso" "$HERE/cidata" 2>/dev/null
+
+	stage cmp-plain
+	image cmp-plain
+
+	local p c b
+	boot cmp-plain phoenix
+	b=$(e2eline "$RUN/cmp-plain/console-$BOOTN.log" 'TIMES')
+	local bw=$WALL
+	boot cmp-phoenix phoenix -drive "file=$RUN/cmp-phoenix/seed.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
+	p=$(e2eline "$RUN/cmp-phoenix/console-$BOOTN.log" 'PHOENIX finished')
+	local pw=$WALL pdw=$DONE_WALL
+	guest_checks "$RUN/cmp-phoenix/console-$BOOTN.log" compare
+	boot cmp-cloudinit cloudinit -drive "file=$RUN/cmp-cloudinit/cidata.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
+	c=$(e2eline "$RUN/cmp-cloudinit/console-$BOOTN.log" 'CLOUDINIT finished')
+	local cw=$WALL cdw=$DONE_WALL
+	guest_checks "$RUN/cmp-cloudinit/console-$BOOTN.log" cloudinit
+	local pd cd bd
+	pd=$(field "$p" done_s) cd=$(field "$c" done_s) bd=$(field "$b" multiuser_s)
+	expect compare.phoenix_done "kernel start to phoenix done: ${pd:-?} s" test -n "$pd"
+	expect compare.cloudinit_done "kernel start to cloud-final done: ${cd:-?} s" test -n "$cd"
+	echo "COMPARE plain_multiuser=$bd plain_wall=$bw phoenix_done=$pd phoenix_wall=$pw phoenix_wall_done=$pdw cloudinit_done=$cd cloudinit_wall=$cw cloudinit_wall_done=$cdw" >>"$RUN/times.txt"
+	if [ -n "$pd" ] && [ -n "$cd" ] && [ -n "$bd" ]; then
+		note "$(awk -v p="$pd" -v c="$cd" -v b="$bd" 'BEGIN { printf "kernel start to done: plain multi-user %.1f s, phoenix %.1f s, cloud-init %.1f s; over the plain boot: phoenix +%.1f s, cloud-init +%.1f s; cloud-init/phoenix = %.2f", b, p, c, p-b, c-b, c/p }')"
+	fi
+}
+
+IFS=, read -ra scen <<<"$ONLY"
+if [ "$DEMO" = 1 ]; then scen=(full); fi
+for s in "${scen[@]}"; do "scenario_$s"; done
+
+echo "total e2e wall: $(($(date +%s) - T_START)) s" | tee -a "$RUN/report.txt"
+cat "$RUN/times.txt" 2>/dev/null || true
+if [ ${#FAILS[@]} -gt 0 ]; then
+	echo "e2e: ${#FAILS[@]} check(s) failed: ${FAILS[*]} (report: $RUN/report.txt)" >&2
+	exit 1
+fi
+echo "e2e: all checks passed (report: $RUN/report.txt)"
