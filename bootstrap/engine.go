@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -97,6 +98,7 @@ type engine struct {
 	now     func() time.Time
 	boot    string
 	st      Status
+	prev    Status // status.json as this run found it
 	markers map[string]Marker
 	cursor  Cursor
 }
@@ -141,6 +143,7 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	defer lock.Unlock()
 	e.out = openOutput(o.Root, &e.o, red)
 	defer e.out.close()
+	e.run = loggingRunner{next: e.run, out: e.out}
 	// phoenix.service is Type=notify and ordered before pve-guests: READY
 	// says provisioning is over (done, failed or rebooting), not that it
 	// started.
@@ -164,6 +167,18 @@ func ReadBootID(r host.Root) string {
 func Digest(data []byte) string {
 	sum := sha256.Sum256(data)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// loggingRunner puts each command line (argv only, redacted) into the log
+// file, so the log shows what was run without flooding the console.
+type loggingRunner struct {
+	next host.Runner
+	out  *output
+}
+
+func (l loggingRunner) Run(ctx context.Context, c host.Cmd) (host.Output, error) {
+	l.out.fileLine("$ " + c.String())
+	return l.next.Run(ctx, c)
 }
 
 func (e *engine) notify(state string) {
@@ -244,8 +259,14 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 		e.out.line(prog.Module, prioNotice, fmt.Sprintf("the run of %s started %s did not finish; running it again", prog.Module, prog.Started.Format(time.RFC3339)))
 	}
 	e.initStatus()
-	if err := e.save(); err != nil {
-		return e.abort(err)
+	todo := e.todo()
+	// On a host where everything is done (every boot of a provisioned
+	// machine with the unit still enabled, every status check) the run
+	// only rewrites status once, at the end.
+	if len(todo) > 0 || e.cursor.Module != "" {
+		if err := e.save(); err != nil {
+			return e.abort(err)
+		}
 	}
 
 	// A reboot requested in this very boot has not happened yet (the
@@ -261,7 +282,6 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 	}
 
 	var ran []string
-	todo := e.todo()
 	for i, m := range todo {
 		name := m.Name()
 		ms := e.st.Module(name)
@@ -300,6 +320,7 @@ func (e *engine) selected(name string) bool {
 // initStatus derives every module's state from the seed and the markers.
 func (e *engine) initStatus() {
 	prev, _, _ := ReadStatus(e.r)
+	e.prev = prev
 	known := map[string]bool{}
 	for _, m := range e.o.Modules {
 		name := m.Name()
@@ -556,8 +577,13 @@ func (e *engine) finish() (Outcome, error) {
 		return Outcome{State: Done}, e.save()
 	}
 	fin := e.now().UTC()
-	if err := writeJSON(e.r, CompletionFile, Completion{Finished: fin, BootID: e.boot, Version: e.o.Version, SeedDigest: e.st.Seed.Digest}); err != nil {
-		return e.abort(fmt.Errorf("engine: completion: %w", err))
+	var prev Completion
+	if found, _ := readJSON(e.r, CompletionFile, &prev); !found || prev.SeedDigest != e.st.Seed.Digest {
+		if err := writeJSON(e.r, CompletionFile, Completion{Finished: fin, BootID: e.boot, Version: e.o.Version, SeedDigest: e.st.Seed.Digest}); err != nil {
+			return e.abort(fmt.Errorf("engine: completion: %w", err))
+		}
+	} else if !prev.Finished.IsZero() {
+		fin = prev.Finished
 	}
 	if err := removeIfExists(e.r, CursorFile); err != nil {
 		return e.abort(fmt.Errorf("engine: %w", err))
@@ -568,7 +594,24 @@ func (e *engine) finish() (Outcome, error) {
 	e.st.State, e.st.Finished = Done, fin
 	e.notify("STATUS=done")
 	e.out.line("", prioInfo, "all modules done")
+	if e.unchanged() {
+		return Outcome{State: Done, Complete: true}, nil
+	}
 	return Outcome{State: Done, Complete: true}, e.save()
+}
+
+// unchanged reports whether status.json already says what this run would
+// write, apart from when and in which boot: a provisioned host's boots and
+// checks then write nothing at all.
+func (e *engine) unchanged() bool {
+	if e.prev.State != Done {
+		return false
+	}
+	st := e.st
+	st.Started, st.Updated, st.BootID = e.prev.Started, e.prev.Updated, e.prev.BootID
+	a, err1 := marshal(st)
+	b, err2 := marshal(e.prev)
+	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }
 
 func orNone(s string) string {

@@ -74,13 +74,24 @@ func (o *output) line(module string, prio int, msg string) {
 		if o.digest != "" {
 			fields["SEED_DIGEST"] = o.digest
 		}
-		if o.journal(prefix+": "+msg, prio, fields) == nil {
+		if o.journal(prefix+": "+msg, prio, fields) == nil && o.stderr == nil {
 			return
 		}
 	}
 	if o.stderr != nil {
 		fmt.Fprintf(o.stderr, "phoenix: %s%s\n", moduleTag(module), msg)
 	}
+}
+
+// fileLine writes to the log file only.
+func (o *output) fileLine(msg string) {
+	if o.file == nil {
+		return
+	}
+	msg = o.red.String(msg)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintf(o.file, "%s %s\n", o.now().UTC().Format(time.RFC3339), msg)
 }
 
 func moduleTag(m string) string {

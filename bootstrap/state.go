@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,11 +111,22 @@ func readJSON(r host.Root, p string, v any) (bool, error) {
 // writeJSON replaces p atomically. State records are 0600: they name users,
 // pools and commands.
 func writeJSON(r host.Root, p string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := marshal(v)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
-	return r.WriteFile(p, append(b, '\n'), 0o600, host.Owner{})
+	return r.WriteFile(p, b, 0o600, host.Owner{})
+}
+
+// marshal is indented JSON without HTML escaping: status shows commands
+// like "pdbedit -i smbpasswd <stdin>" and people read it.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	err := enc.Encode(v)
+	return b.Bytes(), err
 }
 
 func removeIfExists(r host.Root, p string) error {
@@ -194,6 +206,24 @@ func Clean(r host.Root, names ...string) ([]string, error) {
 	}
 	if host.Exists(r, CursorFile) {
 		if err := writeJSON(r, CursorFile, Cursor{Reboots: cur.Reboots, Started: cur.Started}); err != nil {
+			return removed, fmt.Errorf("clean: %w", err)
+		}
+	}
+	// Keep status.json truthful: the forgotten modules are pending again.
+	if st, found, err := ReadStatus(r); err == nil && found {
+		for _, n := range names {
+			if ms := st.Module(n); ms != nil && ms.State != Skipped {
+				ms.State, ms.Detail, ms.Failure = Pending, "marker removed by phoenix clean", nil
+			}
+		}
+		failed := false
+		for _, m := range st.Modules {
+			failed = failed || m.State == Failed
+		}
+		if st.State == Done || (st.State == Failed && !failed) {
+			st.State, st.Error = Pending, ""
+		}
+		if err := writeJSON(r, StatusFile, st); err != nil {
 			return removed, fmt.Errorf("clean: %w", err)
 		}
 	}

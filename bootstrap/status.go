@@ -96,7 +96,7 @@ func (s State) ExitCode() int {
 func (s State) Terminal() bool { return s == Done || s == Failed || s == Invalid || s == Disabled }
 
 // Module returns the status of module name, or nil.
-func (s *Status) Module(name string) *ModuleStatus {
+func (s Status) Module(name string) *ModuleStatus {
 	for i := range s.Modules {
 		if s.Modules[i].Name == name {
 			return &s.Modules[i]

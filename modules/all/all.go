@@ -6,22 +6,32 @@ package all
 
 import (
 	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/host"
+	"github.com/phoenix-pve/phoenix/modules/kernel"
+	"github.com/phoenix-pve/phoenix/modules/lxc"
+	"github.com/phoenix-pve/phoenix/modules/network"
+	"github.com/phoenix-pve/phoenix/modules/nfs"
+	"github.com/phoenix-pve/phoenix/modules/nvidia"
+	"github.com/phoenix-pve/phoenix/modules/repos"
+	"github.com/phoenix-pve/phoenix/modules/samba"
+	"github.com/phoenix-pve/phoenix/modules/users"
+	"github.com/phoenix-pve/phoenix/modules/zfs"
 )
 
 // Default returns the modules in run order. Modules not built yet are simply
 // absent.
 func Default() []modules.Module {
 	return []modules.Module{
-		// host.New(),
-		// network.New(),
-		// repos.New(),
-		// kernel.New(),
-		// nvidia.New(),
-		// zfs.New(),
-		// users.New(),
-		// nfs.New(),
-		// samba.New(),
+		host.New(),
+		network.New(),
+		repos.New(),
+		kernel.New(),
+		nvidia.New(),
+		zfs.New(),
+		users.New(),
+		nfs.New(),
+		samba.New(),
 		// firewall.New(),
-		// lxc.New(),
+		lxc.New(),
 	}
 }

@@ -19,6 +19,11 @@ type File struct {
 	Link string
 	// Absent makes sure Path does not exist.
 	Absent bool
+	// Dir makes Path a directory with Mode and Owner.
+	Dir bool
+	// IfMissing only creates Path: an existing one is left as it is (a
+	// home directory the admin set up).
+	IfMissing bool
 	// Why describes the change for Check and Result.Changed ("set hostname
 	// pve1"); the path is used when empty. Never a secret.
 	Why string
@@ -49,6 +54,12 @@ func (f File) Pending(r host.Root) (bool, error) {
 	}
 	if f.Absent {
 		return true, nil
+	}
+	if f.IfMissing {
+		return false, nil
+	}
+	if f.Dir {
+		return !fi.IsDir() || fi.Mode().Perm() != f.Mode.Perm() || !ownerIs(fi, f.Owner), nil
 	}
 	if f.Link != "" {
 		if fi.Mode()&fs.ModeSymlink == 0 {
@@ -85,6 +96,16 @@ func (f File) Apply(r host.Root) (bool, error) {
 		}
 	case f.Link != "":
 		err = r.Symlink(f.Link, f.Path)
+	case f.Dir:
+		if fi, lerr := r.Lstat(f.Path); lerr == nil && !fi.IsDir() {
+			err = fmt.Errorf("exists and is not a directory")
+			break
+		}
+		if err = r.MkdirAll(f.Path, f.Mode, f.Owner); err == nil {
+			if err = r.Chmod(f.Path, f.Mode); err == nil {
+				err = r.Chown(f.Path, f.Owner)
+			}
+		}
 	default:
 		if fi, lerr := r.Lstat(f.Path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
 			// Replace a symlink itself, never write through it.

@@ -28,7 +28,7 @@ func testSeed() *seed.Seed {
 	}
 }
 
-func world(t *testing.T) (*bhost.DirRoot, *fakehost.Runner, *modules.Env) {
+func world(t testing.TB) (*bhost.DirRoot, *fakehost.Runner, *modules.Env) {
 	root := testkit.Root(t, map[string]string{
 		"/etc/hostname":                     "debian\n",
 		"/etc/hosts":                        debianHosts,

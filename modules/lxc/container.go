@@ -96,6 +96,7 @@ func (m *Module) container(ctx context.Context, r *run, c *ct) ([]string, error)
 	case rec.State == "creating":
 		// Created before a crash that came before the record said so.
 		rec.State = "created"
+		rec.Managed = mergeKeys(rec.Managed, indexedKeys(want))
 		if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
 			return nil, err
 		}

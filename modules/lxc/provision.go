@@ -112,12 +112,19 @@ func (m *Module) steps(r *run, c *ct) []step {
 						return err
 					}
 				} else {
-					u := runfileURL(ver)
+					u, sum := runfileURL(ver), ""
 					if rf := env.Seed.NVIDIA; rf != nil && rf.Runfile != nil && rf.Runfile.URL != "" && rf.Version == ver {
-						u = rf.Runfile.URL
+						u, sum = rf.Runfile.URL, rf.Runfile.SHA256
 					}
 					if err := ex(ctx, nil, "curl", "-fsSL", "-o", dst, u); err != nil {
 						return err
+					}
+					if sum != "" {
+						// The seed's checksum holds inside too: nothing
+						// unverified gets run.
+						if err := ex(ctx, []byte(sum+"  "+dst+"\n"), "sha256sum", "-c"); err != nil {
+							return fmt.Errorf("%s: %w", u, err)
+						}
 					}
 				}
 				// The kernel module is the host's: only the userspace

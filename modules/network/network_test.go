@@ -72,7 +72,7 @@ func testSeed() *seed.Seed {
 	}}
 }
 
-func world(t *testing.T) (*host.DirRoot, *fakehost.Runner, *netFake, *modules.Env) {
+func world(t testing.TB) (*host.DirRoot, *fakehost.Runner, *netFake, *modules.Env) {
 	root := testkit.Root(t, map[string]string{
 		Interfaces: installerInterfaces,
 		ResolvConf: "search old.lan\nnameserver 8.8.8.8\n",

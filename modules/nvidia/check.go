@@ -65,6 +65,9 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	if dk, err := dkmsStatus(ctx, env.Run); err != nil || !builtFor(dk, mod, v, kernel) {
 		add("build the %s/%s DKMS module for kernel %s", mod, v, kernel)
 	}
+	if b, err := env.Root.ReadFile(ModulesLoadFile); err != nil || string(b) != modulesLoadConf {
+		add("load nvidia and nvidia-uvm at boot (%s)", ModulesLoadFile)
+	}
 	if !loaded(env.Root, "nvidia_uvm") {
 		add("load nvidia-uvm")
 	}

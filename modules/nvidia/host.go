@@ -25,6 +25,9 @@ const (
 	SecureBootVar = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 	// BlacklistFile keeps nouveau away from the GPUs.
 	BlacklistFile = "/etc/modprobe.d/phoenix-nvidia.conf"
+	// ModulesLoadFile loads nvidia and nvidia-uvm at every boot, so the
+	// device nodes and majors containers need exist before they start.
+	ModulesLoadFile = "/etc/modules-load.d/phoenix-nvidia.conf"
 	// CacheDir holds downloaded runfiles.
 	CacheDir = "/var/lib/phoenix/cache"
 	// Uninstaller is what a runfile install leaves behind; its presence

@@ -56,6 +56,9 @@ var (
 // blacklistConf keeps nouveau off the GPUs, also in the initramfs.
 const blacklistConf = "# Written by phoenix (nvidia module): the NVIDIA driver needs the GPUs.\nblacklist nouveau\noptions nouveau modeset=0\n"
 
+// modulesLoadConf is read by systemd-modules-load at boot.
+const modulesLoadConf = "# Written by phoenix (nvidia module): device nodes for containers at boot.\nnvidia\nnvidia-uvm\n"
+
 // persistencedUnit is the unit written for runfile installs, modelled on
 // NVIDIA's sample (nvidia-persistenced-init), running as root.
 const persistencedUnit = `# Written by phoenix (nvidia module) for a runfile install.
@@ -104,6 +107,7 @@ type Progress struct {
 	Target string `json:"target"`
 	Phase  string `json:"phase"`
 	// Reboots counts the reboots asked for per phase: at most one each.
+	// Cleared when the target is done.
 	Reboots map[string]int `json:"reboots,omitempty"`
 	// RebootBoot is the boot id when the last reboot was asked for; the
 	// same id on the next run means that reboot has not happened yet.
@@ -315,11 +319,16 @@ func (j *job) prepare(ctx context.Context) (bool, error) {
 	if len(got) > 0 {
 		j.changed("installed %s", strings.Join(got, " "))
 	}
-	changed, err := host.WriteIfChanged(j.env.Root, BlacklistFile, []byte(blacklistConf), 0o644, host.Owner{})
-	if err != nil {
-		return false, fmt.Errorf("nvidia: blacklist nouveau: %w", err)
-	}
-	if changed {
+	if b, err := j.env.Root.ReadFile(BlacklistFile); err != nil || string(b) != blacklistConf {
+		// Forget the rebuilt initramfs first: a crash between the write
+		// and update-initramfs must not leave a record saying it is done.
+		j.p.Initramfs = ""
+		if err := j.save(); err != nil {
+			return false, err
+		}
+		if _, err := host.WriteIfChanged(j.env.Root, BlacklistFile, []byte(blacklistConf), 0o644, host.Owner{}); err != nil {
+			return false, fmt.Errorf("nvidia: blacklist nouveau: %w", err)
+		}
 		j.changed("wrote %s", BlacklistFile)
 	}
 	// The digest is recorded after update-initramfs succeeded, so a crash
@@ -616,6 +625,15 @@ func (j *job) verify(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("nvidia: load nvidia-uvm: %s: %w", msg, err)
 		}
 	}
+	// Without this nvidia-uvm is loaded only on first use: after a reboot
+	// /dev/nvidia-uvm would be missing when containers start.
+	changed, err := host.WriteIfChanged(j.env.Root, ModulesLoadFile, []byte(modulesLoadConf), 0o644, host.Owner{})
+	if err != nil {
+		return false, fmt.Errorf("nvidia: %w", err)
+	}
+	if changed {
+		j.changed("wrote %s", ModulesLoadFile)
+	}
 	vs, err := smiVersions(ctx, j.env.Run)
 	if err != nil {
 		return false, fmt.Errorf("nvidia: driver %s does not answer: %w", v, err)
@@ -642,6 +660,9 @@ func (j *job) verify(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	j.res.Notes = append(j.res.Notes, fmt.Sprintf("driver %s on %d GPU(s); nvidia-uvm major %d", v, len(j.gpus), devs["nvidia-uvm"]))
+	// Done: the reboot bookkeeping has served its purpose (the engine's
+	// marker keeps the count). What stays is what makes a rerun a no-op.
+	j.p.Reboots, j.p.RebootBoot = map[string]int{}, ""
 	return false, j.setPhase(PhaseDone)
 }
 
@@ -658,6 +679,16 @@ func sameVersion(vs []string, want string, n int) error {
 }
 
 func (j *job) enablePersistenced(ctx context.Context) error {
+	if j.cfg.Source == SourcePackages {
+		// Installed with the driver, unless persistenced was off then.
+		got, err := j.apt.Install(ctx, "nvidia-persistenced")
+		if err != nil {
+			return fmt.Errorf("nvidia: %w", err)
+		}
+		if len(got) > 0 {
+			j.changed("installed nvidia-persistenced")
+		}
+	}
 	found := false
 	for _, d := range unitDirs {
 		found = found || host.Exists(j.env.Root, path.Join(d, "nvidia-persistenced.service"))

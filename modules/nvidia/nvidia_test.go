@@ -91,15 +91,28 @@ func TestParseDKMS(t *testing.T) {
 }
 
 func TestDevicesParse(t *testing.T) {
-	r := host.NewDirRoot(t.TempDir())
-	writeFile(t, r.Path(ProcDevices), []byte("Character devices:\n  1 mem\n195 nvidia-frontend\n237 nvidia-uvm\n238 nvidia-caps\n\nBlock devices:\n  8 sd\n195 nvidiafake-block\n"))
-	got, err := Devices(r)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name, devices string
+		want          map[string]int
+	}{
+		{"current", "Character devices:\n  1 mem\n195 nvidia-frontend\n234 nvidia-nvlink\n237 nvidia-uvm\n238 nvidia-caps\n\nBlock devices:\n  8 sd\n195 nvidiafake-block\n",
+			map[string]int{"nvidia-frontend": 195, "nvidia-nvlink": 234, "nvidia-uvm": 237, "nvidia-caps": 238}},
+		// Some drivers name the 195 major plainly "nvidia": kept as is.
+		{"legacy name", "Character devices:\n195 nvidia\n511 nvidia-uvm\n", map[string]int{"nvidia": 195, "nvidia-uvm": 511}},
+		{"no driver", "Character devices:\n  1 mem\n\nBlock devices:\n", map[string]int{}},
 	}
-	want := map[string]int{"nvidia-frontend": 195, "nvidia-uvm": 237, "nvidia-caps": 238}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Devices = %v, want %v", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := host.NewDirRoot(t.TempDir())
+			writeFile(t, r.Path(ProcDevices), []byte(tt.devices))
+			got, err := Devices(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Devices = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -160,7 +173,7 @@ func TestRunfileTwoReboots(t *testing.T) {
 	}
 	r.boot()
 	res = r.mustFinish(s)
-	if p := r.progress(); p.Phase != PhaseDone || !p.Persistenced {
+	if p := r.progress(); p.Phase != PhaseDone || !p.Persistenced || len(p.Reboots) != 0 {
 		t.Errorf("done: %+v", p)
 	}
 	var devs map[string]int
@@ -238,8 +251,8 @@ func TestNoThirdReboot(t *testing.T) {
 	if res, err := r.apply(s); err == nil || res.Reboot {
 		t.Errorf("rerun: res %+v err %v", res, err)
 	}
-	if p := r.progress(); p.Reboots[PhasePrepare] != 1 || p.Reboots[PhaseInstall] != 1 {
-		t.Errorf("reboots %v, want one per phase", p.Reboots)
+	if p := r.progress(); p.Reboots[PhasePrepare] != 1 || p.Reboots[PhaseInstall] != 1 || p.Phase != PhaseInstall {
+		t.Errorf("progress %+v, want one reboot per phase, stuck in install", p)
 	}
 }
 
@@ -263,8 +276,8 @@ func TestSameBootAsksAgain(t *testing.T) {
 	s := runfileSeed(v1, url1)
 	r.mustReboot(s)
 	r.mustReboot(s)
-	if p := r.progress(); p.Reboots[PhasePrepare] != 1 {
-		t.Errorf("reboots %v, want 1 for prepare", p.Reboots)
+	if p := r.progress(); p.Reboots[PhasePrepare] != 1 || p.RebootBoot != r.state().BootID() {
+		t.Errorf("progress %+v, want 1 reboot for prepare asked in this boot", p)
 	}
 	if n := r.converge(s); n != 1 {
 		t.Errorf("%d more reboots, want 1", n)
@@ -509,8 +522,8 @@ func TestKernelUpdate(t *testing.T) {
 	}
 }
 
-// TestAptRetriesBounded: a failing apt is an error naming the command, not
-// a hang (the retry backoff is the apt helper's).
+// TestAptFailure: a failing apt is an error naming the command and its
+// stderr, not a hang (the retries and backoff are the apt helper's).
 func TestAptFailure(t *testing.T) {
 	r := newRig(t, fake.NewState(kernel, 1, debV))
 	r.mod.Apt = func(run host.Runner) *apt.Client {
@@ -522,5 +535,53 @@ func TestAptFailure(t *testing.T) {
 	_, err := r.apply(runfileSeed(v1, url1))
 	if err == nil || !strings.Contains(err.Error(), "Could not get lock") || !strings.Contains(err.Error(), "nvidia: prerequisites") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestBlacklistRestored: a blacklist removed by hand is written again and
+// the initramfs rebuilt with it.
+func TestBlacklistRestored(t *testing.T) {
+	r := newRig(t, fake.NewState(kernel, 1, debV))
+	s := runfileSeed(v1, url1)
+	r.converge(s)
+	if err := os.Remove(r.root.Path(BlacklistFile)); err != nil {
+		t.Fatal(err)
+	}
+	r.set(func(st *fake.State) { st.Initramfs = nil }) // and the admin rebuilt it
+	if todo := r.check(s); !reflect.DeepEqual(todo, []string{"blacklist nouveau in " + BlacklistFile + " and rebuild the initramfs"}) {
+		t.Errorf("Check = %q", todo)
+	}
+	r.run.Reset()
+	r.mustFinish(s)
+	if !strings.Contains(r.run.Log(), "update-initramfs -u") || !reflect.DeepEqual(r.state().Initramfs, []string{"nouveau"}) {
+		t.Errorf("initramfs not rebuilt:\n%s", r.run.Log())
+	}
+}
+
+// TestCheckFresh: what plan shows on a fresh GPU host with Secure Boot on.
+func TestCheckFresh(t *testing.T) {
+	st := fake.NewState(kernel, 2, debV)
+	st.SecureBoot = true
+	r := newRig(t, st)
+	os.MkdirAll(r.root.Path(EFIDir), 0o755)
+	got := strings.Join(r.check(runfileSeed(v1, url1)), "\n")
+	for _, want := range []string{
+		"install proxmox-headers-" + kernel + " build-essential dkms",
+		"blacklist nouveau in " + BlacklistFile,
+		"reboot to unload nouveau",
+		"install NVIDIA driver " + v1 + " from runfile on 2 GPU(s) (nvidia-smi now: none)",
+		"Secure Boot is enabled",
+		"build the nvidia/" + v1 + " DKMS module for kernel " + kernel,
+		"enable nvidia-persistenced",
+		"record the nvidia device majors",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Check lacks %q:\n%s", want, got)
+		}
+	}
+	for _, c := range r.run.Calls() {
+		if c.Name == "apt-get" || c.Name == "modprobe" || c.Name == "update-initramfs" {
+			t.Errorf("Check ran %s", c.String())
+		}
 	}
 }

@@ -19,36 +19,43 @@ import (
 // What the PVE 8 installer leaves, plus a no-subscription line an admin
 // added by hand (a duplicate of Phoenix's).
 var pve8 = map[string]string{
-	OSRelease:   "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nID=debian\n",
-	SourcesList: "deb http://ftp.debian.org/debian bookworm main contrib\ndeb http://ftp.debian.org/debian bookworm-updates main contrib\n\n# security updates\ndeb http://security.debian.org bookworm-security main contrib\n",
-	SourcesDir + "/pve-enterprise.list": "deb https://enterprise.proxmox.com/debian/pve bookworm pve-enterprise\n",
-	SourcesDir + "/ceph.list":           "deb https://enterprise.proxmox.com/debian/ceph-quincy bookworm enterprise\n",
+	OSRelease:                             "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nID=debian\n",
+	SourcesList:                           "deb http://ftp.debian.org/debian bookworm main contrib\ndeb http://ftp.debian.org/debian bookworm-updates main contrib\n\n# security updates\ndeb http://security.debian.org bookworm-security main contrib\n",
+	SourcesDir + "/pve-enterprise.list":   "deb https://enterprise.proxmox.com/debian/pve bookworm pve-enterprise\n",
+	SourcesDir + "/ceph.list":             "deb https://enterprise.proxmox.com/debian/ceph-quincy bookworm enterprise\n",
 	SourcesDir + "/pve-install-repo.list": "deb [arch=amd64] http://download.proxmox.com/debian/pve bookworm pve-no-subscription\n",
 }
 
 // What the PVE 9 installer leaves (deb822).
 var pve9 = map[string]string{
-	OSRelease: "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nVERSION_ID=\"13\"\nVERSION_CODENAME=trixie\nID=debian\n",
-	SourcesDir + "/debian.sources": "Types: deb\nURIs: http://deb.debian.org/debian/\nSuites: trixie trixie-updates\nComponents: main contrib non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://security.debian.org/debian-security/\nSuites: trixie-security\nComponents: main contrib non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+	OSRelease:                              "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nVERSION_ID=\"13\"\nVERSION_CODENAME=trixie\nID=debian\n",
+	SourcesDir + "/debian.sources":         "Types: deb\nURIs: http://deb.debian.org/debian/\nSuites: trixie trixie-updates\nComponents: main contrib non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://security.debian.org/debian-security/\nSuites: trixie-security\nComponents: main contrib non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
 	SourcesDir + "/pve-enterprise.sources": "Types: deb\nURIs: https://enterprise.proxmox.com/debian/pve\nSuites: trixie\nComponents: pve-enterprise\nSigned-By: /usr/share/keyrings/proxmox-archive-keyring.gpg\n",
-	SourcesDir + "/ceph.sources": "Types: deb\nURIs: https://enterprise.proxmox.com/debian/ceph-squid\nSuites: trixie\nComponents: enterprise\nEnabled: yes\nSigned-By: /usr/share/keyrings/proxmox-archive-keyring.gpg\n",
+	SourcesDir + "/ceph.sources":           "Types: deb\nURIs: https://enterprise.proxmox.com/debian/ceph-squid\nSuites: trixie\nComponents: enterprise\nEnabled: yes\nSigned-By: /usr/share/keyrings/proxmox-archive-keyring.gpg\n",
 }
 
 func ptr[T any](v T) *T { return &v }
 
-func world(t *testing.T, fs map[string]string, r *seed.Repos) (*host.DirRoot, *fakehost.Runner, *fake.DB, *modules.Env, *Module) {
+func world(t testing.TB, fs map[string]string, r *seed.Repos) (*host.DirRoot, *fakehost.Runner, *fake.DB, *modules.Env, *Module) {
 	root := testkit.Root(t, fs)
 	run := fakehost.New()
 	db := fake.New("jq", "chrony")
 	db.Register(run)
+	m := quickModule()
+	env := &modules.Env{Seed: &seed.Seed{Version: 1, Repos: r}, Run: run, Root: root, Store: modules.NewStore(root)}
+	return root, run, db, env, m
+}
+
+// quickModule is the module with an apt client that does not really sleep
+// between retries.
+func quickModule() *Module {
 	m := New()
 	m.APT = func(r host.Runner) *apt.Client {
 		c := apt.New(r)
 		c.Sleep = func(context.Context, time.Duration) error { return nil }
 		return c
 	}
-	env := &modules.Env{Seed: &seed.Seed{Version: 1, Repos: r}, Run: run, Root: root, Store: modules.NewStore(root)}
-	return root, run, db, env, m
+	return m
 }
 
 func converge(t *testing.T, m *Module, env *modules.Env) modules.Result {

@@ -231,6 +231,15 @@ var bootMounts = map[string]string{
 	"/": "root", "/boot": "boot", "/boot/efi": "boot", "/efi": "boot", "/usr": "root", "/var": "root",
 }
 
+// memberTypes are signatures of a disk that belongs to another storage
+// stack: never wiped, even with wipe: true.
+var memberTypes = map[string]string{
+	"mpath_member":   "a multipath member",
+	"ceph_bluestore": "a Ceph OSD",
+	"bcache":         "a bcache device",
+	"drbd":           "a DRBD device",
+}
+
 // diskProblems lists why disk may not be used. The first checks hold even
 // with wipe: a disk in use is never wiped.
 func diskProblems(st *diskState, disk *blockDev, wipe bool) []string {
@@ -255,7 +264,11 @@ func diskProblems(st *diskState, disk *blockDev, wipe bool) []string {
 			p = append(p, fmt.Sprintf("is an LVM physical volume (%s)", d.Name))
 		case fst == "linux_raid_member" || strings.HasPrefix(d.Type, "raid"):
 			p = append(p, fmt.Sprintf("is part of an md RAID array (%s)", d.Name))
-		case d != disk && (d.Type == "lvm" || d.Type == "crypt" || d.Type == "dm"):
+		case memberTypes[fst] != "":
+			p = append(p, fmt.Sprintf("is %s (%s)", memberTypes[fst], d.Name))
+		case d != disk && d.Type != "part":
+			// Anything stacked on the disk (dm, lvm, crypt, mpath, bcache)
+			// is a user of it.
 			p = append(p, fmt.Sprintf("is held by %s (%s)", d.Name, d.Type))
 		case fst == "zfs_member":
 			// A label of a pool no listing shows: a stale signature.

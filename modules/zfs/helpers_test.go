@@ -35,6 +35,13 @@ const rootOnLVM = "/dev/mapper/pve-root / ext4 rw,relatime 0 0\nproc /proc proc 
 // partition, sde is an md member, sdf is mounted at /mnt/old.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	root, w, r := newHost(t)
+	return &env{t: t, root: root, world: w, run: r, mod: zfs.New()}
+}
+
+// newHost is the host of newEnv, also used as the fault harness's World.
+func newHost(t testing.TB) (*host.DirRoot, *fake.World, *fakehost.Runner) {
+	t.Helper()
 	root := host.NewDirRoot(t.TempDir())
 	w := fake.New(root)
 	must(t, root.WriteFile("/proc/mounts", []byte(rootOnLVM), 0o644, host.Owner{}))
@@ -70,10 +77,10 @@ func newEnv(t *testing.T) *env {
 	r := fakehost.New()
 	w.Register(r)
 	r.Handle("update-initramfs", func(context.Context, fakehost.Call) fakehost.Result { return fakehost.OK("") })
-	return &env{t: t, root: root, world: w, run: r, mod: zfs.New()}
+	return root, w, r
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

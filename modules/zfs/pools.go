@@ -83,11 +83,11 @@ func parsePools(out string) []poolInfo {
 		name := f[0]
 		switch {
 		case depth == 0:
-			continue // the pool itself
-		case depth == 1 && auxSections[name]:
-			aux = true
+			// The pool itself, or a "logs"/"cache"/"spares" section at the
+			// same indentation.
+			aux = auxSections[name]
 		case aux:
-			if depth >= 2 && vdevType(name) == "" {
+			if vdevType(name) == "" {
 				cur.Aux = append(cur.Aux, name)
 			}
 		case depth == 1 && vdevType(name) != "":

@@ -15,10 +15,26 @@ import (
 	"github.com/diskfs/go-diskfs/backend"
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
-	"github.com/diskfs/go-diskfs/partition"
 )
 
 var errNotExist = fs.ErrNotExist
+
+// catchPanics turns a panic while parsing a volume into an error, so a
+// stranger's stick cannot crash the boot. The fuzz test turns it off for
+// our own parsers (go-diskfs calls are always guarded) to find the bugs
+// instead of hiding them.
+var catchPanics = true
+
+// guard runs a go-diskfs call, turning its panics on malformed input into
+// errors.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("unreadable (go-diskfs panic: %v)", r)
+		}
+	}()
+	return fn()
+}
 
 const (
 	isoPVDOffset = 16 * 2048 // the primary volume descriptor, whatever the device's sector size
@@ -81,6 +97,9 @@ func probeDevice(display, real string) (vols []volume, err error) {
 // probeReader is probeDevice on an open reader (fuzzed directly).
 func probeReader(display, real string, f backend.File, size int64) (vols []volume, err error) {
 	defer func() {
+		if !catchPanics {
+			return
+		}
 		if r := recover(); r != nil {
 			vols, err = nil, fmt.Errorf("unreadable (parser panic: %v)", r)
 		}
@@ -98,16 +117,19 @@ func probeReader(display, real string, f backend.File, size int64) (vols []volum
 		// A hybrid ISO may carry more filesystems in partitions appended
 		// after the ISO (xorriso -append_partition): look at those too.
 	}
-	tbl, err := partition.Read(f, 512, 512)
+	table, parts, err := readTable(f, size)
 	if err != nil {
 		if len(vols) > 0 {
 			return vols, nil
 		}
-		return nil, errors.New("no ISO9660 or FAT filesystem and no partition table")
+		if errors.Is(err, errNoTable) {
+			return nil, errors.New("no ISO9660 or FAT filesystem and no partition table")
+		}
+		return nil, fmt.Errorf("no ISO9660 or FAT filesystem; %w", err)
 	}
 	var problems []string
-	for _, p := range tbl.GetPartitions() {
-		start, psize := p.GetStart(), p.GetSize()
+	for _, p := range parts {
+		start, psize := p.start, p.size
 		if psize <= 0 || start < 0 || start >= size || (len(vols) > 0 && start < vols[0].Offset+isoPVDOffset+2048) {
 			continue
 		}
@@ -115,7 +137,7 @@ func probeReader(display, real string, f backend.File, size int64) (vols []volum
 			psize = size - start
 		}
 		v, ok, err := probeAt(f, start, psize)
-		name := partName(display, p.GetIndex())
+		name := partName(display, p.index)
 		if err != nil {
 			problems = append(problems, name+": "+err.Error())
 			continue
@@ -129,7 +151,7 @@ func probeReader(display, real string, f backend.File, size int64) (vols []volum
 		if len(problems) > 0 {
 			return nil, errors.New(strings.Join(problems, "; "))
 		}
-		return nil, fmt.Errorf("%s partition table without an ISO9660 or FAT filesystem", tbl.Type())
+		return nil, fmt.Errorf("%s partition table without an ISO9660 or FAT filesystem", table)
 	}
 	return vols, nil
 }
@@ -146,7 +168,8 @@ func probeAt(f io.ReaderAt, off, size int64) (volume, bool, error) {
 			if bsize != 2048 {
 				return v, false, fmt.Errorf("iso9660: logical block size %d, want 2048", bsize)
 			}
-			if blocks*bsize > size {
+			// Tolerate a short last block (some writers do not pad it).
+			if blocks*bsize > size+bsize {
 				return v, false, fmt.Errorf("iso9660: volume claims %d bytes but the device holds %d (truncated image?)", blocks*bsize, size)
 			}
 			return v, true, nil
@@ -171,8 +194,10 @@ func (v volume) mount() (fsys volumeFS, closer io.Closer, err error) {
 		return nil, nil, err
 	}
 	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: unreadable (parser panic: %v)", v.Device, r)
+		if catchPanics {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%s: unreadable (parser panic: %v)", v.Device, r)
+			}
 		}
 		if err != nil {
 			f.Close()
@@ -188,7 +213,8 @@ func (v volume) mount() (fsys volumeFS, closer io.Closer, err error) {
 	case fsISO:
 		// Always 2048-byte blocks: an ISO dd'ed to a 512-byte-sector stick or
 		// loop device still has 2048-byte logical blocks.
-		iso, err := iso9660.Read(file.New(f, true), v.Size, v.Offset, 2048)
+		var iso *iso9660.FileSystem
+		err := guard(func() (err error) { iso, err = iso9660.Read(file.New(f, true), v.Size, v.Offset, 2048); return err })
 		if err != nil {
 			return nil, nil, fmt.Errorf("iso9660: %w", err)
 		}

@@ -49,7 +49,7 @@ fi
 # The kernel version comes from the root, not from the host's apt: the mirror
 # may already carry a newer point release than the one debootstrap installed.
 KV=
-for k in "$BASE"/boot/vmlinuz-*; do KV=${k##*/vmlinuz-}; done
+for k in "$BASE"/boot/vmlinuz-*-cloud-amd64; do KV=${k##*/vmlinuz-}; done
 if [ -z "$KV" ] || [ "$KV" = '*' ]; then
 	echo "build-image: no kernel in $BASE/boot" >&2
 	exit 1
@@ -107,6 +107,31 @@ if ! have config; then
 	# it in the full seed; the comparison seeds use it as it is).
 	mkdir -p "$BASE/srv/share"
 	done_ config
+fi
+
+# The generic kernel, for the one scenario that needs USB (the cloud kernel
+# has no USB support). ZFS modules are built for the cloud kernel only.
+if [ "${GENERIC:-1}" = 1 ] && ! have generic-kernel; then
+	t2=$(date +%s)
+	log "installing linux-image-amd64 (for the USB stick scenario)"
+	mount -t proc proc "$BASE/proc"
+	if ! DEBIAN_FRONTEND=noninteractive chroot "$BASE" apt-get install -y -qq --no-install-recommends \
+		linux-image-amd64 >"$VM/generic.log" 2>&1; then
+		umount "$BASE/proc"
+		tail -20 "$VM/generic.log" >&2
+		exit 1
+	fi
+	umount "$BASE/proc"
+	chroot "$BASE" apt-get clean
+	done_ generic-kernel
+	log "generic kernel took $(($(date +%s) - t2)) s"
+fi
+if have generic-kernel; then
+	for k in "$BASE"/boot/vmlinuz-*-amd64; do
+		case $k in *-cloud-amd64) ;; *) KG=${k##*/vmlinuz-} ;; esac
+	done
+	cp "$BASE/boot/vmlinuz-$KG" "$VM/vmlinuz-generic"
+	cp "$BASE/boot/initrd.img-$KG" "$VM/initrd-generic.img"
 fi
 
 cp "$BASE/boot/vmlinuz-$KV" "$VM/vmlinuz"

@@ -149,3 +149,22 @@ func joinProps(m map[string]string, first ...string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// joinDefault renders a property map whose default key def is printed bare
+// first, as pct prints "mp0: /tank/media,mp=/media".
+func joinDefault(m map[string]string, def string, first ...string) string {
+	v, ok := m[def]
+	if !ok {
+		return joinProps(m, first...)
+	}
+	rest := map[string]string{}
+	for k, x := range m {
+		if k != def {
+			rest[k] = x
+		}
+	}
+	if len(rest) == 0 {
+		return v
+	}
+	return v + "," + joinProps(rest, first...)
+}

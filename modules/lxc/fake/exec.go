@@ -2,6 +2,8 @@ package fake
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +16,7 @@ import (
 
 // exec runs `pct exec <vmid> -- argv...` against the container's tracked
 // state.
-func (p *PVE) exec(args []string, out *strings.Builder) error {
+func (p *PVE) exec(args []string, stdin []byte, out *strings.Builder) error {
 	if len(args) == 0 {
 		return errf("400 not enough arguments\n%s", usage["exec"])
 	}
@@ -38,17 +40,17 @@ func (p *PVE) exec(args []string, out *strings.Builder) error {
 			return errf("CT %d not running", id)
 		}
 		rt.History = append(rt.History, strings.Join(argv, " "))
-		runErr := p.inside(c, rt, argv, out)
+		runErr := p.inside(c, rt, argv, stdin, out)
 		if err := p.save(id, c, rt); err != nil {
 			return err
 		}
 		return runErr
-	})
+	}, id)
 }
 
 func exitCode(code int, stderr string) error { return &exitErr{code: code, stderr: stderr} }
 
-func (p *PVE) inside(c *conf, rt *runtime, argv []string, out *strings.Builder) error {
+func (p *PVE) inside(c *conf, rt *runtime, argv []string, stdin []byte, out *strings.Builder) error {
 	for len(argv) > 0 && argv[0] == "env" {
 		argv = argv[1:]
 		for len(argv) > 0 && strings.Contains(argv[0], "=") {
@@ -142,6 +144,34 @@ func (p *PVE) inside(c *conf, rt *runtime, argv []string, out *strings.Builder) 
 			}
 		}
 		return nil
+	case "curl":
+		// curl -fsSL -o DST URL: the file appears with the URL as content.
+		for i := 1; i+1 < len(argv); i++ {
+			if argv[i] == "-o" {
+				if rt.Inside.Files == nil {
+					rt.Inside.Files = map[string]string{}
+				}
+				rt.Inside.Files[argv[i+1]] = "downloaded " + argv[len(argv)-1] + "\n"
+				return nil
+			}
+		}
+		return nil
+	case "sha256sum":
+		// sha256sum -c reads "SUM  FILE" lines from stdin.
+		if len(argv) != 2 || argv[1] != "-c" {
+			return nil
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(stdin)), "\n") {
+			sum, file, _ := strings.Cut(l, "  ")
+			content, ok := rt.Inside.Files[file]
+			h := sha256.Sum256([]byte(content))
+			if !ok || hex.EncodeToString(h[:]) != sum {
+				fmt.Fprintf(out, "%s: FAILED\n", file)
+				return exitCode(1, "sha256sum: WARNING: 1 computed checksum did NOT match\n")
+			}
+			fmt.Fprintf(out, "%s: OK\n", file)
+		}
+		return nil
 	case "sh", "bash":
 		if len(argv) > 1 && argv[1] == "-c" {
 			return nil
@@ -193,7 +223,7 @@ func (p *PVE) History(id int) []string {
 			h = rt.History
 		}
 		return nil
-	})
+	}, id)
 	return h
 }
 
@@ -205,7 +235,7 @@ func (p *PVE) Status(id int) string {
 			s = rt.Status
 		}
 		return nil
-	})
+	}, id)
 	return s
 }
 
@@ -217,7 +247,7 @@ func (p *PVE) Packages(id int) []string {
 			pk = rt.Inside.Packages
 		}
 		return nil
-	})
+	}, id)
 	return pk
 }
 
@@ -306,7 +336,7 @@ func FromEnv() (*PVE, error) {
 
 // Main runs one tool ("pct", "pveam", "pvesm", "pveversion") as a PATH
 // command with os.Args and the FAKE_* environment; it returns the exit code.
-func Main(name string, args []string, stdout, stderr io.Writer) int {
+func Main(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	p, err := FromEnv()
 	if err != nil {
 		fmt.Fprintf(stderr, "%s (fake): %v\n", name, err)
@@ -318,8 +348,12 @@ func Main(name string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fake: unknown tool %s\n", name)
 		return 127
 	}
+	var in []byte
+	if name == "pct" && len(args) > 0 && args[0] == "exec" && stdin != nil {
+		in, _ = io.ReadAll(stdin)
+	}
 	var out strings.Builder
-	res := result("", t(context.Background(), args, &out))
+	res := result("", t(context.Background(), args, in, &out))
 	io.WriteString(stdout, out.String())
 	io.WriteString(stderr, res.Stderr)
 	return res.Code

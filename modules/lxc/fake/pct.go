@@ -69,13 +69,13 @@ func paramErr(cmd, key, msg string) error {
 }
 
 // Pct implements the pct subcommands Phoenix uses.
-func (p *PVE) Pct(ctx context.Context, args []string, out *strings.Builder) error {
+func (p *PVE) Pct(ctx context.Context, args []string, stdin []byte, out *strings.Builder) error {
 	if len(args) == 0 {
 		return errf("ERROR: no command specified")
 	}
 	cmd := args[0]
 	if cmd == "exec" {
-		return p.exec(args[1:], out)
+		return p.exec(args[1:], stdin, out)
 	}
 	n, ok := positional[cmd]
 	if !ok {
@@ -98,6 +98,12 @@ func (p *PVE) Pct(ctx context.Context, args []string, out *strings.Builder) erro
 		case <-time.After(p.CreateDelay):
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+	ids := []int{id}
+	if cmd == "clone" {
+		if n, err := strconv.Atoi(pos[1]); err == nil && n != id {
+			ids = append(ids, n)
 		}
 	}
 	return p.withLock(func() error {
@@ -129,11 +135,11 @@ func (p *PVE) Pct(ctx context.Context, args []string, out *strings.Builder) erro
 			return p.resize(id, pos[1], pos[2])
 		}
 		return errf("unknown command 'pct %s'", cmd)
-	})
+	}, ids...)
 }
 
-func (p *PVE) withLock(f func() error) error {
-	unlock, err := p.lock()
+func (p *PVE) withLock(f func() error, ids ...int) error {
+	unlock, err := p.lock(ids...)
 	if err != nil {
 		return err
 	}
@@ -358,7 +364,7 @@ func (p *PVE) validate(cmd string, id int, k, v string) (string, error) {
 		} else if !path.IsAbs(vol) {
 			return bad("invalid format - unable to parse volume '" + vol + "'")
 		}
-		return joinProps(props, "volume", "mp"), nil
+		return joinDefault(props, "volume", "mp"), nil
 	case m != nil && m[1] == "dev":
 		if !p.devSupported() {
 			return bad("property is not defined in schema and the schema does not allow additional properties")
@@ -375,7 +381,7 @@ func (p *PVE) validate(cmd string, id int, k, v string) (string, error) {
 				return bad("invalid format - property '" + pk + "' is not defined in schema")
 			}
 		}
-		return joinProps(props, "path"), nil
+		return joinDefault(props, "path"), nil
 	}
 	return v, nil
 }
@@ -696,7 +702,7 @@ func (p *PVE) resize(id int, disk, size string) error {
 		return errf("unable to shrink disk size")
 	}
 	m["size"] = strconv.FormatFloat(n, 'f', -1, 64) + "G"
-	c.Main.Keys[disk] = joinProps(m, "volume")
+	c.Main.Keys[disk] = joinDefault(m, "volume")
 	return p.save(id, c, rt)
 }
 

@@ -49,7 +49,8 @@ type PVE struct {
 	// /var/lib/vz. Other ids are block storages (no template cache).
 	Storages map[string]string
 
-	mu sync.Mutex
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
 }
 
 // DefaultTemplate is a template name in the default catalog.
@@ -122,24 +123,54 @@ func (p *PVE) catalog() map[string]string {
 	}
 }
 
-// lock serialises commands in this process and across processes (PATH mode).
-func (p *PVE) lock() (func(), error) {
-	p.mu.Lock()
+// lock serialises commands on the same containers, in this process and
+// across processes (PATH mode), the way PVE takes a config lock per CT.
+// No ids means the global lock (pveam, pct list, Boot, Effects).
+func (p *PVE) lock(ids ...int) (func(), error) {
+	keys := []string{"global"}
+	if len(ids) > 0 {
+		sort.Ints(ids) // one order: no deadlock between clone and create
+		keys = nil
+		for _, id := range ids {
+			keys = append(keys, "ct-"+strconv.Itoa(id))
+		}
+	}
 	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
-		p.mu.Unlock()
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(p.Dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		p.mu.Unlock()
-		return nil, err
+	var undo []func()
+	release := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
+	for _, k := range keys {
+		p.mu.Lock()
+		if p.locks == nil {
+			p.locks = map[string]*sync.Mutex{}
+		}
+		m := p.locks[k]
+		if m == nil {
+			m = &sync.Mutex{}
+			p.locks[k] = m
+		}
 		p.mu.Unlock()
-		return nil, err
+		m.Lock()
+		f, err := os.OpenFile(filepath.Join(p.Dir, ".lock-"+k), os.O_CREATE|os.O_RDWR, 0o644)
+		if err == nil {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		}
+		if err != nil {
+			if f != nil {
+				f.Close()
+			}
+			m.Unlock()
+			release()
+			return nil, err
+		}
+		undo = append(undo, func() { f.Close(); m.Unlock() })
 	}
-	return func() { f.Close(); p.mu.Unlock() }, nil
+	return release, nil
 }
 
 func (p *PVE) confPath(id int) string {
@@ -177,6 +208,10 @@ func (p *PVE) save(id int, c *conf, rt *runtime) error {
 	if err := writeFile(p.confPath(id), []byte(c.String()), 0o640); err != nil {
 		return err
 	}
+	if os.Geteuid() == 0 {
+		// pmxcfs shows every file as root:www-data.
+		_ = os.Chown(p.confPath(id), 0, 33)
+	}
 	b, _ := json.MarshalIndent(rt, "", " ")
 	return writeFile(p.rtPath(id), b, 0o644)
 }
@@ -213,12 +248,12 @@ func (p *PVE) Register(r *fakehost.Runner) {
 	r.Handle("pveversion", p.handler(p.Pveversion))
 }
 
-type tool func(ctx context.Context, args []string, stdout *strings.Builder) error
+type tool func(ctx context.Context, args []string, stdin []byte, stdout *strings.Builder) error
 
 func (p *PVE) handler(t tool) fakehost.Handler {
 	return func(ctx context.Context, c fakehost.Call) fakehost.Result {
 		var out strings.Builder
-		err := t(ctx, c.Cmd.Args, &out)
+		err := t(ctx, c.Cmd.Args, c.Stdin, &out)
 		return result(out.String(), err)
 	}
 }
@@ -244,7 +279,7 @@ type exitErr struct {
 func (e *exitErr) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 // Pveversion prints "pve-manager/VERSION/HASH (running kernel: ...)".
-func (p *PVE) Pveversion(_ context.Context, args []string, out *strings.Builder) error {
+func (p *PVE) Pveversion(_ context.Context, args []string, _ []byte, out *strings.Builder) error {
 	if len(args) > 0 && args[0] != "--verbose" && args[0] != "-v" {
 		return errf("400 too many arguments\npveversion [--verbose]")
 	}
@@ -262,7 +297,7 @@ func (p *PVE) storagePath(id string) (string, bool) {
 }
 
 // Pvesm implements `pvesm path VOLID` for vztmpl volumes.
-func (p *PVE) Pvesm(_ context.Context, args []string, out *strings.Builder) error {
+func (p *PVE) Pvesm(_ context.Context, args []string, _ []byte, out *strings.Builder) error {
 	if len(args) != 2 || args[0] != "path" {
 		return errf("400 unable to parse arguments\npvesm path <volume>")
 	}
@@ -283,7 +318,7 @@ func (p *PVE) Pvesm(_ context.Context, args []string, out *strings.Builder) erro
 }
 
 // Pveam implements update, download STORAGE NAME and list STORAGE.
-func (p *PVE) Pveam(_ context.Context, args []string, out *strings.Builder) error {
+func (p *PVE) Pveam(_ context.Context, args []string, _ []byte, out *strings.Builder) error {
 	unlock, err := p.lock()
 	if err != nil {
 		return err

@@ -71,9 +71,9 @@ type GPU struct {
 // Driver is an installed NVIDIA driver.
 type Driver struct {
 	Version string `json:"version"`
-	Method  string `json:"method"`   // runfile or packages
-	Module  string `json:"module"`   // DKMS module name: nvidia (runfile) or nvidia-current (Debian)
-	Boot    int    `json:"boot"`     // boot during which it was installed
+	Method  string `json:"method"`    // runfile or packages
+	Module  string `json:"module"`    // DKMS module name: nvidia (runfile) or nvidia-current (Debian)
+	Boot    int    `json:"boot"`      // boot during which it was installed
 	Kernel  string `json:"built_for"` // kernel the module was built for at install time
 }
 
@@ -228,11 +228,18 @@ func (f *Fake) Update(fn func(*State)) error {
 }
 
 // Effects is the canonical dump of the fake host (state.json), for the
-// fault-injection harness.
+// fault-injection harness. Boot counters are left out: a simulated crash is
+// a power loss, so faulted runs boot more often than the fault-free one.
 func (f *Fake) Effects() string {
 	s, err := f.Load()
 	if err != nil {
 		return err.Error()
+	}
+	s.Boots = 0
+	if s.Driver != nil {
+		d := *s.Driver
+		d.Boot = 0
+		s.Driver = &d
 	}
 	b, _ := json.MarshalIndent(s, "", "  ")
 	return string(b)
@@ -241,8 +248,12 @@ func (f *Fake) Effects() string {
 // Boot simulates a reboot: modules blacklisted in the initramfs stay
 // unloaded, nouveau binds the GPUs otherwise, and an installed nvidia module
 // built for the kernel is loaded by udev. nvidia-uvm is not loaded at boot
-// (it is loaded on demand), as on a real host.
+// unless /etc/modules-load.d names it (it is loaded on demand otherwise),
+// as on a real host.
 func (f *Fake) Boot() error {
+	if f.RootDir != "" {
+		os.Remove(filepath.Join(f.RootDir, bootIDFile))
+	}
 	return f.Update(func(s *State) {
 		s.Boots++
 		s.Loaded = map[string]string{}
@@ -256,6 +267,17 @@ func (f *Fake) Boot() error {
 		}
 		if s.nvidiaGPUs() > 0 && !black["nvidia"] && s.moduleBuilt() && !s.Broken {
 			s.Loaded["nvidia"] = s.Driver.Version
+		}
+		// systemd-modules-load: /etc/modules-load.d/*.conf, one module a
+		// line, failures ignored.
+		files, _ := filepath.Glob(filepath.Join(f.RootDir, "/etc/modules-load.d/*.conf"))
+		for _, p := range files {
+			b, _ := os.ReadFile(p)
+			for _, line := range strings.Split(string(b), "\n") {
+				if line = strings.TrimSpace(line); line != "" && line[0] != '#' && line[0] != ';' {
+					s.insert(modName(line))
+				}
+			}
 		}
 	})
 }
@@ -276,6 +298,8 @@ func (s *State) moduleBuilt() bool {
 	}
 	return false
 }
+
+const bootIDFile = "/proc/sys/kernel/random/boot_id"
 
 // managedModules are the /sys/module entries the fake owns in the root.
 var managedModules = []string{"nouveau", "nvidia", "nvidia_uvm", "nvidia_modeset", "nvidia_drm"}
@@ -300,8 +324,12 @@ func (f *Fake) sync(s *State) error {
 			return err
 		}
 	}
-	if err := w("/proc/sys/kernel/random/boot_id", s.BootID()+"\n"); err != nil {
-		return err
+	// The boot id is written when missing and by Boot only: another fake
+	// (the engine's systemctl reboot) may have written a newer one.
+	if _, err := os.Stat(filepath.Join(f.RootDir, bootIDFile)); err != nil {
+		if err := w(bootIDFile, s.BootID()+"\n"); err != nil {
+			return err
+		}
 	}
 	for _, m := range managedModules {
 		dir := filepath.Join(f.RootDir, "/sys/module", m)

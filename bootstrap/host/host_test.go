@@ -1,0 +1,109 @@
+package host_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+)
+
+const secret = "$6$saltsalt$0123456789abcdefghij"
+
+func TestRedactor(t *testing.T) {
+	r := host.NewRedactor(secret, "!", "", "*", "short")
+	for _, tc := range []struct{ in, want string }{
+		{"usermod -p " + secret + " admin", "usermod -p <redacted> admin"},
+		{"locked ! and * stay", "locked ! and * stay"},
+		{"short words stay short", "short words stay short"},
+	} {
+		if got := r.String(tc.in); got != tc.want {
+			t.Errorf("String(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	var nilR *host.Redactor
+	if nilR.String(secret) != secret {
+		t.Error("a nil Redactor must pass text through")
+	}
+}
+
+func TestRedactorError(t *testing.T) {
+	r := host.NewRedactor(secret)
+	ee := &host.ExitError{Cmd: "chpasswd -e <stdin>", Code: 3, Stderr: "bad line admin:" + secret}
+	for _, err := range []error{ee, errors.Join(errors.New("users"), ee)} {
+		got := r.Error(err)
+		if strings.Contains(got.Error(), secret) {
+			t.Errorf("secret in %q", got)
+		}
+		var back *host.ExitError
+		if !errors.As(got, &back) || back.Code != 3 || strings.Contains(back.Stderr, secret) || host.ExitCode(got) != 3 {
+			t.Errorf("redacted error lost its ExitError or kept the secret: %#v", back)
+		}
+	}
+	wrapped := r.Error(&fs.PathError{Op: "open", Path: "/x/" + secret, Err: fs.ErrNotExist})
+	if !errors.Is(wrapped, fs.ErrNotExist) || strings.Contains(wrapped.Error(), secret) {
+		t.Errorf("errors.Is lost or secret kept: %v", wrapped)
+	}
+	plain := errors.New("nothing secret")
+	if r.Error(plain) != plain {
+		t.Error("an error without a secret must come back unchanged")
+	}
+}
+
+func TestExecRunnerRedactsAndLogs(t *testing.T) {
+	var logged []string
+	r := host.NewExecRunner()
+	r.Redactor = host.NewRedactor(secret)
+	r.Log = func(s string) { logged = append(logged, s) }
+	_, err := r.Run(context.Background(), host.Cmd{Name: "sh", Args: []string{"-c", `cat >&2; exit 4`, secret}, Stdin: []byte(secret)})
+	if host.ExitCode(err) != 4 {
+		t.Fatalf("err = %v, want exit 4", err)
+	}
+	if strings.Contains(err.Error(), secret) || strings.Contains(strings.Join(logged, "\n"), secret) {
+		t.Errorf("secret leaked: err %q, log %q", err, logged)
+	}
+	if !strings.Contains(err.Error(), host.Redacted) {
+		t.Errorf("err %q: stderr not captured", err)
+	}
+}
+
+// TestExecRunnerTimeoutKillsTree: a timed-out command and its children are
+// killed, and Run returns promptly even though a grandchild held stdout.
+func TestExecRunnerTimeoutKillsTree(t *testing.T) {
+	r := host.NewExecRunner()
+	start := time.Now()
+	_, err := r.Run(context.Background(), host.Cmd{Name: "sh", Args: []string{"-c", "sleep 30 & sleep 30; echo never"}, Timeout: 200 * time.Millisecond})
+	var ee *host.ExitError
+	if !errors.As(err, &ee) || ee.Code != -1 || !strings.Contains(ee.Stderr, "deadline exceeded") {
+		t.Fatalf("err = %v, want a timeout ExitError", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %s after a 200ms timeout", d)
+	}
+}
+
+func TestDirRootNoSyncIsStillExact(t *testing.T) {
+	for _, sync := range []bool{true, false} {
+		r := host.NewDirRoot(t.TempDir())
+		r.SetSync(sync)
+		if err := r.WriteFile("/etc/a/b.conf", []byte("x\n"), 0o640, host.Owner{UID: os.Geteuid(), GID: os.Getegid()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WriteFile("/etc/a/b.conf", []byte("y\n"), 0o600, host.Owner{UID: os.Geteuid(), GID: os.Getegid()}); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(r.Path("/etc/a/b.conf"))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("sync=%v: mode %v, %v; want 0600", sync, fi.Mode(), err)
+		}
+		ents, _ := os.ReadDir(filepath.Dir(r.Path("/etc/a/b.conf")))
+		if len(ents) != 1 {
+			t.Errorf("sync=%v: temp files left: %v", sync, ents)
+		}
+	}
+}

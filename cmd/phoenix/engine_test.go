@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/all"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+// The engine scripts (testdata/script/engine_*.txtar) drive `phoenix run
+// --root $WORK/root` across simulated boots. Two things stand in for what
+// cannot run here:
+//   - systemctl: a fake on PATH that records its calls in $WORK/systemctl.log
+//     and, for "reboot", simulates the reboot by writing a new boot id into
+//     the root's /proc/sys/kernel/random/boot_id (which the engine reads).
+//   - PHOENIX_TEST_MODULES: only in this test binary, replaces the module
+//     list with small test modules named after seed sections, so the engine
+//     is tested before (and independently of) the real modules.
+func init() {
+	testCommands["systemctl"] = fakeSystemctl
+	testCommands["failing-tool"] = failingTool
+	testCommands["islink"] = isLink
+	engineModules = func() []modules.Module {
+		if spec := os.Getenv("PHOENIX_TEST_MODULES"); spec != "" {
+			return testModules(spec)
+		}
+		return all.Default()
+	}
+	scriptSetups = append(scriptSetups, func(e *testscript.Env) error {
+		e.Setenv("FAKE_ROOT", filepath.Join(e.WorkDir, "root"))
+		return nil
+	})
+}
+
+func fakeSystemctl() {
+	work := filepath.Dir(os.Getenv("FAKE_ROOT"))
+	args := os.Args[1:]
+	appendFile(filepath.Join(work, "systemctl.log"), "systemctl "+strings.Join(args, " ")+"\n")
+	if len(args) == 1 && args[0] == "reboot" {
+		appendFile(filepath.Join(work, "reboots"), "reboot\n")
+		n := strings.Count(readFile(filepath.Join(work, "reboots")), "\n")
+		p := filepath.Join(os.Getenv("FAKE_ROOT"), "proc/sys/kernel/random/boot_id")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := os.WriteFile(p, []byte(fmt.Sprintf("boot-after-reboot-%d\n", n)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	fmt.Fprintf(os.Stderr, "systemctl (fake): unsupported: %s\n", strings.Join(args, " "))
+	os.Exit(1)
+}
+
+// failingTool prints its stdin to stderr (as careless tools do) and exits 3.
+func failingTool() {
+	in, _ := io.ReadAll(os.Stdin)
+	fmt.Fprintf(os.Stderr, "failing-tool: cannot apply %q\n", strings.TrimSpace(string(in)))
+	os.Exit(3)
+}
+
+// isLink PATH: exit 0 when PATH is a symlink (testscript's exists follows
+// links, and the wants link points into the offline root).
+func isLink() {
+	fi, err := os.Lstat(os.Args[1])
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		fmt.Fprintf(os.Stderr, "%s: not a symlink\n", os.Args[1])
+		os.Exit(1)
+	}
+}
+
+func appendFile(p, s string) {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err == nil {
+		f.WriteString(s)
+		f.Close()
+	}
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+// testModules builds modules from "name[:behaviour],...": plain (write
+// /etc/phoenix-test/NAME once), reboot (one reboot, then finish), fail
+// (run failing-tool with the section's secrets on stdin unless
+// /etc/phoenix-test/NAME.fixed exists), loop (ask for a reboot every time).
+func testModules(spec string) []modules.Module {
+	var out []modules.Module
+	for _, s := range strings.Split(spec, ",") {
+		name, how, _ := strings.Cut(s, ":")
+		out = append(out, &scriptModule{name: name, how: how})
+	}
+	return out
+}
+
+type scriptModule struct{ name, how string }
+
+func (m *scriptModule) Name() string             { return m.name }
+func (m *scriptModule) Active(s *seed.Seed) bool { return seed.SectionDigest(s, m.name) != "" }
+
+func (m *scriptModule) file() string { return "/etc/phoenix-test/" + m.name }
+
+func (m *scriptModule) Check(_ context.Context, e *modules.Env) ([]string, error) {
+	if b, _ := e.Root.ReadFile(m.file()); string(b) != seed.SectionDigest(e.Seed, m.name)+"\n" {
+		return []string{"write " + m.file()}, nil
+	}
+	return nil, nil
+}
+
+func (m *scriptModule) Apply(ctx context.Context, e *modules.Env) (modules.Result, error) {
+	e.Say("applying " + m.how)
+	switch m.how {
+	case "fail":
+		if !host.Exists(e.Root, m.file()+".fixed") {
+			var secret string
+			for _, u := range e.Seed.Users {
+				secret += u.Name + ":" + u.PasswordHash + "\n"
+			}
+			_, err := e.Run.Run(ctx, host.Cmd{Name: "failing-tool", Args: []string{"--apply", m.name}, Stdin: []byte(secret), Timeout: time.Minute})
+			return modules.Result{}, err
+		}
+	case "loop":
+		return modules.Result{Reboot: true, Reason: "never converges"}, nil
+	case "reboot":
+		var boot string
+		if _, err := e.Store.Get(m.name+"/boot", &boot); err != nil {
+			return modules.Result{}, err
+		}
+		if boot == "" || boot == e.BootID {
+			if err := e.Store.Put(m.name+"/boot", e.BootID); err != nil {
+				return modules.Result{}, err
+			}
+			if _, err := host.WriteIfChanged(e.Root, m.file(), []byte(seed.SectionDigest(e.Seed, m.name)+"\n"), 0o644, host.Owner{}); err != nil {
+				return modules.Result{}, err
+			}
+			return modules.Result{Reboot: true, Reason: "new " + m.name}, nil
+		}
+		if err := e.Store.Delete(m.name + "/boot"); err != nil {
+			return modules.Result{}, err
+		}
+	}
+	ch, err := host.WriteIfChanged(e.Root, m.file(), []byte(seed.SectionDigest(e.Seed, m.name)+"\n"), 0o644, host.Owner{})
+	if err != nil || !ch {
+		return modules.Result{}, err
+	}
+	return modules.Result{Changed: []string{m.file()}}, nil
+}

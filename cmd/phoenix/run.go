@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	sdbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/coreos/go-systemd/v22/journal"
+
+	"github.com/phoenix-pve/phoenix/bootstrap"
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules/all"
+	"github.com/phoenix-pve/phoenix/seed"
+	"github.com/phoenix-pve/phoenix/seed/source"
+)
+
+// engineModules is the module list the engine verbs run. The CLI tests
+// swap it (from engine_test.go only) for small test modules.
+var engineModules = all.Default
+
+// bundleDir is where the files a seed refers to are copied, so modules can
+// read them after the seed volume is gone.
+const bundleDir = bootstrap.StateDir + "/bundle"
+
+func init() {
+	register(command{name: "run", summary: "run the pending modules of the seed (what phoenix.service does at boot)", run: runRun})
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("phoenix run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	seedFile := fs.String("seed", "", "seed `FILE` (default: kernel phoenix.seed=, /etc/phoenix/seed.yaml, a volume labelled PHOENIX)")
+	rootDir := fs.String("root", "/", "act on the system mounted at `DIR`")
+	dryRun := fs.Bool("dry-run", false, "say what would run, change nothing")
+	if fs.Parse(args) != nil || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE] [--root DIR] [--dry-run]")
+		return exitUsage
+	}
+	o := engineOptions(ctx, *rootDir, *seedFile, stderr, !*dryRun)
+	if *dryRun {
+		return printPlan(ctx, o, stdout, stderr, true)
+	}
+	out, err := bootstrap.Run(ctx, o)
+	switch {
+	case errors.Is(err, bootstrap.ErrLocked):
+		fmt.Fprintf(stderr, "phoenix run: %v\n", err)
+		return exitUsage
+	case err != nil:
+		fmt.Fprintf(stderr, "phoenix run: %v\n", err)
+		fmt.Fprintln(stderr, "phoenix run: see `phoenix status` and /var/log/phoenix/phoenix.log")
+		return exitFailed
+	}
+	switch out.State {
+	case bootstrap.Rebooting:
+		fmt.Fprintf(stdout, "phoenix: %s needs a reboot; rebooting (the run continues at boot)\n", out.Module)
+	case bootstrap.Disabled:
+		fmt.Fprintln(stdout, "phoenix: disabled; nothing run")
+	case bootstrap.Done:
+		if out.Complete {
+			fmt.Fprintln(stdout, "phoenix: all modules done")
+		} else {
+			fmt.Fprintln(stdout, "phoenix: selected modules done")
+		}
+	}
+	return exitOK
+}
+
+// engineOptions finds and loads the seed and wires the engine to this
+// machine (or the offline root DIR). A seed that cannot be found or loaded
+// lands in SeedErr: the run records it and runs nothing. Only with write
+// does it copy the seed's referenced files into the state directory (plan
+// and --dry-run write nothing).
+func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writer, write bool) bootstrap.Options {
+	root := host.NewDirRoot(rootDir)
+	live := root.Dir() == "/"
+	runner := host.NewExecRunner()
+	o := bootstrap.Options{
+		Root:    root,
+		Runner:  runner,
+		Modules: engineModules(),
+		Version: version,
+		Units:   bootstrap.BootUnits{Root: root, Live: live},
+		Stderr:  stderr,
+		Notify:  func(s string) { _, _ = daemon.SdNotify(false, s) },
+	}
+	if live && journal.Enabled() {
+		o.Journal = func(msg string, prio int, fields map[string]string) error {
+			return journal.Send(msg, journal.Priority(prio), fields)
+		}
+		// Under systemd, stderr is the journal stream: the structured entry
+		// is enough there. Interactive runs keep their plain lines.
+		if ok, _ := journal.StderrIsJournalStream(); ok {
+			o.Stderr = nil
+		}
+	}
+	if live && systemdRunning() {
+		o.Reboot = rebootDBus
+	}
+	found, s, err := loadSeed(ctx, root, seedFile, live, stderr)
+	switch {
+	case err != nil:
+		o.SeedErr = err
+	case found.Disabled:
+		o.Disabled = true
+	default:
+		o.Seed, o.SeedName, o.SeedData, o.SeedOrigin = s, found.Name, found.Data, found.Origin
+		runner.Redactor = bootstrap.NewRedactor(s)
+		if refs := source.Referenced(s); len(refs) > 0 && write {
+			if _, err := found.CopyBundle(root, bundleDir, refs); err != nil {
+				o.SeedErr = err
+				o.Seed = nil
+				break
+			}
+		}
+		if host.Exists(root, bundleDir) {
+			o.Bundle = root.Path(bundleDir)
+		}
+	}
+	return o
+}
+
+// loadSeed locates the seed (seed/source) and validates it strictly.
+func loadSeed(ctx context.Context, root host.Root, seedFile string, live bool, stderr io.Writer) (*source.Found, *seed.Seed, error) {
+	so := source.Options{
+		Root:      root,
+		Flag:      seedFile,
+		Completed: host.Exists(root, bootstrap.CompletionFile),
+		Log:       func(msg string) { fmt.Fprintf(stderr, "phoenix: seed: %s\n", msg) },
+	}
+	if !live {
+		so.Wait = -1 // an offline root has no USB stick to wait for
+	}
+	found, err := source.Locate(ctx, so)
+	if err != nil {
+		return nil, nil, err
+	}
+	if found.Disabled {
+		return found, nil, nil
+	}
+	s, err := seed.Load(found.Name, found.Data)
+	if err != nil {
+		return found, nil, err
+	}
+	return found, s, nil
+}
+
+// systemdRunning reports whether systemd is PID 1 (sd_booted).
+func systemdRunning() bool {
+	fi, err := os.Lstat("/run/systemd/system")
+	return err == nil && fi.IsDir()
+}
+
+// rebootDBus asks systemd for reboot.target, like `systemctl reboot`,
+// without a dbus-daemon (root talks to systemd's private socket).
+func rebootDBus(ctx context.Context) error {
+	conn, err := sdbus.NewWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("reboot: %w", err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := conn.StartUnitContext(ctx, "reboot.target", "replace-irreversibly", nil); err != nil {
+		return fmt.Errorf("reboot: %w", err)
+	}
+	return nil
+}
+
+// printPlan prints each module's Check; pendingOnly limits it to what a
+// run would apply (phoenix run --dry-run).
+func printPlan(ctx context.Context, o bootstrap.Options, stdout, stderr io.Writer, pendingOnly bool) int {
+	if o.Disabled {
+		fmt.Fprintln(stdout, "phoenix: disabled; nothing would run")
+		return exitOK
+	}
+	entries, err := bootstrap.Plan(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix: %v\n", err)
+		return exitFailed
+	}
+	code := exitOK
+	for _, pe := range entries {
+		if pendingOnly && pe.State != bootstrap.Pending {
+			continue
+		}
+		switch {
+		case pe.State == bootstrap.Skipped:
+			fmt.Fprintf(stdout, "%s: skipped (%s)\n", pe.Module, pe.Detail)
+		case pe.Err != nil:
+			fmt.Fprintf(stdout, "%s: check failed: %v\n", pe.Module, pe.Err)
+			code = exitFailed
+		case len(pe.Changes) == 0:
+			fmt.Fprintf(stdout, "%s: converged%s\n", pe.Module, planNote(pe))
+		default:
+			fmt.Fprintf(stdout, "%s: %d change(s)%s\n", pe.Module, len(pe.Changes), planNote(pe))
+			for _, c := range pe.Changes {
+				fmt.Fprintf(stdout, "  - %s\n", c)
+			}
+		}
+	}
+	return code
+}
+
+func planNote(pe bootstrap.PlanEntry) string {
+	switch {
+	case pe.State == bootstrap.Pending && pe.Detail != "":
+		return " (would run: " + pe.Detail + ")"
+	case pe.State == bootstrap.Pending:
+		return " (would run)"
+	}
+	return ""
+}
+

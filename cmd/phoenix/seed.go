@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap"
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/seed"
+	"github.com/phoenix-pve/phoenix/seed/image"
+	"github.com/phoenix-pve/phoenix/seed/sign"
+	"github.com/phoenix-pve/phoenix/seed/source"
+)
+
+func init() {
+	register(command{name: "seed", summary: "seed locate|build|sign|verify: find, pack and sign seeds", run: runSeed})
+}
+
+const seedUsage = `usage:
+  phoenix seed locate [--device PATH...] [--root DIR] [--seed FILE] [--wait DURATION] [--completed]
+  phoenix seed build -o OUT --iso|--fat|--usb [--gpt] [--size SIZE] [--fat-type 12|16|32] seed.yaml [FILE...]
+  phoenix seed sign [-k KEY] seed.yaml
+  phoenix seed verify [--allowed-signers FILE] seed.yaml`
+
+func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, seedUsage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "locate":
+		return seedLocate(ctx, args[1:], stdout, stderr)
+	case "build":
+		return seedBuild(args[1:], stdout, stderr)
+	case "sign":
+		return seedSign(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return seedVerify(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, seedUsage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "phoenix seed: unknown subcommand %q\n%s\n", args[0], seedUsage)
+	return exitUsage
+}
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// seedLocate prints where the seed would come from and why, step by step
+// (like cloud-init's ds-identify). Exit 0 found, 1 not found or refused.
+func seedLocate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("phoenix seed locate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var devices multiFlag
+	fs.Var(&devices, "device", "probe this device or image `PATH` instead of scanning /sys/class/block (repeatable)")
+	rootDir := fs.String("root", "/", "look at the system mounted at `DIR`")
+	seedFile := fs.String("seed", "", "an explicit seed `FILE` (as phoenix run --seed)")
+	wait := fs.Duration("wait", 0, "wait up to `DURATION` for a late USB device (default: scan once)")
+	completed := fs.Bool("completed", false, "apply the after-completion policy (default: read the completion record)")
+	if fs.Parse(args) != nil || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, seedUsage)
+		return exitUsage
+	}
+	root := host.NewDirRoot(*rootDir)
+	o := source.Options{
+		Root:      root,
+		Flag:      *seedFile,
+		Devices:   devices,
+		Wait:      *wait,
+		Completed: *completed || host.Exists(root, bootstrap.CompletionFile),
+	}
+	if o.Wait == 0 {
+		o.Wait = -1
+	}
+	f, err := source.Locate(ctx, o)
+	var nf *source.NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		for _, l := range nf.Trace {
+			fmt.Fprintln(stdout, l)
+		}
+		fmt.Fprintln(stdout, "result: no seed found")
+		return exitFailed
+	case err != nil:
+		fmt.Fprintf(stderr, "phoenix seed locate: %v\n", err)
+		return exitFailed
+	}
+	for _, l := range f.Trace {
+		fmt.Fprintln(stdout, l)
+	}
+	if f.Disabled {
+		fmt.Fprintln(stdout, "result: disabled by phoenix.disable")
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "result: %s\n", f.Origin)
+	if f.Signed {
+		fmt.Fprintf(stdout, "signed by: %s\n", f.Signer)
+	}
+	if _, err := seed.Load(f.Name, f.Data); err != nil {
+		fmt.Fprintf(stdout, "invalid: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// parseSize reads 64M, 1G, 512K or plain bytes.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad size %q (want e.g. 64M)", s)
+	}
+	return n * mult, nil
+}
+
+// seedBuild validates the seed and writes an image labelled PHOENIX with
+// the seed, its signature (seed.yaml.sig next to it, if any), the files it
+// refers to (found next to it unless given) and any extra FILEs.
+func seedBuild(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("phoenix seed build", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "", "write the image to `OUT`")
+	iso := fs.Bool("iso", false, "ISO9660 image (Joliet + Rock Ridge)")
+	fat := fs.Bool("fat", false, "bare FAT image (no partition table)")
+	usb := fs.Bool("usb", false, "USB-stick image: partition table + FAT partition")
+	gpt := fs.Bool("gpt", false, "with --usb: GPT instead of MBR")
+	sizeFlag := fs.String("size", "", "FAT/USB image `SIZE` (e.g. 64M; default: fit the content)")
+	fatType := fs.Int("fat-type", 0, "force FAT12, 16 or 32 (default: by size)")
+	if fs.Parse(args) != nil || fs.NArg() < 1 || *out == "" || btoi(*iso)+btoi(*fat)+btoi(*usb) != 1 {
+		fmt.Fprintln(stderr, "phoenix seed build: need -o OUT, exactly one of --iso, --fat, --usb, and a seed file")
+		fmt.Fprintln(stderr, seedUsage)
+		return exitUsage
+	}
+	o := image.Options{Kind: image.FAT, GPT: *gpt, FATType: *fatType}
+	switch {
+	case *iso:
+		o.Kind = image.ISO
+	case *usb:
+		o.Kind = image.USB
+	}
+	if *sizeFlag != "" {
+		n, err := parseSize(*sizeFlag)
+		if err != nil {
+			fmt.Fprintf(stderr, "phoenix seed build: %v\n", err)
+			return exitUsage
+		}
+		o.Size = n
+	}
+	files, err := buildFiles(fs.Arg(0), fs.Args()[1:])
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix seed build: %v\n", err)
+		return exitFailed
+	}
+	if err := image.Build(*out, o, files); err != nil {
+		fmt.Fprintf(stderr, "phoenix seed build: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "wrote %s (label %s):\n", *out, image.Label)
+	for _, f := range files {
+		fmt.Fprintf(stdout, "  %s\n", f.Path)
+	}
+	return exitOK
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// buildFiles lists what goes on a seed image.
+func buildFiles(seedPath string, extra []string) ([]image.File, error) {
+	data, err := os.ReadFile(seedPath)
+	if err != nil {
+		return nil, err
+	}
+	s, err := seed.Load(seedPath, data)
+	if err != nil {
+		return nil, err // already reads as "seed.yaml:12:7: ..."
+	}
+	name := "seed.yaml"
+	if strings.HasSuffix(seedPath, ".json") {
+		name = "seed.json"
+	}
+	files := []image.File{{Path: name, Data: data}}
+	dir := filepath.Dir(seedPath)
+	if sig, err := os.ReadFile(seedPath + source.SigSuffix); err == nil {
+		files = append(files, image.File{Path: name + source.SigSuffix, Data: sig})
+	}
+	have := map[string]bool{}
+	for _, f := range files {
+		have[f.Path] = true
+	}
+	for _, e := range extra {
+		rel := filepath.Base(e)
+		if r, err := filepath.Rel(dir, e); err == nil && !strings.HasPrefix(r, "..") && !filepath.IsAbs(r) {
+			rel = filepath.ToSlash(r)
+		}
+		if have[rel] {
+			return nil, fmt.Errorf("%s: %s is already on the image", e, rel)
+		}
+		have[rel] = true
+		files = append(files, image.File{Path: rel, Source: e})
+	}
+	for _, ref := range source.Referenced(s) {
+		c, err := source.CleanRel(ref)
+		if err != nil {
+			return nil, fmt.Errorf("%s refers to %w", seedPath, err)
+		}
+		if have[c] {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(c))
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%s refers to %s, not found at %s (give it as FILE)", seedPath, c, p)
+		}
+		have[c] = true
+		files = append(files, image.File{Path: c, Source: p})
+	}
+	return files, nil
+}
+
+// seedSign writes seed.yaml.sig, an SSH signature in namespace
+// phoenix-seed. Unencrypted ed25519 keys are handled in Go; any other key
+// (encrypted, RSA, ECDSA, FIDO) is handed to ssh-keygen -Y sign, which can
+// prompt for a passphrase or use the agent.
+func seedSign(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("phoenix seed sign", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	home, _ := os.UserHomeDir()
+	key := fs.String("k", filepath.Join(home, ".ssh", "id_ed25519"), "private `KEY` file")
+	if fs.Parse(args) != nil || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, seedUsage)
+		return exitUsage
+	}
+	file := fs.Arg(0)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix seed sign: %v\n", err)
+		return exitFailed
+	}
+	if _, err := seed.Load(file, data); err != nil {
+		fmt.Fprintf(stderr, "phoenix seed sign: refusing to sign an invalid seed: %v\n", err)
+		return exitFailed
+	}
+	keyData, err := os.ReadFile(*key)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix seed sign: %v\n", err)
+		return exitFailed
+	}
+	out := file + source.SigSuffix
+	priv, err := sign.ParsePrivateKey(keyData)
+	switch {
+	case err == nil:
+		if err := signGo(priv, data, out); err != nil {
+			fmt.Fprintf(stderr, "phoenix seed sign: %v\n", err)
+			return exitFailed
+		}
+	case errors.Is(err, sign.ErrUnsupportedKey):
+		// ssh-keygen refuses to overwrite an existing signature.
+		_ = os.Remove(out)
+		_, err := host.NewExecRunner().Run(ctx, host.Cmd{Name: "ssh-keygen", Args: []string{"-Y", "sign", "-f", *key, "-n", source.Namespace, file}, Timeout: 5 * time.Minute})
+		if err != nil {
+			fmt.Fprintf(stderr, "phoenix seed sign: %v\n", err)
+			return exitFailed
+		}
+	default:
+		fmt.Fprintf(stderr, "phoenix seed sign: %s: %v\n", *key, err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "wrote %s (namespace %s)\n", out, source.Namespace)
+	return exitOK
+}
+
+func signGo(priv ed25519.PrivateKey, data []byte, out string) error {
+	sig, err := sign.SignEd25519(priv, source.Namespace, data)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, sig.Marshal(), 0o644)
+}
+
+// seedVerify checks seed.yaml.sig against an allowed signers file, as
+// Phoenix will at boot.
+func seedVerify(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("phoenix seed verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	allowed := fs.String("allowed-signers", source.AllowedSigners, "allowed signers `FILE`")
+	if fs.Parse(args) != nil || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, seedUsage)
+		return exitUsage
+	}
+	file := fs.Arg(0)
+	data, err := os.ReadFile(file)
+	if err == nil {
+		var sig, as []byte
+		if sig, err = os.ReadFile(file + source.SigSuffix); err == nil {
+			if as, err = os.ReadFile(*allowed); err == nil {
+				var signers []sign.Signer
+				if signers, err = sign.ParseAllowedSigners(as); err != nil {
+					err = fmt.Errorf("%s: %w", *allowed, err)
+				} else {
+					var who string
+					if who, err = sign.Verify(signers, source.Namespace, data, sig, time.Now()); err == nil {
+						fmt.Fprintf(stdout, "%s: good signature by %s\n", file, who)
+						return exitOK
+					}
+				}
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "phoenix seed verify: %s: %v\n", file, err)
+	return exitFailed
+}

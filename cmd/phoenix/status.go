@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap"
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+)
+
+func init() {
+	register(command{name: "status", summary: "show the provisioning state (exit 0 done, 1 failed, 2 pending or running)", run: runStatus})
+}
+
+// statusPoll is how often --wait rereads status.json.
+var statusPoll = 250 * time.Millisecond
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("phoenix status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rootDir := fs.String("root", "/", "act on the system mounted at `DIR`")
+	asJSON := fs.Bool("json", false, "print status.json")
+	wait := fs.Bool("wait", false, "wait until the run is done or failed")
+	timeout := fs.Duration("timeout", time.Hour, "give up waiting after `D` (exit 2)")
+	if fs.Parse(args) != nil || fs.NArg() != 0 || *timeout <= 0 {
+		fmt.Fprintln(stderr, "usage: phoenix status [--root DIR] [--json] [--wait [--timeout D]]")
+		return exitUsage
+	}
+	root := host.NewDirRoot(*rootDir)
+	if *wait {
+		if code, msg := waitStatus(ctx, root, *timeout); msg != "" {
+			fmt.Fprintf(stderr, "phoenix status: %s\n", msg)
+			if code != exitOK && code != exitFailed {
+				return code
+			}
+		}
+	}
+	if *asJSON {
+		b, err := root.ReadFile(bootstrap.StatusFile)
+		if err != nil {
+			fmt.Fprintln(stdout, `{"state": "pending", "modules": []}`)
+			return exitPending
+		}
+		st, _, err := bootstrap.ReadStatus(root)
+		if err != nil {
+			fmt.Fprintf(stderr, "phoenix status: %v\n", err)
+			return exitUsage
+		}
+		stdout.Write(b)
+		return st.State.ExitCode()
+	}
+	st, found, err := bootstrap.ReadStatus(root)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix status: %v\n", err)
+		return exitUsage
+	}
+	if !found {
+		fmt.Fprintln(stdout, "phoenix: no run yet (pending)")
+		return exitPending
+	}
+	printStatus(stdout, st)
+	return st.State.ExitCode()
+}
+
+// waitStatus polls until the run reaches a state it cannot leave on its
+// own (done, failed, invalid, disabled), the timeout passes, or nothing is
+// running and nothing will run (no lock holder, not rebooting, boot unit
+// disabled), so it neither returns early nor hangs forever.
+func waitStatus(ctx context.Context, root host.Root, timeout time.Duration) (int, string) {
+	deadline := time.Now().Add(timeout)
+	for {
+		st, found, err := bootstrap.ReadStatus(root)
+		if err == nil && found && st.State.Terminal() {
+			return st.State.ExitCode(), ""
+		}
+		active := bootstrap.Locked(root) || (found && st.State == bootstrap.Rebooting) || bootstrap.BootEnabled(root)
+		if !active {
+			return exitPending, "no run in progress and none will start (boot unit disabled): run `phoenix run`"
+		}
+		if time.Now().After(deadline) {
+			return exitPending, fmt.Sprintf("still not finished after %s", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return exitPending, ctx.Err().Error()
+		case <-time.After(statusPoll):
+		}
+	}
+}
+
+func printStatus(w io.Writer, st bootstrap.Status) {
+	head := "phoenix: " + string(st.State)
+	if st.Progress != "" && (st.State == bootstrap.Running || st.State == bootstrap.Rebooting) {
+		head += " (" + st.Progress + ")"
+	}
+	fmt.Fprintln(w, head)
+	if st.Seed.Origin != "" || st.Seed.Digest != "" {
+		fmt.Fprintf(w, "seed: %s %s\n", st.Seed.Origin, shortDigest(st.Seed.Digest))
+	}
+	if st.Error != "" && len(st.Modules) == 0 || st.State == bootstrap.Invalid || st.State == bootstrap.Disabled {
+		fmt.Fprintf(w, "error: %s\n", st.Error)
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for _, m := range st.Modules {
+		line := fmt.Sprintf("  %s\t%s\t%s", m.Name, m.State, duration(m))
+		var extra []string
+		if m.Reboots > 0 {
+			extra = append(extra, fmt.Sprintf("reboots %d", m.Reboots))
+		}
+		if m.Detail != "" {
+			extra = append(extra, m.Detail)
+		}
+		fmt.Fprintln(tw, line+"\t"+strings.Join(extra, "; "))
+		for _, it := range m.Items {
+			fmt.Fprintf(tw, "    %s\t%s\t\t%s\n", it.Name, it.State, it.Detail)
+		}
+	}
+	tw.Flush()
+	for _, m := range st.Modules {
+		if f := m.Failure; f != nil {
+			fmt.Fprintf(w, "\n%s failed: %s\n", m.Name, f.Error)
+			if f.Command != "" {
+				fmt.Fprintf(w, "  command: %s\n  exit code: %d\n", f.Command, f.ExitCode)
+			}
+			if f.Stderr != "" {
+				fmt.Fprintf(w, "  stderr:\n    %s\n", strings.ReplaceAll(f.Stderr, "\n", "\n    "))
+			}
+		}
+	}
+	if len(st.Unmanaged) > 0 {
+		fmt.Fprintf(w, "\nno longer managed (left as they are): %s\n", strings.Join(st.Unmanaged, ", "))
+	}
+}
+
+func duration(m bootstrap.ModuleStatus) string {
+	switch {
+	case m.Seconds > 0:
+		return (time.Duration(m.Seconds*float64(time.Second))).Round(100 * time.Millisecond).String()
+	case m.State == bootstrap.Running && !m.Started.IsZero():
+		return "since " + m.Started.Local().Format("15:04:05")
+	}
+	return "-"
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}

@@ -1,0 +1,19 @@
+// Package kernel is the "kernel" module: kernel command-line arguments,
+// modules loaded at boot, module blacklists and options.
+//
+// Command-line arguments go where the boot loader takes them from: on hosts
+// booted by proxmox-boot-tool (systemd-boot or GRUB on a ZFS or UEFI root,
+// detected by /etc/kernel/proxmox-boot-uuids) into /etc/kernel/cmdline, then
+// `proxmox-boot-tool refresh`; on plain GRUB hosts into the drop-in
+// /etc/default/grub.d/phoenix.cfg, then update-grub. Modules go into
+// /etc/modules-load.d/phoenix.conf, blacklists and options into
+// /etc/modprobe.d/phoenix.conf, then `update-initramfs -u -k all` (the
+// initramfs carries modprobe.d).
+//
+// Any change needs a reboot. Before asking for it, the module records in
+// the Store the digest of the change and the boot id; when Apply runs again
+// after the reboot it verifies the change took effect (each argument in
+// /proc/cmdline, each module in /sys/module, no blacklisted module loaded)
+// and fails saying what did not, instead of rebooting again for the same
+// change.
+package kernel

@@ -1,0 +1,386 @@
+package kernel
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/files"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+// Paths the module reads and writes (in-root).
+const (
+	BootUUIDs     = "/etc/kernel/proxmox-boot-uuids"
+	KernelCmdline = "/etc/kernel/cmdline"
+	GrubDefault   = "/etc/default/grub"
+	GrubDropIn    = "/etc/default/grub.d/phoenix.cfg"
+	ModulesLoad   = "/etc/modules-load.d/phoenix.conf"
+	Modprobe      = "/etc/modprobe.d/phoenix.conf"
+	ProcCmdline   = "/proc/cmdline"
+	SysModule     = "/sys/module"
+
+	pendingKey = "kernel/pending"  // tools still to run for a written change
+	rebootKey  = "kernel/rebooted" // the change we rebooted for, and when
+	argsKey    = "kernel/cmdline"  // the arguments Phoenix manages in /etc/kernel/cmdline
+)
+
+// Boot loaders.
+const (
+	BootTool = "proxmox-boot-tool"
+	Grub     = "grub"
+)
+
+// Module is the kernel module.
+type Module struct{}
+
+var _ modules.Module = (*Module)(nil)
+
+// New returns the kernel module.
+func New() *Module { return &Module{} }
+
+// Name implements modules.Module.
+func (*Module) Name() string { return "kernel" }
+
+// Active implements modules.Module.
+func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Kernel != nil }
+
+var (
+	// argRE keeps arguments safe in a file GRUB's scripts source with sh.
+	argRE    = regexp.MustCompile(`^[A-Za-z0-9_.,:=/+@-]+$`)
+	kmodRE   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	kmoptsRE = regexp.MustCompile(`^[A-Za-z0-9_.,:=/+ -]+$`)
+)
+
+// pending is a written change whose tools have not run yet.
+type pending struct {
+	Digest    string `json:"digest"`
+	Cmdline   bool   `json:"cmdline"`
+	Initramfs bool   `json:"initramfs"`
+}
+
+// rebooted is the change Phoenix asked a reboot for.
+type rebooted struct {
+	Digest string `json:"digest"`
+	BootID string `json:"boot_id"`
+}
+
+type plan struct {
+	loader    string
+	cmdline   files.Plan // boot loader files
+	initramfs files.Plan // modprobe.d and modules-load.d
+	args      []string
+	digest    string
+}
+
+// DetectLoader says how the host boots.
+func DetectLoader(r host.Root) string {
+	if host.Exists(r, BootUUIDs) {
+		return BootTool
+	}
+	if host.Exists(r, GrubDefault) {
+		return Grub
+	}
+	return ""
+}
+
+func (m *Module) plan(env *modules.Env) (*plan, error) {
+	k := env.Seed.Kernel
+	p := &plan{loader: DetectLoader(env.Root), args: k.Cmdline}
+	for _, a := range k.Cmdline {
+		if !argRE.MatchString(a) {
+			return nil, fmt.Errorf("kernel: cmdline argument %q: only letters, digits and _.,:=/+@- are allowed", a)
+		}
+	}
+	for _, list := range [][]string{k.Modules, k.Blacklist} {
+		for _, n := range list {
+			if !kmodRE.MatchString(n) {
+				return nil, fmt.Errorf("kernel: %q is not a module name", n)
+			}
+		}
+	}
+	for n, o := range k.Options {
+		if !kmodRE.MatchString(n) || !kmoptsRE.MatchString(o) {
+			return nil, fmt.Errorf("kernel: options %s %q: not a module name and options", n, o)
+		}
+	}
+
+	switch {
+	case p.loader == BootTool:
+		var managed []string
+		if _, err := env.Store.Get(argsKey, &managed); err != nil {
+			return nil, fmt.Errorf("kernel: %w", err)
+		}
+		old, err := env.Root.ReadFile(KernelCmdline)
+		if err != nil {
+			return nil, fmt.Errorf("kernel: %s: %w", KernelCmdline, err)
+		}
+		data := old
+		if line := mergeArgs(strings.Fields(string(old)), managed, k.Cmdline); line != strings.Join(strings.Fields(string(old)), " ") {
+			data = []byte(line + "\n")
+		}
+		mode := fs.FileMode(0o644)
+		if fi, err := env.Root.Stat(KernelCmdline); err == nil {
+			mode = fi.Mode().Perm()
+		}
+		p.cmdline = files.Plan{{Path: KernelCmdline, Data: data, Mode: mode, Why: "kernel arguments " + strings.Join(k.Cmdline, " ")}}
+	case p.loader == Grub:
+		f := files.File{Path: GrubDropIn, Absent: true, Why: "no kernel arguments"}
+		if len(k.Cmdline) > 0 {
+			f = files.File{Path: GrubDropIn, Mode: 0o644, Why: "kernel arguments " + strings.Join(k.Cmdline, " "),
+				Data: []byte("# Managed by phoenix (seed kernel.cmdline); edits are overwritten.\nGRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT " + strings.Join(k.Cmdline, " ") + "\"\n")}
+		}
+		p.cmdline = files.Plan{f}
+	case len(k.Cmdline) > 0:
+		return nil, fmt.Errorf("kernel: cannot set kernel arguments: neither %s (proxmox-boot-tool) nor %s (GRUB) exists", BootUUIDs, GrubDefault)
+	}
+
+	load := files.File{Path: ModulesLoad, Absent: true, Why: "no modules to load"}
+	if len(k.Modules) > 0 {
+		load = files.File{Path: ModulesLoad, Mode: 0o644, Why: "load " + strings.Join(k.Modules, " "),
+			Data: []byte("# Managed by phoenix (seed kernel.modules); edits are overwritten.\n" + strings.Join(k.Modules, "\n") + "\n")}
+	}
+	var b strings.Builder
+	for _, n := range k.Blacklist {
+		b.WriteString("blacklist " + n + "\n")
+	}
+	names := make([]string, 0, len(k.Options))
+	for n := range k.Options {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b.WriteString("options " + n + " " + k.Options[n] + "\n")
+	}
+	probe := files.File{Path: Modprobe, Absent: true, Why: "no blacklist or options"}
+	if b.Len() > 0 {
+		probe = files.File{Path: Modprobe, Mode: 0o644, Why: "blacklist/options",
+			Data: []byte("# Managed by phoenix (seed kernel.blacklist, kernel.options); edits are overwritten.\n" + b.String())}
+	}
+	p.initramfs = files.Plan{load, probe}
+
+	h := sha256.New()
+	for _, f := range append(append(files.Plan{}, p.cmdline...), p.initramfs...) {
+		fmt.Fprintf(h, "%s\x00%t\x00%s\x00", f.Path, f.Absent, f.Data)
+	}
+	fmt.Fprintf(h, "%s\x00", strings.Join(k.Cmdline, " "))
+	p.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return p, nil
+}
+
+// mergeArgs is the kernel command line with the seed's arguments: tokens
+// Phoenix added before and the seed no longer has are dropped, a seed
+// argument replaces a token with the same key (intel_iommu=off becomes
+// intel_iommu=on), and missing ones are appended. The admin's own tokens
+// (root=ZFS=..., boot=zfs) stay in place.
+func mergeArgs(cur, managed, want []string) string {
+	wanted := map[string]bool{}
+	keys := map[string]string{}
+	for _, a := range want {
+		wanted[a] = true
+		keys[argKey(a)] = a
+	}
+	stale := map[string]bool{}
+	for _, a := range managed {
+		if !wanted[a] {
+			stale[a] = true
+		}
+	}
+	var out []string
+	have := map[string]bool{}
+	for _, t := range cur {
+		if stale[t] {
+			continue
+		}
+		if w, ok := keys[argKey(t)]; ok && strings.Contains(t, "=") {
+			t = w
+		}
+		if have[t] {
+			continue
+		}
+		have[t] = true
+		out = append(out, t)
+	}
+	for _, a := range want {
+		if !have[a] {
+			have[a] = true
+			out = append(out, a)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func argKey(a string) string {
+	k, _, _ := strings.Cut(a, "=")
+	return k
+}
+
+// verify lists what of the plan is not in effect in the running kernel.
+func (m *Module) verify(env *modules.Env) []string {
+	k := env.Seed.Kernel
+	var out []string
+	if len(k.Cmdline) > 0 {
+		b, err := env.Root.ReadFile(ProcCmdline)
+		if err != nil {
+			out = append(out, "cannot read "+ProcCmdline)
+		}
+		have := map[string]bool{}
+		for _, t := range strings.Fields(string(b)) {
+			have[t] = true
+		}
+		for _, a := range k.Cmdline {
+			if !have[a] {
+				out = append(out, "argument "+a+" missing from "+ProcCmdline)
+			}
+		}
+	}
+	for _, n := range k.Modules {
+		if !loaded(env.Root, n) {
+			out = append(out, "module "+n+" not loaded ("+sysPath(n)+" missing)")
+		}
+	}
+	for _, n := range k.Blacklist {
+		if loaded(env.Root, n) {
+			out = append(out, "blacklisted module "+n+" is loaded")
+		}
+	}
+	return out
+}
+
+// sysPath is where a loaded module shows: sysfs names use '_' for '-'.
+func sysPath(n string) string { return path.Join(SysModule, strings.ReplaceAll(n, "-", "_")) }
+
+func loaded(r host.Root, n string) bool { return host.Exists(r, sysPath(n)) }
+
+// Check implements modules.Module.
+func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+	p, err := m.plan(env)
+	if err != nil {
+		return nil, err
+	}
+	out, err := append(append(files.Plan{}, p.cmdline...), p.initramfs...).Pending(env.Root)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	var pend pending
+	if found, err := env.Store.Get(pendingKey, &pend); err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	} else if found {
+		out = append(out, "boot loader / initramfs update of an interrupted run")
+	}
+	if len(out) == 0 {
+		if missing := m.verify(env); len(missing) > 0 {
+			var rb rebooted
+			_, _ = env.Store.Get(rebootKey, &rb)
+			what := "reboot to activate: "
+			if rb.Digest == p.digest && rb.BootID != env.BootID {
+				what = "not in effect after the reboot: "
+			}
+			out = append(out, what+strings.Join(missing, "; "))
+		}
+	}
+	return out, nil
+}
+
+// Apply implements modules.Module.
+func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
+	var res modules.Result
+	p, err := m.plan(env)
+	if err != nil {
+		return res, err
+	}
+	cmdPending, err := p.cmdline.Pending(env.Root)
+	if err != nil {
+		return res, fmt.Errorf("kernel: %w", err)
+	}
+	initPending, err := p.initramfs.Pending(env.Root)
+	if err != nil {
+		return res, fmt.Errorf("kernel: %w", err)
+	}
+	var pend pending
+	found, err := env.Store.Get(pendingKey, &pend)
+	if err != nil {
+		return res, fmt.Errorf("kernel: %w", err)
+	}
+	if len(cmdPending) == 0 && len(initPending) == 0 && !found {
+		// Files are in place: is the change live?
+		missing := m.verify(env)
+		if len(missing) == 0 {
+			return res, nil
+		}
+		var rb rebooted
+		if _, err := env.Store.Get(rebootKey, &rb); err != nil {
+			return res, fmt.Errorf("kernel: %w", err)
+		}
+		if rb.Digest == p.digest {
+			if rb.BootID == env.BootID {
+				// Asked for the reboot, which has not happened yet.
+				return modules.Result{Reboot: true, Reason: "kernel: activate " + strings.Join(missing, "; ")}, nil
+			}
+			return res, fmt.Errorf("kernel: rebooted for this change (boot %s) but it did not take effect: %s; not rebooting again", rb.BootID, strings.Join(missing, "; "))
+		}
+		// The files were there before Phoenix (or its record is gone):
+		// refresh both to be sure, then reboot once.
+		pend = pending{Cmdline: len(p.cmdline) > 0, Initramfs: true}
+	}
+	pend.Digest = p.digest
+	pend.Cmdline = pend.Cmdline || len(cmdPending) > 0
+	pend.Initramfs = pend.Initramfs || len(initPending) > 0
+	if p.loader == BootTool && len(cmdPending) > 0 {
+		// Remember the arguments Phoenix manages in the shared file, so
+		// that dropping one from the seed removes it later.
+		if err := env.Store.Put(argsKey, p.args); err != nil {
+			return res, fmt.Errorf("kernel: %w", err)
+		}
+	}
+	if err := env.Store.Put(pendingKey, pend); err != nil {
+		return res, fmt.Errorf("kernel: %w", err)
+	}
+	changed, err := append(append(files.Plan{}, p.cmdline...), p.initramfs...).Apply(env.Root)
+	res.Changed = changed
+	if err != nil {
+		return res, fmt.Errorf("kernel: %w", err)
+	}
+	run := func(name string, args ...string) error {
+		env.Say("kernel: " + name + " " + strings.Join(args, " "))
+		_, err := env.Run.Run(ctx, host.Cmd{Name: name, Args: args, Timeout: 30 * time.Minute})
+		if err != nil {
+			return fmt.Errorf("kernel: %w", err)
+		}
+		return nil
+	}
+	if pend.Initramfs {
+		if err := run("update-initramfs", "-u", "-k", "all"); err != nil {
+			return res, err
+		}
+	}
+	switch {
+	case p.loader == BootTool && (pend.Cmdline || pend.Initramfs):
+		// Copies kernels, initrds and the command line to every ESP.
+		if err := run("proxmox-boot-tool", "refresh"); err != nil {
+			return res, err
+		}
+	case p.loader == Grub && pend.Cmdline:
+		if err := run("update-grub"); err != nil {
+			return res, err
+		}
+	}
+	if err := env.Store.Put(rebootKey, rebooted{Digest: p.digest, BootID: env.BootID}); err != nil {
+		return res, fmt.Errorf("kernel: %w", err)
+	}
+	if err := env.Store.Delete(pendingKey); err != nil {
+		return res, fmt.Errorf("kernel: %w", err)
+	}
+	res.Reboot = true
+	res.Reason = "kernel: boot with the new command line and modules"
+	return res, nil
+}

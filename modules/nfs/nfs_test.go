@@ -1,0 +1,184 @@
+package nfs_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/fault"
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	"github.com/phoenix-pve/phoenix/modules"
+	aptfake "github.com/phoenix-pve/phoenix/modules/apt/fake"
+	"github.com/phoenix-pve/phoenix/modules/nfs"
+	nfsfake "github.com/phoenix-pve/phoenix/modules/nfs/fake"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const adminExports = "# /etc/exports: the admin's own\n/srv/legacy 10.1.0.0/16(ro,sync,no_subtree_check)\n"
+
+const nfsSeed = `
+nfs:
+  exports:
+    - path: /tank/media
+      clients:
+        - {host: 192.168.1.0/24, options: [rw, sync, no_subtree_check]}
+        - {host: "*.lan", options: [ro]}
+    - path: /srv/media/films
+      clients:
+        - {host: "@trusted", options: [rw, all_squash, anonuid=1500, anongid=1500]}
+`
+
+type world struct {
+	root *host.DirRoot
+	srv  *nfsfake.Server
+	apt  *aptfake.DB
+	run  *fakehost.Runner
+}
+
+func newWorld(t testing.TB) *world {
+	root := host.NewDirRoot(t.TempDir())
+	for _, d := range []string{"/tank/media", "/srv/media/films", "/srv/legacy"} {
+		if err := root.MkdirAll(d, 0o755, host.Owner{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := root.WriteFile("/etc/exports", []byte(adminExports), 0o644, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	w := &world{root: root, srv: nfsfake.New(root), apt: aptfake.New("nfs-common"), run: fakehost.New()}
+	w.srv.Register(w.run)
+	w.apt.Register(w.run)
+	return w
+}
+
+func (w *world) effects() string {
+	return w.srv.Effects() + "packages: " + strings.Join(w.apt.Installed(), " ") + "\n"
+}
+
+func loadSeed(t testing.TB, y string) *seed.Seed {
+	s, err := seed.Load("seed.yaml", []byte("version: 1\n"+y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (w *world) env(s *seed.Seed) *modules.Env {
+	return &modules.Env{Seed: s, Run: w.run, Root: w.root, Store: modules.NewStore(w.root)}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs (-update to accept):\n--- got\n%s--- want\n%s", name, got, want)
+	}
+}
+
+// TestApplyThenRerun: install, write the drop-in, enable, reload, verify;
+// the rerun only reads.
+func TestApplyThenRerun(t *testing.T) {
+	w := newWorld(t)
+	s := loadSeed(t, nfsSeed)
+	ctx := context.Background()
+	m := nfs.New()
+	res, err := m.Apply(ctx, w.env(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "apply.log", w.run.Log())
+	b, _ := w.root.ReadFile(nfs.ExportsFile)
+	golden(t, "phoenix.exports", string(b))
+	golden(t, "exportfs-v.txt", w.srv.Effects())
+	if len(res.Changed) != 4 {
+		t.Errorf("changed %q", res.Changed)
+	}
+	w.run.Reset()
+	res, err = m.Apply(ctx, w.env(s))
+	if err != nil || len(res.Changed) > 0 {
+		t.Errorf("rerun: %q %v", res.Changed, err)
+	}
+	for _, c := range w.run.Calls() {
+		if c.Name == "apt-get" || c.Name == "exportfs" && c.Args[0] != "-v" || c.Name == "systemctl" && c.Args[0] == "enable" {
+			t.Errorf("rerun ran %s", c.String())
+		}
+	}
+	if ch, err := m.Check(ctx, w.env(s)); err != nil || len(ch) > 0 {
+		t.Errorf("Check: %q %v", ch, err)
+	}
+}
+
+// TestAdminExportsUntouched is bash failure 2 (/etc/exports truncated):
+// the admin's file is byte-identical afterwards, and both its exports and
+// Phoenix's are live.
+func TestAdminExportsUntouched(t *testing.T) {
+	w := newWorld(t)
+	if _, err := nfs.New().Apply(context.Background(), w.env(loadSeed(t, nfsSeed))); err != nil {
+		t.Fatal(err)
+	}
+	b, err := w.root.ReadFile("/etc/exports")
+	if err != nil || string(b) != adminExports {
+		t.Fatalf("/etc/exports changed: %q %v", b, err)
+	}
+	live := w.srv.Effects()
+	for _, p := range []string{"/srv/legacy", "/tank/media", "/srv/media/films"} {
+		if !strings.Contains(live, p) {
+			t.Errorf("%s not exported:\n%s", p, live)
+		}
+	}
+}
+
+// TestNeverTruncated: a crash at any point leaves the drop-in either absent,
+// the old one, or complete (fault harness), never a partial or empty file.
+func TestFaults(t *testing.T) {
+	fault.Check(t, fault.Scenario{
+		Seed:    loadSeed(t, nfsSeed),
+		Modules: []modules.Module{nfs.New()},
+		NewWorld: func(t testing.TB) *fault.World {
+			w := newWorld(t)
+			return &fault.World{Root: w.root, Runner: w.run, Effects: w.effects, Boot: w.srv.Boot}
+		},
+	})
+}
+
+func TestRefusals(t *testing.T) {
+	for name, tc := range map[string]struct{ seed, want string }{
+		"missing path": {"nfs:\n  exports:\n    - {path: /nope, clients: [{host: nas}]}\n", "nfs: export /nope: no such file or directory"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			_, err := nfs.New().Apply(context.Background(), w.env(loadSeed(t, tc.seed)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v", err)
+			}
+			if _, err := w.root.ReadFile(nfs.ExportsFile); err == nil {
+				t.Error("drop-in written despite the error")
+			}
+		})
+	}
+	// Seeds the validator refuses are refused by the module too.
+	bad := &seed.NFS{Exports: []seed.Export{{Path: "/tank/media", Clients: []seed.ExportClient{{Host: "10.0.0.0/33"}}}}}
+	if _, err := nfs.Build(bad); err == nil || !strings.Contains(err.Error(), `nfs.exports[0].clients[0].host: client "10.0.0.0/33"`) {
+		t.Errorf("bad CIDR: %v", err)
+	}
+	bad.Exports[0].Clients[0] = seed.ExportClient{Host: "nas", Options: []string{"rw", "ro"}}
+	if _, err := nfs.Build(bad); err == nil || !strings.Contains(err.Error(), "contradict") {
+		t.Errorf("rw+ro: %v", err)
+	}
+}

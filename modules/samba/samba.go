@@ -1,0 +1,385 @@
+package samba
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/apt"
+	"github.com/phoenix-pve/phoenix/modules/zfs"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+// Paths, commands and names, in one place.
+const (
+	SmbConf    = "/etc/samba/smb.conf"
+	DropIn     = "/etc/samba/phoenix.conf"
+	ScratchDir = "/run/phoenix/samba"
+	Package    = "samba"
+	Service    = "smbd.service"
+
+	TestparmCmd   = "testparm"
+	PdbeditCmd    = "pdbedit"
+	SmbpasswdCmd  = "smbpasswd"
+	SmbcontrolCmd = "smbcontrol"
+	SystemctlCmd  = "systemctl"
+
+	block     = "samba"
+	reloadKey = "samba/reload-pending"
+)
+
+// Module is the samba module.
+type Module struct{}
+
+var _ modules.Module = (*Module)(nil)
+
+// New returns the samba module.
+func New() *Module { return &Module{} }
+
+// Name implements modules.Module.
+func (*Module) Name() string { return "samba" }
+
+// Active implements modules.Module.
+func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Samba != nil }
+
+// Check implements modules.Module.
+func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+	r := &run{env: env, dry: true}
+	err := r.converge(ctx)
+	return r.changes, err
+}
+
+// Apply implements modules.Module.
+func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
+	r := &run{env: env}
+	err := r.converge(ctx)
+	return modules.Result{Changed: r.changes, Notes: r.notes}, err
+}
+
+type run struct {
+	env           *modules.Env
+	dry           bool
+	changes       []string
+	notes         []string
+	configChanged bool
+}
+
+func (r *run) do(desc string, fn func() error) error {
+	r.changes = append(r.changes, desc)
+	if r.dry || fn == nil {
+		return nil
+	}
+	r.env.Say(desc)
+	return fn()
+}
+
+func (r *run) cmd(ctx context.Context, c host.Cmd) (string, error) {
+	out, err := r.env.Run.Run(ctx, c)
+	return string(out.Stdout), err
+}
+
+func (r *run) converge(ctx context.Context) error {
+	sb := r.env.Seed.Samba
+	conf, err := Render(sb)
+	if err != nil {
+		return err
+	}
+	a := apt.New(r.env.Run)
+	missing, err := a.Missing(ctx, Package)
+	if err != nil {
+		return fmt.Errorf("samba: %w", err)
+	}
+	if len(missing) > 0 {
+		if err := r.do("install "+Package, func() error {
+			_, err := a.Install(ctx, Package)
+			return err
+		}); err != nil {
+			return fmt.Errorf("samba: %w", err)
+		}
+		if r.dry {
+			r.changes = append(r.changes, "write "+DropIn, "include it from "+SmbConf, "users and shares")
+			return nil
+		}
+	}
+	if err := r.config(ctx, conf); err != nil {
+		return err
+	}
+	for _, sh := range sb.Shares {
+		if err := r.shareDir(sh); err != nil {
+			return err
+		}
+	}
+	if err := r.users(ctx, sb.Users); err != nil {
+		return err
+	}
+	return r.service(ctx)
+}
+
+// config validates and installs phoenix.conf and the include block.
+func (r *run) config(ctx context.Context, conf string) error {
+	smb, err := r.env.Root.ReadFile(SmbConf)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("samba: read %s: %w", SmbConf, err)
+	}
+	if err := conflicts(smb, r.env.Seed.Samba); err != nil {
+		return err
+	}
+	include := []byte("include = " + DropIn + "\n")
+	old, _ := r.env.Root.ReadFile(DropIn)
+	body, _ := host.GetBlock(smb, block)
+	if string(old) == conf && string(body) == string(include) {
+		return nil
+	}
+	r.configChanged = true
+	return r.do("write "+DropIn+" and include it from "+SmbConf+" (checked by testparm)", func() error {
+		candidate, err := host.SetBlock(smb, block, []byte(conf))
+		if err != nil {
+			return fmt.Errorf("samba: %s: %w", SmbConf, err)
+		}
+		if err := r.testparm(ctx, candidate); err != nil {
+			return err
+		}
+		// Set before the files change: a crash between here and the
+		// reload still reloads on the rerun.
+		if err := r.env.Store.Put(reloadKey, true); err != nil {
+			return fmt.Errorf("samba: %w", err)
+		}
+		if _, err := host.WriteIfChanged(r.env.Root, DropIn, []byte(conf), 0o644, host.Owner{}); err != nil {
+			return fmt.Errorf("samba: write %s: %w", DropIn, err)
+		}
+		if _, err := host.EditBlock(r.env.Root, SmbConf, block, include, 0o644); err != nil {
+			return fmt.Errorf("samba: %s: %w", SmbConf, err)
+		}
+		return nil
+	})
+}
+
+// testparm runs the real testparm on a candidate config. Unknown or
+// invalid parameters, which testparm only warns about, fail too.
+func (r *run) testparm(ctx context.Context, candidate []byte) error {
+	if err := r.env.Root.MkdirAll(ScratchDir, 0o700, host.Owner{}); err != nil {
+		return fmt.Errorf("samba: %w", err)
+	}
+	p := path.Join(ScratchDir, "candidate.conf")
+	if err := r.env.Root.WriteFile(p, candidate, 0o600, host.Owner{}); err != nil {
+		return fmt.Errorf("samba: %w", err)
+	}
+	defer r.env.Root.Remove(p)
+	out, err := r.env.Run.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", r.env.Root.Path(p)}})
+	var bad []string
+	for _, line := range strings.Split(string(out.Stderr), "\n") {
+		if strings.Contains(line, "Unknown parameter encountered") || strings.Contains(line, "Ignoring") || strings.Contains(line, "Error loading") {
+			bad = append(bad, strings.TrimSpace(line))
+		}
+	}
+	if err != nil || len(bad) > 0 {
+		msg := strings.Join(bad, "; ")
+		if err != nil {
+			msg = err.Error()
+		}
+		return fmt.Errorf("samba: testparm rejected the new configuration (nothing was changed): %s", msg)
+	}
+	return nil
+}
+
+// conflicts refuses seed shares that the admin's smb.conf defines too:
+// Samba would merge the two sections.
+func conflicts(smb []byte, sb *seed.Samba) error {
+	outside, err := host.SetBlock(smb, block, nil)
+	if err != nil {
+		return fmt.Errorf("samba: %s: %w", SmbConf, err)
+	}
+	defined := map[string]bool{}
+	for _, line := range strings.Split(string(outside), "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "[") && strings.HasSuffix(t, "]") {
+			defined[strings.ToLower(strings.TrimSpace(t[1:len(t)-1]))] = true
+		}
+	}
+	for _, sh := range sb.Shares {
+		if defined[strings.ToLower(sh.Name)] {
+			return fmt.Errorf("samba: share %q: %s defines [%s] already; rename the share or remove it there", sh.Name, SmbConf, sh.Name)
+		}
+	}
+	return nil
+}
+
+// shareDir creates a share's directory if needed and gives it the seed's
+// owner and mode.
+func (r *run) shareDir(sh seed.Share) error {
+	if _, err := r.env.Root.Stat(sh.Path); errors.Is(err, fs.ErrNotExist) {
+		if err := r.do("create share directory "+sh.Path, func() error {
+			return r.env.Root.MkdirAll(sh.Path, 0o755, host.Owner{})
+		}); err != nil {
+			return fmt.Errorf("samba: share %q: %w", sh.Name, err)
+		}
+	}
+	if err := zfs.ApplyOwnerMode(r.env.Root, sh.Path, sh.Owner, sh.Mode, r.dry, r.do); err != nil {
+		return fmt.Errorf("samba: share %q: %w", sh.Name, err)
+	}
+	return nil
+}
+
+// passdb reads `pdbedit -L -w`: user -> NT hash.
+func (r *run) passdb(ctx context.Context) (map[string]string, error) {
+	out, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-L", "-w"}})
+	if err != nil {
+		return nil, fmt.Errorf("samba: list users: %w", err)
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 4 {
+			m[f[0]] = strings.ToUpper(f[3])
+		}
+	}
+	return m, nil
+}
+
+func (r *run) users(ctx context.Context, users []seed.SambaUser) error {
+	if len(users) == 0 {
+		return nil
+	}
+	have, err := r.passdb(ctx)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if err := r.user(ctx, u, have); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string) error {
+	cur, exists := have[u.Name]
+	switch {
+	case u.PasswordFile != "":
+		pw, err := r.readSecret(u.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("samba: user %q: password file: %w", u.Name, unwrapPath(err))
+		}
+		password := strings.TrimRight(string(pw), "\r\n")
+		if strings.ContainsAny(password, "\n\x00") || password == "" {
+			return fmt.Errorf("samba: user %q: password file %s must hold one non-empty line", u.Name, u.PasswordFile)
+		}
+		if exists && cur == NTHash(password) {
+			return nil
+		}
+		return r.do(fmt.Sprintf("set Samba password of %s (smbpasswd, on stdin)", u.Name), func() error {
+			// Twice: smbpasswd -s reads the new password and its
+			// confirmation. Bytes on stdin are never expanded by anything.
+			stdin := []byte(password + "\n" + password + "\n")
+			if _, err := r.cmd(ctx, host.Cmd{Name: SmbpasswdCmd, Args: []string{"-a", "-s", u.Name}, Stdin: stdin}); err != nil {
+				return fmt.Errorf("samba: user %q: smbpasswd: %w", u.Name, err)
+			}
+			return nil
+		})
+	case u.NTHash != "":
+		want := strings.ToUpper(u.NTHash)
+		if len(want) != 32 || strings.Trim(want, "0123456789ABCDEF") != "" {
+			return fmt.Errorf("samba: user %q: nt_hash is not 32 hex digits", u.Name)
+		}
+		if exists && cur == want {
+			return nil
+		}
+		return r.do(fmt.Sprintf("set Samba NT hash of %s (pdbedit import)", u.Name), func() error {
+			return r.importHash(ctx, u.Name, want, exists)
+		})
+	}
+	return fmt.Errorf("samba: user %q: give nt_hash or password_file", u.Name)
+}
+
+// importHash puts an NT hash into the passdb through a 0600 smbpasswd file
+// on tmpfs, removed right after: pdbedit takes a hash only as an argument
+// otherwise.
+func (r *run) importHash(ctx context.Context, name, hash string, exists bool) error {
+	o, err := zfs.LookupOwner(r.env.Root, name)
+	if err != nil {
+		return fmt.Errorf("samba: user %q: %w (create the Unix user first)", name, err)
+	}
+	if exists {
+		if _, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-x", "-u", name}}); err != nil {
+			return fmt.Errorf("samba: user %q: remove old entry: %w", name, err)
+		}
+	}
+	if err := r.env.Root.MkdirAll(ScratchDir, 0o700, host.Owner{}); err != nil {
+		return fmt.Errorf("samba: %w", err)
+	}
+	p := path.Join(ScratchDir, "import.smbpasswd")
+	line := fmt.Sprintf("%s:%d:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:%s:[U          ]:LCT-00000000:\n", name, o.UID, hash)
+	if err := r.env.Root.WriteFile(p, []byte(line), 0o600, host.Owner{}); err != nil {
+		return fmt.Errorf("samba: user %q: %w", name, err)
+	}
+	defer r.env.Root.Remove(p)
+	if _, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-i", "smbpasswd:" + r.env.Root.Path(p), "-e", "tdbsam"}}); err != nil {
+		return fmt.Errorf("samba: user %q: pdbedit import: %w", name, err)
+	}
+	return nil
+}
+
+// readSecret reads a password file: an absolute path on the host (through
+// the Root), or a path relative to the seed volume's bundle.
+func (r *run) readSecret(p string) ([]byte, error) {
+	if strings.HasPrefix(p, "/") {
+		return r.env.Root.ReadFile(p)
+	}
+	if r.env.Bundle == "" || !filepath.IsLocal(p) {
+		return nil, fmt.Errorf("%s: not an absolute path, and no seed volume file of that name", p)
+	}
+	return os.ReadFile(filepath.Join(r.env.Bundle, p))
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// service makes sure smbd runs the new configuration: started if it was
+// not, reloaded if the configuration changed.
+func (r *run) service(ctx context.Context) error {
+	pending := false
+	if _, err := r.env.Store.Get(reloadKey, &pending); err != nil {
+		return fmt.Errorf("samba: %w", err)
+	}
+	if r.dry && r.configChanged {
+		pending = true
+	}
+	up := true
+	for _, verb := range []string{"is-enabled", "is-active"} {
+		if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{verb, "--quiet", Service}}); err != nil {
+			up = false
+		}
+	}
+	switch {
+	case !up:
+		return r.do("enable and start "+Service, func() error {
+			if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
+				return fmt.Errorf("samba: start smbd: %w", err)
+			}
+			if _, err := r.cmd(ctx, host.Cmd{Name: SmbcontrolCmd, Args: []string{"smbd", "reload-config"}}); err != nil {
+				return fmt.Errorf("samba: reload smbd: %w", err)
+			}
+			return r.env.Store.Delete(reloadKey)
+		})
+	case pending:
+		return r.do("reload smbd", func() error {
+			if _, err := r.cmd(ctx, host.Cmd{Name: SmbcontrolCmd, Args: []string{"smbd", "reload-config"}}); err != nil {
+				return fmt.Errorf("samba: reload smbd: %w", err)
+			}
+			return r.env.Store.Delete(reloadKey)
+		})
+	}
+	return nil
+}

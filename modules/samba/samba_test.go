@@ -1,0 +1,331 @@
+package samba_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/fault"
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	"github.com/phoenix-pve/phoenix/modules"
+	aptfake "github.com/phoenix-pve/phoenix/modules/apt/fake"
+	"github.com/phoenix-pve/phoenix/modules/samba"
+	sambafake "github.com/phoenix-pve/phoenix/modules/samba/fake"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// debianSmbConf is the start of Debian's stock smb.conf.
+const debianSmbConf = `[global]
+   workgroup = WORKGROUP
+   log file = /var/log/samba/log.%m
+   max log size = 1000
+   server role = standalone server
+   obey pam restrictions = yes
+   unix password sync = yes
+   passwd program = /usr/bin/passwd %u
+   passwd chat = *Enter\snew\s*\spassword:* %n\n *Retype\snew\s*\spassword:* %n\n *password\supdated\ssuccessfully* .
+   pam password change = yes
+   map to guest = bad user
+   passdb backend = tdbsam
+
+[homes]
+   comment = Home Directories
+   browseable = no
+   read only = yes
+
+[printers]
+   comment = All Printers
+   browseable = no
+   path = /var/tmp
+   printable = yes
+`
+
+// The password the bash original lost: "$$" expanded to a PID.
+const bobPassword = "pa$$word `id` $(reboot) \\n 'q' \"dq\""
+
+const sambaSeed = `
+users:
+  - {name: alice}
+  - {name: bob}
+samba:
+  workgroup: HOMELAB
+  server_string: Phoenix NAS
+  global: {"log level": "1", "load printers": "no"}
+  users:
+    - {name: alice, nt_hash: 8846f7eaee8fb117ad06bdd830b7586c}
+    - {name: bob, password_file: /etc/phoenix/secrets/bob.pw}
+  shares:
+    - {name: media, path: /tank/media, comment: Films and music, valid_users: [alice, "@users"], create_mask: "0664", directory_mask: "0775", owner: "alice:users", mode: "2775"}
+    - {name: public, path: /srv/public, read_only: true, guest_ok: true, browseable: false}
+`
+
+type world struct {
+	root *host.DirRoot
+	smb  *sambafake.Server
+	apt  *aptfake.DB
+	run  *fakehost.Runner
+}
+
+func newWorld(t testing.TB) *world {
+	root := host.NewDirRoot(t.TempDir())
+	for p, c := range map[string]string{
+		"/etc/passwd":                  "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\n",
+		"/etc/group":                   "root:x:0:\nusers:x:100:alice,bob\nalice:x:1000:\n",
+		samba.SmbConf:                  debianSmbConf,
+		"/etc/phoenix/secrets/bob.pw": bobPassword + "\n",
+	} {
+		if err := root.WriteFile(p, []byte(c), 0o600, host.Owner{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := root.MkdirAll("/tank/media", 0o755, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	w := &world{root: root, smb: sambafake.New(root), apt: aptfake.New(), run: fakehost.New()}
+	w.smb.Register(w.run)
+	w.apt.Register(w.run)
+	realTestparm(w.run)
+	return w
+}
+
+// realTestparm runs the real testparm (samba-common-bin) for the module.
+func realTestparm(r *fakehost.Runner) {
+	real := host.NewExecRunner()
+	r.Handle("testparm", func(ctx context.Context, c fakehost.Call) fakehost.Result {
+		out, err := real.Run(ctx, c.Cmd)
+		return fakehost.Result{Stdout: string(out.Stdout), Stderr: string(out.Stderr), Code: host.ExitCode(err)}
+	})
+}
+
+func (w *world) effects() string {
+	return w.smb.Effects() + "packages: " + strings.Join(w.apt.Installed(), " ") + "\n"
+}
+
+func (w *world) env(s *seed.Seed) *modules.Env {
+	return &modules.Env{Seed: s, Run: w.run, Root: w.root, Store: modules.NewStore(w.root)}
+}
+
+func loadSeed(t testing.TB, y string) *seed.Seed {
+	s, err := seed.Load("seed.yaml", []byte("version: 1\n"+y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs (-update to accept):\n--- got\n%s--- want\n%s", name, got, want)
+	}
+}
+
+// testparmOK runs the real testparm on a full config and fails on errors or
+// ignored parameters.
+func testparmOK(t *testing.T, conf string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "smb.conf")
+	if err := os.WriteFile(f, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := host.NewExecRunner().Run(context.Background(), host.Cmd{Name: "testparm", Args: []string{"-s", f}})
+	if err != nil || strings.Contains(string(out.Stderr), "Unknown parameter") || strings.Contains(string(out.Stderr), "Ignoring") {
+		t.Errorf("testparm -s failed: %v\n%s\nconfig:\n%s", err, out.Stderr, conf)
+	}
+}
+
+// inlined is what smbd reads: smb.conf with the include replaced by the
+// drop-in's text.
+func (w *world) inlined(t *testing.T) string {
+	smb, _ := w.root.ReadFile(samba.SmbConf)
+	drop, _ := w.root.ReadFile(samba.DropIn)
+	return strings.Replace(string(smb), "include = "+samba.DropIn+"\n", string(drop), 1)
+}
+
+func TestApplyThenRerun(t *testing.T) {
+	w := newWorld(t)
+	s := loadSeed(t, sambaSeed)
+	ctx := context.Background()
+	m := samba.New()
+	if ch, err := m.Check(ctx, w.env(s)); err != nil || len(ch) == 0 {
+		t.Fatalf("Check before: %q %v", ch, err)
+	}
+	res, err := m.Apply(ctx, w.env(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := w.run.Log()
+	// The scratch path is a temp dir: make the log stable.
+	log = strings.ReplaceAll(log, w.root.Dir(), "$ROOT")
+	golden(t, "apply.log", log)
+	drop, _ := w.root.ReadFile(samba.DropIn)
+	golden(t, "phoenix.conf", string(drop))
+	smb, _ := w.root.ReadFile(samba.SmbConf)
+	if !strings.HasPrefix(string(smb), debianSmbConf) || !strings.HasSuffix(string(smb), "include = "+samba.DropIn+"\n# END PHOENIX samba\n") {
+		t.Errorf("smb.conf: admin part not kept or include not last:\n%s", smb)
+	}
+	testparmOK(t, w.inlined(t))
+	if !strings.Contains(w.smb.Effects(), "[media]") {
+		t.Errorf("smbd did not load the config:\n%s", w.smb.Effects())
+	}
+	if _, err := w.root.Stat(samba.ScratchDir + "/import.smbpasswd"); err == nil {
+		t.Error("NT hash import file left behind")
+	}
+	fi, err := w.root.Stat("/tank/media")
+	if err != nil || fi.Mode().Perm() != 0o775 || fi.Mode()&os.ModeSetgid == 0 || host.FileOwner(fi) != (host.Owner{UID: 1000, GID: 100}) {
+		t.Errorf("share dir: %v %v %+v", err, fi.Mode(), host.FileOwner(fi))
+	}
+	if len(res.Changed) == 0 {
+		t.Error("no changes reported")
+	}
+	w.run.Reset()
+	res, err = m.Apply(ctx, w.env(s))
+	if err != nil || len(res.Changed) > 0 {
+		t.Errorf("rerun: %q %v", res.Changed, err)
+	}
+	if ch, err := m.Check(ctx, w.env(s)); err != nil || len(ch) > 0 {
+		t.Errorf("Check after: %q %v", ch, err)
+	}
+}
+
+// TestPasswordsNeverInArgv is bash failure 3 ("$$" expanded to the PID):
+// the password file's bytes reach Samba unchanged, on stdin; neither it
+// nor the NT hash is in any argv.
+func TestPasswordsNeverInArgv(t *testing.T) {
+	w := newWorld(t)
+	if _, err := samba.New().Apply(context.Background(), w.env(loadSeed(t, sambaSeed))); err != nil {
+		t.Fatal(err)
+	}
+	eff := w.smb.Effects()
+	if !strings.Contains(eff, "user bob "+samba.NTHash(bobPassword)+"\n") {
+		t.Errorf("bob's password did not arrive intact:\n%s", eff)
+	}
+	if !strings.Contains(eff, "user alice 8846F7EAEE8FB117AD06BDD830B7586C\n") {
+		t.Errorf("alice's hash not imported:\n%s", eff)
+	}
+	log := strings.ToLower(w.run.Log())
+	for _, secret := range []string{"pa$$word", "reboot", strings.ToLower(samba.NTHash(bobPassword)), "8846f7eaee8fb117ad06bdd830b7586c"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("secret %q in a command line:\n%s", secret, log)
+		}
+	}
+	// A changed password file is applied; an unchanged one is not.
+	if err := w.root.WriteFile("/etc/phoenix/secrets/bob.pw", []byte("new secret\n"), 0o600, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := samba.New().Apply(context.Background(), w.env(loadSeed(t, sambaSeed)))
+	if err != nil || len(res.Changed) != 1 || !strings.Contains(w.smb.Effects(), "user bob "+samba.NTHash("new secret")) {
+		t.Errorf("password change: %q %v", res.Changed, err)
+	}
+}
+
+// TestTestparmRejects: a config the real testparm rejects is never put in
+// place; smb.conf, the drop-in and the running smbd keep the old one.
+func TestTestparmRejects(t *testing.T) {
+	w := newWorld(t)
+	s := loadSeed(t, sambaSeed)
+	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]string{}
+	for _, p := range []string{samba.SmbConf, samba.DropIn} {
+		b, _ := w.root.ReadFile(p)
+		before[p] = string(b)
+	}
+	loaded := w.smb.Effects()
+	for name, g := range map[string]map[string]string{
+		"unknown parameter": {"no such parameter": "1"},
+		"invalid value":     {"server max protocol": "SMB9"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bad := loadSeed(t, sambaSeed)
+			bad.Samba.Global = g
+			w.run.Reset()
+			_, err := samba.New().Apply(context.Background(), w.env(bad))
+			if err == nil || !strings.Contains(err.Error(), "testparm rejected the new configuration") {
+				t.Fatalf("err = %v", err)
+			}
+			for p, c := range before {
+				if b, _ := w.root.ReadFile(p); string(b) != c {
+					t.Errorf("%s changed", p)
+				}
+			}
+			if w.smb.Effects() != loaded {
+				t.Error("smbd reloaded")
+			}
+		})
+	}
+}
+
+// TestEveryConfigPassesTestparm renders seeds covering every share and
+// global option and runs the real testparm on each result.
+func TestEveryConfigPassesTestparm(t *testing.T) {
+	f := false
+	for name, sb := range map[string]*seed.Samba{
+		"minimal": {},
+		"full":    loadSeed(t, sambaSeed).Samba,
+		"guest":   {Shares: []seed.Share{{Name: "drop box", Path: "/srv/drop", GuestOK: true, Browseable: &f}}},
+		"extras":  {Workgroup: "W", Global: map[string]string{"map to guest": "never", "server signing": "mandatory", "min receivefile size": "16384"}, Shares: []seed.Share{{Name: "x$", Path: "/x", ValidUsers: []string{"@staff"}, CreateMask: "0600", DirectoryMask: "0700"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			conf, err := samba.Render(sb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testparmOK(t, debianSmbConf+conf)
+			testparmOK(t, conf)
+		})
+	}
+	if _, err := samba.Render(&seed.Samba{Global: map[string]string{"x": "1\n[evil]"}}); err == nil {
+		t.Error("newline in a value accepted")
+	}
+}
+
+// TestReloadOnChange: changing a share rewrites the drop-in and reloads
+// smbd with smbcontrol.
+func TestReloadOnChange(t *testing.T) {
+	w := newWorld(t)
+	s := loadSeed(t, sambaSeed)
+	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
+		t.Fatal(err)
+	}
+	s.Samba.Shares[1].ReadOnly = false
+	w.run.Reset()
+	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(w.run.Log(), "smbcontrol smbd reload-config\n") || strings.Contains(w.run.Log(), "systemctl enable") {
+		t.Errorf("log:\n%s", w.run.Log())
+	}
+	if !strings.Contains(w.smb.Effects(), "[public]\n   path = /srv/public\n   read only = no") {
+		t.Errorf("not reloaded:\n%s", w.smb.Effects())
+	}
+}
+
+func TestFaults(t *testing.T) {
+	fault.Check(t, fault.Scenario{
+		Seed:    loadSeed(t, sambaSeed),
+		Modules: []modules.Module{samba.New()},
+		NewWorld: func(t testing.TB) *fault.World {
+			w := newWorld(t)
+			return &fault.World{Root: w.root, Runner: w.run, Effects: w.effects, Boot: w.smb.Boot}
+		},
+	})
+}

@@ -1,0 +1,31 @@
+# The real-boot end-to-end test and the demo: a debootstrapped Debian 12
+# booted under qemu TCG (see docs/e2e.md). Included by the Makefile. Both
+# need root, qemu-system-x86, debootstrap, e2fsprogs, xorriso, dosfstools,
+# mtools and python3; the root image is cached under build/vm.
+VM_DEBS := qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3
+
+.PHONY: e2e demo vm-deps vm-image
+
+vm-deps:
+	@missing=""; for p in $(VM_DEBS); do \
+	  dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install$$missing"; exit 2; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# vm-image builds (or reuses) the cached guest root: debootstrap + host-built ZFS modules.
+vm-image: vm-deps
+	testdata/vm/build-image.sh build/vm
+
+# e2e: every scenario (full provisioning with a reboot, further boot,
+# reseed, failing seed, cloud-init comparison); exits non-zero on any FAIL.
+e2e: build vm-deps
+	BIN=$(BIN) testdata/vm/e2e.sh
+
+# demo: provision the demo seed, streaming the VM console, then print
+# `phoenix status` from inside the guest.
+demo: build vm-deps
+	BIN=$(BIN) testdata/vm/e2e.sh --demo
