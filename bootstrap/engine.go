@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
@@ -97,6 +98,7 @@ type engine struct {
 	out     *output
 	now     func() time.Time
 	boot    string
+	mu      sync.Mutex // guards st and its saving: modules may report from goroutines
 	st      Status
 	prev    Status // status.json as this run found it
 	markers map[string]Marker
@@ -135,6 +137,11 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 		run: host.RedactingRunner{Runner: o.Runner, Redactor: red},
 		red: red,
 		now: o.Now,
+	}
+	for _, n := range o.Only {
+		if !slices.ContainsFunc(o.Modules, func(m modules.Module) bool { return m.Name() == n }) {
+			return Outcome{State: Failed}, fmt.Errorf("engine: unknown module %q", n)
+		}
 	}
 	lock, err := TakeLock(ctx, o.Root, o.LockWait)
 	if err != nil {
@@ -188,6 +195,12 @@ func (e *engine) notify(state string) {
 }
 
 func (e *engine) save() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.saveLocked()
+}
+
+func (e *engine) saveLocked() error {
 	e.st.Updated = e.now().UTC()
 	if err := writeJSON(e.r, StatusFile, e.st); err != nil {
 		return fmt.Errorf("engine: status: %w", err)
@@ -224,6 +237,13 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 		return Outcome{State: Invalid}, fmt.Errorf("seed: %s", e.st.Error)
 	}
 
+	// The state directory holds the seed copy and records naming users and
+	// disks: root only.
+	if !host.Exists(e.r, StateDir) {
+		if err := e.r.MkdirAll(StateDir, 0o700, host.Owner{}); err != nil {
+			return e.abort(fmt.Errorf("engine: %w", err))
+		}
+	}
 	data := o.SeedData
 	if data == nil {
 		data, _ = json.Marshal(o.Seed)
@@ -384,8 +404,11 @@ func (e *engine) env(name string, i, total int) *modules.Env {
 		Bundle: e.o.Bundle,
 		Log:    slog.New(&logHandler{out: e.out, module: name}),
 		Progress: func(msg string) {
-			e.st.Progress = e.red.String(fmt.Sprintf("%s %d/%d: %s", name, i, total, msg))
-			e.notify("STATUS=" + e.st.Progress)
+			line := e.red.String(fmt.Sprintf("%s %d/%d: %s", name, i, total, msg))
+			e.mu.Lock()
+			e.st.Progress = line
+			e.mu.Unlock()
+			e.notify("STATUS=" + line)
 		},
 		Report: func(it modules.Item) { e.report(name, it) },
 		Select: e.o.Select[name],
@@ -394,20 +417,22 @@ func (e *engine) env(name string, i, total int) *modules.Env {
 }
 
 func (e *engine) report(name string, it modules.Item) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	ms := e.st.Module(name)
 	if ms == nil {
 		return
 	}
 	it.Name, it.Detail = e.red.String(it.Name), e.red.String(it.Detail)
-	for i := range ms.Items {
-		if ms.Items[i].Name == it.Name {
-			ms.Items[i] = it
-			_ = e.save()
-			return
-		}
+	i := slices.IndexFunc(ms.Items, func(x modules.Item) bool { return x.Name == it.Name })
+	if i >= 0 {
+		ms.Items[i] = it
+	} else {
+		ms.Items = append(ms.Items, it)
 	}
-	ms.Items = append(ms.Items, it)
-	_ = e.save()
+	if err := e.saveLocked(); err != nil {
+		e.out.line(name, prioErr, err.Error())
+	}
 }
 
 // apply runs one module and, on success without a reboot, writes its
@@ -490,7 +515,12 @@ func safeApply(ctx context.Context, m modules.Module, env *modules.Env) (res mod
 
 // fail records a module's failure and stops the run.
 func (e *engine) fail(ms *ModuleStatus, err error) (Outcome, error) {
-	err = e.red.Error(fmt.Errorf("%s: %w", ms.Name, err))
+	// Modules prefix their errors with their name by convention ("zfs:
+	// create pool ..."); add it only when missing.
+	if !strings.HasPrefix(err.Error(), ms.Name+":") {
+		err = fmt.Errorf("%s: %w", ms.Name, err)
+	}
+	err = e.red.Error(err)
 	f := &Failure{Error: err.Error()}
 	var ee *host.ExitError
 	if errors.As(err, &ee) {

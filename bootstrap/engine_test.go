@@ -613,3 +613,48 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Errorf("seed copy: %v, mode %v; want 0600", err, fi)
 	}
 }
+
+// TestProgressAndJournal: Say becomes an sd_notify STATUS= line "name i/n:
+// msg", READY=1 comes at the end, and journal entries carry MODULE= and
+// SEED_DIGEST=.
+func TestProgressAndJournal(t *testing.T) {
+	hostM, zfs := &tmod{name: "host"}, &tmod{name: "zfs"}
+	zfs.step = func(_ context.Context, e *modules.Env, _ int) (modules.Result, error) {
+		e.Say("creating pool tank")
+		return modules.Result{}, nil
+	}
+	h := newHarness(t, hostM, zfs)
+	h.seed.Kernel, h.seed.LXC = nil, nil
+	var notes []string
+	var entries []map[string]string
+	h.opts = func(o *bootstrap.Options) {
+		o.Notify = func(s string) { notes = append(notes, s) }
+		o.Journal = func(msg string, prio int, f map[string]string) error {
+			f["MESSAGE"] = msg
+			entries = append(entries, f)
+			return nil
+		}
+		o.Stderr = nil
+	}
+	if out, err := h.runOnce(); err != nil || !out.Complete {
+		t.Fatalf("%+v %v", out, err)
+	}
+	if !slices.Contains(notes, "STATUS=zfs 2/2: creating pool tank") {
+		t.Errorf("notify lines %q: want the zfs progress line", notes)
+	}
+	if notes[len(notes)-1] != "READY=1" {
+		t.Errorf("last notify %q, want READY=1", notes[len(notes)-1])
+	}
+	found := false
+	for _, e := range entries {
+		if e["MODULE"] == "zfs" && strings.Contains(e["MESSAGE"], "creating pool tank") && strings.HasPrefix(e["SEED_DIGEST"], "sha256:") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no journal entry with MODULE=zfs and SEED_DIGEST: %v", entries)
+	}
+	if h.stderr.Len() != 0 {
+		t.Errorf("stderr written although the journal took the lines: %q", h.stderr.String())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/google/renameio/v2"
 )
@@ -50,7 +51,19 @@ func NewDirRoot(dir string) *DirRoot {
 	if dir == "" {
 		dir = "/"
 	}
-	return &DirRoot{dir: filepath.Clean(dir)}
+	return &DirRoot{dir: filepath.Clean(dir), nosync: noSyncDefault.Load()}
+}
+
+// noSyncDefault is the SetSync state of new DirRoots; see SetDefaultSync.
+var noSyncDefault atomic.Bool
+
+// SetDefaultSync sets whether DirRoots created from now on fsync (the
+// default: true) and returns a func restoring the previous default. Only
+// tests call it: bootstrap/fault turns sync off for the worlds a test
+// builds, whose crashes are simulated, so fsync would only cost time.
+func SetDefaultSync(on bool) (restore func()) {
+	prev := noSyncDefault.Swap(!on)
+	return func() { noSyncDefault.Store(prev) }
 }
 
 // SetSync turns fsync on (the default) or off. Writes stay atomic either

@@ -216,4 +216,3 @@ func planNote(pe bootstrap.PlanEntry) string {
 	}
 	return ""
 }
-

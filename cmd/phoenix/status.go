@@ -63,7 +63,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stdout, "phoenix: no run yet (pending)")
 		return exitPending
 	}
-	printStatus(stdout, st)
+	printStatus(stdout, root, st)
 	return st.State.ExitCode()
 }
 
@@ -93,10 +93,13 @@ func waitStatus(ctx context.Context, root host.Root, timeout time.Duration) (int
 	}
 }
 
-func printStatus(w io.Writer, st bootstrap.Status) {
+func printStatus(w io.Writer, root host.Root, st bootstrap.Status) {
 	head := "phoenix: " + string(st.State)
 	if st.Progress != "" && (st.State == bootstrap.Running || st.State == bootstrap.Rebooting) {
 		head += " (" + st.Progress + ")"
+	}
+	if st.State == bootstrap.Running && !bootstrap.Locked(root) {
+		head += " [no phoenix run holds the lock: the last run was interrupted; the next run resumes]"
 	}
 	fmt.Fprintln(w, head)
 	if st.Seed.Origin != "" || st.Seed.Digest != "" {
@@ -140,7 +143,7 @@ func printStatus(w io.Writer, st bootstrap.Status) {
 func duration(m bootstrap.ModuleStatus) string {
 	switch {
 	case m.Seconds > 0:
-		return (time.Duration(m.Seconds*float64(time.Second))).Round(100 * time.Millisecond).String()
+		return (time.Duration(m.Seconds * float64(time.Second))).Round(100 * time.Millisecond).String()
 	case m.State == bootstrap.Running && !m.Started.IsZero():
 		return "since " + m.Started.Local().Format("15:04:05")
 	}

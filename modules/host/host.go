@@ -211,6 +211,9 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	if liveRename(env.Root, p.hostname) {
+		out = append(out, "running host name: hostnamectl set-hostname "+p.hostname)
+	}
 	return out, nil
 }
 
@@ -234,9 +237,10 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	if err != nil {
 		return res, fmt.Errorf("host: %w", err)
 	}
-	if systemdUsable(env.Root) && oldName != p.hostname {
+	if liveRename(env.Root, p.hostname) {
 		// Renames the running system (kernel hostname) too; the file
-		// alone takes effect at the next boot.
+		// alone takes effect at the next boot. Decided from the running
+		// name, so a crash after the file write still renames.
 		if _, err := env.Run.Run(ctx, bhost.Cmd{Name: "hostnamectl", Args: []string{"set-hostname", p.hostname}}); err != nil {
 			return res, fmt.Errorf("host: %w", err)
 		}
@@ -283,6 +287,16 @@ func refuseRename(r bhost.Root, old string) error {
 		}
 	}
 	return nil
+}
+
+// KernelHostname is the running system's host name.
+const KernelHostname = "/proc/sys/kernel/hostname"
+
+// liveRename reports whether hostnamectl should rename the running system:
+// it can work, and the running name differs.
+func liveRename(r bhost.Root, name string) bool {
+	live, err := r.ReadFile(KernelHostname)
+	return err == nil && strings.TrimSpace(string(live)) != name && systemdUsable(r)
 }
 
 // systemdUsable reports whether hostnamectl can work: systemd is PID 1

@@ -109,6 +109,12 @@ func TestHostnamectlOnlyWhenSystemdAndDbus(t *testing.T) {
 	root, run, env = world(t)
 	testkit.Write(t, root, "/run/systemd/system/.keep", "")
 	testkit.Write(t, root, "/run/dbus/system_bus_socket", "")
+	testkit.Write(t, root, KernelHostname, "debian\n")
+	// The fake hostnamectl renames the running system, as the real one does.
+	run.Handle("hostnamectl", func(_ context.Context, c fakehost.Call) fakehost.Result {
+		testkit.Write(t, root, KernelHostname, c.Cmd.Args[1]+"\n")
+		return fakehost.OK("")
+	})
 	converge(t, env)
 	if !strings.Contains(run.Log(), "hostnamectl set-hostname pve1\n") {
 		t.Errorf("no hostnamectl: %s", run.Log())

@@ -31,6 +31,9 @@ func BenchmarkParallel(b *testing.B) {
 				b.StopTimer()
 				w := newWorld(b)
 				w.pve.CreateDelay = createDelay
+				// No fsync (as in the fault harness): the figure is about
+				// scheduling, not about the shared disk of the build host.
+				w.root.SetSync(false)
 				// The template is in place: the figure is about containers.
 				w.run.Run(context.Background(), host.Cmd{Name: "pveam", Args: []string{"update"}})
 				w.run.Run(context.Background(), host.Cmd{Name: "pveam", Args: []string{"download", "local", fake.DefaultTemplate}})

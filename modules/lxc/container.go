@@ -194,7 +194,11 @@ func (m *Module) container(ctx context.Context, r *run, c *ct) ([]string, error)
 		}
 		changed = append(changed, "rebooted")
 	}
-	if err := m.waitUp(ctx, r, c, cfg); err != nil {
+	net0 := want["net0"]
+	if net0 == "" {
+		net0 = cfg.Keys["net0"]
+	}
+	if err := m.waitUp(ctx, r, c, net0); err != nil {
 		return changed, err
 	}
 
@@ -321,8 +325,8 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 // waitUp waits, with bounded retries, for the running state, a default
-// route inside when the container has a network, and the GPU devices.
-func (m *Module) waitUp(ctx context.Context, r *run, c *ct, cfg *ctConfig) error {
+// route inside when net0 has one to get, and the GPU devices.
+func (m *Module) waitUp(ctx context.Context, r *run, c *ct, net0 string) error {
 	retry := func(what string, ok func() (bool, error)) error {
 		for i := 0; ; i++ {
 			good, err := ok()
@@ -346,7 +350,9 @@ func (m *Module) waitUp(ctx context.Context, r *run, c *ct, cfg *ctConfig) error
 	}); err != nil {
 		return err
 	}
-	if cfg.Keys["net0"] != "" || len(c.C.Net) > 0 {
+	// Only a container that has a way out gets a default route: DHCP or
+	// a gateway.
+	if n := props(net0, ""); n["ip"] == "dhcp" || n["gw"] != "" {
 		if err := retry("network (default route inside)", func() (bool, error) {
 			out, err := r.pct.exec(ctx, c.ID, nil, "ip", "-4", "route", "show", "default")
 			return err == nil && strings.HasPrefix(strings.TrimSpace(out), "default"), nil

@@ -262,7 +262,10 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	if err != nil {
 		return modules.Result{}, err
 	}
-	workers := env.Seed.LXC.Parallel
+	workers := 0
+	if env.Seed.LXC != nil {
+		workers = env.Seed.LXC.Parallel
+	}
 	if workers <= 0 {
 		workers = 2
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -575,4 +577,49 @@ lxc:
 func sha256hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+func TestTemplateURL(t *testing.T) {
+	body := []byte("template from the web\n")
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		hits++
+		rw.Write(body)
+	}))
+	defer srv.Close()
+	w := newWorld(t)
+	y := `
+version: 1
+lxc:
+  containers:
+    "130": {hostname: web, template_url: "URL/custom-1.tar.zst", template_sha256: "SUM", rootfs: {storage: local-zfs, size: 8}}
+`
+	y = strings.NewReplacer("URL", srv.URL, "SUM", sha256hex(body)).Replace(y)
+	m := newModule()
+	m.HTTP = srv.Client()
+	if _, err := w.apply(m, loadSeed(t, y)); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(must(os.ReadFile(w.root.Path("/var/lib/vz/template/cache/custom-1.tar.zst")))); got != string(body) {
+		t.Errorf("template cache holds %q", got)
+	}
+	if _, err := w.apply(m, loadSeed(t, y)); err != nil || hits != 1 {
+		t.Errorf("rerun: %v, %d downloads", err, hits)
+	}
+	// A download that does not match is not kept.
+	w2 := newWorld(t)
+	bad := strings.Replace(y, sha256hex(body), strings.Repeat("a", 64), 1)
+	if _, err := w2.apply(m, loadSeed(t, bad)); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Errorf("want a checksum mismatch, got %v", err)
+	}
+	if host.Exists(w2.root, "/var/lib/vz/template/cache/custom-1.tar.zst") {
+		t.Error("bad download kept")
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -46,7 +46,7 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	}
 	missing, err := apt.New(env.Run).Missing(ctx, Package)
 	if err != nil {
-		return nil, fmt.Errorf("nfs: %w", err)
+		return nil, err
 	}
 	if len(missing) > 0 {
 		// Nothing else can be read before the server is installed.
@@ -80,7 +80,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	}
 	installed, err := apt.New(env.Run).Install(ctx, Package)
 	if err != nil {
-		return res, fmt.Errorf("nfs: %w", err)
+		return res, err
 	}
 	if len(installed) > 0 {
 		res.Changed = append(res.Changed, "installed "+Package)
@@ -91,14 +91,14 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	env.Say("writing " + ExportsFile)
 	changed, err := host.WriteIfChanged(env.Root, ExportsFile, []byte(header+Render(want)), 0o644, host.Owner{})
 	if err != nil {
-		return res, fmt.Errorf("nfs: write %s: %w", ExportsFile, err)
+		return res, fmt.Errorf("write %s: %w", ExportsFile, err)
 	}
 	if changed {
 		res.Changed = append(res.Changed, "wrote "+ExportsFile)
 	}
 	if !serviceUp(ctx, env.Run) {
 		if _, err := env.Run.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
-			return res, fmt.Errorf("nfs: enable %s: %w", Service, err)
+			return res, fmt.Errorf("enable %s: %w", Service, err)
 		}
 		res.Changed = append(res.Changed, "enabled and started "+Service)
 	}
@@ -108,14 +108,14 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	}
 	if changed || len(missingExports(want, live)) > 0 {
 		if _, err := env.Run.Run(ctx, host.Cmd{Name: ExportfsCmd, Args: []string{"-ra"}}); err != nil {
-			return res, fmt.Errorf("nfs: exportfs -ra: %w", err)
+			return res, fmt.Errorf("exportfs -ra: %w", err)
 		}
 		res.Changed = append(res.Changed, "reloaded exports")
 		if live, err = liveExports(ctx, env.Run); err != nil {
 			return res, err
 		}
 		if d := missingExports(want, live); len(d) > 0 {
-			return res, fmt.Errorf("nfs: after exportfs -ra, not exported: %s", strings.Join(d, "; "))
+			return res, fmt.Errorf("after exportfs -ra, not exported: %s", strings.Join(d, "; "))
 		}
 	}
 	return res, nil
@@ -129,28 +129,28 @@ func Build(n *seed.NFS) ([]Entry, error) {
 	for i, e := range n.Exports {
 		p := fmt.Sprintf("nfs.exports[%d]", i)
 		if !strings.HasPrefix(e.Path, "/") || strings.ContainsRune(e.Path, 0) || strings.Contains(e.Path, "\n") {
-			return nil, fmt.Errorf("nfs: %s.path: %q is not an absolute path", p, e.Path)
+			return nil, fmt.Errorf("%s.path: %q is not an absolute path", p, e.Path)
 		}
 		if seen[e.Path] {
-			return nil, fmt.Errorf("nfs: %s.path: %s is exported twice", p, e.Path)
+			return nil, fmt.Errorf("%s.path: %s is exported twice", p, e.Path)
 		}
 		seen[e.Path] = true
 		if len(e.Clients) == 0 {
-			return nil, fmt.Errorf("nfs: %s.clients: at least one client is required", p)
+			return nil, fmt.Errorf("%s.clients: at least one client is required", p)
 		}
 		entry := Entry{Path: e.Path}
 		hosts := map[string]bool{}
 		for j, c := range e.Clients {
 			cp := fmt.Sprintf("%s.clients[%d]", p, j)
 			if err := ValidateClient(c.Host); err != nil {
-				return nil, fmt.Errorf("nfs: %s.host: %w", cp, err)
+				return nil, fmt.Errorf("%s.host: %w", cp, err)
 			}
 			if hosts[c.Host] {
-				return nil, fmt.Errorf("nfs: %s.host: client %q listed twice", cp, c.Host)
+				return nil, fmt.Errorf("%s.host: client %q listed twice", cp, c.Host)
 			}
 			hosts[c.Host] = true
 			if err := ValidateOptions(c.Options); err != nil {
-				return nil, fmt.Errorf("nfs: %s.options: %w", cp, err)
+				return nil, fmt.Errorf("%s.options: %w", cp, err)
 			}
 			entry.Clients = append(entry.Clients, Client{Host: c.Host, Options: withDefaults(c.Options)})
 		}
@@ -166,10 +166,10 @@ func checkPaths(root host.Root, want []Entry) error {
 	for _, e := range want {
 		fi, err := root.Stat(e.Path)
 		if err != nil {
-			return fmt.Errorf("nfs: export %s: %w (create the dataset or directory first)", e.Path, unwrapPath(err))
+			return fmt.Errorf("export %s: %w (create the dataset or directory first)", e.Path, unwrapPath(err))
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("nfs: export %s: not a directory", e.Path)
+			return fmt.Errorf("export %s: not a directory", e.Path)
 		}
 	}
 	return nil
@@ -185,11 +185,11 @@ func unwrapPath(err error) error {
 func liveExports(ctx context.Context, r host.Runner) ([]Entry, error) {
 	out, err := r.Run(ctx, host.Cmd{Name: ExportfsCmd, Args: []string{"-v"}})
 	if err != nil {
-		return nil, fmt.Errorf("nfs: exportfs -v: %w", err)
+		return nil, fmt.Errorf("exportfs -v: %w", err)
 	}
 	live, err := ParseExports(string(out.Stdout))
 	if err != nil {
-		return nil, fmt.Errorf("nfs: parse exportfs -v: %w", err)
+		return nil, fmt.Errorf("parse exportfs -v: %w", err)
 	}
 	return live, nil
 }

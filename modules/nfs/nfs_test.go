@@ -159,7 +159,7 @@ func TestFaults(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	for name, tc := range map[string]struct{ seed, want string }{
-		"missing path": {"nfs:\n  exports:\n    - {path: /nope, clients: [{host: nas}]}\n", "nfs: export /nope: no such file or directory"},
+		"missing path": {"nfs:\n  exports:\n    - {path: /nope, clients: [{host: nas}]}\n", "export /nope: no such file or directory"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t)

@@ -179,7 +179,8 @@ func phaseIndex(ph string) int {
 	return -1
 }
 
-// gpuCheck finds the host's GPUs; ok is false when there is nothing to do.
+// gpuCheck finds the host's GPUs. With none, it returns the note that
+// says why the module skips, or the error when the seed requires a GPU.
 func gpuCheck(env *modules.Env, cfg *seed.NVIDIA) (gpus []GPU, note string, err error) {
 	all, err := DetectGPUs(env.Root)
 	if err != nil {

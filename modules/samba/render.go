@@ -18,7 +18,7 @@ func Render(sb *seed.Samba) (string, error) {
 	b.WriteString("[global]\n")
 	kv := func(k, v string) error {
 		if strings.ContainsAny(k+v, "\n\r\x00") || strings.ContainsAny(k, "[]=") {
-			return fmt.Errorf("samba: %q: values must be one line", k)
+			return fmt.Errorf("%q: values must be one line", k)
 		}
 		fmt.Fprintf(&b, "   %s = %s\n", k, v)
 		return nil
@@ -55,7 +55,7 @@ func Render(sb *seed.Samba) (string, error) {
 	for _, k := range extra {
 		lk := strings.ToLower(strings.Join(strings.Fields(k), " "))
 		if fixed[lk] && lk != "map to guest" {
-			return "", fmt.Errorf("samba: global %q is set by Phoenix; use the seed's dedicated key", k)
+			return "", fmt.Errorf("global %q is set by Phoenix; use the seed's dedicated key", k)
 		}
 		if lk == "map to guest" {
 			for i := range globals {
@@ -84,10 +84,10 @@ func Render(sb *seed.Samba) (string, error) {
 	}
 	for _, sh := range sb.Shares {
 		if sh.Name == "" || strings.ContainsAny(sh.Name, "[]\n\r\x00") || strings.EqualFold(sh.Name, "global") {
-			return "", fmt.Errorf("samba: share %q: not a usable share name", sh.Name)
+			return "", fmt.Errorf("share %q: not a usable share name", sh.Name)
 		}
 		if !strings.HasPrefix(sh.Path, "/") {
-			return "", fmt.Errorf("samba: share %q: path %q is not absolute", sh.Name, sh.Path)
+			return "", fmt.Errorf("share %q: path %q is not absolute", sh.Name, sh.Path)
 		}
 		fmt.Fprintf(&b, "\n[%s]\n", sh.Name)
 		browseable := sh.Browseable == nil || *sh.Browseable
@@ -110,7 +110,7 @@ func Render(sb *seed.Samba) (string, error) {
 		}
 		for _, l := range lines {
 			if err := kv(l[0], l[1]); err != nil {
-				return "", fmt.Errorf("samba: share %q: %w", sh.Name, err)
+				return "", fmt.Errorf("share %q: %w", sh.Name, err)
 			}
 		}
 	}

@@ -94,14 +94,14 @@ func (r *run) converge(ctx context.Context) error {
 	a := apt.New(r.env.Run)
 	missing, err := a.Missing(ctx, Package)
 	if err != nil {
-		return fmt.Errorf("samba: %w", err)
+		return err
 	}
 	if len(missing) > 0 {
 		if err := r.do("install "+Package, func() error {
 			_, err := a.Install(ctx, Package)
 			return err
 		}); err != nil {
-			return fmt.Errorf("samba: %w", err)
+			return err
 		}
 		if r.dry {
 			r.changes = append(r.changes, "write "+DropIn, "include it from "+SmbConf, "users and shares")
@@ -126,7 +126,7 @@ func (r *run) converge(ctx context.Context) error {
 func (r *run) config(ctx context.Context, conf string) error {
 	smb, err := r.env.Root.ReadFile(SmbConf)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("samba: read %s: %w", SmbConf, err)
+		return fmt.Errorf("read %s: %w", SmbConf, err)
 	}
 	if err := conflicts(smb, r.env.Seed.Samba); err != nil {
 		return err
@@ -141,7 +141,7 @@ func (r *run) config(ctx context.Context, conf string) error {
 	return r.do("write "+DropIn+" and include it from "+SmbConf+" (checked by testparm)", func() error {
 		candidate, err := host.SetBlock(smb, block, []byte(conf))
 		if err != nil {
-			return fmt.Errorf("samba: %s: %w", SmbConf, err)
+			return fmt.Errorf("%s: %w", SmbConf, err)
 		}
 		if err := r.testparm(ctx, candidate); err != nil {
 			return err
@@ -149,13 +149,13 @@ func (r *run) config(ctx context.Context, conf string) error {
 		// Set before the files change: a crash between here and the
 		// reload still reloads on the rerun.
 		if err := r.env.Store.Put(reloadKey, true); err != nil {
-			return fmt.Errorf("samba: %w", err)
+			return err
 		}
 		if _, err := host.WriteIfChanged(r.env.Root, DropIn, []byte(conf), 0o644, host.Owner{}); err != nil {
-			return fmt.Errorf("samba: write %s: %w", DropIn, err)
+			return fmt.Errorf("write %s: %w", DropIn, err)
 		}
 		if _, err := host.EditBlock(r.env.Root, SmbConf, block, include, 0o644); err != nil {
-			return fmt.Errorf("samba: %s: %w", SmbConf, err)
+			return fmt.Errorf("%s: %w", SmbConf, err)
 		}
 		return nil
 	})
@@ -165,11 +165,11 @@ func (r *run) config(ctx context.Context, conf string) error {
 // invalid parameters, which testparm only warns about, fail too.
 func (r *run) testparm(ctx context.Context, candidate []byte) error {
 	if err := r.env.Root.MkdirAll(ScratchDir, 0o700, host.Owner{}); err != nil {
-		return fmt.Errorf("samba: %w", err)
+		return err
 	}
 	p := path.Join(ScratchDir, "candidate.conf")
 	if err := r.env.Root.WriteFile(p, candidate, 0o600, host.Owner{}); err != nil {
-		return fmt.Errorf("samba: %w", err)
+		return err
 	}
 	defer r.env.Root.Remove(p)
 	out, err := r.env.Run.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", r.env.Root.Path(p)}})
@@ -184,7 +184,7 @@ func (r *run) testparm(ctx context.Context, candidate []byte) error {
 		if err != nil {
 			msg = err.Error()
 		}
-		return fmt.Errorf("samba: testparm rejected the new configuration (nothing was changed): %s", msg)
+		return fmt.Errorf("testparm rejected the new configuration (nothing was changed): %s", msg)
 	}
 	return nil
 }
@@ -194,7 +194,7 @@ func (r *run) testparm(ctx context.Context, candidate []byte) error {
 func conflicts(smb []byte, sb *seed.Samba) error {
 	outside, err := host.SetBlock(smb, block, nil)
 	if err != nil {
-		return fmt.Errorf("samba: %s: %w", SmbConf, err)
+		return fmt.Errorf("%s: %w", SmbConf, err)
 	}
 	defined := map[string]bool{}
 	for _, line := range strings.Split(string(outside), "\n") {
@@ -205,7 +205,7 @@ func conflicts(smb []byte, sb *seed.Samba) error {
 	}
 	for _, sh := range sb.Shares {
 		if defined[strings.ToLower(sh.Name)] {
-			return fmt.Errorf("samba: share %q: %s defines [%s] already; rename the share or remove it there", sh.Name, SmbConf, sh.Name)
+			return fmt.Errorf("share %q: %s defines [%s] already; rename the share or remove it there", sh.Name, SmbConf, sh.Name)
 		}
 	}
 	return nil
@@ -218,11 +218,11 @@ func (r *run) shareDir(sh seed.Share) error {
 		if err := r.do("create share directory "+sh.Path, func() error {
 			return r.env.Root.MkdirAll(sh.Path, 0o755, host.Owner{})
 		}); err != nil {
-			return fmt.Errorf("samba: share %q: %w", sh.Name, err)
+			return fmt.Errorf("share %q: %w", sh.Name, err)
 		}
 	}
 	if err := zfs.ApplyOwnerMode(r.env.Root, sh.Path, sh.Owner, sh.Mode, r.dry, r.do); err != nil {
-		return fmt.Errorf("samba: share %q: %w", sh.Name, err)
+		return fmt.Errorf("share %q: %w", sh.Name, err)
 	}
 	return nil
 }
@@ -231,7 +231,7 @@ func (r *run) shareDir(sh seed.Share) error {
 func (r *run) passdb(ctx context.Context) (map[string]string, error) {
 	out, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-L", "-w"}})
 	if err != nil {
-		return nil, fmt.Errorf("samba: list users: %w", err)
+		return nil, fmt.Errorf("list users: %w", err)
 	}
 	m := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
@@ -265,11 +265,11 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 	case u.PasswordFile != "":
 		pw, err := r.readSecret(u.PasswordFile)
 		if err != nil {
-			return fmt.Errorf("samba: user %q: password file: %w", u.Name, unwrapPath(err))
+			return fmt.Errorf("user %q: password file: %w", u.Name, unwrapPath(err))
 		}
 		password := strings.TrimRight(string(pw), "\r\n")
 		if strings.ContainsAny(password, "\n\x00") || password == "" {
-			return fmt.Errorf("samba: user %q: password file %s must hold one non-empty line", u.Name, u.PasswordFile)
+			return fmt.Errorf("user %q: password file %s must hold one non-empty line", u.Name, u.PasswordFile)
 		}
 		if exists && cur == NTHash(password) {
 			return nil
@@ -279,14 +279,14 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 			// confirmation. Bytes on stdin are never expanded by anything.
 			stdin := []byte(password + "\n" + password + "\n")
 			if _, err := r.cmd(ctx, host.Cmd{Name: SmbpasswdCmd, Args: []string{"-a", "-s", u.Name}, Stdin: stdin}); err != nil {
-				return fmt.Errorf("samba: user %q: smbpasswd: %w", u.Name, err)
+				return fmt.Errorf("user %q: smbpasswd: %w", u.Name, err)
 			}
 			return nil
 		})
 	case u.NTHash != "":
 		want := strings.ToUpper(u.NTHash)
 		if len(want) != 32 || strings.Trim(want, "0123456789ABCDEF") != "" {
-			return fmt.Errorf("samba: user %q: nt_hash is not 32 hex digits", u.Name)
+			return fmt.Errorf("user %q: nt_hash is not 32 hex digits", u.Name)
 		}
 		if exists && cur == want {
 			return nil
@@ -295,7 +295,7 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 			return r.importHash(ctx, u.Name, want, exists)
 		})
 	}
-	return fmt.Errorf("samba: user %q: give nt_hash or password_file", u.Name)
+	return fmt.Errorf("user %q: give nt_hash or password_file", u.Name)
 }
 
 // importHash puts an NT hash into the passdb through a 0600 smbpasswd file
@@ -304,24 +304,24 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 func (r *run) importHash(ctx context.Context, name, hash string, exists bool) error {
 	o, err := zfs.LookupOwner(r.env.Root, name)
 	if err != nil {
-		return fmt.Errorf("samba: user %q: %w (create the Unix user first)", name, err)
+		return fmt.Errorf("user %q: %w (create the Unix user first)", name, err)
 	}
 	if exists {
 		if _, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-x", "-u", name}}); err != nil {
-			return fmt.Errorf("samba: user %q: remove old entry: %w", name, err)
+			return fmt.Errorf("user %q: remove old entry: %w", name, err)
 		}
 	}
 	if err := r.env.Root.MkdirAll(ScratchDir, 0o700, host.Owner{}); err != nil {
-		return fmt.Errorf("samba: %w", err)
+		return err
 	}
 	p := path.Join(ScratchDir, "import.smbpasswd")
 	line := fmt.Sprintf("%s:%d:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:%s:[U          ]:LCT-00000000:\n", name, o.UID, hash)
 	if err := r.env.Root.WriteFile(p, []byte(line), 0o600, host.Owner{}); err != nil {
-		return fmt.Errorf("samba: user %q: %w", name, err)
+		return fmt.Errorf("user %q: %w", name, err)
 	}
 	defer r.env.Root.Remove(p)
 	if _, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-i", "smbpasswd:" + r.env.Root.Path(p), "-e", "tdbsam"}}); err != nil {
-		return fmt.Errorf("samba: user %q: pdbedit import: %w", name, err)
+		return fmt.Errorf("user %q: pdbedit import: %w", name, err)
 	}
 	return nil
 }
@@ -351,7 +351,7 @@ func unwrapPath(err error) error {
 func (r *run) service(ctx context.Context) error {
 	pending := false
 	if _, err := r.env.Store.Get(reloadKey, &pending); err != nil {
-		return fmt.Errorf("samba: %w", err)
+		return err
 	}
 	if r.dry && r.configChanged {
 		pending = true
@@ -366,17 +366,17 @@ func (r *run) service(ctx context.Context) error {
 	case !up:
 		return r.do("enable and start "+Service, func() error {
 			if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
-				return fmt.Errorf("samba: start smbd: %w", err)
+				return fmt.Errorf("start smbd: %w", err)
 			}
 			if _, err := r.cmd(ctx, host.Cmd{Name: SmbcontrolCmd, Args: []string{"smbd", "reload-config"}}); err != nil {
-				return fmt.Errorf("samba: reload smbd: %w", err)
+				return fmt.Errorf("reload smbd: %w", err)
 			}
 			return r.env.Store.Delete(reloadKey)
 		})
 	case pending:
 		return r.do("reload smbd", func() error {
 			if _, err := r.cmd(ctx, host.Cmd{Name: SmbcontrolCmd, Args: []string{"smbd", "reload-config"}}); err != nil {
-				return fmt.Errorf("samba: reload smbd: %w", err)
+				return fmt.Errorf("reload smbd: %w", err)
 			}
 			return r.env.Store.Delete(reloadKey)
 		})

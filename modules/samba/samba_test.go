@@ -75,9 +75,9 @@ type world struct {
 func newWorld(t testing.TB) *world {
 	root := host.NewDirRoot(t.TempDir())
 	for p, c := range map[string]string{
-		"/etc/passwd":                  "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\n",
-		"/etc/group":                   "root:x:0:\nusers:x:100:alice,bob\nalice:x:1000:\n",
-		samba.SmbConf:                  debianSmbConf,
+		"/etc/passwd":                 "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\n",
+		"/etc/group":                  "root:x:0:\nusers:x:100:alice,bob\nalice:x:1000:\n",
+		samba.SmbConf:                 debianSmbConf,
 		"/etc/phoenix/secrets/bob.pw": bobPassword + "\n",
 	} {
 		if err := root.WriteFile(p, []byte(c), 0o600, host.Owner{}); err != nil {

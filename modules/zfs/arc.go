@@ -28,20 +28,20 @@ const (
 func (r *run) arc(ctx context.Context, arcMax string) error {
 	pending := false
 	if _, err := r.env.Store.Get(arcPending, &pending); err != nil {
-		return fmt.Errorf("zfs: %w", err)
+		return err
 	}
 	if arcMax != "" {
 		n, err := prop.ParseSize(arcMax)
 		if err != nil {
-			return fmt.Errorf("zfs: arc_max: %w", err)
+			return fmt.Errorf("arc_max: %w", err)
 		}
 		if n < minARC {
-			return fmt.Errorf("zfs: arc_max: %s is below the 64M ZFS accepts", arcMax)
+			return fmt.Errorf("arc_max: %s is below the 64M ZFS accepts", arcMax)
 		}
 		body := fmt.Sprintf("options zfs zfs_arc_max=%d\n", n)
 		old, err := r.env.Root.ReadFile(ModprobeConf)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("zfs: read %s: %w", ModprobeConf, err)
+			return fmt.Errorf("read %s: %w", ModprobeConf, err)
 		}
 		if got, _ := host.GetBlock(old, arcBlock); string(got) != body {
 			if outside, _ := host.SetBlock(old, arcBlock, nil); strings.Contains(string(outside), "zfs_arc_max") {
@@ -51,11 +51,11 @@ func (r *run) arc(ctx context.Context, arcMax string) error {
 			if err := r.do(fmt.Sprintf("persist zfs_arc_max=%d in %s", n, ModprobeConf), func() error {
 				if onZFS {
 					if err := r.env.Store.Put(arcPending, true); err != nil {
-						return fmt.Errorf("zfs: %w", err)
+						return err
 					}
 				}
 				if _, err := host.EditBlock(r.env.Root, ModprobeConf, arcBlock, []byte(body), 0o644); err != nil {
-					return fmt.Errorf("zfs: write %s: %w", ModprobeConf, err)
+					return fmt.Errorf("write %s: %w", ModprobeConf, err)
 				}
 				return nil
 			}); err != nil {
@@ -72,7 +72,7 @@ func (r *run) arc(ctx context.Context, arcMax string) error {
 	}
 	return r.do("update-initramfs -u -k all (root on ZFS: module options live in the initramfs)", func() error {
 		if _, err := r.cmd(ctx, "update-initramfs", "-u", "-k", "all"); err != nil {
-			return fmt.Errorf("zfs: update initramfs: %w", err)
+			return fmt.Errorf("update initramfs: %w", err)
 		}
 		return r.env.Store.Delete(arcPending)
 	})
@@ -87,7 +87,7 @@ func (r *run) arcLive(n int64) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("zfs: read %s: %w", ARCParam, err)
+		return fmt.Errorf("read %s: %w", ARCParam, err)
 	}
 	if strings.TrimSpace(string(b)) == strconv.FormatInt(n, 10) {
 		return nil
@@ -95,14 +95,14 @@ func (r *run) arcLive(n int64) error {
 	return r.do(fmt.Sprintf("set zfs_arc_max=%d live", n), func() error {
 		f, err := os.OpenFile(r.env.Root.Path(ARCParam), os.O_WRONLY|os.O_TRUNC, 0)
 		if err != nil {
-			return fmt.Errorf("zfs: set ARC limit live: %w", err)
+			return fmt.Errorf("set ARC limit live: %w", err)
 		}
 		if _, err := f.WriteString(strconv.FormatInt(n, 10) + "\n"); err != nil {
 			f.Close()
-			return fmt.Errorf("zfs: set ARC limit live: %w", err)
+			return fmt.Errorf("set ARC limit live: %w", err)
 		}
 		if err := f.Close(); err != nil {
-			return fmt.Errorf("zfs: set ARC limit live: %w", err)
+			return fmt.Errorf("set ARC limit live: %w", err)
 		}
 		return nil
 	})

@@ -70,11 +70,11 @@ func wanted(name string, props map[string]string) (map[string]string, error) {
 	out := map[string]string{}
 	for k, v := range props {
 		if k == "mountpoint" {
-			return nil, fmt.Errorf("zfs: dataset %q: set mountpoint with the mountpoint key, not in properties", name)
+			return nil, fmt.Errorf("dataset %q: set mountpoint with the mountpoint key, not in properties", name)
 		}
 		n, err := prop.Normalize(k, v)
 		if err != nil {
-			return nil, fmt.Errorf("zfs: dataset %q: %w", name, err)
+			return nil, fmt.Errorf("dataset %q: %w", name, err)
 		}
 		out[k] = n
 	}
@@ -137,16 +137,16 @@ func (r *run) dataset(ctx context.Context, t target) error {
 	out, err := r.cmd(ctx, ZfsCmd, "get", "-H", "-p", "-o", "property,value,source", strings.Join(keys, ","), t.name)
 	if err != nil {
 		if !strings.Contains(stderrOf(err), "dataset does not exist") {
-			return fmt.Errorf("zfs: dataset %q: read properties: %w", t.name, err)
+			return fmt.Errorf("dataset %q: read properties: %w", t.name, err)
 		}
 		if t.external {
-			return fmt.Errorf("zfs: dataset %q: marked external but does not exist", t.name)
+			return fmt.Errorf("dataset %q: marked external but does not exist", t.name)
 		}
 		if !t.create {
 			if r.dry {
 				return nil // the pool is created first
 			}
-			return fmt.Errorf("zfs: pool %q: root dataset missing after create", t.name)
+			return fmt.Errorf("pool %q: root dataset missing after create", t.name)
 		}
 		args := []string{"create", "-p"}
 		for _, k := range sortedKeys(t.props) {
@@ -158,7 +158,7 @@ func (r *run) dataset(ctx context.Context, t target) error {
 		args = append(args, t.name)
 		if err := r.do("create dataset "+t.name, func() error {
 			if _, err := r.cmd(ctx, ZfsCmd, args...); err != nil {
-				return fmt.Errorf("zfs: create dataset %q: %w", t.name, err)
+				return fmt.Errorf("create dataset %q: %w", t.name, err)
 			}
 			return nil
 		}); err != nil {
@@ -192,7 +192,7 @@ func (r *run) dataset(ctx context.Context, t target) error {
 	if len(set) > 0 {
 		if err := r.do(fmt.Sprintf("set %s %s", t.name, strings.Join(set, " ")), func() error {
 			if _, err := r.cmd(ctx, ZfsCmd, append(append([]string{"set"}, set...), t.name)...); err != nil {
-				return fmt.Errorf("zfs: dataset %q: set properties: %w", t.name, err)
+				return fmt.Errorf("dataset %q: set properties: %w", t.name, err)
 			}
 			return nil
 		}); err != nil {
@@ -202,7 +202,7 @@ func (r *run) dataset(ctx context.Context, t target) error {
 	if inherit {
 		if err := r.do(fmt.Sprintf("inherit mountpoint of %s (was %s)", t.name, mp.value), func() error {
 			if _, err := r.cmd(ctx, ZfsCmd, "inherit", "mountpoint", t.name); err != nil {
-				return fmt.Errorf("zfs: dataset %q: inherit mountpoint: %w", t.name, err)
+				return fmt.Errorf("dataset %q: inherit mountpoint: %w", t.name, err)
 			}
 			return nil
 		}); err != nil {
@@ -220,7 +220,7 @@ func (r *run) ownerMode(t target) error {
 	}
 	mp := Mountpoint(r.env.Seed, t.name)
 	if mp == "" {
-		return fmt.Errorf("zfs: dataset %q: owner/mode need a mountpoint", t.name)
+		return fmt.Errorf("dataset %q: owner/mode need a mountpoint", t.name)
 	}
 	return ApplyOwnerMode(r.env.Root, mp, t.owner, t.mode, r.dry, r.do)
 }

@@ -77,11 +77,11 @@ type diskState struct {
 func (r *run) readDisks(ctx context.Context, imported, exported []poolInfo) (*diskState, error) {
 	out, err := r.cmd(ctx, LsblkCmd, lsblkArgs...)
 	if err != nil {
-		return nil, fmt.Errorf("zfs: list block devices: %w", err)
+		return nil, fmt.Errorf("list block devices: %w", err)
 	}
 	top, err := parseLsblk(out)
 	if err != nil {
-		return nil, fmt.Errorf("zfs: %w", err)
+		return nil, err
 	}
 	st := &diskState{devs: map[string]*blockDev{}, parent: map[string]string{}, disks: top,
 		imported: map[string]string{}, exported: map[string]string{}, bootESPs: map[string]bool{}}
@@ -221,7 +221,7 @@ func (r *run) checkDisks(st *diskState, poolName string, disks []string, wipe bo
 		devs = append(devs, dev)
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("zfs: pool %q: refusing to use its disks:\n  %s", poolName, strings.Join(problems, "\n  "))
+		return nil, fmt.Errorf("pool %q: refusing to use its disks:\n  %s", poolName, strings.Join(problems, "\n  "))
 	}
 	return devs, nil
 }
@@ -351,14 +351,14 @@ func (r *run) wipe(ctx context.Context, poolName string, seedPath string, disk *
 	return r.do(fmt.Sprintf("wipe disk %s (%s) for pool %s", seedPath, disk.Name, poolName), func() error {
 		for _, c := range disk.Children {
 			if _, err := r.cmd(ctx, WipefsCmd, "-a", c.Path); err != nil {
-				return fmt.Errorf("zfs: pool %q: wipe %s: %w", poolName, c.Path, err)
+				return fmt.Errorf("pool %q: wipe %s: %w", poolName, c.Path, err)
 			}
 		}
 		if _, err := r.cmd(ctx, WipefsCmd, "-a", seedPath); err != nil {
-			return fmt.Errorf("zfs: pool %q: wipe %s: %w", poolName, seedPath, err)
+			return fmt.Errorf("pool %q: wipe %s: %w", poolName, seedPath, err)
 		}
 		if _, err := r.cmd(ctx, SgdiskCmd, "--zap-all", seedPath); err != nil {
-			return fmt.Errorf("zfs: pool %q: zap GPT of %s: %w", poolName, seedPath, err)
+			return fmt.Errorf("pool %q: zap GPT of %s: %w", poolName, seedPath, err)
 		}
 		return nil
 	})

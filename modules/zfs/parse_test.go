@@ -1,8 +1,12 @@
 package zfs
 
 import (
+	"context"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
 
 	"github.com/phoenix-pve/phoenix/seed"
 )
@@ -143,5 +147,27 @@ func TestCreateArgs(t *testing.T) {
 		"-O", "mountpoint=/t", "t", "raidz2", "/dev/disk/by-id/a", "/dev/disk/by-id/b", "/dev/disk/by-id/c"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// TestParseRealLsblk runs this machine's real lsblk with the module's exact
+// arguments (read-only) and parses it, so the JSON shape the fake prints is
+// the real one.
+func TestParseRealLsblk(t *testing.T) {
+	out, err := host.NewExecRunner().Run(context.Background(), host.Cmd{Name: LsblkCmd, Args: lsblkArgs})
+	if err != nil {
+		t.Skipf("no usable lsblk here: %v", err)
+	}
+	devs, err := parseLsblk(string(out.Stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) == 0 {
+		t.Skip("no block devices visible")
+	}
+	for _, d := range devs {
+		if d.Name == "" || !strings.HasPrefix(d.Path, "/dev/") || d.Type == "" || len(d.Mountpoints) == 0 {
+			t.Errorf("device parsed incompletely: %+v", d)
+		}
 	}
 }

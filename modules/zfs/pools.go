@@ -130,7 +130,7 @@ func expected(p *seed.Pool) ([]vdev, error) {
 		case len(p.Disks) == 1:
 			layout = "single"
 		default:
-			return nil, fmt.Errorf("zfs: pool %q: layout is required for %d disks", p.Name, len(p.Disks))
+			return nil, fmt.Errorf("pool %q: layout is required for %d disks", p.Name, len(p.Disks))
 		}
 	}
 	paths := func(ds []string) []string {
@@ -144,12 +144,12 @@ func expected(p *seed.Pool) ([]vdev, error) {
 	switch layout {
 	case "single":
 		if len(p.Disks) != 1 {
-			return nil, fmt.Errorf("zfs: pool %q: layout single takes exactly one disk, not %d", p.Name, len(p.Disks))
+			return nil, fmt.Errorf("pool %q: layout single takes exactly one disk, not %d", p.Name, len(p.Disks))
 		}
 		return []vdev{{Type: "disk", Disks: paths(p.Disks)}}, nil
 	case "mirror", "raidz1", "raidz2", "raidz3":
 		if len(p.Disks) < min[layout] {
-			return nil, fmt.Errorf("zfs: pool %q: layout %s needs at least %d disks, not %d", p.Name, layout, min[layout], len(p.Disks))
+			return nil, fmt.Errorf("pool %q: layout %s needs at least %d disks, not %d", p.Name, layout, min[layout], len(p.Disks))
 		}
 		return []vdev{{Type: layout, Disks: paths(p.Disks)}}, nil
 	case "stripe":
@@ -159,23 +159,23 @@ func expected(p *seed.Pool) ([]vdev, error) {
 				out = append(out, vdev{Type: "disk", Disks: []string{diskPath(d)}})
 			}
 			if len(out) == 0 {
-				return nil, fmt.Errorf("zfs: pool %q: layout stripe needs vdevs or disks", p.Name)
+				return nil, fmt.Errorf("pool %q: layout stripe needs vdevs or disks", p.Name)
 			}
 			return out, nil
 		}
 		var out []vdev
 		for i, v := range p.VDevs {
 			if min[v.Type] == 0 || v.Type == "single" {
-				return nil, fmt.Errorf("zfs: pool %q: vdevs[%d]: type %q is not mirror, raidz1, raidz2 or raidz3", p.Name, i, v.Type)
+				return nil, fmt.Errorf("pool %q: vdevs[%d]: type %q is not mirror, raidz1, raidz2 or raidz3", p.Name, i, v.Type)
 			}
 			if len(v.Disks) < min[v.Type] {
-				return nil, fmt.Errorf("zfs: pool %q: vdevs[%d]: %s needs at least %d disks", p.Name, i, v.Type, min[v.Type])
+				return nil, fmt.Errorf("pool %q: vdevs[%d]: %s needs at least %d disks", p.Name, i, v.Type, min[v.Type])
 			}
 			out = append(out, vdev{Type: v.Type, Disks: paths(v.Disks)})
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("zfs: pool %q: unknown layout %q", p.Name, layout)
+	return nil, fmt.Errorf("pool %q: unknown layout %q", p.Name, layout)
 }
 
 // shape renders a layout with whole-disk names, order-independent, for
@@ -260,14 +260,14 @@ func sortStrings(s []string) { sort.Strings(s) }
 func (r *run) listPools(ctx context.Context) (imported, exported []poolInfo, err error) {
 	out, err := r.cmd(ctx, ZpoolCmd, "status", "-P", "-L")
 	if err != nil {
-		return nil, nil, fmt.Errorf("zfs: read pools: %w", err)
+		return nil, nil, fmt.Errorf("read pools: %w", err)
 	}
 	imported = parsePools(out)
 	out, err = r.cmd(ctx, ZpoolCmd, "import", "-d", ByIDDir)
 	if err != nil {
 		// "no pools available to import" is exit 1 with nothing listed.
 		if !strings.Contains(out+stderrOf(err), "no pools available") {
-			return nil, nil, fmt.Errorf("zfs: list importable pools: %w", err)
+			return nil, nil, fmt.Errorf("list importable pools: %w", err)
 		}
 		out = ""
 	}
@@ -292,7 +292,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 	live := find(imported)
 	if p.External {
 		if len(live) == 0 {
-			return fmt.Errorf("zfs: pool %q: marked external but not imported", p.Name)
+			return fmt.Errorf("pool %q: marked external but not imported", p.Name)
 		}
 		return nil
 	}
@@ -314,7 +314,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 	}
 	if cands := find(exported); len(cands) > 0 {
 		if len(cands) > 1 {
-			return fmt.Errorf("zfs: pool %q: zpool import lists %d pools of that name; import the right one by id by hand", p.Name, len(cands))
+			return fmt.Errorf("pool %q: zpool import lists %d pools of that name; import the right one by id by hand", p.Name, len(cands))
 		}
 		if err := r.compareLayout(p, "exported", cands[0], want, norm); err != nil {
 			return err
@@ -327,7 +327,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 		}
 		if err := r.do(fmt.Sprintf("import pool %s", p.Name), func() error {
 			if _, err := r.cmd(ctx, ZpoolCmd, append(args, p.Name)...); err != nil {
-				return fmt.Errorf("zfs: import pool %q: %w", p.Name, err)
+				return fmt.Errorf("import pool %q: %w", p.Name, err)
 			}
 			return nil
 		}); err != nil {
@@ -361,7 +361,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 		}
 		if wiped && !r.dry {
 			if _, err := r.cmd(ctx, UdevadmCmd, "settle"); err != nil {
-				return fmt.Errorf("zfs: pool %q: udevadm settle: %w", p.Name, err)
+				return fmt.Errorf("pool %q: udevadm settle: %w", p.Name, err)
 			}
 		}
 	}
@@ -369,7 +369,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 	return r.do(fmt.Sprintf("create pool %s (%s)", p.Name, shape(want, func(d string) string { return strings.TrimPrefix(d, ByIDDir+"/") })), func() error {
 		// Never -f: if anything is left on a disk, zpool refuses too.
 		if _, err := r.cmd(ctx, ZpoolCmd, args...); err != nil {
-			return fmt.Errorf("zfs: create pool %q: %w", p.Name, err)
+			return fmt.Errorf("create pool %q: %w", p.Name, err)
 		}
 		r.env.ReportItem(itemFor(p.Name, "done", "created"))
 		return nil
@@ -382,7 +382,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 func (r *run) compareLayout(p *seed.Pool, what string, live poolInfo, want []vdev, norm func(string) string) error {
 	have, seedShape := shape(live.VDevs, norm), shape(want, norm)
 	if have != seedShape {
-		return fmt.Errorf("zfs: pool %q: the %s pool's layout %s differs from the seed's %s; Phoenix never recreates a pool: fix the seed or mark the pool external", p.Name, what, have, seedShape)
+		return fmt.Errorf("pool %q: the %s pool's layout %s differs from the seed's %s; Phoenix never recreates a pool: fix the seed or mark the pool external", p.Name, what, have, seedShape)
 	}
 	if len(live.Aux) > 0 {
 		r.note("pool %s: has log/cache/spare/special devices not in the seed (kept): %s", p.Name, strings.Join(live.Aux, " "))
@@ -406,13 +406,13 @@ func (r *run) poolOptions(ctx context.Context, p *seed.Pool) error {
 	}
 	out, err := r.cmd(ctx, ZpoolCmd, "get", "-H", "-p", "-o", "property,value,source", strings.Join(keys, ","), p.Name)
 	if err != nil {
-		return fmt.Errorf("zfs: pool %q: read properties: %w", p.Name, err)
+		return fmt.Errorf("pool %q: read properties: %w", p.Name, err)
 	}
 	rows := parseGet(out)
 	for _, k := range keys {
 		pv, ok := rows[k]
 		if !ok {
-			return fmt.Errorf("zfs: pool %q: zpool get printed no %s", p.Name, k)
+			return fmt.Errorf("pool %q: zpool get printed no %s", p.Name, k)
 		}
 		if k == "ashift" {
 			if pv.value != fmt.Sprint(p.Ashift) {
@@ -423,7 +423,7 @@ func (r *run) poolOptions(ctx context.Context, p *seed.Pool) error {
 		if w := want[k]; pv.value != w {
 			if err := r.do(fmt.Sprintf("set pool %s %s=%s (was %s)", p.Name, k, w, pv.value), func() error {
 				if _, err := r.cmd(ctx, ZpoolCmd, "set", k+"="+w, p.Name); err != nil {
-					return fmt.Errorf("zfs: pool %q: set %s: %w", p.Name, k, err)
+					return fmt.Errorf("pool %q: set %s: %w", p.Name, k, err)
 				}
 				return nil
 			}); err != nil {

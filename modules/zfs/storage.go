@@ -69,15 +69,15 @@ func (r *run) storageWants() ([]storageWant, error) {
 		case "dir":
 			w.target = Mountpoint(r.env.Seed, ds)
 			if w.target == "" {
-				return nil, fmt.Errorf("zfs: storage %q: dataset %q has no mountpoint", st.ID, ds)
+				return nil, fmt.Errorf("storage %q: dataset %q has no mountpoint", st.ID, ds)
 			}
 			w.add = []string{"add", "dir", st.ID, "--path", w.target, "--content", strings.Join(st.Content, ","), "--is_mountpoint", "yes", "--mkdir", "0"}
 		default:
-			return nil, fmt.Errorf("zfs: storage %q: type %q is not zfspool or dir", st.ID, st.Type)
+			return nil, fmt.Errorf("storage %q: type %q is not zfspool or dir", st.ID, st.Type)
 		}
 		key := st.Type + " " + w.target
 		if other, dup := seen[key]; dup {
-			return nil, fmt.Errorf("zfs: storage %q: %s %s is already storage %q in the seed; a dataset is registered once", st.ID, st.Type, w.target, other)
+			return nil, fmt.Errorf("storage %q: %s %s is already storage %q in the seed; a dataset is registered once", st.ID, st.Type, w.target, other)
 		}
 		seen[key] = st.ID
 		if st.External {
@@ -115,11 +115,11 @@ func (r *run) storages(ctx context.Context) error {
 	}
 	data, err := r.env.Root.ReadFile(StorageCfg)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("zfs: read %s: %w", StorageCfg, err)
+		return fmt.Errorf("read %s: %w", StorageCfg, err)
 	}
 	cfg, err := ParseStorageCfg(data)
 	if err != nil {
-		return fmt.Errorf("zfs: %w", err)
+		return err
 	}
 	byID := map[string]StorageEntry{}
 	for _, e := range cfg {
@@ -137,26 +137,26 @@ func (r *run) storage(ctx context.Context, w storageWant, byID map[string]Storag
 	e, exists := byID[w.id]
 	if !exists {
 		if w.add == nil {
-			return fmt.Errorf("zfs: storage %q: marked external but not in %s", w.id, StorageCfg)
+			return fmt.Errorf("storage %q: marked external but not in %s", w.id, StorageCfg)
 		}
 		for _, o := range cfg {
 			if o.Type == w.typ && targetOf(o) == w.target {
-				return fmt.Errorf("zfs: storage %q: %s %s is already registered as storage %q; Phoenix never registers a dataset twice (rename the seed's id to %q to adopt it)", w.id, w.typ, w.target, o.ID, o.ID)
+				return fmt.Errorf("storage %q: %s %s is already registered as storage %q; Phoenix never registers a dataset twice (rename the seed's id to %q to adopt it)", w.id, w.typ, w.target, o.ID, o.ID)
 			}
 		}
 		return r.do(fmt.Sprintf("add storage %s (%s %s)", w.id, w.typ, w.target), func() error {
 			if _, err := r.cmd(ctx, PvesmCmd, w.add...); err != nil {
-				return fmt.Errorf("zfs: add storage %q: %w", w.id, err)
+				return fmt.Errorf("add storage %q: %w", w.id, err)
 			}
 			return nil
 		})
 	}
 	if e.Type != w.typ {
-		return fmt.Errorf("zfs: storage %q: exists as type %s, the seed says %s; Phoenix does not change a storage's type (remove it or rename one)", w.id, e.Type, w.typ)
+		return fmt.Errorf("storage %q: exists as type %s, the seed says %s; Phoenix does not change a storage's type (remove it or rename one)", w.id, e.Type, w.typ)
 	}
 	if got := targetOf(e); got != w.target {
 		what := map[string]string{"zfspool": "pool", "dir": "path"}[w.typ]
-		return fmt.Errorf("zfs: storage %q: has %s %s, the seed says %s; it is fixed in Proxmox (remove it or rename one)", w.id, what, got, w.target)
+		return fmt.Errorf("storage %q: has %s %s, the seed says %s; it is fixed in Proxmox (remove it or rename one)", w.id, what, got, w.target)
 	}
 	if w.add == nil {
 		return nil
@@ -179,7 +179,7 @@ func (r *run) storage(ctx context.Context, w storageWant, byID map[string]Storag
 	}
 	return r.do(fmt.Sprintf("set storage %s %s", w.id, strings.Join(set, " ")), func() error {
 		if _, err := r.cmd(ctx, PvesmCmd, append([]string{"set", w.id}, set...)...); err != nil {
-			return fmt.Errorf("zfs: set storage %q: %w", w.id, err)
+			return fmt.Errorf("set storage %q: %w", w.id, err)
 		}
 		return nil
 	})

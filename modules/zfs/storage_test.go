@@ -29,7 +29,7 @@ func TestStorageTypeMismatch(t *testing.T) {
 	e := newEnv(t)
 	must(t, e.world.AddStorage("tank-vm", "dir", []string{"path", "/tank/vm"}, []string{"content", "images"}))
 	_, err := e.apply(loadSeed(t, storageSeed))
-	if err == nil || !strings.Contains(err.Error(), `zfs: storage "tank-vm": exists as type dir, the seed says zfspool`) {
+	if err == nil || !strings.Contains(err.Error(), `storage "tank-vm": exists as type dir, the seed says zfspool`) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -273,4 +273,3 @@ func SignEd25519(key ed25519.PrivateKey, namespace string, msg []byte) (*Signatu
 		Blob:      ed25519.Sign(key, data),
 	}, nil
 }
-

@@ -15,7 +15,7 @@ import (
 // memFile is an in-memory backend.File.
 type memFile struct{ *bytes.Reader }
 
-func (memFile) Close() error               { return nil }
+func (memFile) Close() error                 { return nil }
 func (m memFile) Stat() (fs.FileInfo, error) { return nil, fs.ErrInvalid }
 
 // fuzzSeeds are small valid images: FAT12 bare, FAT12 in an MBR partition,

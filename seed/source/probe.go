@@ -8,33 +8,17 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
-	"sort"
 	"strings"
 
 	"github.com/diskfs/go-diskfs/backend"
-	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 )
 
 var errNotExist = fs.ErrNotExist
 
 // catchPanics turns a panic while parsing a volume into an error, so a
-// stranger's stick cannot crash the boot. The fuzz test turns it off for
-// our own parsers (go-diskfs calls are always guarded) to find the bugs
-// instead of hiding them.
+// stranger's stick cannot crash the boot. The fuzz test turns it off to
+// find the bugs instead of hiding them.
 var catchPanics = true
-
-// guard runs a go-diskfs call, turning its panics on malformed input into
-// errors.
-func guard(fn func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("unreadable (go-diskfs panic: %v)", r)
-		}
-	}()
-	return fn()
-}
 
 const (
 	isoPVDOffset = 16 * 2048 // the primary volume descriptor, whatever the device's sector size
@@ -213,68 +197,45 @@ func (v volume) mount() (fsys volumeFS, closer io.Closer, err error) {
 	case fsISO:
 		// Always 2048-byte blocks: an ISO dd'ed to a 512-byte-sector stick or
 		// loop device still has 2048-byte logical blocks.
-		var iso *iso9660.FileSystem
-		err := guard(func() (err error) { iso, err = iso9660.Read(file.New(f, true), v.Size, v.Offset, 2048); return err })
+		iso, err := newISO(f, v.Offset, v.Size)
 		if err != nil {
-			return nil, nil, fmt.Errorf("iso9660: %w", err)
+			return nil, nil, err
 		}
-		return &isoFS{fs: iso}, f, nil
+		return iso, f, nil
 	}
 	return nil, nil, fmt.Errorf("unknown filesystem %q", v.FSType)
 }
 
-// isoFS adapts go-diskfs's ISO9660 reader: names are matched
-// case-insensitively, without ";1" versions, and against the 8.3 names of a
-// plain (no Joliet, no Rock Ridge) image; symlinks are refused.
-type isoFS struct{ fs *iso9660.FileSystem }
+// maxISODir bounds the directories and path tables read from a disc: a
+// crafted disc would claim gigabytes.
+const maxISODir = 4 << 20
 
-func (i *isoFS) Open(p string) (rc io.ReadCloser, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			rc, err = nil, fmt.Errorf("%s: unreadable (parser panic: %v)", p, r)
+// checkISODescriptors vets the sizes in the primary and supplementary volume
+// descriptors before go-diskfs trusts them.
+func checkISODescriptors(r io.ReaderAt, off, size int64) error {
+	vd := make([]byte, 2048)
+	for i := int64(0); i < 32; i++ {
+		if _, err := r.ReadAt(vd, off+isoPVDOffset+i*2048); err != nil {
+			return fmt.Errorf("iso9660: volume descriptor %d: %w", i, err)
 		}
-	}()
-	dir := "." // go-diskfs takes io/fs-style paths
-	els := strings.Split(p, "/")
-	for k, el := range els {
-		ents, err := i.fs.ReadDir(dir)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+		if !bytes.Equal(vd[1:6], []byte("CD001")) {
+			return fmt.Errorf("iso9660: volume descriptor %d: bad signature", i)
 		}
-		names := make([]string, 0, len(ents))
-		byName := map[string]fs.DirEntry{}
-		for _, e := range ents {
-			names = append(names, e.Name())
-			byName[e.Name()] = e
-		}
-		sort.Strings(names)
-		match := ""
-		for _, n := range names {
-			if isoNameMatch(n, el) {
-				match = n
-				break
+		switch vd[0] {
+		case 255:
+			return nil
+		case 1, 2:
+			bs := int64(binary.LittleEndian.Uint16(vd[128:]))
+			ptSize := int64(binary.LittleEndian.Uint32(vd[132:]))
+			ptLoc := int64(binary.LittleEndian.Uint32(vd[140:])) * bs
+			rootLoc := int64(binary.LittleEndian.Uint32(vd[156+2:])) * bs
+			rootSize := int64(binary.LittleEndian.Uint32(vd[156+10:]))
+			if bs != 2048 || ptSize > maxISODir || ptLoc+ptSize > size || rootSize > maxISODir || rootSize == 0 || rootLoc+rootSize > size {
+				return fmt.Errorf("iso9660: volume descriptor %d: implausible path table or root directory (corrupt image?)", i)
 			}
 		}
-		if match == "" {
-			return nil, fmt.Errorf("%s: %w", p, errNotExist)
-		}
-		e := byName[match]
-		if e.Type()&fs.ModeSymlink != 0 {
-			return nil, fmt.Errorf("%q: symlink on the volume: %w", p, ErrEscape)
-		}
-		if k < len(els)-1 && !e.IsDir() {
-			return nil, fmt.Errorf("%s: %s is not a directory", p, match)
-		}
-		if k == len(els)-1 && e.IsDir() {
-			return nil, fmt.Errorf("%s: is a directory", p)
-		}
-		dir = path.Join(dir, match)
 	}
-	f, err := i.fs.Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
-	}
-	return f, nil
+	return errors.New("iso9660: no volume descriptor set terminator")
 }
 
 // isoNameMatch compares an on-disc name with a wanted one.

@@ -12,8 +12,8 @@ import (
 )
 
 var seedFiles = map[string]string{
-	"seed.yaml":         tinySeed,
-	"scripts/setup.sh":  "#!/bin/sh\necho hi\n",
+	"seed.yaml":           tinySeed,
+	"scripts/setup.sh":    "#!/bin/sh\necho hi\n",
 	"templates/t.tar.zst": "not really a template",
 }
 
