@@ -131,6 +131,7 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 		o.BootID = ReadBootID(o.Root)
 	}
 	red := NewRedactor(o.Seed)
+	red.Add(FileSecrets(o.Seed, o.Root, o.Bundle)...)
 	e := &engine{
 		o:   o,
 		r:   o.Root,
@@ -218,7 +219,7 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 		e.st.State = Disabled
 		e.st.Error = "phoenix is disabled (phoenix.disable on the kernel command line or " + DisabledFile + ")"
 		e.out.line("", prioNotice, e.st.Error)
-		e.st.Modules = []ModuleStatus{}
+		e.keepModules()
 		return Outcome{State: Disabled}, e.save()
 	}
 	if o.SeedErr != nil || o.Seed == nil {
@@ -228,7 +229,7 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 		}
 		e.st.State = Invalid
 		e.st.Error = e.red.String(err.Error())
-		e.st.Modules = []ModuleStatus{}
+		e.keepModules()
 		e.out.line("", prioErr, "seed: "+e.st.Error+" (nothing was run)")
 		if werr := e.save(); werr != nil {
 			return Outcome{State: Invalid}, werr
@@ -301,12 +302,20 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 		e.cursor.Module, e.cursor.BootID, e.cursor.Reason, e.cursor.Requested = "", "", "", time.Time{}
 	}
 
+	// Progress counts among all the modules this seed has work for, done
+	// or not, so "zfs 6/9" means the same before and after a reboot.
+	var active []string
+	for _, m := range e.o.Modules {
+		if e.selected(m.Name()) && e.st.Module(m.Name()).State != Skipped {
+			active = append(active, m.Name())
+		}
+	}
 	var ran []string
-	for i, m := range todo {
+	for _, m := range todo {
 		name := m.Name()
 		ms := e.st.Module(name)
 		ran = append(ran, name)
-		res, err := e.apply(ctx, m, ms, i+1, len(todo))
+		res, err := e.apply(ctx, m, ms, slices.Index(active, name)+1, len(active))
 		if err != nil {
 			out, ferr := e.fail(ms, err)
 			out.Ran = ran
@@ -321,6 +330,16 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 	out, err := e.finish()
 	out.Ran = ran
 	return out, err
+}
+
+// keepModules carries the module lines of the last status over to a run
+// that runs nothing (disabled, invalid seed): what is done stays visible.
+func (e *engine) keepModules() {
+	prev, _, _ := ReadStatus(e.r)
+	e.st.Modules, e.st.Unmanaged = prev.Modules, prev.Unmanaged
+	if e.st.Modules == nil {
+		e.st.Modules = []ModuleStatus{}
+	}
 }
 
 // abort records an engine error (not a module's) and stops.

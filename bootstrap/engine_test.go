@@ -558,15 +558,21 @@ func TestSecretsNeverLeak(t *testing.T) {
 		e.ReportItem(modules.Item{Name: u.Name, State: "done", Detail: u.PasswordHash})
 		return modules.Result{Changed: []string{"password of admin: " + u.PasswordHash}}, nil
 	}
-	samba.step = func(ctx context.Context, e *modules.Env, _ int) (modules.Result, error) {
-		su := e.Seed.Samba.Users[0]
-		_, err := e.Run.Run(ctx, host.Cmd{Name: "pdbedit", Args: []string{"-i", "smbpasswd"}, Stdin: []byte(su.Name + ":" + su.NTHash + "\n")})
-		return modules.Result{}, err
-	}
 	h := newHarness(t, users, samba)
 	h.seed = &seed.Seed{Version: 1,
 		Users: []seed.User{{Name: "admin", PasswordHash: pwHash}},
-		Samba: &seed.Samba{Users: []seed.SambaUser{{Name: "admin", NTHash: ntHash}}},
+		Samba: &seed.Samba{Users: []seed.SambaUser{{Name: "admin", NTHash: ntHash}, {Name: "media", PasswordFile: "/etc/phoenix/media.pw"}}},
+	}
+	const filePW = "correct horse battery staple"
+	if err := h.root.WriteFile("/etc/phoenix/media.pw", []byte(filePW+"\n"), 0o600, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	samba.step = func(ctx context.Context, e *modules.Env, _ int) (modules.Result, error) {
+		su := e.Seed.Samba.Users[0]
+		pw, _ := e.Root.ReadFile(e.Seed.Samba.Users[1].PasswordFile)
+		e.Log.Info("media password is " + string(pw))
+		_, err := e.Run.Run(ctx, host.Cmd{Name: "pdbedit", Args: []string{"-i", "smbpasswd"}, Stdin: []byte(su.Name + ":" + su.NTHash + "\n")})
+		return modules.Result{}, err
 	}
 	h.run.Handle("chpasswd", func(_ context.Context, c fakehost.Call) fakehost.Result { return fakehost.OK("") })
 	h.run.Handle("pdbedit", func(_ context.Context, c fakehost.Call) fakehost.Result {
@@ -585,8 +591,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 		"sd_notify": strings.Join(notified, "\n"),
 	}
 	_ = filepath.WalkDir(h.root.Dir(), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasPrefix(filepath.Base(p), "seed.") {
-			return nil // the 0600 seed copy is the one place the hash belongs
+		if err != nil || d.IsDir() || strings.HasPrefix(filepath.Base(p), "seed.") || strings.HasSuffix(p, ".pw") {
+			return nil // the 0600 seed copy and the password file are where secrets belong
 		}
 		b, _ := os.ReadFile(p)
 		texts[p] = string(b)
@@ -598,7 +604,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 	for name, text := range texts {
-		for _, secret := range []string{pwHash, ntHash, "saltsalt$Kq0w"} {
+		for _, secret := range []string{pwHash, ntHash, "saltsalt$Kq0w", filePW} {
 			if strings.Contains(text, secret) {
 				t.Errorf("secret %.12s... leaked into %s:\n%s", secret, name, text)
 			}

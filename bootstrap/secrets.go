@@ -1,6 +1,11 @@
 package bootstrap
 
 import (
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/seed"
 )
@@ -19,6 +24,35 @@ func Secrets(s *seed.Seed) []string {
 	if s.Samba != nil {
 		for _, u := range s.Samba.Users {
 			out = append(out, u.NTHash)
+		}
+	}
+	return out
+}
+
+// FileSecrets reads the password files a seed names (Samba users'
+// password_file: absolute paths inside root, relative ones in the bundle
+// directory), so their contents are redacted too. Unreadable files are
+// skipped: the module reports those.
+func FileSecrets(s *seed.Seed, r host.Root, bundle string) []string {
+	if s == nil || s.Samba == nil {
+		return nil
+	}
+	var out []string
+	for _, u := range s.Samba.Users {
+		var b []byte
+		var err error
+		switch {
+		case u.PasswordFile == "":
+			continue
+		case path.IsAbs(u.PasswordFile):
+			b, err = r.ReadFile(u.PasswordFile)
+		case bundle != "":
+			b, err = os.ReadFile(filepath.Join(bundle, filepath.FromSlash(path.Clean("/"+u.PasswordFile))))
+		default:
+			continue
+		}
+		if err == nil {
+			out = append(out, strings.TrimRight(string(b), "\r\n"))
 		}
 	}
 	return out

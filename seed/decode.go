@@ -210,6 +210,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, loose bool)
 			d.errAt(n, path, "integer %s out of range", n.Value)
 			return
 		}
+		if _, err := strconv.Atoi(n.Value); err == nil && n.Kind == yaml.ScalarNode {
+			d.errAt(n, path, "expected an integer, got a string: remove the quotes")
+			return
+		}
 		d.errAt(n, path, "expected an integer, got %s", kindName(n))
 	default:
 		panic(fmt.Sprintf("seed: decode: unsupported kind %s at %s", v.Kind(), path))
@@ -237,11 +241,6 @@ func (d *decoder) key(kn *yaml.Node, path string, seen map[string]*yaml.Node) (s
 	return k, true
 }
 
-var (
-	userType      = reflect.TypeOf(User{})
-	sambaUserType = reflect.TypeOf(SambaUser{})
-)
-
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
 		d.errAt(n, path, "expected a mapping, got %s", kindName(n))
@@ -263,7 +262,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			}
 		}
 		if idx < 0 {
-			d.unknown(d.resolve(kn), path, k, v.Type(), fs)
+			d.unknown(d.resolve(kn), path, k, fs)
 			continue
 		}
 		d.decode(n.Content[i+1], v.Field(idx), join(path, k), false)
@@ -271,17 +270,18 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 }
 
 // unknown reports an unknown key with a "did you mean" hint, and a
-// specific one for plaintext passwords (never echoing the value).
-func (d *decoder) unknown(kn *yaml.Node, path, k string, t reflect.Type, fs []field) {
+// specific one for plaintext passwords anywhere in a user (never echoing
+// the value).
+func (d *decoder) unknown(kn *yaml.Node, path, k string, fs []field) {
 	p := join(path, k)
 	lk := strings.ToLower(k)
-	if strings.Contains(lk, "password") && lk != "password_hash" && lk != "password_file" {
-		switch t {
-		case userType:
-			d.errAt(kn, p, "plaintext passwords are not accepted: put a crypt hash in password_hash (make one with `mkpasswd -m yescrypt` or `openssl passwd -6`)")
-			return
-		case sambaUserType:
+	if strings.Contains(lk, "passw") && lk != "password_hash" && lk != "password_file" {
+		switch {
+		case strings.HasPrefix(path, "samba.users["):
 			d.errAt(kn, p, "plaintext passwords are not accepted: set nt_hash (32 hex digits, e.g. `printf %%s \"$PW\" | iconv -t UTF-16LE | openssl md4 -provider legacy`) or password_file")
+			return
+		case strings.HasPrefix(path, "users["):
+			d.errAt(kn, p, "plaintext passwords are not accepted: put a crypt hash in password_hash (make one with `mkpasswd -m yescrypt` or `openssl passwd -6`)")
 			return
 		}
 	}

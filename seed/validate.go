@@ -798,7 +798,7 @@ func (c *checker) lxc(l *LXC) {
 		c.intRange(dp+".swap", *d.Swap, 0, maxMemory, " MiB")
 	}
 	c.intRange(dp+".cores", d.Cores, 1, maxCores, "")
-	c.bridgeRef(dp+".bridge", d.Bridge, 0)
+	c.bridgeRef(dp+".bridge", d.Bridge)
 	c.pattern(dp+".nameserver", d.Nameserver, ip, "an IP address")
 
 	if !c.has("lxc.containers") {
@@ -919,9 +919,9 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 				c.errf(np+".bridge", "required (or set lxc.defaults.bridge)")
 			}
 		}
-		c.bridgeRef(np+".bridge", n.Bridge, n.VLAN)
-		if n.Bridge == "" && br != "" && n.VLAN != 0 {
-			c.bridgeRef("lxc.defaults.bridge", br, n.VLAN)
+		c.bridgeRef(np+".bridge", n.Bridge)
+		if b := c.bridge(br); b != nil && n.VLAN != 0 && !b.VLANAware {
+			c.errf(np+".vlan", "bridge %s is not vlan_aware, so it cannot carry vlan %d", br, n.VLAN)
 		}
 		static := false
 		switch n.IP {
@@ -1124,7 +1124,7 @@ func (c *checker) template(path, t string) {
 
 // bridgeRef checks a bridge a container uses: the management bridge or
 // one in network.bridges when the seed has a network section.
-func (c *checker) bridgeRef(path, name string, vlan int) {
+func (c *checker) bridgeRef(path, name string) {
 	if name == "" {
 		return
 	}
@@ -1132,20 +1132,27 @@ func (c *checker) bridgeRef(path, name string, vlan int) {
 		c.errf(path, "%q is not a bridge name (vmbr0 .. vmbr9999)", name)
 		return
 	}
+	if c.s.Network != nil && c.bridge(name) == nil {
+		c.errf(path, "bridge %q is not declared in network (management or bridges)", name)
+	}
+}
+
+// bridge is the seed's bridge of that name, nil when the seed has no
+// network section or no such bridge.
+func (c *checker) bridge(name string) *Bridge {
 	n := c.s.Network
 	if n == nil {
-		return
+		return nil
 	}
-	bridges := append([]Bridge{n.Management}, n.Bridges...)
-	for _, b := range bridges {
-		if b.Name == name {
-			if vlan != 0 && !b.VLANAware {
-				c.errf(path, "bridge %s is not vlan_aware, so it cannot carry vlan %d", name, vlan)
-			}
-			return
+	if n.Management.Name == name {
+		return &n.Management
+	}
+	for i := range n.Bridges {
+		if n.Bridges[i].Name == name {
+			return &n.Bridges[i]
 		}
 	}
-	c.errf(path, "bridge %q is not declared in network (management or bridges)", name)
+	return nil
 }
 
 // cycles reports each dependency cycle once: depends_on and clone_from

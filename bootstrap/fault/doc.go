@@ -30,3 +30,8 @@ package fault
 // fault-free run every active module's Check must also report converged.
 // A module's Store is compared like any file: delete phase keys a module
 // no longer needs when it finishes.
+//
+// A simulated crash is a power loss: the engine stops right there (nothing
+// after the fault runs) and World.Boot is called before the next run. While
+// Check runs, new host.DirRoots skip fsync (host.SetDefaultSync): the
+// crashes are simulated, and fsync would dominate the run time.

@@ -14,7 +14,7 @@ import (
 // The lxc scripts (testdata/script/lxc_*.txtar) run the real lxc module
 // against the stateful fakes of pct, pveam, pvesm and pveversion on PATH.
 // Their container configs live in $FAKE_ROOT/etc/pve/lxc (the root the
-// scripts pass with --root), their runtime state in $FAKE_STATE.
+// scripts pass with --root), their runtime state in $FAKE_STATE/pve.
 // PHOENIX_TEST_LXC=1 appends the real lxc module to the test modules of
 // PHOENIX_TEST_MODULES, so the host part stays small.
 func init() {
@@ -30,7 +30,10 @@ func init() {
 		return ms
 	}
 	scriptSetups = append(scriptSetups, func(e *testscript.Env) error {
-		e.Setenv("FAKE_STATE", filepath.Join(e.WorkDir, "pve"))
+		// Shared with the other fakes (each keeps its own subdirectory).
+		if e.Getenv("FAKE_STATE") == "" {
+			e.Setenv("FAKE_STATE", filepath.Join(e.WorkDir, "fake-state"))
+		}
 		return nil
 	})
 }

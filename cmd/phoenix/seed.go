@@ -27,7 +27,7 @@ func init() {
 
 const seedUsage = `usage:
   phoenix seed locate [--device PATH...] [--root DIR] [--seed FILE] [--wait DURATION] [--completed]
-  phoenix seed build -o OUT --iso|--fat|--usb [--gpt] [--size SIZE] [--fat-type 12|16|32] seed.yaml [FILE...]
+  phoenix seed build -o OUT [--iso|--fat|--usb] [--gpt] [--size SIZE] [--fat-type 12|16|32] seed.yaml [FILE...]
   phoenix seed sign [-k KEY] seed.yaml
   phoenix seed verify [--allowed-signers FILE] seed.yaml`
 
@@ -141,23 +141,32 @@ func seedBuild(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("phoenix seed build", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "write the image to `OUT`")
-	iso := fs.Bool("iso", false, "ISO9660 image (Joliet + Rock Ridge)")
+	iso := fs.Bool("iso", false, "ISO9660 image with Joliet and Rock Ridge (the default)")
 	fat := fs.Bool("fat", false, "bare FAT image (no partition table)")
 	usb := fs.Bool("usb", false, "USB-stick image: partition table + FAT partition")
 	gpt := fs.Bool("gpt", false, "with --usb: GPT instead of MBR")
 	sizeFlag := fs.String("size", "", "FAT/USB image `SIZE` (e.g. 64M; default: fit the content)")
 	fatType := fs.Int("fat-type", 0, "force FAT12, 16 or 32 (default: by size)")
-	if fs.Parse(args) != nil || fs.NArg() < 1 || *out == "" || btoi(*iso)+btoi(*fat)+btoi(*usb) != 1 {
-		fmt.Fprintln(stderr, "phoenix seed build: need -o OUT, exactly one of --iso, --fat, --usb, and a seed file")
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, seedUsage)
+		return exitOK
+	}
+	if err != nil || fs.NArg() < 1 || *out == "" || btoi(*iso)+btoi(*fat)+btoi(*usb) > 1 {
+		fmt.Fprintln(stderr, "phoenix seed build: need -o OUT, at most one of --iso (the default), --fat, --usb, and a seed file")
 		fmt.Fprintln(stderr, seedUsage)
 		return exitUsage
 	}
-	o := image.Options{Kind: image.FAT, GPT: *gpt, FATType: *fatType}
+	o := image.Options{Kind: image.ISO, GPT: *gpt, FATType: *fatType}
 	switch {
-	case *iso:
-		o.Kind = image.ISO
+	case *fat:
+		o.Kind = image.FAT
 	case *usb:
 		o.Kind = image.USB
+	}
+	if (*gpt && o.Kind != image.USB) || ((*sizeFlag != "" || *fatType != 0) && o.Kind == image.ISO) {
+		fmt.Fprintln(stderr, "phoenix seed build: --gpt needs --usb; --size and --fat-type need --fat or --usb")
+		return exitUsage
 	}
 	if *sizeFlag != "" {
 		n, err := parseSize(*sizeFlag)

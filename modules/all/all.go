@@ -6,6 +6,7 @@ package all
 
 import (
 	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/firewall"
 	"github.com/phoenix-pve/phoenix/modules/host"
 	"github.com/phoenix-pve/phoenix/modules/kernel"
 	"github.com/phoenix-pve/phoenix/modules/lxc"
@@ -31,7 +32,7 @@ func Default() []modules.Module {
 		users.New(),
 		nfs.New(),
 		samba.New(),
-		// firewall.New(),
+		firewall.New(),
 		lxc.New(),
 	}
 }

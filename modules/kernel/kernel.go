@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -121,6 +122,9 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 			return nil, fmt.Errorf("kernel: %w", err)
 		}
 		old, err := env.Root.ReadFile(KernelCmdline)
+		if errors.Is(err, fs.ErrNotExist) && len(k.Cmdline) == 0 && len(managed) == 0 {
+			break // nothing to set, nothing to remove
+		}
 		if err != nil {
 			return nil, fmt.Errorf("kernel: %s: %w", KernelCmdline, err)
 		}
@@ -253,7 +257,52 @@ func (m *Module) verify(env *modules.Env) []string {
 			out = append(out, "blacklisted module "+n+" is loaded")
 		}
 	}
+	names := make([]string, 0, len(k.Options))
+	for n := range k.Options {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		out = append(out, optionsOff(env.Root, n, k.Options[n])...)
+	}
 	return out
+}
+
+// optionsOff lists the options of a loaded module whose value in
+// /sys/module/<m>/parameters differs. Options of a module that is not
+// loaded (nouveau, blacklisted) cannot be checked and are skipped; so are
+// parameters the module does not expose.
+func optionsOff(r host.Root, mod, opts string) []string {
+	if !loaded(r, mod) {
+		return nil
+	}
+	var out []string
+	for _, o := range strings.Fields(opts) {
+		k, want, ok := strings.Cut(o, "=")
+		if !ok {
+			continue
+		}
+		b, err := r.ReadFile(path.Join(sysPath(mod), "parameters", k))
+		if err != nil {
+			continue
+		}
+		have := strings.TrimSpace(string(b))
+		if !sameParam(have, want) {
+			out = append(out, fmt.Sprintf("option %s %s is %s (%s)", mod, o, have, path.Join(sysPath(mod), "parameters", k)))
+		}
+	}
+	return out
+}
+
+// sameParam compares a parameter as sysfs shows it with the seed's value;
+// booleans show as Y/N.
+func sameParam(have, want string) bool {
+	if have == want {
+		return true
+	}
+	yes := map[string]bool{"Y": true, "y": true, "1": true, "on": true, "yes": true, "true": true}
+	no := map[string]bool{"N": true, "n": true, "0": true, "off": true, "no": true, "false": true}
+	return (yes[have] && yes[want]) || (no[have] && no[want])
 }
 
 // sysPath is where a loaded module shows: sysfs names use '_' for '-'.

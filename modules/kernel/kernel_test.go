@@ -242,3 +242,22 @@ func TestGrubDropInIsValidShell(t *testing.T) {
 		t.Error("the fake update-grub accepted broken shell: the test above proves nothing")
 	}
 }
+
+// Options of a loaded module are checked in /sys/module/<m>/parameters.
+func TestOptionsVerified(t *testing.T) {
+	b := newBox(t, "")
+	b.env.Seed.Kernel = &seed.Kernel{Options: map[string]string{"zfs": "zfs_arc_max=8589934592", "kvm": "ignore_msrs=1"}}
+	b.m.Hardware = append(b.m.Hardware, "zfs", "kvm")
+	b.apply(t)
+	b.reboot()
+	testkit.Write(t, b.root, "/sys/module/zfs/parameters/zfs_arc_max", "0\n")
+	testkit.Write(t, b.root, "/sys/module/kvm/parameters/ignore_msrs", "Y\n")
+	_, err := New().Apply(context.Background(), b.env)
+	if err == nil || !strings.Contains(err.Error(), "option zfs zfs_arc_max=8589934592 is 0") || strings.Contains(err.Error(), "kvm") {
+		t.Fatalf("err = %v", err)
+	}
+	testkit.Write(t, b.root, "/sys/module/zfs/parameters/zfs_arc_max", "8589934592\n")
+	if res := b.apply(t); res.Reboot {
+		t.Errorf("%+v", res)
+	}
+}

@@ -49,6 +49,11 @@ func (m *Module) container(ctx context.Context, r *run, c *ct) ([]string, error)
 		if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
 			return nil, err
 		}
+		// A container deleted by hand comes back new: its old steps are
+		// not its steps.
+		if err := env.Store.Delete(stepsKey(c.ID)); err != nil {
+			return nil, err
+		}
 		if cf := c.C.CloneFrom; cf != nil {
 			say(fmt.Sprintf("cloning %d@%s", cf.CTID, cf.Snapshot))
 			args := []string{"clone", strconv.Itoa(cf.CTID), strconv.Itoa(c.ID), "--snapname", cf.Snapshot, "--hostname", c.C.Hostname}
@@ -140,17 +145,9 @@ func (m *Module) container(ctx context.Context, r *run, c *ct) ([]string, error)
 	// 3. GPUs as raw lxc.* lines before PVE 8.2 (and their removal once
 	// the seed drops the GPUs).
 	if len(c.C.GPUs) > 0 || len(rec.Raw) > 0 {
-		var lines []string
-		if len(c.C.GPUs) > 0 {
-			devKeys, err := r.devKeysSupported(ctx)
-			if err != nil {
-				return changed, err
-			}
-			if !devKeys {
-				if lines, err = rawGPULines(env.Store, c.C.GPUs); err != nil {
-					return changed, err
-				}
-			}
+		lines, err := m.rawLines(ctx, r, c)
+		if err != nil {
+			return changed, err
 		}
 		old := rec.Raw
 		if all := mergeKeys(old, lines); len(all) != len(old) {

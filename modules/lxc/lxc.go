@@ -194,6 +194,27 @@ func (m *Module) check(ctx context.Context, r *run, c *ct) ([]string, error) {
 	for _, ch := range diff(want, cfg.Keys, rec.Managed) {
 		out = append(out, "set "+ch.String())
 	}
+	if rf := c.C.RootFS; rf != nil && rf.Size > 0 && cfg.Keys["rootfs"] != "" {
+		if have, _ := strconv.ParseFloat(strings.TrimSuffix(props(cfg.Keys["rootfs"], "volume")["size"], "G"), 64); float64(rf.Size) > have {
+			out = append(out, fmt.Sprintf("grow rootfs to %dG", rf.Size))
+		}
+	}
+	if len(c.C.GPUs) > 0 || len(rec.Raw) > 0 {
+		lines, err := m.rawLines(ctx, r, c)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lines {
+			if !contains(cfg.Raw, l) {
+				out = append(out, "add "+l)
+			}
+		}
+		for _, l := range rec.Raw {
+			if !contains(lines, l) && contains(cfg.Raw, l) {
+				out = append(out, "remove "+l)
+			}
+		}
+	}
 	if st, err := r.pct.status(ctx, c.ID); err != nil {
 		return nil, err
 	} else if st != "running" {
@@ -218,6 +239,18 @@ func (m *Module) check(ctx context.Context, r *run, c *ct) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// rawLines are the lxc.* lines c needs: its GPUs on PVE before 8.2.
+func (m *Module) rawLines(ctx context.Context, r *run, c *ct) ([]string, error) {
+	if len(c.C.GPUs) == 0 {
+		return nil, nil
+	}
+	devKeys, err := r.devKeysSupported(ctx)
+	if err != nil || devKeys {
+		return nil, err
+	}
+	return rawGPULines(r.env.Store, c.C.GPUs)
 }
 
 func notOurs(id int) error {

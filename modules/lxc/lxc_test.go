@@ -18,6 +18,7 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/lxc/fake"
+	"github.com/phoenix-pve/phoenix/modules/testkit"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -436,6 +437,21 @@ func TestGPURawLinesUseRecordedMajors(t *testing.T) {
 	if i, j := strings.Index(h, "test -e /dev/nvidia-uvm-tools"), strings.Index(h, "NVIDIA-Linux"); i < 0 || j < i {
 		t.Errorf("devices not awaited before provisioning:\n%s", h)
 	}
+	if ch, err := m.Check(context.Background(), w.env(s)); err != nil || len(ch) > 0 {
+		t.Errorf("Check after apply = %q, %v", ch, err)
+	}
+	// Someone deletes a line by hand: Check sees it, Apply puts it back.
+	conf2 := strings.Replace(conf, "lxc.cgroup2.devices.allow: c 508:* rwm\n", "", 1)
+	os.WriteFile(filepath.Join(w.root.Dir(), "etc/pve/lxc/901.conf"), []byte(conf2), 0o640)
+	if ch, _ := m.Check(context.Background(), w.env(s)); !slices.Contains(ch, "901: add lxc.cgroup2.devices.allow: c 508:* rwm") {
+		t.Errorf("Check = %q", ch)
+	}
+	if _, err := w.apply(m, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.conf("901"); got != conf {
+		t.Errorf("line not restored:\n%s", got)
+	}
 	w.run.Reset()
 	res, err := w.apply(m, s)
 	if err != nil || len(res.Changed) > 0 {
@@ -622,4 +638,68 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+func TestDeletedContainerIsRecreatedAndReprovisioned(t *testing.T) {
+	w := newWorld(t)
+	s := loadSeed(t, webSeed)
+	m := newModule()
+	if _, err := w.apply(m, s); err != nil {
+		t.Fatal(err)
+	}
+	// pct destroy, as far as the fake goes: the config is gone.
+	os.Remove(filepath.Join(w.root.Dir(), "etc/pve/lxc/101.conf"))
+	os.Remove(filepath.Join(w.pve.Dir, "ct/101.json"))
+	res, err := w.apply(m, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(res.Changed, "101: created") || !slices.Contains(res.Changed, "101: provisioned feature:base") {
+		t.Errorf("changed %q", res.Changed)
+	}
+	if pk := w.pve.Packages(101); !slices.Contains(pk, "nginx") {
+		t.Errorf("packages %v", pk)
+	}
+}
+
+// TestCallLog pins the exact commands of a clone chain (argv only), so a
+// change in what Phoenix runs shows up in review: go test -update.
+func TestCallLog(t *testing.T) {
+	w := newWorld(t)
+	os.WriteFile(filepath.Join(w.bundle, "vllm.sh"), []byte("echo vllm\n"), 0o644)
+	if _, err := w.apply(newModule(), loadSeed(t, chainSeed)); err != nil {
+		t.Fatal(err)
+	}
+	log := strings.ReplaceAll(testkit.Scrub(w.run.Log(), w.root), w.bundle, "$BUNDLE")
+	testkit.Golden(t, "chain.calls", aptShort(log))
+}
+
+// aptShort reduces apt calls inside a container to "apt-get VERB PKGS":
+// their options belong to the shared apt helper, which has its own tests.
+func aptShort(log string) string {
+	lines := strings.Split(log, "\n")
+	for i, l := range lines {
+		pre, rest, ok := strings.Cut(l, " -- env ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		for len(f) > 0 && strings.Contains(f[0], "=") {
+			f = f[1:]
+		}
+		words := []string{f[0]}
+		for j := 1; j < len(f); j++ {
+			switch {
+			case f[j] == "-o" || f[j] == "-W":
+				if f[j] == "-o" {
+					j++
+				}
+			case strings.HasPrefix(f[j], "-") || strings.HasPrefix(f[j], "'"):
+			default:
+				words = append(words, f[j])
+			}
+		}
+		lines[i] = pre + " -- " + strings.Join(words, " ")
+	}
+	return strings.Join(lines, "\n")
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/apt"
+	"github.com/phoenix-pve/phoenix/modules/zfs"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -88,6 +89,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	if err := checkPaths(env.Root, want); err != nil {
 		return res, err
 	}
+	res.Notes = offDataset(env.Seed)
 	env.Say("writing " + ExportsFile)
 	changed, err := host.WriteIfChanged(env.Root, ExportsFile, []byte(header+Render(want)), 0o644, host.Owner{})
 	if err != nil {
@@ -157,6 +159,21 @@ func Build(n *seed.NFS) ([]Entry, error) {
 		out = append(out, entry)
 	}
 	return out, nil
+}
+
+// offDataset notes exports that are on no seed dataset: with a zfs
+// section, shares are meant to live on its datasets, at zfs.Mountpoint.
+func offDataset(s *seed.Seed) []string {
+	if s.ZFS == nil {
+		return nil
+	}
+	var notes []string
+	for _, e := range s.NFS.Exports {
+		if zfs.DatasetAt(s, e.Path) == "" {
+			notes = append(notes, fmt.Sprintf("export %s is on no seed dataset (dataset paths come from their mountpoints)", e.Path))
+		}
+	}
+	return notes
 }
 
 // checkPaths refuses to export a directory that does not exist: exportfs

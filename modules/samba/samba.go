@@ -112,6 +112,9 @@ func (r *run) converge(ctx context.Context) error {
 		return err
 	}
 	for _, sh := range sb.Shares {
+		if r.env.Seed.ZFS != nil && zfs.DatasetAt(r.env.Seed, sh.Path) == "" {
+			r.notes = append(r.notes, fmt.Sprintf("share %s (%s) is on no seed dataset (dataset paths come from their mountpoints)", sh.Name, sh.Path))
+		}
 		if err := r.shareDir(sh); err != nil {
 			return err
 		}

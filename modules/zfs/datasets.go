@@ -51,6 +51,35 @@ func Mountpoint(s *seed.Seed, dataset string) string {
 	return "/" + dataset
 }
 
+// DatasetAt returns the seed dataset (or pool) whose Mountpoint holds
+// directory p, the deepest one, or "" when none does. The NFS and Samba
+// modules use it to notice shares that are not on a seed dataset (the bash
+// scripts exported /mnt/pve/... paths no dataset was mounted on).
+func DatasetAt(s *seed.Seed, p string) string {
+	if s == nil || s.ZFS == nil {
+		return ""
+	}
+	var names []string
+	for _, pl := range s.ZFS.Pools {
+		names = append(names, pl.Name)
+	}
+	for _, d := range s.ZFS.Datasets {
+		names = append(names, strings.Trim(d.Name, "/"))
+	}
+	best, bestLen := "", -1
+	p = path.Clean(p)
+	for _, n := range names {
+		mp := Mountpoint(s, n)
+		if mp == "" {
+			continue
+		}
+		if (p == mp || strings.HasPrefix(p, strings.TrimSuffix(mp, "/")+"/")) && len(mp) > bestLen {
+			best, bestLen = n, len(mp)
+		}
+	}
+	return best
+}
+
 // getRow is one line of `zfs get -H -p -o property,value,source`.
 type getRow struct{ prop, value, source string }
 

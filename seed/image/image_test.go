@@ -129,6 +129,7 @@ func TestFATImages(t *testing.T) {
 				if string(f.Data) != tinySeed {
 					t.Fatalf("seed %q", f.Data)
 				}
+				readBack(t, f, fs[6])
 			})
 		}
 	}
@@ -179,16 +180,24 @@ func TestISOImage(t *testing.T) {
 	if string(f.Data) != tinySeed || !strings.Contains(f.Origin, "iso9660") {
 		t.Fatalf("%s: %q", f.Origin, f.Data)
 	}
-	rc, err := f.Bundle.Open("nvidia/NVIDIA-Linux-x86_64-550.run")
+	readBack(t, f, fs[6])
+}
+
+// readBack reads a multi-cluster file back through the seed's bundle.
+func readBack(t *testing.T, f *source.Found, want image.File) {
+	t.Helper()
+	rc, err := f.Bundle.Open(want.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
 	var buf bytes.Buffer
-	buf.ReadFrom(rc)
-	want, _ := os.ReadFile(fs[6].Source)
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Fatalf("runfile read back %d bytes, want %d", buf.Len(), len(want))
+	if _, err := buf.ReadFrom(rc); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(want.Source)
+	if !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("%s read back %d bytes, want %d", want.Path, buf.Len(), len(data))
 	}
 }
 

@@ -20,9 +20,10 @@ type candidate struct {
 	real string
 }
 
-// scanSysfs lists removable disks, CD-ROMs and USB disks from
-// /sys/class/block (through the Root), and why every other device was
-// skipped. Partitions are not listed: probing a disk reads its partition
+// scanSysfs lists removable disks, CD-ROMs, USB disks and virtual machine
+// (virtio, Xen) disks from /sys/class/block (through the Root), and why
+// every other device was skipped. Fixed SATA/SAS/NVMe disks are left alone:
+// they are the machine's own disks, not a seed someone plugged in. Partitions are not listed: probing a disk reads its partition
 // table itself, which also works for image files.
 func (l *locator) scanSysfs() (cands []candidate, skipped []string) {
 	const class = "/sys/class/block"
@@ -41,12 +42,15 @@ func (l *locator) scanSysfs() (cands []candidate, skipped []string) {
 		cdrom := strings.HasPrefix(name, "sr")
 		link, _ := l.o.Root.Readlink(dir)
 		usb := strings.Contains(link, "/usb")
+		// A hypervisor attaches a seed volume as a virtio or Xen disk
+		// (qemu -drive if=virtio), which reports removable=0.
+		vm := strings.HasPrefix(name, "vd") || strings.HasPrefix(name, "xvd") || strings.Contains(link, "/virtio")
 		switch {
-		case strings.HasPrefix(name, "loop") || strings.HasPrefix(name, "ram") || strings.HasPrefix(name, "zram") || strings.HasPrefix(name, "dm-") || strings.HasPrefix(name, "md"):
+		case hasAnyPrefix(name, "loop", "ram", "zram", "dm-", "md", "nbd", "zd"):
 			skipped = append(skipped, dev+": virtual device")
 			continue
-		case !removable && !cdrom && !usb:
-			skipped = append(skipped, dev+": not removable, not USB, not a CD-ROM")
+		case !removable && !cdrom && !usb && !vm:
+			skipped = append(skipped, dev+": fixed disk (not removable, USB, CD-ROM or virtio)")
 			continue
 		}
 		if s := strings.TrimSpace(l.readSys(path.Join(dir, "size"))); s == "0" {
@@ -57,6 +61,15 @@ func (l *locator) scanSysfs() (cands []candidate, skipped []string) {
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].dev < cands[j].dev })
 	return cands, skipped
+}
+
+func hasAnyPrefix(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *locator) readSys(p string) string {
@@ -145,7 +158,7 @@ func (l *locator) scanVolumes(label string) (matches []match, seen bool, report 
 		}
 	}
 	if len(cands) == 0 {
-		report = append(report, "no removable disk, USB disk or CD-ROM present")
+		report = append(report, "no removable, USB, CD-ROM or virtio disk present")
 	}
 	return matches, seen, report
 }

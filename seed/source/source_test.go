@@ -97,6 +97,8 @@ func TestScanSysfs(t *testing.T) {
 		fakeBlock{name: "sdc", removable: true, image: blank},
 		fakeBlock{name: "sr0", removable: true, size: "0"},
 		fakeBlock{name: "loop0", image: blank},
+		fakeBlock{name: "nvme0n1", image: blank, parts: []string{"nvme0n1p1"}},
+		fakeBlock{name: "vda", image: blank},
 	)
 	var logs []string
 	f, err := Locate(context.Background(), Options{Root: r, Wait: -1, Log: func(s string) { logs = append(logs, s) }})
@@ -116,7 +118,9 @@ func TestScanSysfs(t *testing.T) {
 		t.Fatalf("want ErrNoSeed, got %v", err)
 	}
 	for _, want := range []string{
-		"/dev/sda: not removable, not USB, not a CD-ROM",
+		"/dev/sda: fixed disk (not removable, USB, CD-ROM or virtio)",
+		"/dev/nvme0n1: fixed disk",
+		"/dev/vda: no ISO9660 or FAT filesystem",
 		"/dev/sdb: no ISO9660 or FAT filesystem",
 		"/dev/sdc: no ISO9660 or FAT filesystem",
 		"/dev/sr0: no medium",

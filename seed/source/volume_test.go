@@ -49,6 +49,7 @@ func TestReadVolumes(t *testing.T) {
 			stick := mkFAT(t, 4, "PHOENIX", seedFiles)
 			return mkISO(t, "DEBIAN", map[string]string{"readme": "x"}, "-J", "-append_partition", "2", "0x0c", stick)
 		}, "vfat", "seed.yaml"},
+		{"iso in gpt partition", func(t *testing.T) string { return mkPartitioned(t, mkISO(t, "PHOENIX", seedFiles, "-J", "-R"), "gpt") }, "iso9660", "seed.yaml"},
 		{"proxmox-ais fat", func(t *testing.T) string { return mkFAT(t, 4, "PROXMOX-AIS", ais) }, "vfat", "phoenix/seed.yaml"},
 		{"proxmox-ais iso", func(t *testing.T) string { return mkISO(t, "PROXMOX-AIS", ais, "-J", "-R") }, "iso9660", "phoenix/seed.yaml"},
 	}

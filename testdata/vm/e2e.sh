@@ -305,7 +305,7 @@ scenario_compare() {
 	image cmp-plain
 
 	local p c b
-	boot cmp-plain phoenix
+	boot cmp-plain plain
 	b=$(e2eline "$RUN/cmp-plain/console-$BOOTN.log" 'TIMES')
 	local bw=$WALL
 	boot cmp-phoenix phoenix -drive "file=$RUN/cmp-phoenix/seed.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd

@@ -297,7 +297,8 @@ func (p *PVE) Effects() string {
 }
 
 // FromEnv builds a PVE from the environment of a PATH command: FAKE_STATE
-// (runtime state dir, required), FAKE_ROOT (host root, default FAKE_STATE),
+// (the fakes' shared state dir, required; this one keeps FAKE_STATE/pve),
+// FAKE_ROOT (host root, default FAKE_STATE/pve),
 // FAKE_PVE_VERSION, FAKE_PCT_CREATE_DELAY (a Go duration), FAKE_MAJORS
 // ("nvidia-frontend=195,nvidia-uvm=508"), FAKE_STORAGES ("id=/path,...").
 func FromEnv() (*PVE, error) {
@@ -305,6 +306,7 @@ func FromEnv() (*PVE, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("FAKE_STATE is not set")
 	}
+	dir = filepath.Join(dir, "pve")
 	p := &PVE{Dir: dir, Root: orDefault(os.Getenv("FAKE_ROOT"), dir), Version: os.Getenv("FAKE_PVE_VERSION")}
 	if d := os.Getenv("FAKE_PCT_CREATE_DELAY"); d != "" {
 		v, err := time.ParseDuration(d)
