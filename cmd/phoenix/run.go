@@ -99,8 +99,11 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 			o.Stderr = nil
 		}
 	}
-	if live && systemdRunning() {
+	switch {
+	case live && systemdRunning():
 		o.Reboot = rebootDBus
+	case !live:
+		o.Reboot = offlineReboot(runner, stderr)
 	}
 	found, s, err := loadSeed(ctx, root, seedFile, live, stderr)
 	switch {
@@ -215,4 +218,22 @@ func planNote(pe bootstrap.PlanEntry) string {
 		return " (would run)"
 	}
 	return ""
+}
+
+// offlineRebootEnv names a command that simulates the target's reboot when
+// running against an offline root. Test harnesses set it (to their fake
+// systemctl); without it Phoenix never reboots the machine it runs on just
+// because a module in an offline root asked for it.
+const offlineRebootEnv = "PHOENIX_OFFLINE_REBOOT_CMD"
+
+func offlineReboot(runner host.Runner, stderr io.Writer) func(context.Context) error {
+	return func(ctx context.Context) error {
+		name := os.Getenv(offlineRebootEnv)
+		if name == "" {
+			fmt.Fprintln(stderr, "phoenix: offline root: not rebooting this machine; boot the target to continue the run")
+			return nil
+		}
+		_, err := runner.Run(ctx, host.Cmd{Name: name, Args: []string{"reboot"}, Timeout: time.Minute})
+		return err
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -674,6 +675,8 @@ func TestCallLog(t *testing.T) {
 	testkit.Golden(t, "chain.calls", aptShort(log))
 }
 
+var rePkgWord = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+
 // aptShort reduces apt calls inside a container to "apt-get VERB PKGS":
 // their options belong to the shared apt helper, which has its own tests.
 func aptShort(log string) string {
@@ -688,15 +691,9 @@ func aptShort(log string) string {
 			f = f[1:]
 		}
 		words := []string{f[0]}
-		for j := 1; j < len(f); j++ {
-			switch {
-			case f[j] == "-o" || f[j] == "-W":
-				if f[j] == "-o" {
-					j++
-				}
-			case strings.HasPrefix(f[j], "-") || strings.HasPrefix(f[j], "'"):
-			default:
-				words = append(words, f[j])
+		for _, w := range f[1:] {
+			if rePkgWord.MatchString(w) {
+				words = append(words, w)
 			}
 		}
 		lines[i] = pre + " -- " + strings.Join(words, " ")
