@@ -8,6 +8,8 @@ BIN      := bin/phoenix
 # Debian packages the tests call for real (validators, image tools).
 TEST_DEBS := file samba-common-bin sudo dosfstools mtools xorriso fdisk \
              openssh-client systemd shellcheck e2fsprogs util-linux passwd
+# Extra packages for the comparison benchmarks.
+BENCH_DEBS := cloud-init time hyperfine bc
 
 .PHONY: all build test lint bench demo e2e clean deps gocheck
 
@@ -18,7 +20,7 @@ gocheck:
 
 # deps installs the Debian packages the tests need, only those missing.
 deps:
-	@missing=""; for p in $(TEST_DEBS); do \
+	@missing=""; for p in $(TEST_DEBS) $(EXTRA_DEBS); do \
 	  dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -39,7 +41,8 @@ lint: gocheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: gocheck deps build
+bench: gocheck build
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(BENCH_DEBS)"
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	@for s in testdata/bench/*.sh; do [ -f "$$s" ] && bash "$$s" || true; done
 

@@ -114,6 +114,13 @@ func kindName(n *yaml.Node) string {
 	return "a document"
 }
 
+// secret reports whether the value at path may be a password: problems
+// about it never echo the value.
+func secret(path string) bool {
+	p := strings.ToLower(path)
+	return strings.Contains(p, "passw") || strings.HasSuffix(p, "hash")
+}
+
 var yaml11Bools = map[string]bool{"yes": true, "no": true, "on": true, "off": true, "y": true, "n": true}
 
 // decode fills v from n. loose is set for the values of string maps (ZFS
@@ -177,6 +184,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, loose bool)
 			return
 		}
 		if n.Tag != "!!str" && !loose {
+			if secret(path) {
+				d.errAt(n, path, "expected a string, got %s: quote it", kindName(n))
+				return
+			}
 			d.errAt(n, path, "expected a string, got %s: quote it (\"%s\") if you mean the text", kindName(n), n.Value)
 			return
 		}

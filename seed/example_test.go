@@ -179,3 +179,19 @@ func TestAliasBomb(t *testing.T) {
 		t.Fatalf("want the expansion limit, got %.300v", err)
 	}
 }
+
+// TestSecretsNotEchoed checks that a plaintext password written where a
+// hash belongs never appears in the report.
+func TestSecretsNotEchoed(t *testing.T) {
+	const seed = "version: 1\nusers:\n  - {name: a, password_hash: hunter2}\n  - {name: b, password_hash: 314159}\n  - {name: c, password: s3cret}\n" +
+		"samba:\n  users:\n    - {name: a, nt_hash: 271828}\n    - {name: b, password: s3cret}\n"
+	_, err := Load("s.yaml", []byte(seed))
+	if err == nil {
+		t.Fatal("seed with plaintext passwords accepted")
+	}
+	for _, secret := range []string{"hunter2", "314159", "s3cret", "271828"} {
+		if strings.Contains(err.Error(), secret) || strings.Contains(string(err.(*Report).JSON()), secret) {
+			t.Errorf("report echoes %q:\n%v", secret, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -82,6 +83,12 @@ func TestInvalidSeeds(t *testing.T) {
 	files := seedFiles(t, "invalid")
 	if len(files) < 40 {
 		t.Errorf("only %d invalid cases; the format needs at least 40", len(files))
+	}
+	goldens, _ := filepath.Glob(filepath.Join(seedsDir, "invalid", "*.golden"))
+	for _, g := range goldens {
+		if !slices.ContainsFunc(files, func(f string) bool { return goldenPath(f) == g }) {
+			t.Errorf("%s has no seed", g)
+		}
 	}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {

@@ -303,10 +303,11 @@ func (c *checker) nvidia(n *NVIDIA) {
 		c.errf("nvidia.source", "%q is not a driver source: use runfile or packages", n.Source)
 	}
 	if r := n.Runfile; r != nil {
+		hasURL, hasFile := c.has("nvidia.runfile.url"), c.has("nvidia.runfile.file")
 		switch {
-		case r.URL == "" && r.File == "":
+		case !hasURL && !hasFile:
 			c.errf("nvidia.runfile", "give url (with sha256) or file")
-		case r.URL != "" && r.File != "":
+		case hasURL && hasFile:
 			c.errf("nvidia.runfile", "url and file are exclusive: give one")
 		}
 		if r.URL != "" {
@@ -448,16 +449,22 @@ func (c *checker) zfs(z *ZFS) {
 			}
 			ids.seen(c, sp+".id", st.ID, "storage id")
 		}
-		if st.External {
-			continue
-		}
 		allowed := storageContent[st.Type]
-		if st.Type == "" {
+		switch {
+		case st.External:
+			// An external storage only says what it holds, if anything.
+			for _, k := range []string{"type", "dataset", "sparse"} {
+				if c.has(sp + "." + k) {
+					c.errf(sp+"."+k, "an external storage exists already and is never created: remove %s", k)
+				}
+			}
+			allowed = storageContent["dir"]
+		case st.Type == "":
 			c.required(sp+".type", st.Type)
-		} else if allowed == nil {
+		case allowed == nil:
 			c.errf(sp+".type", "%q is not a storage type: use zfspool or dir", st.Type)
 		}
-		if c.required(sp+".dataset", st.Dataset) {
+		if !st.External && c.required(sp+".dataset", st.Dataset) {
 			ds, isDS := datasets[st.Dataset]
 			switch {
 			case !isDS && pools[st.Dataset] == nil:
@@ -467,19 +474,23 @@ func (c *checker) zfs(z *ZFS) {
 			}
 			onDataset.seen(c, sp+".dataset", st.Dataset, "storage on dataset")
 		}
-		if len(st.Content) == 0 {
+		if len(st.Content) == 0 && !st.External {
 			c.errf(sp+".content", "required: a list such as [images, rootdir]")
 		}
 		seenC := dups{}
 		for j, ct := range st.Content {
 			cp := index(sp+".content", j)
 			if allowed != nil && !slices.Contains(allowed, ct) {
-				c.errf(cp, "%q is not a content type of a %s storage (use %s)", ct, st.Type, strings.Join(allowed, ", "))
+				kind := "a " + st.Type + " storage"
+				if st.External {
+					kind = "a storage"
+				}
+				c.errf(cp, "%q is not a content type of %s (use %s)", ct, kind, strings.Join(allowed, ", "))
 				continue
 			}
 			seenC.seen(c, cp, ct, "content type")
 		}
-		if st.Sparse != nil && st.Type != "zfspool" {
+		if st.Sparse != nil && st.Type != "zfspool" && !st.External {
 			c.errf(sp+".sparse", "sparse applies to zfspool storages only")
 		}
 	}
@@ -672,10 +683,11 @@ func (c *checker) samba(s *Samba) {
 			c.pattern(up+".name", u.Name, reUser.match, "a user name")
 			users.seen(c, up+".name", u.Name, "samba user")
 		}
+		hasHash, hasFile := c.has(up+".nt_hash"), c.has(up+".password_file")
 		switch {
-		case u.NTHash == "" && u.PasswordFile == "":
+		case !hasHash && !hasFile:
 			c.errf(up, "give nt_hash or password_file")
-		case u.NTHash != "" && u.PasswordFile != "":
+		case hasHash && hasFile:
 			c.errf(up+".password_file", "nt_hash and password_file are exclusive: give one")
 		}
 		if u.NTHash != "" && !reNTHash.match(u.NTHash) {
@@ -969,10 +981,11 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 	mpaths := dups{}
 	for i, m := range ct.Mounts {
 		mp := index(p+".mounts", i)
+		hasDS, hasHost := c.has(mp+".dataset"), c.has(mp+".host_path")
 		switch {
-		case m.Dataset == "" && m.HostPath == "":
+		case !hasDS && !hasHost:
 			c.errf(mp, "give dataset or host_path")
-		case m.Dataset != "" && m.HostPath != "":
+		case hasDS && hasHost:
 			c.errf(mp+".host_path", "dataset and host_path are exclusive: give one")
 		case m.Dataset != "" && !c.datasetDeclared(m.Dataset):
 			c.errf(mp+".dataset", "dataset %q is not declared in zfs.datasets (declare it with external: true if it exists already)", m.Dataset)
@@ -1094,7 +1107,7 @@ func (c *checker) storageRef(path, id, content string) {
 			if st.ID != id {
 				continue
 			}
-			if !st.External && !slices.Contains(st.Content, content) {
+			if (!st.External || len(st.Content) > 0) && !slices.Contains(st.Content, content) {
 				c.errf(path, "storage %q does not hold %s content: add %s to its content", id, content, content)
 			}
 			return

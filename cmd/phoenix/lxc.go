@@ -96,6 +96,11 @@ func runSetupHypervisor(ctx context.Context, args []string, stdout, stderr io.Wr
 			o.Only = append(o.Only, m.Name())
 		}
 	}
+	if len(o.Only) == 0 {
+		// An empty Only means every module to the engine.
+		fmt.Fprintln(stdout, "phoenix: no host modules in this build; nothing run")
+		return exitOK
+	}
 	return partialRun(ctx, "phoenix setup-hypervisor", o, "host modules done", stdout, stderr)
 }
 

@@ -59,34 +59,17 @@ type plan struct {
 func (m *Module) plan(env *modules.Env) (*plan, error) {
 	h := env.Seed.Host
 	p := &plan{hostname: h.Hostname}
-	if !labelRE.MatchString(h.Hostname) {
-		return nil, fmt.Errorf("host: hostname %q is not a valid host name (letters, digits, '-', at most 63)", h.Hostname)
-	}
-	fqdn := h.Hostname
-	if h.Domain != "" {
-		for _, l := range strings.Split(h.Domain, ".") {
-			if !labelRE.MatchString(l) {
-				return nil, fmt.Errorf("host: domain %q is not a valid domain name", h.Domain)
-			}
-		}
-		fqdn = h.Hostname + "." + h.Domain
+	if _, err := fqdn(h); err != nil {
+		return nil, err
 	}
 	p.files = append(p.files, files.File{Path: HostnameFile, Data: []byte(h.Hostname + "\n"), Mode: 0o644, Why: "set host name " + h.Hostname})
 
-	ip, err := managementIP(env.Seed)
+	hosts, err := HostsEntry(env.Root, env.Seed)
 	if err != nil {
 		return nil, err
 	}
-	if ip.IsValid() {
-		hosts, err := hostsContent(env.Root, ip, fqdn, h.Hostname)
-		if err != nil {
-			return nil, err
-		}
-		mode := fs.FileMode(0o644)
-		if fi, err := env.Root.Stat(HostsFile); err == nil {
-			mode = fi.Mode().Perm()
-		}
-		p.files = append(p.files, files.File{Path: HostsFile, Data: hosts, Mode: mode, Why: "map " + fqdn + " to " + ip.String()})
+	if hosts != nil {
+		p.files = append(p.files, *hosts)
 	} else {
 		p.notes = append(p.notes, "no network.management.address: /etc/hosts left alone")
 	}
@@ -118,6 +101,52 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 		p.files = append(p.files, files.File{Path: ChronySources, Absent: true, Why: "no NTP servers in the seed"})
 	}
 	return p, nil
+}
+
+// HostsEntry is /etc/hosts as the seed wants it: the FQDN and host name
+// mapped to the management address. It is nil when the seed has no host
+// name or no management address. The network module uses it too: the
+// engine reruns a module only when its own section changes, so a new
+// management address reaches /etc/hosts through the network module.
+func HostsEntry(r bhost.Root, s *seed.Seed) (*files.File, error) {
+	if s.Host == nil || s.Host.Hostname == "" {
+		return nil, nil
+	}
+	h := s.Host
+	full, err := fqdn(h)
+	if err != nil {
+		return nil, err
+	}
+	ip, err := managementIP(s)
+	if err != nil || !ip.IsValid() {
+		return nil, err
+	}
+	data, err := hostsContent(r, ip, full, h.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	mode := fs.FileMode(0o644)
+	if fi, err := r.Stat(HostsFile); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	return &files.File{Path: HostsFile, Data: data, Mode: mode, Why: "map " + full + " to " + ip.String()}, nil
+}
+
+// fqdn validates the host name and domain and returns the FQDN (the host
+// name alone without a domain).
+func fqdn(h *seed.Host) (string, error) {
+	if !labelRE.MatchString(h.Hostname) {
+		return "", fmt.Errorf("host: hostname %q is not a valid host name (letters, digits, '-', at most 63)", h.Hostname)
+	}
+	if h.Domain == "" {
+		return h.Hostname, nil
+	}
+	for _, l := range strings.Split(h.Domain, ".") {
+		if !labelRE.MatchString(l) {
+			return "", fmt.Errorf("host: domain %q is not a valid domain name", h.Domain)
+		}
+	}
+	return h.Hostname + "." + h.Domain, nil
 }
 
 // managementIP is the address of seed network.management.address, or the

@@ -45,6 +45,18 @@ func (m *Module) container(ctx context.Context, r *run, c *ct) ([]string, error)
 			if _, err := env.Store.Get(snapKey(cf.CTID, cf.Snapshot), &rec.Inherited); err != nil {
 				return nil, err
 			}
+			// The clone also inherits the source's GPU passthrough: own
+			// it, so a clone without gpus loses it.
+			var src record
+			if _, err := env.Store.Get(recordKey(cf.CTID), &src); err != nil {
+				return nil, err
+			}
+			for _, k := range src.Managed {
+				if strings.HasPrefix(k, "dev") {
+					rec.Managed = append(rec.Managed, k)
+				}
+			}
+			rec.Raw = src.Raw
 		}
 		if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
 			return nil, err
@@ -79,7 +91,7 @@ func (m *Module) container(ctx context.Context, r *run, c *ct) ([]string, error)
 			changed = append(changed, "created")
 		}
 		rec.State = "created"
-		rec.Managed = indexedKeys(want)
+		rec.Managed = mergeKeys(rec.Managed, indexedKeys(want))
 		if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
 			return nil, err
 		}

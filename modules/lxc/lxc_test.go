@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -699,4 +700,86 @@ func aptShort(log string) string {
 		lines[i] = pre + " -- " + strings.Join(words, " ")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// gate holds every pct create until `want` of them are in flight (or a
+// generous timeout passes), and records the most ever in flight.
+type gate struct {
+	next     host.Runner
+	want     int
+	mu       sync.Mutex
+	inFlight int
+	max      int
+	arrived  chan struct{}
+	once     sync.Once
+}
+
+func (g *gate) Run(ctx context.Context, c host.Cmd) (host.Output, error) {
+	if c.Name != "pct" || len(c.Args) == 0 || c.Args[0] != "create" {
+		return g.next.Run(ctx, c)
+	}
+	g.mu.Lock()
+	g.inFlight++
+	g.max = max(g.max, g.inFlight)
+	if g.inFlight == g.want {
+		g.once.Do(func() { close(g.arrived) })
+	}
+	g.mu.Unlock()
+	select {
+	case <-g.arrived:
+	case <-time.After(5 * time.Second):
+	}
+	out, err := g.next.Run(ctx, c)
+	g.mu.Lock()
+	g.inFlight--
+	g.mu.Unlock()
+	return out, err
+}
+
+func TestParallelIsBounded(t *testing.T) {
+	for _, workers := range []int{1, 2, 3} {
+		w := newWorld(t)
+		var y strings.Builder
+		fmt.Fprintf(&y, "version: 1\nlxc:\n  parallel: %d\n  defaults: {storage: local-zfs, template: \"local:vztmpl/%s\"}\n  containers:\n", workers, fake.DefaultTemplate)
+		for i := 0; i < 5; i++ {
+			fmt.Fprintf(&y, "    \"%d\": {hostname: ct%d}\n", 300+i, i)
+		}
+		g := &gate{next: w.run, want: workers, arrived: make(chan struct{})}
+		env := w.env(loadSeed(t, y.String()))
+		env.Run = g
+		if _, err := newModule().Apply(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+		if g.max != workers {
+			t.Errorf("parallel %d: at most %d creates in flight", workers, g.max)
+		}
+	}
+}
+
+func TestCloneWithoutGPUsLosesThem(t *testing.T) {
+	for _, ver := range []string{"8.1.4", "8.2.4"} {
+		w := newWorld(t)
+		w.pve.Version = ver
+		w.pve.Majors = map[string]int{"nvidia-frontend": 195, "nvidia-uvm": 508}
+		modules.NewStore(w.root).Put(DevicesKey, map[string]int{"nvidia-frontend": 195, "nvidia-uvm": 508})
+		s := loadSeed(t, `
+version: 1
+nvidia: {version: "580.76.05", source: packages}
+lxc:
+  defaults: {template: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", storage: local-zfs}
+  containers:
+    "901": {hostname: gpu, gpus: [0], snapshots: [gpu]}
+    "902": {hostname: nogpu, clone_from: {ctid: 901, snapshot: gpu}}
+    "903": {hostname: gpu2, gpus: [0], clone_from: {ctid: 901, snapshot: gpu}}
+`)
+		if _, err := w.apply(newModule(), s); err != nil {
+			t.Fatal(err)
+		}
+		if c := w.conf("902"); strings.Contains(c, "nvidia") {
+			t.Errorf("PVE %s: clone without gpus kept them:\n%s", ver, c)
+		}
+		if c := w.conf("903"); !strings.Contains(c, "/dev/nvidia0") {
+			t.Errorf("PVE %s: clone with gpus lost them:\n%s", ver, c)
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/files"
+	hostmod "github.com/phoenix-pve/phoenix/modules/host"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -65,12 +66,15 @@ var (
 type plan struct {
 	ifaces   files.Plan // interfaces files: a change needs ifreload
 	dns      files.Plan // resolver files
+	hosts    files.Plan // /etc/hosts entry: written once the change is confirmed
 	resolved bool       // dns goes to systemd-resolved
 	gateway  netip.Addr
 	notes    []string
 }
 
-func (p *plan) all() files.Plan { return append(append(files.Plan{}, p.ifaces...), p.dns...) }
+func (p *plan) all() files.Plan {
+	return append(append(append(files.Plan{}, p.ifaces...), p.dns...), p.hosts...)
+}
 
 func (m *Module) plan(env *modules.Env) (*plan, error) {
 	n := env.Seed.Network
@@ -111,6 +115,15 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 		if err := m.planDNS(env.Root, n, p); err != nil {
 			return nil, err
 		}
+	}
+	// The host module's /etc/hosts entry follows the management address:
+	// when only this section changes, only this module runs again.
+	hosts, err := hostmod.HostsEntry(env.Root, env.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	if hosts != nil {
+		p.hosts = files.Plan{*hosts}
 	}
 	return p, nil
 }
@@ -254,7 +267,7 @@ func mainFile(content string, owned []string) ([]byte, error) {
 			case "source":
 				hasSource = hasSource || (len(f) > 1 && (f[1] == "/etc/network/interfaces.d/*" || f[1] == "interfaces.d/*"))
 			case "source-directory":
-				hasSource = hasSource || (len(f) > 1 && strings.TrimSuffix(f[1], "/") == "/etc/network/interfaces.d" || f[1] == "interfaces.d")
+				hasSource = hasSource || (len(f) > 1 && (strings.TrimSuffix(f[1], "/") == "/etc/network/interfaces.d" || f[1] == "interfaces.d"))
 			}
 		}
 		if disabling && trim != "" {
@@ -407,7 +420,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 		return res, fmt.Errorf("network: %w", err)
 	}
 	if len(pending) == 0 && !found {
-		return res, nil
+		return m.applyHosts(env, p, res)
 	}
 	if !found {
 		// Keep the current files before touching them: the rollback must
@@ -438,6 +451,17 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 		res.Notes = append(res.Notes, "no management gateway: change not confirmed by ping")
 	}
 	if err := env.Store.Delete(pendingKey); err != nil {
+		return res, fmt.Errorf("network: %w", err)
+	}
+	return m.applyHosts(env, p, res)
+}
+
+// applyHosts writes the /etc/hosts entry, only once the address it names
+// is the confirmed one.
+func (m *Module) applyHosts(env *modules.Env, p *plan, res modules.Result) (modules.Result, error) {
+	changed, err := p.hosts.Apply(env.Root)
+	res.Changed = append(res.Changed, changed...)
+	if err != nil {
 		return res, fmt.Errorf("network: %w", err)
 	}
 	return res, nil

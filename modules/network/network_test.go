@@ -299,3 +299,50 @@ func TestBadSeedValues(t *testing.T) {
 		})
 	}
 }
+
+func TestSourceLineDetection(t *testing.T) {
+	for in, wantBlock := range map[string]bool{
+		"source /etc/network/interfaces.d/*\n":            false,
+		"source-directory /etc/network/interfaces.d/\n":   false,
+		"source-directory interfaces.d\n":                 false,
+		"source-directory\n":                              true, // malformed: not a source of the drop-in
+		"source /etc/network/other/*\n":                   true,
+		"# source /etc/network/interfaces.d/*\nauto lo\n": true,
+	} {
+		out, err := mainFile(in, []string{"vmbr0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(out), "BEGIN PHOENIX network"); got != wantBlock {
+			t.Errorf("%q: block added = %v\n%s", in, got, out)
+		}
+	}
+}
+
+// A new management address reaches /etc/hosts through this module: the
+// engine does not rerun the host module for a network change.
+func TestManagementAddressFollowsIntoHosts(t *testing.T) {
+	root, _, _, env := world(t)
+	env.Seed.Host = &seed.Host{Hostname: "pve1", Domain: "lab.lan"}
+	testkit.Write(t, root, "/etc/hosts", "127.0.0.1 localhost\n")
+	converge(t, env)
+	env.Seed.Network.Management.Address = "192.168.1.21/24"
+	converge(t, env)
+	hosts := testkit.Read(t, root, "/etc/hosts")
+	if !strings.Contains(hosts, "\n192.168.1.21\tpve1.lab.lan pve1\n") || strings.Contains(hosts, "192.168.1.20") {
+		t.Errorf("/etc/hosts:\n%s", hosts)
+	}
+}
+
+func TestRolledBackAddressNotInHosts(t *testing.T) {
+	root, _, _, env := world(t)
+	env.Seed.Host = &seed.Host{Hostname: "pve1"}
+	testkit.Write(t, root, "/etc/hosts", "127.0.0.1 localhost\n")
+	env.Seed.Network.Management.Address = "10.9.9.9/24"
+	if _, err := quick().Apply(context.Background(), env); err == nil {
+		t.Fatal("no rollback")
+	}
+	if got := testkit.Read(t, root, "/etc/hosts"); got != "127.0.0.1 localhost\n" {
+		t.Errorf("/etc/hosts names an address that was rolled back:\n%s", got)
+	}
+}

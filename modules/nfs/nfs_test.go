@@ -182,3 +182,18 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("rw+ro: %v", err)
 	}
 }
+
+// TestNoteOffDataset: with a zfs section, an export on no seed dataset is
+// pointed out (the bash scripts exported /mnt/pve/... paths nothing was
+// mounted on).
+func TestNoteOffDataset(t *testing.T) {
+	w := newWorld(t)
+	s := loadSeed(t, "zfs:\n  pools: [{name: tank, external: true}]\nnfs:\n  exports:\n    - {path: /tank/media, clients: [{host: nas}]}\n    - {path: /srv/legacy, clients: [{host: nas}]}\n")
+	res, err := nfs.New().Apply(context.Background(), w.env(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "export /srv/legacy is on no seed dataset") {
+		t.Errorf("notes: %q", res.Notes)
+	}
+}

@@ -295,7 +295,7 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 			return nil
 		}
 		return r.do(fmt.Sprintf("set Samba NT hash of %s (pdbedit import)", u.Name), func() error {
-			return r.importHash(ctx, u.Name, want, exists)
+			return r.importHash(ctx, u.Name, want)
 		})
 	}
 	return fmt.Errorf("user %q: give nt_hash or password_file", u.Name)
@@ -303,16 +303,12 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 
 // importHash puts an NT hash into the passdb through a 0600 smbpasswd file
 // on tmpfs, removed right after: pdbedit takes a hash only as an argument
-// otherwise.
-func (r *run) importHash(ctx context.Context, name, hash string, exists bool) error {
+// otherwise, and `-i smbpasswd:/dev/stdin` imports nothing (Samba 4.17,
+// exit 0). An import over an existing entry updates it.
+func (r *run) importHash(ctx context.Context, name, hash string) error {
 	o, err := zfs.LookupOwner(r.env.Root, name)
 	if err != nil {
 		return fmt.Errorf("user %q: %w (create the Unix user first)", name, err)
-	}
-	if exists {
-		if _, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-x", "-u", name}}); err != nil {
-			return fmt.Errorf("user %q: remove old entry: %w", name, err)
-		}
 	}
 	if err := r.env.Root.MkdirAll(ScratchDir, 0o700, host.Owner{}); err != nil {
 		return err

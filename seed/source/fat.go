@@ -170,7 +170,10 @@ func (f *fatFS) next(c uint32) (uint32, error) {
 		}
 		return buf[i%f.bps], nil
 	}
-	n := map[int]int{12: 2, 16: 2, 32: 4}[f.typ]
+	n := 2
+	if f.typ == 32 {
+		n = 4
+	}
 	var v uint32
 	for k := n - 1; k >= 0; k-- {
 		bt, err := get(at + int64(k))
@@ -435,8 +438,14 @@ func (r *fatFile) Read(p []byte) (int, error) {
 	}
 	cb := r.f.clusterBytes()
 	idx, in := r.pos/cb, r.pos%cb
+	// Read across consecutive clusters in one go: files Phoenix writes,
+	// and most others, are contiguous.
+	run := int64(1)
+	for idx+run < int64(len(r.clusters)) && r.clusters[idx+run] == r.clusters[idx]+uint32(run) && run*cb < int64(len(p)) {
+		run++
+	}
 	n := int64(len(p))
-	if rem := cb - in; n > rem {
+	if rem := run*cb - in; n > rem {
 		n = rem
 	}
 	if rem := r.size - r.pos; n > rem {

@@ -3,7 +3,6 @@ package source
 import (
 	"bytes"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,14 +11,8 @@ import (
 	"github.com/phoenix-pve/phoenix/seed/image"
 )
 
-// memFile is an in-memory backend.File.
-type memFile struct{ *bytes.Reader }
-
-func (memFile) Close() error                 { return nil }
-func (m memFile) Stat() (fs.FileInfo, error) { return nil, fs.ErrInvalid }
-
 // fuzzSeeds are small valid images: FAT12 bare, FAT12 in an MBR partition,
-// and an ISO, all made by our writer / go-diskfs.
+// and an ISO, made by seed/image (our FAT writer, go-diskfs for the ISO).
 func fuzzSeeds(f *testing.F) {
 	dir := f.TempDir()
 	files := []image.File{{Path: "seed.yaml", Data: []byte(tinySeed)}, {Path: "scripts/a.sh", Data: []byte("x")}}
@@ -51,7 +44,7 @@ func FuzzProbe(f *testing.F) {
 	defer func() { catchPanics = true }()
 	tmp := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		vols, err := probeReader("fuzz", "", memFile{bytes.NewReader(data)}, int64(len(data)))
+		vols, err := probeReader("fuzz", "", bytes.NewReader(data), int64(len(data)))
 		if err != nil || len(vols) == 0 {
 			return
 		}

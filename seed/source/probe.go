@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-
-	"github.com/diskfs/go-diskfs/backend"
 )
 
 var errNotExist = fs.ErrNotExist
@@ -79,7 +77,7 @@ func probeDevice(display, real string) (vols []volume, err error) {
 }
 
 // probeReader is probeDevice on an open reader (fuzzed directly).
-func probeReader(display, real string, f backend.File, size int64) (vols []volume, err error) {
+func probeReader(display, real string, f io.ReaderAt, size int64) (vols []volume, err error) {
 	defer func() {
 		if !catchPanics {
 			return

@@ -163,7 +163,11 @@ func (l *locator) locate(ctx context.Context) (*Found, error) {
 				return nil, fmt.Errorf("seed: kernel command line: phoenix.seed=%s: want an absolute path or label:NAME", cmd.seed)
 			}
 			l.note("kernel command line: phoenix.seed=%s", cmd.seed)
-			return l.fromFile("cmdline "+cmd.seed, l.o.Root.Path(cmd.seed))
+			f, err := l.fromFile("cmdline "+cmd.seed, l.o.Root.Path(cmd.seed))
+			if f != nil {
+				f.Name = cmd.seed
+			}
+			return f, err
 		}
 	} else {
 		l.note("kernel command line: no phoenix.seed")

@@ -20,7 +20,8 @@ var seedFiles = map[string]string{
 // TestReadVolumes reads the seed from images made by the real tools, in
 // every supported layout.
 func TestReadVolumes(t *testing.T) {
-	ais := map[string]string{"phoenix/seed.yaml": tinySeed, "answer.toml": "x"}
+	// On a PROXMOX-AIS volume the bundle is relative to phoenix/.
+	ais := map[string]string{"phoenix/seed.yaml": tinySeed, "phoenix/scripts/setup.sh": seedFiles["scripts/setup.sh"], "answer.toml": "x"}
 	cases := []struct {
 		name   string
 		img    func(t *testing.T) string
@@ -66,9 +67,7 @@ func TestReadVolumes(t *testing.T) {
 			if !strings.Contains(f.Origin, "("+c.fstype+", label ") {
 				t.Errorf("origin %q, want fstype %s", f.Origin, c.fstype)
 			}
-			if c.seed == "seed.yaml" {
-				checkBundle(t, f)
-			}
+			checkBundle(t, f)
 		})
 	}
 }
@@ -178,4 +177,65 @@ func corruptFAT16(t *testing.T, img string) {
 		fat[2*c], fat[2*c+1] = byte(c), byte(c>>8)
 	}
 	os.WriteFile(img, b, 0o644)
+}
+
+// TestGPT4K reads a GPT laid out for 4096-byte sectors (sfdisk run on a
+// 4Kn loop device), with a FAT in its partition.
+func TestGPT4K(t *testing.T) {
+	needTool(t, "losetup", "sfdisk")
+	fat := mkFAT(t, 8, "PHOENIX", seedFiles)
+	img := filepath.Join(t.TempDir(), "4k.img")
+	run(t, "truncate", "-s", "16M", img)
+	out, err := exec.Command("losetup", "-f", "--show", "--sector-size", "4096", img).CombinedOutput()
+	if err != nil {
+		t.Skipf("losetup --sector-size 4096 not usable in this sandbox: %v: %s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	cmd := exec.Command("sfdisk", "--no-reread", "--no-tell-kernel", "-q", dev)
+	cmd.Stdin = strings.NewReader("label: gpt\nstart=256, size=2048, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n")
+	out, err = cmd.CombinedOutput()
+	exec.Command("losetup", "-d", dev).Run()
+	if err != nil {
+		t.Fatalf("sfdisk: %v\n%s", err, out)
+	}
+	run(t, "dd", "if="+fat, "of="+img, "bs=4096", "seek=256", "conv=notrunc", "status=none")
+	f, err := Locate(context.Background(), Options{Root: newRoot(t), Devices: []string{img}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(f.Origin, "partition 1 (vfat, label PHOENIX)") {
+		t.Fatalf("origin %q", f.Origin)
+	}
+	checkBundle(t, f)
+}
+
+// TestFATLabelFromBootSector: with no label entry in the root directory,
+// the boot sector's label counts.
+func TestFATLabelFromBootSector(t *testing.T) {
+	img := mkFAT(t, 20, "PHOENIX", seedFiles, "-F", "16")
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reserved := int(b[14]) | int(b[15])<<8
+	fatSz := int(b[22]) | int(b[23])<<8
+	root := (reserved + int(b[16])*fatSz) * 512
+	found := false
+	for i := root; i < root+512*32; i += 32 {
+		if b[i+11] == 0x08 {
+			b[i] = 0xE5 // delete the label entry
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("mkfs.vfat wrote no label entry")
+	}
+	os.WriteFile(img, b, 0o644)
+	f, err := Locate(context.Background(), Options{Root: newRoot(t), Devices: []string{img}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.Origin, "label PHOENIX") {
+		t.Fatalf("origin %q", f.Origin)
+	}
 }

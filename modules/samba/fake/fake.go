@@ -1,5 +1,6 @@
 // Package fake is a stateful fake of the Samba tools the samba module
-// drives: pdbedit (-L -w, -x -u, -i smbpasswd:FILE), smbpasswd -a -s (the
+// drives: pdbedit (-L -w, -x -u, -i smbpasswd:FILE, which adds or updates
+// like the real one), smbpasswd -a -s (the
 // password and its confirmation on stdin), smbcontrol smbd reload-config,
 // and systemctl for smbd. It keeps the passdb as user -> NT hash and the
 // configuration smbd last loaded, so a test sees exactly which password
@@ -124,6 +125,11 @@ func (s *Server) Pdbedit(_ context.Context, c fakehost.Call) fakehost.Result {
 			return fakehost.Fail(255, "fake pdbedit: only -e tdbsam is modelled\n")
 		}
 		file := strings.TrimPrefix(a[1], "smbpasswd:")
+		if !strings.HasPrefix(file, "/") || strings.HasPrefix(file, "/dev/") || strings.HasPrefix(file, "/proc/") {
+			// Samba 4.17 imports nothing from /dev/stdin and says so only
+			// by not importing; the fake does the same.
+			return fakehost.OK("")
+		}
 		fi, err := os.Stat(file)
 		if err != nil {
 			return fakehost.Fail(255, "Can't initialize passdb backend.\n")
@@ -136,9 +142,6 @@ func (s *Server) Pdbedit(_ context.Context, c fakehost.Call) fakehost.Result {
 			f := strings.Split(l, ":")
 			if len(f) < 5 {
 				return fakehost.Fail(255, "Bad smbpasswd line\n")
-			}
-			if _, ok := s.Users[f[0]]; ok {
-				return fakehost.Fail(255, "Unable to add user "+f[0]+" (already exists)\n")
 			}
 			if _, ok := s.unixUser(f[0]); !ok {
 				return fakehost.Fail(255, "Failed to find a Unix account for "+f[0]+"\n")

@@ -1,0 +1,27 @@
+package repos
+
+import (
+	"context"
+	"testing"
+
+	"github.com/phoenix-pve/phoenix/modules/testkit"
+	"github.com/phoenix-pve/phoenix/seed"
+)
+
+// Check only reads: on a host with everything to do, it lists the work
+// and makes no change to the root.
+func TestCheckOnlyReads(t *testing.T) {
+	_, _, _, env, m := world(t, pve8, &seed.Repos{Ceph: "reef", DistUpgrade: true, Packages: []string{"s-tui"}, Proxy: "http://proxy:3128"})
+	ro := testkit.ReadOnly(env.Root)
+	env.Root = ro
+	pending, err := m.Check(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) == 0 {
+		t.Error("nothing pending: the test proves nothing")
+	}
+	if len(ro.Writes) != 0 {
+		t.Errorf("Check changed the root: %q", ro.Writes)
+	}
+}
