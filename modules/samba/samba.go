@@ -187,9 +187,18 @@ func (r *run) testparm(ctx context.Context, candidate []byte) error {
 		if err != nil {
 			msg = err.Error()
 		}
+		if host.Exists(r.env.Root, SmbConf) && !r.passes(ctx, r.env.Root.Path(SmbConf)) {
+			msg += " (the current " + SmbConf + " fails testparm too: fix it first)"
+		}
 		return fmt.Errorf("testparm rejected the new configuration (nothing was changed): %s", msg)
 	}
 	return nil
+}
+
+// passes reports whether testparm accepts a config file as it is.
+func (r *run) passes(ctx context.Context, file string) bool {
+	_, err := r.env.Run.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", file}})
+	return err == nil
 }
 
 // conflicts refuses seed shares that the admin's smb.conf defines too:

@@ -329,3 +329,19 @@ func TestFaults(t *testing.T) {
 		},
 	})
 }
+
+// TestBrokenAdminConfig: when the admin's smb.conf already fails testparm,
+// the error says so instead of blaming the seed.
+func TestBrokenAdminConfig(t *testing.T) {
+	w := newWorld(t)
+	if err := w.root.WriteFile(samba.SmbConf, []byte("[global]\n   server min protocol = SMB9\n"), 0o644, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := samba.New().Apply(context.Background(), w.env(loadSeed(t, sambaSeed)))
+	if err == nil || !strings.Contains(err.Error(), "the current /etc/samba/smb.conf fails testparm too") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := w.root.ReadFile(samba.DropIn); err == nil {
+		t.Error("drop-in written")
+	}
+}

@@ -309,7 +309,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 		if err := r.compareLayout(p, "imported", live[0], want, norm); err != nil {
 			return err
 		}
-		r.env.ReportItem(itemFor(p.Name, "done", "adopted"))
+		r.report(itemFor(p.Name, "done", "adopted"))
 		return r.poolOptions(ctx, p)
 	}
 	if cands := find(exported); len(cands) > 0 {
@@ -333,7 +333,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 		}); err != nil {
 			return err
 		}
-		r.env.ReportItem(itemFor(p.Name, "done", "imported"))
+		r.report(itemFor(p.Name, "done", "imported"))
 		if r.dry {
 			return nil
 		}
@@ -346,7 +346,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 	}
 	devs, err := r.checkDisks(st, p.Name, all, p.Wipe)
 	if err != nil {
-		r.env.ReportItem(itemFor(p.Name, "failed", "unsafe disks"))
+		r.report(itemFor(p.Name, "failed", "unsafe disks"))
 		return err
 	}
 	if p.Wipe {
@@ -371,7 +371,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 		if _, err := r.cmd(ctx, ZpoolCmd, args...); err != nil {
 			return fmt.Errorf("create pool %q: %w", p.Name, err)
 		}
-		r.env.ReportItem(itemFor(p.Name, "done", "created"))
+		r.report(itemFor(p.Name, "done", "created"))
 		return nil
 	})
 }

@@ -93,6 +93,13 @@ func (r *run) do(desc string, fn func() error) error {
 	return fn()
 }
 
+// report records a pool's state for status; Check reports nothing.
+func (r *run) report(it modules.Item) {
+	if !r.dry {
+		r.env.ReportItem(it)
+	}
+}
+
 func (r *run) note(format string, a ...any) {
 	r.notes = append(r.notes, fmt.Sprintf(format, a...))
 }

@@ -8,23 +8,25 @@
 # nothing, a reseed re-runs only the changed module, a failing seed fails
 # closed, and measures Phoenix against cloud-init on equal work.
 #
-# Usage: e2e.sh [--demo] [--only LIST]   (as root; LIST: full,fail,usb,compare)
+# Usage: e2e.sh [--demo] [--only LIST]   (as root; LIST: full,fail,usb,hook,compare)
 # Env:   VM (default build/vm, the cache), BIN (default bin/phoenix),
+#        RUN (default $VM/run, this run's images and logs),
 #        E2E_NO_BUILD=1 (use the cached image as it is)
+# shellcheck disable=SC2317 # functions are reached through main and "scenario_$s"
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 HERE=testdata/vm
 VM=${VM:-build/vm}
 BIN=${BIN:-bin/phoenix}
-RUN=$VM/run
+RUN=${RUN:-$VM/run}
 DEMO=0
-ONLY=full,fail,usb,compare
+ONLY=full,fail,usb,hook,compare
 while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) DEMO=1 ;;
 	--only) ONLY=$2; shift ;;
-	*) echo "usage: $0 [--demo] [--only full,fail,usb,compare]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--demo] [--only full,fail,usb,hook,compare]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -73,20 +75,25 @@ image() {
 	mkfs.ext4 -q -F -E root_owner=0:0 -L e2e-root -d "$RUN/$1/root" "$RUN/$1/disk.img" 3G
 }
 
-# seedvol KIND SEED OUT: a seed volume labelled PHOENIX. KIND iso or fat.
-# `phoenix seed build` makes it when this binary has that verb; else the
-# harness makes the same volume with xorriso / mkfs.vfat + mcopy.
+# seedvol KIND SEED OUT [FILE...]: a seed volume labelled PHOENIX holding
+# SEED as seed.yaml and the FILEs (e.g. the phoenix binary) at its top. KIND
+# iso, fat or usb (partition table + FAT). `phoenix seed build` makes it when this binary has that verb;
+# else the harness makes the same volume with xorriso / mkfs.vfat + mcopy.
 seedvol() {
-	local kind=$1 seed=$2 out=$3 dir
+	local kind=$1 seed=$2 out=$3 dir f
+	shift 3
 	dir=$(mktemp -d)
 	cp "$seed" "$dir/seed.yaml"
-	if "$BIN" seed build --help >/dev/null 2>&1 || "$BIN" seed build -h 2>&1 | grep -q -- '--fat'; then
-		if [ "$kind" = fat ]; then "$BIN" seed build --fat -o "$out" "$dir/seed.yaml"; else "$BIN" seed build -o "$out" "$dir/seed.yaml"; fi
-		SEEDVOL_BY="phoenix seed build${kind/iso/}${kind/fat/ --fat}"
-	elif [ "$kind" = fat ]; then
-		truncate -s 8M "$out"
+	for f in "$@"; do cp "$f" "$dir/"; done
+	local help
+	help=$("$BIN" seed build --help 2>&1 || true)
+	if [[ $help == *--fat* ]]; then
+		"$BIN" seed build "--$kind" -o "$out" "$dir/seed.yaml" "$@"
+		SEEDVOL_BY="phoenix seed build ($kind)"
+	elif [ "$kind" != iso ]; then
+		truncate -s 64M "$out"
 		mkfs.vfat -n PHOENIX "$out" >/dev/null
-		mcopy -i "$out" "$dir/seed.yaml" ::seed.yaml
+		mcopy -i "$out" "$dir"/* ::
 		SEEDVOL_BY="mkfs.vfat + mcopy (phoenix seed build not in this binary)"
 	else
 		xorriso -as mkisofs -quiet -V PHOENIX -r -J -o "$out" "$dir" 2>/dev/null
@@ -177,7 +184,7 @@ scenario_full() {
 		boots=$((boots + 1))
 		if [ -n "$DONE_WALL" ]; then done_total=$(awk -v a="$total" -v b="$DONE_WALL" 'BEGIN{printf "%.1f", a+b}'); fi
 		total=$(awk -v a="$total" -v b="$WALL" 'BEGIN{printf "%.1f", a+b}')
-		if [ "$LAST" != restart ] || [ $boots -ge 5 ]; then break; fi
+		if [ "$LAST" != restart ] || [ "$boots" -ge 5 ]; then break; fi
 	done
 	last_log=$RUN/full/console-$BOOTN.log
 	[ "$DEMO" = 1 ] && { say "phoenix status, printed inside the guest:"; grep -a 'E2E STATUSLINE' "$last_log" | cut -d' ' -f4- || true; }
@@ -245,7 +252,7 @@ scenario_fail() {
 	while :; do
 		boot fail fail "${ZFSARGS[@]}" -drive "file=$RUN/fail/seed.img,format=raw,if=virtio,readonly=on"
 		boots=$((boots + 1))
-		if [ "$LAST" != restart ] || [ $boots -ge 4 ]; then break; fi
+		if [ "$LAST" != restart ] || [ "$boots" -ge 4 ]; then break; fi
 	done
 	local l=$RUN/fail/console-$BOOTN.log st
 	st=$(e2eline "$l" 'STATUS rc=')
@@ -269,7 +276,7 @@ scenario_usb() {
 	stage usb
 	"$BIN" install --root "$RUN/usb/root" --enable >"$RUN/usb/install.log"
 	image usb
-	seedvol fat "$HERE/seeds/usb.yaml" "$RUN/usb/stick.img"
+	seedvol usb "$HERE/seeds/usb.yaml" "$RUN/usb/stick.img"
 	note "seed volume by $SEEDVOL_BY"
 	KERNEL=$VM/vmlinuz-generic INITRD=$VM/initrd-generic.img \
 		boot usb usb -device qemu-xhci -drive "file=$RUN/usb/stick.img,format=raw,if=none,id=stick" \
@@ -284,6 +291,52 @@ scenario_usb() {
 	expect usb.seed_origin "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("seed",{}).get("origin",""))' "$RUN/usb/status.json" 2>/dev/null)" \
 		python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["state"] != "done")' "$RUN/usb/status.json"
 	echo "USB wall=$WALL done_wall=$DONE_WALL" >>"$RUN/times.txt"
+}
+
+# ---------------------------------------------------------------- hook
+# The Proxmox installer path: the image has no Phoenix, only the first-boot
+# hook from `phoenix bake hook`, run once by a oneshot unit as the installer's
+# proxmox-first-boot unit would. The hook must find the PHOENIX volume, copy
+# the binary off it, install, and start phoenix.service in the same boot.
+scenario_hook() {
+	say "hook: Proxmox first-boot hook, binary and seed on a FAT volume (virtio)"
+	echo "hook (usb.yaml via bake hook)" >>"$RUN/report.txt"
+	stage hook
+	local r=$RUN/hook/root
+	"$BIN" bake hook -o "$r/usr/local/sbin/phoenix-first-boot" >/dev/null
+	cat >"$r/etc/systemd/system/e2e-first-boot.service" <<-'UNIT'
+	# Stands in for the Proxmox installer's first-boot unit.
+	[Unit]
+	Description=e2e: run the Proxmox first-boot hook once
+	Wants=network-online.target
+	After=network-online.target
+	ConditionPathExists=!/var/lib/e2e-first-boot.done
+	[Service]
+	Type=oneshot
+	ExecStart=/usr/local/sbin/phoenix-first-boot
+	ExecStartPost=/usr/bin/touch /var/lib/e2e-first-boot.done
+	StandardOutput=journal+console
+	StandardError=journal+console
+	[Install]
+	WantedBy=multi-user.target
+	UNIT
+	ln -s /etc/systemd/system/e2e-first-boot.service "$r/etc/systemd/system/multi-user.target.wants/"
+	image hook
+	seedvol fat "$HERE/seeds/usb.yaml" "$RUN/hook/seed.img" "$BIN"
+	note "seed volume by $SEEDVOL_BY"
+	boot hook hook -drive "file=$RUN/hook/seed.img,format=raw,if=virtio,readonly=on"
+	local l=$RUN/hook/console-$BOOTN.log st u
+	expect hook.found_volume "the hook's console line" grep -aq 'phoenix-first-boot: found PHOENIX volume' "$l"
+	expect hook.started_phoenix "the hook started phoenix.service" grep -aq 'phoenix-first-boot: phoenix.service started' "$l"
+	st=$(e2eline "$l" 'STATUS rc=')
+	expect hook.status_exit0 "phoenix status: $st" test "$(field "$st" rc)" = 0
+	guest_checks "$l"
+	u=$(e2eline "$l" 'UNIT phoenix.service')
+	expect hook.boot_disabled "$u" test "$(field "$u" enabled)" = disabled
+	u=$(e2eline "$l" 'UNIT phoenix-reseed.path')
+	expect hook.reseed_path_enabled "$u" test "$(field "$u" enabled)" = enabled
+	expect hook.seed_installed "/etc/phoenix/seed.yaml in the image" inexists "$RUN/hook/disk.img" /etc/phoenix/seed.yaml
+	echo "HOOK wall=$WALL done_wall=$DONE_WALL" >>"$RUN/times.txt"
 }
 
 # ---------------------------------------------------------------- compare
@@ -326,14 +379,22 @@ scenario_compare() {
 	fi
 }
 
-IFS=, read -ra scen <<<"$ONLY"
-if [ "$DEMO" = 1 ]; then scen=(full); fi
-for s in "${scen[@]}"; do "scenario_$s"; done
+main() {
+	IFS=, read -ra scen <<<"$ONLY"
+	if [ "$DEMO" = 1 ]; then scen=(full); fi
+	for s in "${scen[@]}"; do "scenario_$s"; done
 
-echo "total e2e wall: $(($(date +%s) - T_START)) s" | tee -a "$RUN/report.txt"
-cat "$RUN/times.txt" 2>/dev/null || true
-if [ ${#FAILS[@]} -gt 0 ]; then
-	echo "e2e: ${#FAILS[@]} check(s) failed: ${FAILS[*]} (report: $RUN/report.txt)" >&2
-	exit 1
-fi
-echo "e2e: all checks passed (report: $RUN/report.txt)"
+	echo "total e2e wall: $(($(date +%s) - T_START)) s" | tee -a "$RUN/report.txt"
+	cat "$RUN/times.txt" 2>/dev/null || true
+	if [ ${#FAILS[@]} -gt 0 ]; then
+		echo "e2e: ${#FAILS[@]} check(s) failed: ${FAILS[*]} (report: $RUN/report.txt)" >&2
+		exit 1
+	fi
+	echo "e2e: all checks passed (report: $RUN/report.txt)"
+	exit 0
+}
+
+# Everything runs from main, parsed whole before it starts, so editing this
+# file during a run cannot derail the run.
+main
+exit $?
