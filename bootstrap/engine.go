@@ -44,6 +44,9 @@ type Options struct {
 	// run records it (status "invalid"), shows the banner and runs nothing.
 	SeedErr error
 	Bundle  string // real directory with the seed's referenced files
+	// InRoot: Runner runs commands inside Root (an offline root), so
+	// modules give them in-root paths (modules.Env.CmdPath).
+	InRoot bool
 
 	// Only limits the run to these modules (phoenix setup-hypervisor).
 	Only []string
@@ -373,7 +376,7 @@ func (e *engine) initStatus() {
 			e.out.line(name, prioNotice, "no longer managed (its section left the seed); what it did stays in place")
 		case !m.Active(e.o.Seed):
 			ms.State, ms.Detail = Skipped, "not in the seed"
-		case has && mk.Digest == seed.SectionDigest(e.o.Seed, name):
+		case has && mk.Digest == modules.Digest(m, e.o.Seed):
 			ms.State, ms.Digest = Done, mk.Digest
 			ms.Started, ms.Finished, ms.Reboots = mk.Started, mk.Finished, mk.Reboots
 			ms.Seconds = mk.Finished.Sub(mk.Started).Seconds()
@@ -421,6 +424,7 @@ func (e *engine) env(name string, i, total int) *modules.Env {
 		Root:   e.r,
 		Store:  modules.NewStore(e.r),
 		Bundle: e.o.Bundle,
+		InRoot: e.o.InRoot,
 		Log:    slog.New(&logHandler{out: e.out, module: name}),
 		Progress: func(msg string) {
 			line := e.red.String(fmt.Sprintf("%s %d/%d: %s", name, i, total, msg))
@@ -460,7 +464,7 @@ func (e *engine) report(name string, it modules.Item) {
 // module, whose Apply is idempotent.
 func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, i, total int) (modules.Result, error) {
 	name := m.Name()
-	digest := seed.SectionDigest(e.o.Seed, name)
+	digest := modules.Digest(m, e.o.Seed)
 	start := e.now().UTC()
 	if err := writeJSON(e.r, InProgressFile, InProgress{Module: name, Digest: digest, BootID: e.boot, Started: start}); err != nil {
 		return modules.Result{}, fmt.Errorf("engine: %w", err)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
-	"github.com/phoenix-pve/phoenix/seed"
 )
 
 // PlanEntry is what one module would do.
@@ -63,14 +62,14 @@ func Plan(ctx context.Context, o Options) ([]PlanEntry, error) {
 			out = append(out, pe)
 			continue
 		}
-		if mk, ok := markers[name]; ok && mk.Digest == seed.SectionDigest(o.Seed, name) {
+		if mk, ok := markers[name]; ok && mk.Digest == modules.Digest(m, o.Seed) {
 			pe.State = Done
 		} else if ok {
 			pe.Detail = "seed section changed"
 		}
 		env := &modules.Env{
 			Seed: o.Seed, Run: host.RedactingRunner{Runner: o.Runner, Redactor: red}, Root: ro,
-			Store: modules.NewStore(ro), Bundle: o.Bundle,
+			Store: modules.NewStore(ro), Bundle: o.Bundle, InRoot: o.InRoot,
 			Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Select: o.Select[name], BootID: o.BootID, DryRun: true,
 		}

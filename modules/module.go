@@ -63,6 +63,18 @@ type Env struct {
 	BootID string
 	// DryRun is set by `phoenix plan`: Apply is never called then.
 	DryRun bool
+	// InRoot is set when commands run inside Root (chroot into an offline
+	// root) rather than on the machine that sees Root under a prefix.
+	InRoot bool
+}
+
+// CmdPath is the path a command must be given for the in-root path p: p
+// itself when commands run inside the root, else the real path.
+func (e *Env) CmdPath(p string) string {
+	if e.InRoot {
+		return p
+	}
+	return e.Root.Path(p)
 }
 
 // Item is the state of one part of a module's work.

@@ -107,3 +107,24 @@ func TestDirRootNoSyncIsStillExact(t *testing.T) {
 		}
 	}
 }
+
+func TestChrootRunnerWrapsArgv(t *testing.T) {
+	var got host.Cmd
+	inner := runnerFunc(func(_ context.Context, c host.Cmd) (host.Output, error) { got = c; return host.Output{}, nil })
+	r := host.ChrootRunner{Dir: "/mnt/target", Inner: inner}
+	secret := []byte("name:$y$hash")
+	if _, err := r.Run(context.Background(), host.Cmd{Name: "chpasswd", Args: []string{"-e"}, Stdin: secret}); err != nil {
+		t.Fatal(err)
+	}
+	want := "unshare --net chroot /mnt/target chpasswd -e <stdin>"
+	if got.String() != want {
+		t.Fatalf("argv = %q, want %q", got.String(), want)
+	}
+	if string(got.Stdin) != string(secret) {
+		t.Fatal("stdin not passed through")
+	}
+}
+
+type runnerFunc func(context.Context, host.Cmd) (host.Output, error)
+
+func (f runnerFunc) Run(ctx context.Context, c host.Cmd) (host.Output, error) { return f(ctx, c) }

@@ -38,7 +38,7 @@ func init() {
 	}
 	scriptSetups = append(scriptSetups, func(e *testscript.Env) error {
 		e.Setenv("FAKE_ROOT", filepath.Join(e.WorkDir, "root"))
-		e.Setenv(offlineRebootEnv, "systemctl")
+		e.Setenv(offlineExecEnv, "host")
 		return nil
 	})
 }

@@ -82,7 +82,8 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 	runner := host.NewExecRunner()
 	o := bootstrap.Options{
 		Root:    root,
-		Runner:  runner,
+		Runner:  offlineRunner(runner, root, live),
+		InRoot:  !live && !hostExec(),
 		Modules: engineModules(),
 		Version: version,
 		Units:   bootstrap.BootUnits{Root: root, Live: live},
@@ -103,7 +104,7 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 	case live && systemdRunning():
 		o.Reboot = rebootDBus
 	case !live:
-		o.Reboot = offlineReboot(runner, stderr)
+		o.Reboot = offlineReboot(o.Runner, stderr)
 	}
 	found, s, err := loadSeed(ctx, root, seedFile, live, stderr)
 	switch {
@@ -220,20 +221,33 @@ func planNote(pe bootstrap.PlanEntry) string {
 	return ""
 }
 
-// offlineRebootEnv names a command that simulates the target's reboot when
-// running against an offline root. Test harnesses set it (to their fake
-// systemctl); without it Phoenix never reboots the machine it runs on just
-// because a module in an offline root asked for it.
-const offlineRebootEnv = "PHOENIX_OFFLINE_REBOOT_CMD"
+// offlineExecEnv set to "host" makes commands for an offline root run on
+// this machine's PATH, and a reboot request run `systemctl reboot` there.
+// Only test harnesses set it: their fake tools and fake systemctl live on
+// PATH and keep the simulated host's state.
+const offlineExecEnv = "PHOENIX_OFFLINE_EXEC"
 
+func hostExec() bool { return os.Getenv(offlineExecEnv) == "host" }
+
+// offlineRunner runs an offline root's commands inside it (chroot, with no
+// network namespace of this machine's), so `phoenix run --root DIR` never
+// reconfigures, installs into or reboots the machine it runs on.
+func offlineRunner(r *host.ExecRunner, root *host.DirRoot, live bool) host.Runner {
+	if live || hostExec() {
+		return r
+	}
+	return host.ChrootRunner{Dir: root.Dir(), Inner: r}
+}
+
+// offlineReboot replaces the reboot for an offline root: there is no target
+// machine to reboot, so the cursor is kept and the operator told.
 func offlineReboot(runner host.Runner, stderr io.Writer) func(context.Context) error {
 	return func(ctx context.Context) error {
-		name := os.Getenv(offlineRebootEnv)
-		if name == "" {
+		if !hostExec() {
 			fmt.Fprintln(stderr, "phoenix: offline root: not rebooting this machine; boot the target to continue the run")
 			return nil
 		}
-		_, err := runner.Run(ctx, host.Cmd{Name: name, Args: []string{"reboot"}, Timeout: time.Minute})
+		_, err := runner.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"reboot"}, Timeout: time.Minute})
 		return err
 	}
 }

@@ -33,12 +33,18 @@ type Module struct {
 }
 
 var _ modules.Module = (*Module)(nil)
+var _ modules.Inputs = (*Module)(nil)
 
 // New returns the module with its defaults.
 func New() *Module { return &Module{} }
 
 // Name implements modules.Module.
 func (m *Module) Name() string { return "lxc" }
+
+// Inputs implements modules.Inputs: mounts follow the zfs section's
+// mountpoints and GPU passthrough the nvidia driver, so a change to either
+// re-runs lxc.
+func (m *Module) Inputs() []string { return []string{"zfs", "nvidia"} }
 
 // Active implements modules.Module.
 func (m *Module) Active(s *seed.Seed) bool {

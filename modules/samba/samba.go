@@ -175,7 +175,7 @@ func (r *run) testparm(ctx context.Context, candidate []byte) error {
 		return err
 	}
 	defer r.env.Root.Remove(p)
-	out, err := r.env.Run.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", r.env.Root.Path(p)}})
+	out, err := r.env.Run.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", r.env.CmdPath(p)}})
 	var bad []string
 	for _, line := range strings.Split(string(out.Stderr), "\n") {
 		if strings.Contains(line, "Unknown parameter encountered") || strings.Contains(line, "Ignoring") || strings.Contains(line, "Error loading") {
@@ -187,7 +187,7 @@ func (r *run) testparm(ctx context.Context, candidate []byte) error {
 		if err != nil {
 			msg = err.Error()
 		}
-		if host.Exists(r.env.Root, SmbConf) && !r.passes(ctx, r.env.Root.Path(SmbConf)) {
+		if host.Exists(r.env.Root, SmbConf) && !r.passes(ctx, r.env.CmdPath(SmbConf)) {
 			msg += " (the current " + SmbConf + " fails testparm too: fix it first)"
 		}
 		return fmt.Errorf("testparm rejected the new configuration (nothing was changed): %s", msg)
@@ -328,7 +328,7 @@ func (r *run) importHash(ctx context.Context, name, hash string) error {
 		return fmt.Errorf("user %q: %w", name, err)
 	}
 	defer r.env.Root.Remove(p)
-	if _, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-i", "smbpasswd:" + r.env.Root.Path(p), "-e", "tdbsam"}}); err != nil {
+	if _, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-i", "smbpasswd:" + r.env.CmdPath(p), "-e", "tdbsam"}}); err != nil {
 		return fmt.Errorf("user %q: pdbedit import: %w", name, err)
 	}
 	return nil

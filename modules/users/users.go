@@ -191,9 +191,10 @@ type step struct {
 	do   func(ctx context.Context) error
 }
 
-// rootArgs makes the shadow tools work on the Root when it is not "/".
-func rootArgs(r host.Root) []string {
-	if dir := r.Path("/"); dir != "/" {
+// rootArgs makes the shadow tools work on the Root when it is not "/" and
+// they run outside it.
+func rootArgs(env *modules.Env) []string {
+	if dir := env.CmdPath("/"); dir != "/" {
 		return []string{"--root", dir}
 	}
 	return nil
@@ -227,7 +228,7 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 		u := u
 		acct, exists := d.users[u.Name]
 		if !exists {
-			args := append(rootArgs(env.Root), "--create-home", "--user-group")
+			args := append(rootArgs(env), "--create-home", "--user-group")
 			if u.Shell != "" {
 				args = append(args, "--shell", u.Shell)
 			}
@@ -241,7 +242,7 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 		} else {
 			if u.Shell != "" && acct.Shell != u.Shell {
 				steps = append(steps, step{u.Name + ": shell " + u.Shell, func(context.Context) error {
-					return run("usermod", append(rootArgs(env.Root), "--shell", u.Shell, "--", u.Name), nil)
+					return run("usermod", append(rootArgs(env), "--shell", u.Shell, "--", u.Name), nil)
 				}})
 			}
 			var missing []string
@@ -252,14 +253,14 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 			}
 			if len(missing) > 0 {
 				steps = append(steps, step{u.Name + ": add to groups " + strings.Join(missing, ","), func(context.Context) error {
-					return run("usermod", append(rootArgs(env.Root), "--append", "--groups", strings.Join(missing, ","), "--", u.Name), nil)
+					return run("usermod", append(rootArgs(env), "--append", "--groups", strings.Join(missing, ","), "--", u.Name), nil)
 				}})
 			}
 		}
 		if u.PasswordHash != "" && d.hashes[u.Name] != u.PasswordHash {
 			steps = append(steps, step{u.Name + ": set password hash", func(context.Context) error {
 				// The hash goes on stdin only; an error never carries it.
-				err := run("chpasswd", append(rootArgs(env.Root), "--encrypted"), []byte(u.Name+":"+u.PasswordHash+"\n"))
+				err := run("chpasswd", append(rootArgs(env), "--encrypted"), []byte(u.Name+":"+u.PasswordHash+"\n"))
 				if err != nil {
 					return host.NewRedactor(u.PasswordHash).Error(err)
 				}
@@ -331,7 +332,7 @@ func (m *Module) sudo(env *modules.Env, u seed.User, run func(string, []string, 
 			return err
 		}
 		defer env.Root.Remove(tmp)
-		if err := run("visudo", []string{"-c", "-q", "-f", env.Root.Path(tmp)}, nil); err != nil {
+		if err := run("visudo", []string{"-c", "-q", "-f", env.CmdPath(tmp)}, nil); err != nil {
 			return fmt.Errorf("sudo rule rejected by visudo, not installed: %w", err)
 		}
 		_, err := want.Apply(env.Root)
