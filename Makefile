@@ -6,8 +6,8 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/phoenix
 # Debian packages the tests call for real (validators, image tools).
-TEST_DEBS := file samba-common-bin sudo dosfstools mtools xorriso fdisk \
-             openssh-client systemd shellcheck e2fsprogs util-linux passwd
+TEST_DEBS := file samba samba-common-bin sudo dosfstools mtools xorriso fdisk \
+             openssh-client systemd shellcheck e2fsprogs util-linux passwd python3
 # Extra packages for the comparison benchmarks.
 BENCH_DEBS := cloud-init time hyperfine bc
 
@@ -33,9 +33,16 @@ build: gocheck
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/phoenix
 	@file $(BIN) | grep -q 'statically linked' || { file $(BIN); echo "error: $(BIN) is not statically linked"; exit 1; }
 
-test: gocheck deps build
+# ifupdown2 would take over this machine's networking if installed, so the
+# network module's syntax check runs it from its extracted .deb.
+IFUPDOWN2 := build/ifupdown2
+$(IFUPDOWN2):
+	@mkdir -p build/deb && cd build/deb && apt-get download ifupdown2 >/dev/null
+	dpkg -x build/deb/ifupdown2_*.deb $(IFUPDOWN2)
+
+test: gocheck deps build $(IFUPDOWN2)
 	$(GO) mod download
-	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
+	PHOENIX_IFUPDOWN2=$(abspath $(IFUPDOWN2)) CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
 
 lint: gocheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

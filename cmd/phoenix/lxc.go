@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -104,25 +103,7 @@ func runSetupHypervisor(ctx context.Context, args []string, stdout, stderr io.Wr
 	return partialRun(ctx, "phoenix setup-hypervisor", o, "host modules done", stdout, stderr)
 }
 
-// partialRun runs the engine on part of the seed and says how it ended.
+// partialRun runs the engine on part of the seed.
 func partialRun(ctx context.Context, verb string, o bootstrap.Options, doneMsg string, stdout, stderr io.Writer) int {
-	out, err := bootstrap.Run(ctx, o)
-	switch {
-	case errors.Is(err, bootstrap.ErrLocked):
-		fmt.Fprintf(stderr, "%s: %v\n", verb, err)
-		return exitUsage
-	case err != nil:
-		fmt.Fprintf(stderr, "%s: %v\n", verb, err)
-		fmt.Fprintln(stderr, verb+": see `phoenix status` and /var/log/phoenix/phoenix.log")
-		return exitFailed
-	}
-	switch out.State {
-	case bootstrap.Rebooting:
-		fmt.Fprintf(stdout, "phoenix: %s needs a reboot; rebooting (the boot run continues with the whole seed)\n", out.Module)
-	case bootstrap.Disabled:
-		fmt.Fprintln(stdout, "phoenix: disabled; nothing run")
-	default:
-		fmt.Fprintln(stdout, "phoenix: "+doneMsg)
-	}
-	return exitOK
+	return engineRun(ctx, verb, o, func(bootstrap.Outcome) string { return doneMsg }, stdout, stderr)
 }

@@ -46,14 +46,25 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *dryRun {
 		return printPlan(ctx, o, stdout, stderr, true)
 	}
+	return engineRun(ctx, "phoenix run", o, func(out bootstrap.Outcome) string {
+		if out.Complete {
+			return "all modules done"
+		}
+		return "selected modules done"
+	}, stdout, stderr)
+}
+
+// engineRun runs the engine and says how it ended; done words a finished
+// run. run, lxc and setup-hypervisor share it.
+func engineRun(ctx context.Context, verb string, o bootstrap.Options, done func(bootstrap.Outcome) string, stdout, stderr io.Writer) int {
 	out, err := bootstrap.Run(ctx, o)
 	switch {
 	case errors.Is(err, bootstrap.ErrLocked):
-		fmt.Fprintf(stderr, "phoenix run: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", verb, err)
 		return exitUsage
 	case err != nil:
-		fmt.Fprintf(stderr, "phoenix run: %v\n", err)
-		fmt.Fprintln(stderr, "phoenix run: see `phoenix status` and /var/log/phoenix/phoenix.log")
+		fmt.Fprintf(stderr, "%s: %v\n", verb, err)
+		fmt.Fprintln(stderr, verb+": see `phoenix status` and /var/log/phoenix/phoenix.log")
 		return exitFailed
 	}
 	switch out.State {
@@ -61,12 +72,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "phoenix: %s needs a reboot; rebooting (the run continues at boot)\n", out.Module)
 	case bootstrap.Disabled:
 		fmt.Fprintln(stdout, "phoenix: disabled; nothing run")
-	case bootstrap.Done:
-		if out.Complete {
-			fmt.Fprintln(stdout, "phoenix: all modules done")
-		} else {
-			fmt.Fprintln(stdout, "phoenix: selected modules done")
-		}
+	default:
+		fmt.Fprintln(stdout, "phoenix: "+done(out))
 	}
 	return exitOK
 }
