@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"slices"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
@@ -50,7 +51,7 @@ func Plan(ctx context.Context, o Options) ([]PlanEntry, error) {
 	var out []PlanEntry
 	for _, m := range o.Modules {
 		name := m.Name()
-		if len(o.Only) > 0 && !contains(o.Only, name) {
+		if len(o.Only) > 0 && !slices.Contains(o.Only, name) {
 			continue
 		}
 		pe := PlanEntry{Module: name, State: Pending}
@@ -78,15 +79,6 @@ func Plan(ctx context.Context, o Options) ([]PlanEntry, error) {
 		out = append(out, pe)
 	}
 	return out, nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // readOnly refuses every change.

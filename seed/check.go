@@ -11,8 +11,11 @@ import (
 	"sync"
 )
 
-// Syntax checks shared by the validator. Regular expressions compile on
-// first use, not at package init: the seed package loads at every boot.
+// Syntax checks shared by the validator. The seed package loads at every
+// boot, and compiling a regular expression costs 20-500 µs (counted
+// repetitions like {0,254} the most), so plain "characters from this set,
+// this long" rules are spans, checked byte by byte; the others are regular
+// expressions compiled on first use, not at package init.
 
 type lazyRE struct {
 	once sync.Once
@@ -27,50 +30,211 @@ func (l *lazyRE) match(s string) bool {
 	return l.re.MatchString(s)
 }
 
+// charSet is a set of bytes, like a regexp character class. A set that
+// takes any byte >= 0x80 (from except) takes any non-ASCII rune, as the
+// negated class [^...] does; one without takes none, as an ASCII class.
+type charSet [4]uint64
+
+func (c *charSet) has(b byte) bool { return c[b>>6]&(1<<(b&63)) != 0 }
+
+func (c *charSet) add(b int) { c[b>>6] |= 1 << (b & 63) }
+
+// chars is the set of the bytes and ranges in spec, as written inside a
+// regexp class: "A-Za-z0-9_.-" (a "-" first or last is itself).
+func chars(spec string) *charSet {
+	var c charSet
+	for i := 0; i < len(spec); i++ {
+		if i+2 < len(spec) && spec[i+1] == '-' {
+			for b := int(spec[i]); b <= int(spec[i+2]); b++ {
+				c.add(b)
+			}
+			i += 2
+			continue
+		}
+		c.add(int(spec[i]))
+	}
+	return &c
+}
+
+// except is every byte not in chars(spec), like [^spec].
+func except(spec string) *charSet {
+	c := chars(spec)
+	for i := range c {
+		c[i] = ^c[i]
+	}
+	return c
+}
+
 var (
-	reLabel     = re(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	alpha = chars("A-Za-z")
+	alnum = chars("A-Za-z0-9")
+	digit = chars("0-9")
+)
+
+// span matches prefix followed by min to max bytes (max 0: no bound)
+// from rest; when set, first and last constrain the first and the last of
+// those bytes. It does the job of a regexp such as
+// ^prefix[first][rest]{m,n}$ without its compile time.
+type span struct {
+	prefix            string
+	first, rest, last *charSet
+	min, max          int
+}
+
+func (p span) match(s string) bool {
+	s, ok := strings.CutPrefix(s, p.prefix)
+	if !ok || len(s) < p.min || p.max > 0 && len(s) > p.max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := p.rest
+		if i == 0 && p.first != nil {
+			c = p.first
+		}
+		if !c.has(s[i]) {
+			return false
+		}
+	}
+	return p.last == nil || len(s) == 0 || p.last.has(s[len(s)-1])
+}
+
+var (
+	reLabel     = span{first: alnum, rest: chars("A-Za-z0-9-"), last: alnum, min: 1, max: 63}
 	reTimezone  = re(`^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$`)
-	reBridge    = re(`^vmbr[0-9]{1,4}$`)
-	reIface     = re(`^[A-Za-z0-9_.-]{1,15}$`)
-	reVIDs      = re(`^[0-9]{1,4}(-[0-9]{1,4})?( [0-9]{1,4}(-[0-9]{1,4})?)*$`)
-	rePackage   = re(`^[a-z0-9][a-z0-9+.-]+$`)
-	reKmod      = re(`^[A-Za-z0-9_-]+$`)
-	reCmdline   = re(`^[^\s"'\\]+$`)
+	reBridge    = span{prefix: "vmbr", rest: digit, min: 1, max: 4}
+	reIface     = span{rest: chars("A-Za-z0-9_.-"), min: 1, max: 15}
+	reVIDs      = rule(ranges(" ", "-", 4))
+	rePackage   = span{first: chars("a-z0-9"), rest: chars("a-z0-9+.-"), min: 2}
+	reKmod      = span{rest: chars("A-Za-z0-9_-"), min: 1}
+	reCmdline   = span{rest: except("\t\n\f\r \"'\\"), min: 1}
 	reDriver    = re(`^[0-9]+\.[0-9]+(\.[0-9]+)?$`)
-	reSHA256    = re(`^[0-9a-f]{64}$`)
+	reSHA256    = span{rest: chars("0-9a-f"), min: 64, max: 64}
 	reSize      = re(`^[1-9][0-9]*[KMGT]?$`)
-	rePool      = re(`^[A-Za-z][A-Za-z0-9_.:-]{0,254}$`)
-	reDSPart    = re(`^[A-Za-z0-9_.:-]+$`)
-	reZProp     = re(`^[a-z0-9_.:@-]+$`)
-	reByID      = re(`^/dev/disk/by-id/[A-Za-z0-9._:+@-]+$`)
-	reStorageID = re(`^[a-z][a-z0-9._-]*[a-z0-9]$`)
-	reUser      = re(`^[a-z_][a-z0-9_-]{0,31}$`)
-	reOwner     = re(`^([a-z_][a-z0-9_-]{0,31}|[0-9]+)(:([a-z_][a-z0-9_-]{0,31}|[0-9]+))?$`)
-	reMode      = re(`^[0-7]{3,4}$`)
-	reAbsPath   = re(`^/[^\s\x00-\x1f:]*$`)
-	reRealm     = re(`^[A-Za-z][A-Za-z0-9._-]*$`)
-	reRole      = re(`^[A-Za-z0-9_.-]+$`)
-	reACLPath   = re(`^/[A-Za-z0-9/_.-]*$`)
-	reNTHash    = re(`^[0-9A-Fa-f]{32}$`)
-	reWorkgroup = re(`^[A-Za-z0-9_.!-]{1,15}$`)
-	reShare     = re(`^[A-Za-z0-9_.$ -]{1,80}$`)
-	reSmbKey    = re(`^[A-Za-z0-9][A-Za-z0-9 :_.-]*$`)
+	rePool      = span{first: alpha, rest: chars("A-Za-z0-9_.:-"), min: 1, max: 255}
+	reDSPart    = span{rest: chars("A-Za-z0-9_.:-"), min: 1}
+	reZProp     = span{rest: chars("a-z0-9_.:@-"), min: 1}
+	reByID      = span{prefix: "/dev/disk/by-id/", rest: chars("A-Za-z0-9._:+@-"), min: 1}
+	reStorageID = span{first: chars("a-z"), rest: chars("a-z0-9._-"), last: chars("a-z0-9"), min: 2}
+	reUser      = span{first: chars("a-z_"), rest: chars("a-z0-9_-"), min: 1, max: 32}
+	reOwner     = rule(owner)
+	reMode      = span{rest: chars("0-7"), min: 3, max: 4}
+	reAbsPath   = span{prefix: "/", rest: except("\x00-\x1f :")}
+	reRealm     = span{first: alpha, rest: chars("A-Za-z0-9._-"), min: 1}
+	reRole      = span{rest: chars("A-Za-z0-9_.-"), min: 1}
+	reACLPath   = span{prefix: "/", rest: chars("A-Za-z0-9/_.-")}
+	reNTHash    = span{rest: chars("0-9A-Fa-f"), min: 32, max: 32}
+	reWorkgroup = span{rest: chars("A-Za-z0-9_.!-"), min: 1, max: 15}
+	reShare     = span{rest: chars("A-Za-z0-9_.$ -"), min: 1, max: 80}
+	reSmbKey    = span{first: alnum, rest: chars("A-Za-z0-9 :_.-"), min: 1}
 	reRelPath   = re(`^(\.\.[^/\\\x00-\x1f]+|\.?[^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.)(/(\.\.[^/\\\x00-\x1f]+|\.?[^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.))*$`)
 	reURL       = re(`^https?://[^\s/?#@]+([/?#]\S*)?$`)
 	reInterval  = re(`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`)
 	reNFSSec    = re(`^(sys|krb5|krb5i|krb5p)(:(sys|krb5|krb5i|krb5p))*$`)
 	reNFSHost   = re(`^(\*|@[A-Za-z0-9_.-]+|[A-Za-z0-9*?_.-]+)$`)
-	reDport     = re(`^[0-9]{1,5}(:[0-9]{1,5})?(,[0-9]{1,5}(:[0-9]{1,5})?)*$`)
+	reDport     = rule(ranges(",", ":", 5))
 	reTemplate  = re(`^([a-z][a-z0-9._-]*[a-z0-9]):vztmpl/([^/\s]+)$`)
-	reSnapshot  = re(`^[A-Za-z][A-Za-z0-9_-]{1,39}$`)
-	reTag       = re(`^[a-z0-9_][a-z0-9_+.-]*$`)
-	reNetName   = re(`^eth[0-9]{1,2}$`)
-	reMAC       = re(`^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$`)
-	reLocale    = re(`^[A-Za-z]{2,3}(_[A-Z]{2})?(\.[A-Za-z0-9-]+)?(@[a-z]+)?$`)
-	reYescrypt  = re(`^\$y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{1,86}\$[./A-Za-z0-9]{43}$`)
-	reSHA512    = re(`^\$6\$(rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}$`)
-	reSHA256c   = re(`^\$5\$(rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43}$`)
+	reSnapshot  = span{first: alpha, rest: chars("A-Za-z0-9_-"), min: 2, max: 40}
+	reTag       = span{first: chars("a-z0-9_"), rest: chars("a-z0-9_+.-"), min: 1}
+	reNetName   = span{prefix: "eth", rest: digit, min: 1, max: 2}
+	reMAC       = rule(mac)
+	reLocale    = rule(locale)
+	reYescrypt  = rule(yescrypt)
+	reSHA512    = rule(shaCrypt("6", 86))
+	reSHA256c   = rule(shaCrypt("5", 43))
 )
+
+// rule is a hand-written check standing in for a regexp that is dear to
+// compile (counted repetitions); check_test.go compares each with it.
+type rule func(string) bool
+
+func (r rule) match(s string) bool { return r(s) }
+
+var (
+	crypt64 = chars("./A-Za-z0-9")
+	salt16  = span{rest: crypt64, min: 1, max: 16}
+	rounds  = span{prefix: "rounds=", rest: digit, min: 1, max: 9}
+	number  = span{rest: digit, min: 1}
+	hexByte = span{rest: chars("0-9A-Fa-f"), min: 2, max: 2}
+	lang    = span{rest: alpha, min: 2, max: 3}
+	country = span{rest: chars("A-Z"), min: 2, max: 2}
+	codeset = span{rest: chars("A-Za-z0-9-"), min: 1}
+	modif   = span{rest: chars("a-z"), min: 1}
+)
+
+// ranges is ^R(DASH R)?(SEP R(DASH R)?)*$ with R = [0-9]{1,n}: VLAN ids
+// ("2-4094 10"), ports ("22,8000:8100").
+func ranges(sep, dash string, n int) func(string) bool {
+	num := span{rest: digit, min: 1, max: n}
+	return func(s string) bool {
+		for _, item := range strings.Split(s, sep) {
+			lo, hi, two := strings.Cut(item, dash)
+			if !num.match(lo) || two && !num.match(hi) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// owner is USER[:GROUP], each a name or a numeric id.
+func owner(s string) bool {
+	u, g, two := strings.Cut(s, ":")
+	id := func(v string) bool { return reUser.match(v) || number.match(v) }
+	return id(u) && (!two || id(g))
+}
+
+// mac is six hex pairs joined by colons.
+func mac(s string) bool {
+	f := strings.Split(s, ":")
+	if len(f) != 6 {
+		return false
+	}
+	for _, b := range f {
+		if !hexByte.match(b) {
+			return false
+		}
+	}
+	return true
+}
+
+// locale is lang[_COUNTRY][.codeset][@modifier] (en_US.UTF-8).
+func locale(s string) bool {
+	s, mod, ok := strings.Cut(s, "@")
+	if ok && !modif.match(mod) {
+		return false
+	}
+	s, cs, ok := strings.Cut(s, ".")
+	if ok && !codeset.match(cs) {
+		return false
+	}
+	l, c, ok := strings.Cut(s, "_")
+	return lang.match(l) && (!ok || country.match(c))
+}
+
+// yescrypt is a crypt(5) yescrypt hash: $y$PARAMS$SALT$HASH.
+func yescrypt(s string) bool {
+	f := strings.Split(s, "$")
+	return len(f) == 5 && f[0] == "" && f[1] == "y" &&
+		span{rest: crypt64, min: 1}.match(f[2]) &&
+		span{rest: crypt64, min: 1, max: 86}.match(f[3]) &&
+		span{rest: crypt64, min: 43, max: 43}.match(f[4])
+}
+
+// shaCrypt is a SHA-crypt hash, $ID$[rounds=N$]SALT$HASH, HASH n bytes.
+func shaCrypt(id string, n int) func(string) bool {
+	hash := span{rest: crypt64, min: n, max: n}
+	return func(s string) bool {
+		rest, ok := strings.CutPrefix(s, "$"+id+"$")
+		if !ok {
+			return false
+		}
+		f := strings.Split(rest, "$")
+		if len(f) == 3 && rounds.match(f[0]) {
+			f = f[1:]
+		}
+		return len(f) == 2 && salt16.match(f[0]) && hash.match(f[1])
+	}
+}
 
 func (l *lazyRE) find(s string) []string {
 	l.once.Do(func() { l.re = regexp.MustCompile(l.expr) })

@@ -1,6 +1,7 @@
 package seed
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -273,7 +274,7 @@ func (c *checker) kernel(k *Kernel) {
 			c.errf(p, "module %q is both loaded (%s) and blacklisted", m, first)
 		}
 	}
-	for _, m := range sortedKeys(k.Options) {
+	for _, m := range slices.Sorted(maps.Keys(k.Options)) {
 		p := join("kernel.options", m)
 		if !reKmod.match(m) {
 			c.errf(p, "%q is not a kernel module name", m)
@@ -525,7 +526,7 @@ func (c *checker) diskList(path string, list []string, used dups, pool string) {
 }
 
 func (c *checker) zprops(path string, m map[string]string) {
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		p := join(path, k)
 		if !reZProp.match(k) {
 			c.errf(p, "%q is not a ZFS property name", k)
@@ -665,7 +666,7 @@ func (c *checker) nfs(n *NFS) {
 func (c *checker) samba(s *Samba) {
 	c.pattern("samba.workgroup", s.Workgroup, reWorkgroup.match, "a NetBIOS workgroup (at most 15 letters, digits, _ . ! -)")
 	c.text("samba.server_string", s.ServerString)
-	for _, k := range sortedKeys(s.Global) {
+	for _, k := range slices.Sorted(maps.Keys(s.Global)) {
 		p := join("samba.global", k)
 		lk := strings.Join(strings.Fields(strings.ToLower(k)), " ")
 		switch {
@@ -816,7 +817,7 @@ func (c *checker) lxc(l *LXC) {
 	if !c.has("lxc.containers") {
 		c.errf("lxc.containers", "required: a mapping of CTID to container")
 	}
-	ids := sortedKeys(l.Containers)
+	ids := slices.Sorted(maps.Keys(l.Containers))
 	byID := map[int]*Container{}
 	for _, k := range ids {
 		id, err := strconv.Atoi(k)
@@ -1217,13 +1218,4 @@ func (c *checker) cycles(ctids []int, all map[int]*Container) {
 			visit(id)
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

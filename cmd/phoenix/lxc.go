@@ -45,10 +45,7 @@ func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func runLXC(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("phoenix lxc", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	seedFile := fs.String("seed", "", "seed `FILE` (default: the installed seed, then the usual sources)")
-	rootDir := fs.String("root", "/", "act on the system mounted at `DIR`")
+	fs, seedFile, rootDir := engineFlags("phoenix lxc", "the installed seed, then the usual sources", stderr)
 	const usage = "usage: phoenix lxc CTID... [--seed FILE] [--root DIR]"
 	ids, err := parseMixed(fs, args)
 	if err != nil || len(ids) == 0 {
@@ -80,10 +77,7 @@ func runLXC(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func runSetupHypervisor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("phoenix setup-hypervisor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	seedFile := fs.String("seed", "", "seed `FILE` (default: the installed seed, then the usual sources)")
-	rootDir := fs.String("root", "/", "act on the system mounted at `DIR`")
+	fs, seedFile, rootDir := engineFlags("phoenix setup-hypervisor", "the installed seed, then the usual sources", stderr)
 	if fs.Parse(args) != nil || fs.NArg() != 0 {
 		fmt.Fprintln(stderr, "usage: phoenix setup-hypervisor [--seed FILE] [--root DIR]")
 		return exitUsage

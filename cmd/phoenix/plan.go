@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 )
@@ -12,10 +11,7 @@ func init() {
 }
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("phoenix plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	seedFile := fs.String("seed", "", "seed `FILE` (default: as phoenix run finds it)")
-	rootDir := fs.String("root", "/", "act on the system mounted at `DIR`")
+	fs, seedFile, rootDir := engineFlags("phoenix plan", "as phoenix run finds it", stderr)
 	if fs.Parse(args) != nil || fs.NArg() != 0 {
 		fmt.Fprintln(stderr, "usage: phoenix plan [--seed FILE] [--root DIR]")
 		return exitUsage

@@ -33,10 +33,7 @@ func init() {
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("phoenix run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	seedFile := fs.String("seed", "", "seed `FILE` (default: kernel phoenix.seed=, /etc/phoenix/seed.yaml, a volume labelled PHOENIX)")
-	rootDir := fs.String("root", "/", "act on the system mounted at `DIR`")
+	fs, seedFile, rootDir := engineFlags("phoenix run", "kernel phoenix.seed=, /etc/phoenix/seed.yaml, a volume labelled PHOENIX", stderr)
 	dryRun := fs.Bool("dry-run", false, "say what would run, change nothing")
 	if fs.Parse(args) != nil || fs.NArg() != 0 {
 		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE] [--root DIR] [--dry-run]")
@@ -52,6 +49,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return "selected modules done"
 	}, stdout, stderr)
+}
+
+// engineFlags is the flag set of a verb that runs or plans the engine:
+// --seed (seedDefault says where the seed comes from without it) and --root.
+func engineFlags(verb, seedDefault string, stderr io.Writer) (fs *flag.FlagSet, seedFile, rootDir *string) {
+	fs = flag.NewFlagSet(verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	seedFile = fs.String("seed", "", "seed `FILE` (default: "+seedDefault+")")
+	rootDir = fs.String("root", "/", "act on the system mounted at `DIR`")
+	return fs, seedFile, rootDir
 }
 
 // engineRun runs the engine and says how it ended; done words a finished

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
 )
 
 // ErrLocked is returned (wrapped) when the dpkg lock was still held after
@@ -222,7 +223,7 @@ func (c *Client) apt(ctx context.Context, args []string) error {
 	}
 	sleep := c.Sleep
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = modules.Sleep
 	}
 	timeout := c.Timeout
 	if timeout == 0 {
@@ -290,15 +291,4 @@ func dedup(pkgs []string) []string {
 		}
 	}
 	return out
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

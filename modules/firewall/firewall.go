@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
@@ -37,10 +38,10 @@ func (*Module) Name() string { return "firewall" }
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Firewall != nil }
 
 var (
-	nodeRE  = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-	portsRE = regexp.MustCompile(`^[0-9]+(:[0-9]+)?(,[0-9]+(:[0-9]+)?)*$`)
-	srcRE   = regexp.MustCompile(`^[0-9A-Fa-f.:/]+$`)
-	protoRE = regexp.MustCompile(`^[a-z0-9]+$`)
+	nodeRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`) })
+	portsRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+(:[0-9]+)?(,[0-9]+(:[0-9]+)?)*$`) })
+	srcRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-Fa-f.:/]+$`) })
+	protoRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+$`) })
 )
 
 // Node is the Proxmox node name: the seed's host name, else the root's
@@ -57,7 +58,7 @@ func Node(s *seed.Seed, r host.Root) (string, error) {
 		}
 		name, _, _ = strings.Cut(strings.TrimSpace(string(b)), ".")
 	}
-	if !nodeRE.MatchString(name) {
+	if !nodeRE().MatchString(name) {
 		return "", fmt.Errorf("firewall: node name %q is not a host name", name)
 	}
 	return name, nil
@@ -82,19 +83,19 @@ func render(f *seed.Firewall) (string, error) {
 		}
 		line := "IN " + r.Action
 		if r.Source != "" {
-			if !srcRE.MatchString(r.Source) {
+			if !srcRE().MatchString(r.Source) {
 				return "", fmt.Errorf("firewall: rules[%d]: source %q is not an address or CIDR", i, r.Source)
 			}
 			line += " -source " + r.Source
 		}
 		if r.Proto != "" {
-			if !protoRE.MatchString(r.Proto) {
+			if !protoRE().MatchString(r.Proto) {
 				return "", fmt.Errorf("firewall: rules[%d]: proto %q", i, r.Proto)
 			}
 			line += " -p " + r.Proto
 		}
 		if r.Dport != "" {
-			if !portsRE.MatchString(r.Dport) {
+			if !portsRE().MatchString(r.Dport) {
 				return "", fmt.Errorf("firewall: rules[%d]: dport %q is not a port list", i, r.Dport)
 			}
 			line += " -dport " + r.Dport

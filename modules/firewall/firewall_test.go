@@ -28,19 +28,12 @@ func world(t testing.TB) (*host.DirRoot, *modules.Env) {
 		"/etc/pve/nodes/pve1/lrm_status": "{}",
 		"/etc/pve/firewall/cluster.fw":   "[OPTIONS]\n\nenable: 1\n",
 	})
-	return root, &modules.Env{Seed: testSeed(), Run: fakehost.New(), Root: root, Store: modules.NewStore(root)}
+	return root, testkit.Env(testSeed(), fakehost.New(), root)
 }
 
 func converge(t *testing.T, env *modules.Env) modules.Result {
 	t.Helper()
-	res, err := New().Apply(context.Background(), env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p, err := New().Check(context.Background(), env); err != nil || len(p) != 0 {
-		t.Fatalf("not converged: %q %v", p, err)
-	}
-	return res
+	return testkit.Converge(t, New(), env)
 }
 
 const hostFW = "/etc/pve/nodes/pve1/host.fw"

@@ -10,6 +10,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 
 	bhost "github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
@@ -45,8 +46,8 @@ func (*Module) Name() string { return "host" }
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Host != nil }
 
 var (
-	labelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-	tzRE    = regexp.MustCompile(`^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$`)
+	labelRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`) })
+	tzRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$`) })
 )
 
 // plan is what the seed wants, computed from the seed and the root.
@@ -75,7 +76,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	}
 
 	if tz := h.Timezone; tz != "" {
-		if !tzRE.MatchString(tz) || strings.Contains(tz, "..") {
+		if !tzRE().MatchString(tz) || strings.Contains(tz, "..") {
 			return nil, fmt.Errorf("host: timezone %q is not a zone name like Europe/Berlin", tz)
 		}
 		zone := path.Join(ZoneinfoDir, tz)
@@ -135,14 +136,14 @@ func HostsEntry(r bhost.Root, s *seed.Seed) (*files.File, error) {
 // fqdn validates the host name and domain and returns the FQDN (the host
 // name alone without a domain).
 func fqdn(h *seed.Host) (string, error) {
-	if !labelRE.MatchString(h.Hostname) {
+	if !labelRE().MatchString(h.Hostname) {
 		return "", fmt.Errorf("host: hostname %q is not a valid host name (letters, digits, '-', at most 63)", h.Hostname)
 	}
 	if h.Domain == "" {
 		return h.Hostname, nil
 	}
 	for _, l := range strings.Split(h.Domain, ".") {
-		if !labelRE.MatchString(l) {
+		if !labelRE().MatchString(l) {
 			return "", fmt.Errorf("host: domain %q is not a valid domain name", h.Domain)
 		}
 	}

@@ -39,21 +39,13 @@ func world(t testing.TB) (*bhost.DirRoot, *fakehost.Runner, *modules.Env) {
 	run := fakehost.New()
 	run.Script("chronyc", fakehost.OK("200 OK\n"))
 	run.Script("hostnamectl", fakehost.OK(""))
-	env := &modules.Env{Seed: testSeed(), Run: run, Root: root, Store: modules.NewStore(root)}
+	env := testkit.Env(testSeed(), run, root)
 	return root, run, env
 }
 
 func converge(t *testing.T, env *modules.Env) modules.Result {
 	t.Helper()
-	m := New()
-	res, err := m.Apply(context.Background(), env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pending, err := m.Check(context.Background(), env); err != nil || len(pending) != 0 {
-		t.Fatalf("not converged after Apply: %v %v", pending, err)
-	}
-	return res
+	return testkit.Converge(t, New(), env)
 }
 
 func TestFirstRunRerunDrift(t *testing.T) {

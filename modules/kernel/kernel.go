@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
@@ -57,9 +58,9 @@ func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Kernel != nil }
 
 var (
 	// argRE keeps arguments safe in a file GRUB's scripts source with sh.
-	argRE    = regexp.MustCompile(`^[A-Za-z0-9_.,:=/+@-]+$`)
-	kmodRE   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	kmoptsRE = regexp.MustCompile(`^[A-Za-z0-9_.,:=/+ -]+$`)
+	argRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.,:=/+@-]+$`) })
+	kmodRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
+	kmoptsRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.,:=/+ -]+$`) })
 )
 
 // pending is a written change whose tools have not run yet.
@@ -98,19 +99,19 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	k := env.Seed.Kernel
 	p := &plan{loader: DetectLoader(env.Root), args: k.Cmdline}
 	for _, a := range k.Cmdline {
-		if !argRE.MatchString(a) {
+		if !argRE().MatchString(a) {
 			return nil, fmt.Errorf("kernel: cmdline argument %q: only letters, digits and _.,:=/+@- are allowed", a)
 		}
 	}
 	for _, list := range [][]string{k.Modules, k.Blacklist} {
 		for _, n := range list {
-			if !kmodRE.MatchString(n) {
+			if !kmodRE().MatchString(n) {
 				return nil, fmt.Errorf("kernel: %q is not a module name", n)
 			}
 		}
 	}
 	for n, o := range k.Options {
-		if !kmodRE.MatchString(n) || !kmoptsRE.MatchString(o) {
+		if !kmodRE().MatchString(n) || !kmoptsRE().MatchString(o) {
 			return nil, fmt.Errorf("kernel: options %s %q: not a module name and options", n, o)
 		}
 	}

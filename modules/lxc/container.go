@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -244,14 +246,14 @@ func (m *Module) container(ctx context.Context, r *run, c *ct) ([]string, error)
 			return changed, err
 		}
 		for _, s := range c.C.Snapshots {
-			if contains(have, s) {
+			if slices.Contains(have, s) {
 				continue
 			}
 			done, err := doneSteps(env.Store, c.ID, rec)
 			if err != nil {
 				return changed, err
 			}
-			if err := env.Store.Put(snapKey(c.ID, s), sortedKeys(done)); err != nil {
+			if err := env.Store.Put(snapKey(c.ID, s), slices.Sorted(maps.Keys(done))); err != nil {
 				return changed, err
 			}
 			say("snapshot " + s)
@@ -309,7 +311,7 @@ func indexedKeys(o options) []string {
 func mergeKeys(a, b []string) []string {
 	out := append([]string(nil), a...)
 	for _, k := range b {
-		if !contains(out, k) {
+		if !slices.Contains(out, k) {
 			out = append(out, k)
 		}
 	}
@@ -321,15 +323,6 @@ func changeKeys(cs []change) []string {
 	for _, c := range cs {
 		ks = append(ks, c.Key)
 	}
-	return ks
-}
-
-func sortedKeys(m map[string]bool) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
 	return ks
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,8 +28,6 @@ type Module struct {
 	WaitTries int
 	// WaitInterval is the pause between two tries. Default 2s.
 	WaitInterval time.Duration
-	// HTTP fetches template URLs. Default http.DefaultClient.
-	HTTP *http.Client
 }
 
 var _ modules.Module = (*Module)(nil)
@@ -55,14 +53,7 @@ func (m *Module) sleep(ctx context.Context, d time.Duration) error {
 	if m.Sleep != nil {
 		return m.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return modules.Sleep(ctx, d)
 }
 
 func (m *Module) now() time.Time {
@@ -211,12 +202,12 @@ func (m *Module) check(ctx context.Context, r *run, c *ct) ([]string, error) {
 			return nil, err
 		}
 		for _, l := range lines {
-			if !contains(cfg.Raw, l) {
+			if !slices.Contains(cfg.Raw, l) {
 				out = append(out, "add "+l)
 			}
 		}
 		for _, l := range rec.Raw {
-			if !contains(lines, l) && contains(cfg.Raw, l) {
+			if !slices.Contains(lines, l) && slices.Contains(cfg.Raw, l) {
 				out = append(out, "remove "+l)
 			}
 		}
@@ -240,7 +231,7 @@ func (m *Module) check(ctx context.Context, r *run, c *ct) ([]string, error) {
 		return nil, err
 	}
 	for _, s := range c.C.Snapshots {
-		if !contains(have, s) {
+		if !slices.Contains(have, s) {
 			out = append(out, "snapshot "+s)
 		}
 	}

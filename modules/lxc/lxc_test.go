@@ -5,9 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
 	"github.com/phoenix-pve/phoenix/modules"
+	fetchfake "github.com/phoenix-pve/phoenix/modules/fetch/fake"
 	"github.com/phoenix-pve/phoenix/modules/lxc/fake"
 	"github.com/phoenix-pve/phoenix/modules/testkit"
 	"github.com/phoenix-pve/phoenix/seed"
@@ -598,40 +598,50 @@ func sha256hex(b []byte) string {
 }
 
 func TestTemplateURL(t *testing.T) {
+	const url = "https://images.example.com/custom-1.tar.zst"
 	body := []byte("template from the web\n")
-	hits := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
-		hits++
-		rw.Write(body)
-	}))
-	defer srv.Close()
-	w := newWorld(t)
 	y := `
 version: 1
 lxc:
   containers:
-    "130": {hostname: web, template_url: "URL/custom-1.tar.zst", template_sha256: "SUM", rootfs: {storage: local-zfs, size: 8}}
+    "130": {hostname: web, template_url: "URL", template_sha256: "SUM", rootfs: {storage: local-zfs, size: 8}}
 `
-	y = strings.NewReplacer("URL", srv.URL, "SUM", sha256hex(body)).Replace(y)
-	m := newModule()
-	m.HTTP = srv.Client()
-	if _, err := w.apply(m, loadSeed(t, y)); err != nil {
+	y = strings.NewReplacer("URL", url, "SUM", sha256hex(body)).Replace(y)
+	const cached = "/var/lib/vz/template/cache/custom-1.tar.zst"
+	w := newWorld(t)
+	web := &fetchfake.Server{Files: map[string][]byte{url: body}}
+	web.Register(w.run)
+	if _, err := w.apply(newModule(), loadSeed(t, y)); err != nil {
 		t.Fatal(err)
 	}
-	if got := string(must(os.ReadFile(w.root.Path("/var/lib/vz/template/cache/custom-1.tar.zst")))); got != string(body) {
+	if got := string(must(os.ReadFile(w.root.Path(cached)))); got != string(body) {
 		t.Errorf("template cache holds %q", got)
 	}
-	if _, err := w.apply(m, loadSeed(t, y)); err != nil || hits != 1 {
-		t.Errorf("rerun: %v, %d downloads", err, hits)
+	if !strings.Contains(w.run.Log(), "curl -fsSL --retry 3 -o "+w.root.Path(cached)+".part "+url+"\n") {
+		t.Errorf("no curl download in:\n%s", w.run.Log())
 	}
-	// A download that does not match is not kept.
+	if _, err := w.apply(newModule(), loadSeed(t, y)); err != nil || web.Hits(url) != 1 {
+		t.Errorf("rerun: %v, %d downloads", err, web.Hits(url))
+	}
+	// A download that does not match is not kept, nor is its part file.
 	w2 := newWorld(t)
+	web.Register(w2.run)
 	bad := strings.Replace(y, sha256hex(body), strings.Repeat("a", 64), 1)
-	if _, err := w2.apply(m, loadSeed(t, bad)); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+	if _, err := w2.apply(newModule(), loadSeed(t, bad)); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
 		t.Errorf("want a checksum mismatch, got %v", err)
 	}
-	if host.Exists(w2.root, "/var/lib/vz/template/cache/custom-1.tar.zst") {
-		t.Error("bad download kept")
+	if ents, _ := os.ReadDir(w2.root.Path(path.Dir(cached))); len(ents) != 0 {
+		t.Errorf("bad download kept: %v", ents)
+	}
+	if web.Hits(url) != 2 {
+		t.Errorf("%d downloads, want 2", web.Hits(url))
+	}
+	// A URL the server does not have: curl -f fails, the error says so.
+	w3 := newWorld(t)
+	web.Register(w3.run)
+	missing := strings.Replace(y, url, url+".old", 1)
+	if _, err := w3.apply(newModule(), loadSeed(t, missing)); err == nil || !strings.Contains(err.Error(), "exit status 22") {
+		t.Errorf("want curl's 404, got %v", err)
 	}
 }
 

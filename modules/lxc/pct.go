@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 )
@@ -131,7 +132,7 @@ func (r inCT) Run(ctx context.Context, c host.Cmd) (host.Output, error) {
 	return r.run.Run(ctx, host.Cmd{Name: PctCmd, Args: args, Stdin: c.Stdin, Timeout: c.Timeout})
 }
 
-var rePVE = regexp.MustCompile(`pve-manager/(\d+)\.(\d+)`)
+var rePVE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`pve-manager/(\d+)\.(\d+)`) })
 
 // pveVersion returns pve-manager's major and minor version, from pveversion
 // or, failing that, from dpkg.
@@ -145,7 +146,7 @@ func pveVersion(ctx context.Context, r host.Runner) (int, int, error) {
 		}
 		s = "pve-manager/" + string(out.Stdout)
 	}
-	m := rePVE.FindStringSubmatch(s)
+	m := rePVE().FindStringSubmatch(s)
 	if m == nil {
 		return 0, 0, fmt.Errorf("pve-manager version: cannot parse %q", strings.TrimSpace(s))
 	}

@@ -2,6 +2,7 @@ package lxc
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -130,7 +131,7 @@ func newPlan(l *seed.LXC, selected []string) (*plan, error) {
 		sort.Ints(deps)
 		x.Deps = dedup(deps)
 		if cf := x.C.CloneFrom; cf != nil {
-			if src, ok := all[cf.CTID]; ok && !src.C.External && !contains(src.C.Snapshots, cf.Snapshot) {
+			if src, ok := all[cf.CTID]; ok && !src.C.External && !slices.Contains(src.C.Snapshots, cf.Snapshot) {
 				return nil, fmt.Errorf("lxc: %d: clone_from %d snapshot %q: %d never takes that snapshot (add it to its snapshots)", x.ID, cf.CTID, cf.Snapshot, cf.CTID)
 			}
 		}
@@ -185,22 +186,13 @@ func newPlan(l *seed.LXC, selected []string) (*plan, error) {
 			p.order = append(p.order, want[id])
 			p.byID[id] = want[id]
 			for _, x := range want {
-				if _, left := indeg[x.ID]; left && contains(x.Deps, id) {
+				if _, left := indeg[x.ID]; left && slices.Contains(x.Deps, id) {
 					indeg[x.ID]--
 				}
 			}
 		}
 	}
 	return p, nil
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func dedup(s []int) []int {

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/modules"
@@ -29,7 +31,7 @@ var BasePackages = []string{"ca-certificates", "curl", "gnupg", "locales"}
 // DefaultLocale is the base feature's locale when the seed names none.
 const DefaultLocale = "en_US.UTF-8"
 
-var reLocale = regexp.MustCompile(`^([a-z]{2,3}_[A-Z]{2})\.(UTF-8)$`)
+var reLocale = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-z]{2,3}_[A-Z]{2})\.(UTF-8)$`) })
 
 // NVIDIA's container toolkit apt repository.
 const (
@@ -68,7 +70,7 @@ func (m *Module) steps(r *run, c *ct) []step {
 				if loc == "" {
 					loc = DefaultLocale
 				}
-				lm := reLocale.FindStringSubmatch(loc)
+				lm := reLocale().FindStringSubmatch(loc)
 				if lm == nil {
 					return fmt.Errorf("locale %q: want a UTF-8 locale like en_US.UTF-8", loc)
 				}
@@ -227,7 +229,7 @@ func addStep(s *modules.Store, id int, step string) error {
 	if _, err := s.Get(stepsKey(id), &steps); err != nil {
 		return err
 	}
-	if contains(steps, step) {
+	if slices.Contains(steps, step) {
 		return nil
 	}
 	return s.Put(stepsKey(id), append(steps, step))

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/fetch"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -98,7 +98,7 @@ func (m *Module) ensureTemplate(ctx context.Context, env *modules.Env, t *templa
 	case c.TemplateFile != "":
 		err = m.copyBundle(env, c.TemplateFile, file, c.TemplateSHA256)
 	case c.TemplateURL != "":
-		err = m.download(ctx, env.Root, c.TemplateURL, file, c.TemplateSHA256)
+		err = download(ctx, env, c.TemplateURL, file, c.TemplateSHA256)
 	default:
 		err = t.pveam(ctx, env.Run, store, name)
 		if err == nil {
@@ -130,24 +130,13 @@ func (t *templates) pveam(ctx context.Context, r host.Runner, store, name string
 	return err
 }
 
-// verify checks a file against a sha256 hex digest ("" skips the check).
+// verify checks a file (an in-root path) against a sha256 hex digest (""
+// skips the check).
 func verify(root host.Root, file, want string) error {
 	if want == "" {
 		return nil
 	}
-	f, err := os.Open(root.Path(file))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, strings.TrimPrefix(want, "sha256:")) {
-		return fmt.Errorf("%s: checksum mismatch: sha256 %s, want %s", file, got, want)
-	}
-	return nil
+	return fetch.Verify(root.Path(file), want)
 }
 
 // bundlePath resolves a seed-volume relative path inside the bundle.
@@ -176,28 +165,16 @@ func (m *Module) copyBundle(env *modules.Env, rel, file, sum string) error {
 	return install(env.Root, f, file, sum)
 }
 
-// download fetches a template URL into the cache; a checksum is required.
-func (m *Module) download(ctx context.Context, root host.Root, u, file, sum string) error {
+// download fetches a template URL into the cache (file, an in-root path)
+// with curl, keeping it only once it matches sum, which is required.
+func download(ctx context.Context, env *modules.Env, u, file, sum string) error {
 	if sum == "" {
 		return fmt.Errorf("%s: template_url needs template_sha256", u)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
+	if err := env.Root.MkdirAll(path.Dir(file), 0o755, host.Owner{}); err != nil {
 		return err
 	}
-	client := m.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", u, resp.Status)
-	}
-	return install(root, resp.Body, file, sum)
+	return fetch.Download(ctx, env.Run, u, env.Root.Path(file), sum)
 }
 
 // install streams r into file (an in-root path) via a temp file, checking
@@ -225,7 +202,7 @@ func install(root host.Root, r io.Reader, file, sum string) error {
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); sum != "" && !strings.EqualFold(got, strings.TrimPrefix(sum, "sha256:")) {
-		return fmt.Errorf("%s: checksum mismatch: sha256 %s, want %s", file, got, sum)
+		return &fetch.MismatchError{File: file, Got: got, Want: sum}
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
@@ -58,8 +59,8 @@ func (*Module) Name() string { return "network" }
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Network != nil }
 
 var (
-	ifnameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$`)
-	vidsRE   = regexp.MustCompile(`^[0-9]+(-[0-9]+)?( [0-9]+(-[0-9]+)?)*$`)
+	ifnameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$`) })
+	vidsRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+(-[0-9]+)?( [0-9]+(-[0-9]+)?)*$`) })
 )
 
 // plan is the wanted files and what the apply step must do with them.
@@ -152,7 +153,7 @@ func render(bridges []seed.Bridge) ([]byte, []string, error) {
 	var owned []string
 	seen := map[string]bool{}
 	own := func(name, what string) error {
-		if !ifnameRE.MatchString(name) {
+		if !ifnameRE().MatchString(name) {
 			return fmt.Errorf("network: %s %q is not an interface name", what, name)
 		}
 		if seen[name] {
@@ -201,7 +202,7 @@ func render(bridges []seed.Bridge) ([]byte, []string, error) {
 			if vids == "" {
 				vids = "2-4094"
 			}
-			if !vidsRE.MatchString(vids) {
+			if !vidsRE().MatchString(vids) {
 				return nil, nil, fmt.Errorf("network: %s.vids %q: want VLAN ids like \"2-4094\" or \"10 20 30-40\"", br.Name, vids)
 			}
 			fmt.Fprintf(&b, "\tbridge-vlan-aware yes\n\tbridge-vids %s\n", vids)
@@ -221,7 +222,9 @@ func render(bridges []seed.Bridge) ([]byte, []string, error) {
 	return []byte(b.String()), owned, nil
 }
 
-var stanzaRE = regexp.MustCompile(`^(iface|auto|allow-[a-z]+|mapping|source|source-directory|rename)\b`)
+var stanzaRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(iface|auto|allow-[a-z]+|mapping|source|source-directory|rename)\b`)
+})
 
 // mainFile returns /etc/network/interfaces with the stanzas of owned
 // interfaces commented out and a source line for the drop-in. Lines Phoenix
@@ -245,7 +248,7 @@ func mainFile(content string, owned []string) ([]byte, error) {
 		}
 		trim := strings.TrimSpace(line)
 		f := strings.Fields(trim)
-		if len(f) > 0 && stanzaRE.MatchString(trim) {
+		if len(f) > 0 && stanzaRE().MatchString(trim) {
 			disabling = false
 			switch f[0] {
 			case "iface", "mapping":
@@ -479,7 +482,7 @@ func (m *Module) confirm(ctx context.Context, env *modules.Env, gw netip.Addr) e
 	}
 	sleep := m.Sleep
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = modules.Sleep
 	}
 	var err error
 	for i := 0; i < attempts; i++ {
@@ -514,15 +517,4 @@ func (m *Module) rollback(ctx context.Context, env *modules.Env, snap files.Snap
 		return fmt.Errorf("%w; rolled back: %w", cause, err)
 	}
 	return fmt.Errorf("%w; rolled back to the previous network configuration", cause)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -84,7 +84,7 @@ func world(t testing.TB) (*host.DirRoot, *fakehost.Runner, *netFake, *modules.En
 	run.Handle("ifreload", nf.ifreload)
 	run.Handle("ping", nf.ping)
 	run.Script("systemctl", fakehost.OK(""))
-	env := &modules.Env{Seed: testSeed(), Run: run, Root: root, Store: modules.NewStore(root)}
+	env := testkit.Env(testSeed(), run, root)
 	return root, run, nf, env
 }
 
@@ -94,15 +94,7 @@ func quick() *Module {
 
 func converge(t *testing.T, env *modules.Env) modules.Result {
 	t.Helper()
-	m := quick()
-	res, err := m.Apply(context.Background(), env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pending, err := m.Check(context.Background(), env); err != nil || len(pending) != 0 {
-		t.Fatalf("not converged after Apply: %q %v", pending, err)
-	}
-	return res
+	return testkit.Converge(t, quick(), env)
 }
 
 func TestFirstRunRerunDrift(t *testing.T) {

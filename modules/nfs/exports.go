@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Entry is one exported path with its clients.
@@ -93,17 +94,17 @@ func splitFields(s string) ([]string, error) {
 	return out, nil
 }
 
-var octal = regexp.MustCompile(`\\[0-7]{3}`)
+var octal = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\\[0-7]{3}`) })
 
 func unescape(s string) string {
-	return octal.ReplaceAllStringFunc(s, func(m string) string {
+	return octal().ReplaceAllStringFunc(s, func(m string) string {
 		n, _ := strconv.ParseUint(m[1:], 8, 8)
 		return string(rune(n))
 	})
 }
 
 // escape writes a path the way exports(5) reads it: blanks, quotes, "#" and
-// backslashes as \ooo octal.
+// backslashes as \ooo octal().
 func escape(p string) string {
 	var b strings.Builder
 	for _, r := range p {
@@ -148,10 +149,13 @@ func Render(entries []Entry) string {
 }
 
 var (
-	reHostname = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$`)
-	reWildcard = regexp.MustCompile(`^(?i)[a-z0-9*?\[\]-]+(\.[a-z0-9*?\[\]-]+)*$`)
-	reNetgroup = regexp.MustCompile(`^@[A-Za-z0-9_.-]+$`)
-	reGSS      = regexp.MustCompile(`^gss/(krb5|krb5i|krb5p)$`)
+	reHostname = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$`)
+	})
+	reWildcard = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?i)[a-z0-9*?\[\]-]+(\.[a-z0-9*?\[\]-]+)*$`) })
+	reNetgroup = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^@[A-Za-z0-9_.-]+$`) })
+	reGSS      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^gss/(krb5|krb5i|krb5p)$`) })
+	reUUID     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F-]{32,36}$`) })
 )
 
 // ValidateClient checks an exports(5) client spec: a host name, an IPv4 or
@@ -161,7 +165,7 @@ func ValidateClient(h string) error {
 	switch {
 	case h == "*":
 		return nil
-	case reNetgroup.MatchString(h), reGSS.MatchString(h):
+	case reNetgroup().MatchString(h), reGSS().MatchString(h):
 		return nil
 	case strings.Contains(h, "/"):
 		addr, mask, _ := strings.Cut(h, "/")
@@ -185,12 +189,12 @@ func ValidateClient(h string) error {
 		return nil
 	}
 	if strings.ContainsAny(h, "*?[") {
-		if !reWildcard.MatchString(h) {
+		if !reWildcard().MatchString(h) {
 			return fmt.Errorf("client %q: not a valid wildcard host pattern", h)
 		}
 		return nil
 	}
-	if !reHostname.MatchString(h) || len(h) > 253 {
+	if !reHostname().MatchString(h) || len(h) > 253 {
 		return fmt.Errorf("client %q: not a host name, address, network, wildcard or @netgroup", h)
 	}
 	return nil
@@ -218,7 +222,7 @@ var flagOptions = map[string]string{
 var valueOptions = map[string]func(string) bool{
 	"anonuid": isUint, "anongid": isUint,
 	"fsid": func(v string) bool {
-		return v == "root" || isUint(v) || regexp.MustCompile(`^[0-9a-fA-F-]{32,36}$`).MatchString(v)
+		return v == "root" || isUint(v) || reUUID().MatchString(v)
 	},
 	"sec": func(v string) bool {
 		for _, s := range strings.Split(v, ":") {

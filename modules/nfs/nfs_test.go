@@ -2,9 +2,6 @@ package nfs_test
 
 import (
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,10 +12,9 @@ import (
 	aptfake "github.com/phoenix-pve/phoenix/modules/apt/fake"
 	"github.com/phoenix-pve/phoenix/modules/nfs"
 	nfsfake "github.com/phoenix-pve/phoenix/modules/nfs/fake"
+	"github.com/phoenix-pve/phoenix/modules/testkit"
 	"github.com/phoenix-pve/phoenix/seed"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const adminExports = "# /etc/exports: the admin's own\n/srv/legacy 10.1.0.0/16(ro,sync,no_subtree_check)\n"
 
@@ -61,51 +57,25 @@ func (w *world) effects() string {
 	return w.srv.Effects() + "packages: " + strings.Join(w.apt.Installed(), " ") + "\n"
 }
 
-func loadSeed(t testing.TB, y string) *seed.Seed {
-	s, err := seed.Load("seed.yaml", []byte("version: 1\n"+y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func (w *world) env(s *seed.Seed) *modules.Env {
-	return &modules.Env{Seed: s, Run: w.run, Root: w.root, Store: modules.NewStore(w.root)}
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (-update to accept):\n--- got\n%s--- want\n%s", name, got, want)
-	}
+	return testkit.Env(s, w.run, w.root)
 }
 
 // TestApplyThenRerun: install, write the drop-in, enable, reload, verify;
 // the rerun only reads.
 func TestApplyThenRerun(t *testing.T) {
 	w := newWorld(t)
-	s := loadSeed(t, nfsSeed)
+	s := testkit.Seed(t, nfsSeed)
 	ctx := context.Background()
 	m := nfs.New()
 	res, err := m.Apply(ctx, w.env(s))
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "apply.log", w.run.Log())
+	testkit.GoldenFile(t, "apply.log", w.run.Log())
 	b, _ := w.root.ReadFile(nfs.ExportsFile)
-	golden(t, "phoenix.exports", string(b))
-	golden(t, "exportfs-v.txt", w.srv.Effects())
+	testkit.GoldenFile(t, "phoenix.exports", string(b))
+	testkit.GoldenFile(t, "exportfs-v.txt", w.srv.Effects())
 	if len(res.Changed) != 4 {
 		t.Errorf("changed %q", res.Changed)
 	}
@@ -129,7 +99,7 @@ func TestApplyThenRerun(t *testing.T) {
 // Phoenix's are live.
 func TestAdminExportsUntouched(t *testing.T) {
 	w := newWorld(t)
-	if _, err := nfs.New().Apply(context.Background(), w.env(loadSeed(t, nfsSeed))); err != nil {
+	if _, err := nfs.New().Apply(context.Background(), w.env(testkit.Seed(t, nfsSeed))); err != nil {
 		t.Fatal(err)
 	}
 	b, err := w.root.ReadFile("/etc/exports")
@@ -148,7 +118,7 @@ func TestAdminExportsUntouched(t *testing.T) {
 // the old one, or complete (fault harness), never a partial or empty file.
 func TestFaults(t *testing.T) {
 	fault.Check(t, fault.Scenario{
-		Seed:    loadSeed(t, nfsSeed),
+		Seed:    testkit.Seed(t, nfsSeed),
 		Modules: []modules.Module{nfs.New()},
 		NewWorld: func(t testing.TB) *fault.World {
 			w := newWorld(t)
@@ -163,7 +133,7 @@ func TestRefusals(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t)
-			_, err := nfs.New().Apply(context.Background(), w.env(loadSeed(t, tc.seed)))
+			_, err := nfs.New().Apply(context.Background(), w.env(testkit.Seed(t, tc.seed)))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v", err)
 			}
@@ -188,7 +158,7 @@ func TestRefusals(t *testing.T) {
 // mounted on).
 func TestNoteOffDataset(t *testing.T) {
 	w := newWorld(t)
-	s := loadSeed(t, "zfs:\n  pools: [{name: tank, external: true}]\nnfs:\n  exports:\n    - {path: /tank/media, clients: [{host: nas}]}\n    - {path: /srv/legacy, clients: [{host: nas}]}\n")
+	s := testkit.Seed(t, "zfs:\n  pools: [{name: tank, external: true}]\nnfs:\n  exports:\n    - {path: /tank/media, clients: [{host: nas}]}\n    - {path: /srv/legacy, clients: [{host: nas}]}\n")
 	res, err := nfs.New().Apply(context.Background(), w.env(s))
 	if err != nil {
 		t.Fatal(err)

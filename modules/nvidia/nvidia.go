@@ -7,17 +7,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/apt"
+	"github.com/phoenix-pve/phoenix/modules/fetch"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -519,7 +520,7 @@ func (j *job) installPackages(ctx context.Context) error {
 	return nil
 }
 
-var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*\.run$`)
+var safeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*\.run$`) })
 
 // installRunfile gets the runfile (bundle or download), checks it and runs
 // it.
@@ -562,7 +563,7 @@ func (j *job) fetch(ctx context.Context, rf *seed.Runfile) (string, error) {
 		return "", fmt.Errorf("nvidia: runfile.url %q: want an http(s) URL", rf.URL)
 	}
 	name := path.Base(rf.URL)
-	if !safeName.MatchString(name) {
+	if !safeName().MatchString(name) {
 		name = "NVIDIA-Linux-" + j.cfg.Version + ".run"
 	}
 	final := j.env.Root.Path(path.Join(CacheDir, name))
@@ -576,18 +577,12 @@ func (j *job) fetch(ctx context.Context, rf *seed.Runfile) (string, error) {
 	if err := j.env.Root.MkdirAll(CacheDir, 0o700, host.Owner{}); err != nil {
 		return "", fmt.Errorf("nvidia: %w", err)
 	}
-	part := final + ".part"
 	j.env.Say("nvidia 2/3: downloading " + name)
-	if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "curl", Args: []string{"-fsSL", "--retry", "3", "-o", part, rf.URL}, Timeout: time.Hour}); err != nil {
-		os.Remove(part)
+	if err := fetch.Download(ctx, j.env.Run, rf.URL, final, rf.SHA256); err != nil {
+		if mm := (*fetch.MismatchError)(nil); errors.As(err, &mm) {
+			return "", refuse(final, mm)
+		}
 		return "", fmt.Errorf("nvidia: download runfile: %w", err)
-	}
-	if err := verify(part, rf.SHA256); err != nil {
-		os.Remove(part)
-		return "", err
-	}
-	if err := os.Rename(part, final); err != nil {
-		return "", fmt.Errorf("nvidia: %w", err)
 	}
 	j.changed("downloaded %s", name)
 	return final, nil
@@ -595,22 +590,18 @@ func (j *job) fetch(ctx context.Context, rf *seed.Runfile) (string, error) {
 
 // verify checks p against want (hex sha256); "" checks only that it exists.
 func verify(p, want string) error {
-	f, err := os.Open(p)
+	err := fetch.Verify(p, want)
+	if mm := (*fetch.MismatchError)(nil); errors.As(err, &mm) {
+		return refuse(p, mm)
+	}
 	if err != nil {
 		return fmt.Errorf("nvidia: runfile: %w", err)
 	}
-	defer f.Close()
-	if want == "" {
-		return nil
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("nvidia: runfile %s: %w", filepath.Base(p), err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want) {
-		return fmt.Errorf("nvidia: runfile %s: sha256 is %s, the seed says %s: refusing to run it", filepath.Base(p), got, want)
-	}
 	return nil
+}
+
+func refuse(p string, mm *fetch.MismatchError) error {
+	return fmt.Errorf("nvidia: runfile %s: sha256 is %s, the seed says %s: refusing to run it", filepath.Base(p), mm.Got, mm.Want)
 }
 
 func (j *job) persistenced() bool { return j.cfg.Persistence == nil || *j.cfg.Persistence }

@@ -69,7 +69,7 @@ func TestRealAptAcceptsResult(t *testing.T) {
 					t.Errorf("apt did not see the duplicate: %q", complaints)
 				}
 			}
-			converge(t, m, env)
+			testkit.Converge(t, m, env)
 			enabled, complaints := realApt(t, root)
 			if strings.TrimSpace(complaints) != "" {
 				t.Errorf("apt complains: %s", complaints)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -108,7 +109,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	}
 	p := &plan{rel: rel, packages: s.Packages}
 	ceph := s.Ceph
-	if ceph != "" && ceph != "none" && !contains(rel.Ceph, ceph) {
+	if ceph != "" && ceph != "none" && !slices.Contains(rel.Ceph, ceph) {
 		return nil, fmt.Errorf("repos: ceph %q is not available on PVE %d (%s): choose one of %s or none", ceph, rel.PVE, rel.Codename, strings.Join(rel.Ceph, ", "))
 	}
 	noSub := s.NoSubscription == nil || *s.NoSubscription
@@ -360,15 +361,6 @@ func stanzas(content string) []string {
 		out = append(out, cur.String())
 	}
 	return out
-}
-
-func contains(s []string, x string) bool {
-	for _, v := range s {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // Check implements modules.Module. It reads files and asks dpkg-query,

@@ -42,7 +42,7 @@ func world(t testing.TB, fs map[string]string, r *seed.Repos) (*host.DirRoot, *f
 	db := fake.New("jq", "chrony")
 	db.Register(run)
 	m := quickModule()
-	env := &modules.Env{Seed: &seed.Seed{Version: 1, Repos: r}, Run: run, Root: root, Store: modules.NewStore(root)}
+	env := testkit.Env(&seed.Seed{Version: 1, Repos: r}, run, root)
 	return root, run, db, env, m
 }
 
@@ -58,18 +58,6 @@ func quickModule() *Module {
 	return m
 }
 
-func converge(t *testing.T, m *Module, env *modules.Env) modules.Result {
-	t.Helper()
-	res, err := m.Apply(context.Background(), env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pending, err := m.Check(context.Background(), env); err != nil || len(pending) != 0 {
-		t.Fatalf("not converged after Apply: %q %v", pending, err)
-	}
-	return res
-}
-
 func TestPVE8FirstRunRerunDrift(t *testing.T) {
 	root, run, db, env, m := world(t, pve8, &seed.Repos{Ceph: "reef", DistUpgrade: true, Packages: []string{"jq", "s-tui", "chrony"}, ForceIPv4: true})
 	pending, err := m.Check(context.Background(), env)
@@ -83,7 +71,7 @@ func TestPVE8FirstRunRerunDrift(t *testing.T) {
 		}
 	}
 	run.Reset()
-	converge(t, m, env)
+	testkit.Converge(t, m, env)
 	testkit.Golden(t, "pve8.files", testkit.Dump(t, root, "/var", OSRelease))
 	testkit.Golden(t, "pve8.calls", run.Log())
 	if db.Updates != 1 || db.Upgrades != 1 || strings.Join(db.Installed(), " ") != "chrony jq s-tui" {
@@ -92,7 +80,7 @@ func TestPVE8FirstRunRerunDrift(t *testing.T) {
 
 	// Rerun: only the read-only package query.
 	run.Reset()
-	res := converge(t, m, env)
+	res := testkit.Converge(t, m, env)
 	if len(res.Changed) != 0 || strings.Contains(run.Log(), "apt-get") {
 		t.Errorf("rerun changed %q ran %s", res.Changed, run.Log())
 	}
@@ -101,7 +89,7 @@ func TestPVE8FirstRunRerunDrift(t *testing.T) {
 	testkit.Write(t, root, SourcesDir+"/pve-enterprise.list", pve8[SourcesDir+"/pve-enterprise.list"])
 	db.Status["s-tui"] = "rc "
 	run.Reset()
-	converge(t, m, env)
+	testkit.Converge(t, m, env)
 	testkit.Golden(t, "pve8.files", testkit.Dump(t, root, "/var", OSRelease))
 	if db.Upgrades != 1 {
 		t.Errorf("dist-upgrade repeated for the same seed: %d", db.Upgrades)
@@ -112,7 +100,7 @@ func TestPVE9Deb822(t *testing.T) {
 	root, run, _, env, m := world(t, pve9, &seed.Repos{Ceph: "squid"})
 	// A .list Phoenix wrote before an upgrade from PVE 8 must go.
 	testkit.Write(t, root, OwnList, "deb http://download.proxmox.com/debian/pve bookworm pve-no-subscription\n")
-	converge(t, m, env)
+	testkit.Converge(t, m, env)
 	testkit.Golden(t, "pve9.files", testkit.Dump(t, root, "/var", OSRelease))
 	testkit.Golden(t, "pve9.calls", run.Log())
 	if host.Exists(root, OwnList) {
@@ -122,7 +110,7 @@ func TestPVE9Deb822(t *testing.T) {
 	// Enterprise after all: Phoenix's disabling is undone, stanzas back as
 	// the installer wrote them.
 	env.Seed.Repos = &seed.Repos{Enterprise: true, NoSubscription: ptr(false)}
-	converge(t, m, env)
+	testkit.Converge(t, m, env)
 	for _, f := range []string{"/pve-enterprise.sources", "/ceph.sources"} {
 		if got := testkit.Read(t, root, SourcesDir+f); got != pve9[SourcesDir+f] {
 			t.Errorf("%s not restored:\n%s", f, got)
@@ -144,7 +132,7 @@ func TestBadHostState(t *testing.T) {
 		// The lock goes away; the next run still updates (the files were
 		// already written) and installs.
 		db.Locked = false
-		converge(t, m, env)
+		testkit.Converge(t, m, env)
 		if db.Updates != 1 || !host.Exists(root, OwnList) {
 			t.Errorf("updates %d", db.Updates)
 		}
@@ -182,7 +170,7 @@ func TestBadHostState(t *testing.T) {
 
 func TestProxyDropIn(t *testing.T) {
 	root, run, _, env, m := world(t, pve8, &seed.Repos{Proxy: "http://bob:s3cret@proxy.lan:3128"})
-	converge(t, m, env)
+	testkit.Converge(t, m, env)
 	fi, err := root.Stat(AptConf)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("%s: %v %v", AptConf, fi, err)
@@ -194,7 +182,7 @@ func TestProxyDropIn(t *testing.T) {
 		t.Errorf("proxy credentials in argv: %s", run.Log())
 	}
 	env.Seed.Repos.Proxy = ""
-	converge(t, m, env)
+	testkit.Converge(t, m, env)
 	if host.Exists(root, AptConf) {
 		t.Error("drop-in left after the proxy was removed")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
 	"github.com/phoenix-pve/phoenix/modules/samba"
+	"github.com/phoenix-pve/phoenix/modules/testkit"
 )
 
 // TestRealPassdb runs the module's exact pdbedit and smbpasswd calls (argv
@@ -68,7 +69,7 @@ samba:
     - {name: daemon, nt_hash: 8846f7eaee8fb117ad06bdd830b7586c}
     - {name: bin, password_file: /etc/phoenix/secrets/bin.pw}
 `
-	s := loadSeed(t, y)
+	s := testkit.Seed(t, y)
 	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
 		t.Fatal(err)
 	}

@@ -51,60 +51,48 @@ func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Samba != nil }
 
 // Check implements modules.Module.
 func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
-	r := &run{env: env, dry: true}
+	r := &run{Steps: modules.Steps{Env: env, Dry: true}}
 	err := r.converge(ctx)
-	return r.changes, err
+	return r.Changes, err
 }
 
 // Apply implements modules.Module.
 func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	r := &run{env: env}
+	r := &run{Steps: modules.Steps{Env: env}}
 	err := r.converge(ctx)
-	return modules.Result{Changed: r.changes, Notes: r.notes}, err
+	return r.Result(), err
 }
 
 type run struct {
-	env           *modules.Env
-	dry           bool
-	changes       []string
-	notes         []string
+	modules.Steps
 	configChanged bool
 }
 
-func (r *run) do(desc string, fn func() error) error {
-	r.changes = append(r.changes, desc)
-	if r.dry || fn == nil {
-		return nil
-	}
-	r.env.Say(desc)
-	return fn()
-}
-
 func (r *run) cmd(ctx context.Context, c host.Cmd) (string, error) {
-	out, err := r.env.Run.Run(ctx, c)
+	out, err := r.Env.Run.Run(ctx, c)
 	return string(out.Stdout), err
 }
 
 func (r *run) converge(ctx context.Context) error {
-	sb := r.env.Seed.Samba
+	sb := r.Env.Seed.Samba
 	conf, err := Render(sb)
 	if err != nil {
 		return err
 	}
-	a := apt.New(r.env.Run)
+	a := apt.New(r.Env.Run)
 	missing, err := a.Missing(ctx, Package)
 	if err != nil {
 		return err
 	}
 	if len(missing) > 0 {
-		if err := r.do("install "+Package, func() error {
+		if err := r.Do("install "+Package, func() error {
 			_, err := a.Install(ctx, Package)
 			return err
 		}); err != nil {
 			return err
 		}
-		if r.dry {
-			r.changes = append(r.changes, "write "+DropIn, "include it from "+SmbConf, "users and shares")
+		if r.Dry {
+			r.Changes = append(r.Changes, "write "+DropIn, "include it from "+SmbConf, "users and shares")
 			return nil
 		}
 	}
@@ -112,8 +100,8 @@ func (r *run) converge(ctx context.Context) error {
 		return err
 	}
 	for _, sh := range sb.Shares {
-		if r.env.Seed.ZFS != nil && zfs.DatasetAt(r.env.Seed, sh.Path) == "" {
-			r.notes = append(r.notes, fmt.Sprintf("share %s (%s) is on no seed dataset (dataset paths come from their mountpoints)", sh.Name, sh.Path))
+		if r.Env.Seed.ZFS != nil && zfs.DatasetAt(r.Env.Seed, sh.Path) == "" {
+			r.Notes = append(r.Notes, fmt.Sprintf("share %s (%s) is on no seed dataset (dataset paths come from their mountpoints)", sh.Name, sh.Path))
 		}
 		if err := r.shareDir(sh); err != nil {
 			return err
@@ -127,21 +115,21 @@ func (r *run) converge(ctx context.Context) error {
 
 // config validates and installs phoenix.conf and the include block.
 func (r *run) config(ctx context.Context, conf string) error {
-	smb, err := r.env.Root.ReadFile(SmbConf)
+	smb, err := r.Env.Root.ReadFile(SmbConf)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", SmbConf, err)
 	}
-	if err := conflicts(smb, r.env.Seed.Samba); err != nil {
+	if err := conflicts(smb, r.Env.Seed.Samba); err != nil {
 		return err
 	}
 	include := []byte("include = " + DropIn + "\n")
-	old, _ := r.env.Root.ReadFile(DropIn)
+	old, _ := r.Env.Root.ReadFile(DropIn)
 	body, _ := host.GetBlock(smb, block)
 	if string(old) == conf && string(body) == string(include) {
 		return nil
 	}
 	r.configChanged = true
-	return r.do("write "+DropIn+" and include it from "+SmbConf+" (checked by testparm)", func() error {
+	return r.Do("write "+DropIn+" and include it from "+SmbConf+" (checked by testparm)", func() error {
 		candidate, err := host.SetBlock(smb, block, []byte(conf))
 		if err != nil {
 			return fmt.Errorf("%s: %w", SmbConf, err)
@@ -151,13 +139,13 @@ func (r *run) config(ctx context.Context, conf string) error {
 		}
 		// Set before the files change: a crash between here and the
 		// reload still reloads on the rerun.
-		if err := r.env.Store.Put(reloadKey, true); err != nil {
+		if err := r.Env.Store.Put(reloadKey, true); err != nil {
 			return err
 		}
-		if _, err := host.WriteIfChanged(r.env.Root, DropIn, []byte(conf), 0o644, host.Owner{}); err != nil {
+		if _, err := host.WriteIfChanged(r.Env.Root, DropIn, []byte(conf), 0o644, host.Owner{}); err != nil {
 			return fmt.Errorf("write %s: %w", DropIn, err)
 		}
-		if _, err := host.EditBlock(r.env.Root, SmbConf, block, include, 0o644); err != nil {
+		if _, err := host.EditBlock(r.Env.Root, SmbConf, block, include, 0o644); err != nil {
 			return fmt.Errorf("%s: %w", SmbConf, err)
 		}
 		return nil
@@ -167,15 +155,15 @@ func (r *run) config(ctx context.Context, conf string) error {
 // testparm runs the real testparm on a candidate config. Unknown or
 // invalid parameters, which testparm only warns about, fail too.
 func (r *run) testparm(ctx context.Context, candidate []byte) error {
-	if err := r.env.Root.MkdirAll(ScratchDir, 0o700, host.Owner{}); err != nil {
+	if err := r.Env.Root.MkdirAll(ScratchDir, 0o700, host.Owner{}); err != nil {
 		return err
 	}
 	p := path.Join(ScratchDir, "candidate.conf")
-	if err := r.env.Root.WriteFile(p, candidate, 0o600, host.Owner{}); err != nil {
+	if err := r.Env.Root.WriteFile(p, candidate, 0o600, host.Owner{}); err != nil {
 		return err
 	}
-	defer r.env.Root.Remove(p)
-	out, err := r.env.Run.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", r.env.CmdPath(p)}})
+	defer r.Env.Root.Remove(p)
+	out, err := r.Env.Run.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", r.Env.CmdPath(p)}})
 	var bad []string
 	for _, line := range strings.Split(string(out.Stderr), "\n") {
 		if strings.Contains(line, "Unknown parameter encountered") || strings.Contains(line, "Ignoring") || strings.Contains(line, "Error loading") {
@@ -187,7 +175,7 @@ func (r *run) testparm(ctx context.Context, candidate []byte) error {
 		if err != nil {
 			msg = err.Error()
 		}
-		if host.Exists(r.env.Root, SmbConf) && !r.passes(ctx, r.env.CmdPath(SmbConf)) {
+		if host.Exists(r.Env.Root, SmbConf) && !r.passes(ctx, r.Env.CmdPath(SmbConf)) {
 			msg += " (the current " + SmbConf + " fails testparm too: fix it first)"
 		}
 		return fmt.Errorf("testparm rejected the new configuration (nothing was changed): %s", msg)
@@ -197,7 +185,7 @@ func (r *run) testparm(ctx context.Context, candidate []byte) error {
 
 // passes reports whether testparm accepts a config file as it is.
 func (r *run) passes(ctx context.Context, file string) bool {
-	_, err := r.env.Run.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", file}})
+	_, err := r.Env.Run.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", file}})
 	return err == nil
 }
 
@@ -226,14 +214,14 @@ func conflicts(smb []byte, sb *seed.Samba) error {
 // shareDir creates a share's directory if needed and gives it the seed's
 // owner and mode.
 func (r *run) shareDir(sh seed.Share) error {
-	if _, err := r.env.Root.Stat(sh.Path); errors.Is(err, fs.ErrNotExist) {
-		if err := r.do("create share directory "+sh.Path, func() error {
-			return r.env.Root.MkdirAll(sh.Path, 0o755, host.Owner{})
+	if _, err := r.Env.Root.Stat(sh.Path); errors.Is(err, fs.ErrNotExist) {
+		if err := r.Do("create share directory "+sh.Path, func() error {
+			return r.Env.Root.MkdirAll(sh.Path, 0o755, host.Owner{})
 		}); err != nil {
 			return fmt.Errorf("share %q: %w", sh.Name, err)
 		}
 	}
-	if err := zfs.ApplyOwnerMode(r.env.Root, sh.Path, sh.Owner, sh.Mode, r.dry, r.do); err != nil {
+	if err := zfs.ApplyOwnerMode(r.Env.Root, sh.Path, sh.Owner, sh.Mode, r.Dry, r.Do); err != nil {
 		return fmt.Errorf("share %q: %w", sh.Name, err)
 	}
 	return nil
@@ -286,7 +274,7 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 		if exists && cur == NTHash(password) {
 			return nil
 		}
-		return r.do(fmt.Sprintf("set Samba password of %s (smbpasswd, on stdin)", u.Name), func() error {
+		return r.Do(fmt.Sprintf("set Samba password of %s (smbpasswd, on stdin)", u.Name), func() error {
 			// Twice: smbpasswd -s reads the new password and its
 			// confirmation. Bytes on stdin are never expanded by anything.
 			stdin := []byte(password + "\n" + password + "\n")
@@ -303,7 +291,7 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 		if exists && cur == want {
 			return nil
 		}
-		return r.do(fmt.Sprintf("set Samba NT hash of %s (pdbedit import)", u.Name), func() error {
+		return r.Do(fmt.Sprintf("set Samba NT hash of %s (pdbedit import)", u.Name), func() error {
 			return r.importHash(ctx, u.Name, want)
 		})
 	}
@@ -315,20 +303,20 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 // otherwise, and `-i smbpasswd:/dev/stdin` imports nothing (Samba 4.17,
 // exit 0). An import over an existing entry updates it.
 func (r *run) importHash(ctx context.Context, name, hash string) error {
-	o, err := zfs.LookupOwner(r.env.Root, name)
+	o, err := zfs.LookupOwner(r.Env.Root, name)
 	if err != nil {
 		return fmt.Errorf("user %q: %w (create the Unix user first)", name, err)
 	}
-	if err := r.env.Root.MkdirAll(ScratchDir, 0o700, host.Owner{}); err != nil {
+	if err := r.Env.Root.MkdirAll(ScratchDir, 0o700, host.Owner{}); err != nil {
 		return err
 	}
 	p := path.Join(ScratchDir, "import.smbpasswd")
 	line := fmt.Sprintf("%s:%d:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:%s:[U          ]:LCT-00000000:\n", name, o.UID, hash)
-	if err := r.env.Root.WriteFile(p, []byte(line), 0o600, host.Owner{}); err != nil {
+	if err := r.Env.Root.WriteFile(p, []byte(line), 0o600, host.Owner{}); err != nil {
 		return fmt.Errorf("user %q: %w", name, err)
 	}
-	defer r.env.Root.Remove(p)
-	if _, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-i", "smbpasswd:" + r.env.CmdPath(p), "-e", "tdbsam"}}); err != nil {
+	defer r.Env.Root.Remove(p)
+	if _, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-i", "smbpasswd:" + r.Env.CmdPath(p), "-e", "tdbsam"}}); err != nil {
 		return fmt.Errorf("user %q: pdbedit import: %w", name, err)
 	}
 	return nil
@@ -338,12 +326,12 @@ func (r *run) importHash(ctx context.Context, name, hash string) error {
 // the Root), or a path relative to the seed volume's bundle.
 func (r *run) readSecret(p string) ([]byte, error) {
 	if strings.HasPrefix(p, "/") {
-		return r.env.Root.ReadFile(p)
+		return r.Env.Root.ReadFile(p)
 	}
-	if r.env.Bundle == "" || !filepath.IsLocal(p) {
+	if r.Env.Bundle == "" || !filepath.IsLocal(p) {
 		return nil, fmt.Errorf("%s: not an absolute path, and no seed volume file of that name", p)
 	}
-	return os.ReadFile(filepath.Join(r.env.Bundle, p))
+	return os.ReadFile(filepath.Join(r.Env.Bundle, p))
 }
 
 func unwrapPath(err error) error {
@@ -358,10 +346,10 @@ func unwrapPath(err error) error {
 // not, reloaded if the configuration changed.
 func (r *run) service(ctx context.Context) error {
 	pending := false
-	if _, err := r.env.Store.Get(reloadKey, &pending); err != nil {
+	if _, err := r.Env.Store.Get(reloadKey, &pending); err != nil {
 		return err
 	}
-	if r.dry && r.configChanged {
+	if r.Dry && r.configChanged {
 		pending = true
 	}
 	up := true
@@ -372,21 +360,21 @@ func (r *run) service(ctx context.Context) error {
 	}
 	switch {
 	case !up:
-		return r.do("enable and start "+Service, func() error {
+		return r.Do("enable and start "+Service, func() error {
 			if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
 				return fmt.Errorf("start smbd: %w", err)
 			}
 			if _, err := r.cmd(ctx, host.Cmd{Name: SmbcontrolCmd, Args: []string{"smbd", "reload-config"}}); err != nil {
 				return fmt.Errorf("reload smbd: %w", err)
 			}
-			return r.env.Store.Delete(reloadKey)
+			return r.Env.Store.Delete(reloadKey)
 		})
 	case pending:
-		return r.do("reload smbd", func() error {
+		return r.Do("reload smbd", func() error {
 			if _, err := r.cmd(ctx, host.Cmd{Name: SmbcontrolCmd, Args: []string{"smbd", "reload-config"}}); err != nil {
 				return fmt.Errorf("reload smbd: %w", err)
 			}
-			return r.env.Store.Delete(reloadKey)
+			return r.Env.Store.Delete(reloadKey)
 		})
 	}
 	return nil

@@ -2,7 +2,6 @@ package samba_test
 
 import (
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,10 +14,9 @@ import (
 	aptfake "github.com/phoenix-pve/phoenix/modules/apt/fake"
 	"github.com/phoenix-pve/phoenix/modules/samba"
 	sambafake "github.com/phoenix-pve/phoenix/modules/samba/fake"
+	"github.com/phoenix-pve/phoenix/modules/testkit"
 	"github.com/phoenix-pve/phoenix/seed"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // debianSmbConf is the start of Debian's stock smb.conf.
 const debianSmbConf = `[global]
@@ -108,33 +106,7 @@ func (w *world) effects() string {
 }
 
 func (w *world) env(s *seed.Seed) *modules.Env {
-	return &modules.Env{Seed: s, Run: w.run, Root: w.root, Store: modules.NewStore(w.root)}
-}
-
-func loadSeed(t testing.TB, y string) *seed.Seed {
-	s, err := seed.Load("seed.yaml", []byte("version: 1\n"+y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (-update to accept):\n--- got\n%s--- want\n%s", name, got, want)
-	}
+	return testkit.Env(s, w.run, w.root)
 }
 
 // testparmOK runs the real testparm on a full config and fails on errors or
@@ -161,7 +133,7 @@ func (w *world) inlined(t *testing.T) string {
 
 func TestApplyThenRerun(t *testing.T) {
 	w := newWorld(t)
-	s := loadSeed(t, sambaSeed)
+	s := testkit.Seed(t, sambaSeed)
 	ctx := context.Background()
 	m := samba.New()
 	if ch, err := m.Check(ctx, w.env(s)); err != nil || len(ch) == 0 {
@@ -174,9 +146,9 @@ func TestApplyThenRerun(t *testing.T) {
 	log := w.run.Log()
 	// The scratch path is a temp dir: make the log stable.
 	log = strings.ReplaceAll(log, w.root.Dir(), "$ROOT")
-	golden(t, "apply.log", log)
+	testkit.GoldenFile(t, "apply.log", log)
 	drop, _ := w.root.ReadFile(samba.DropIn)
-	golden(t, "phoenix.conf", string(drop))
+	testkit.GoldenFile(t, "phoenix.conf", string(drop))
 	smb, _ := w.root.ReadFile(samba.SmbConf)
 	if !strings.HasPrefix(string(smb), debianSmbConf) || !strings.HasSuffix(string(smb), "include = "+samba.DropIn+"\n# END PHOENIX samba\n") {
 		t.Errorf("smb.conf: admin part not kept or include not last:\n%s", smb)
@@ -210,7 +182,7 @@ func TestApplyThenRerun(t *testing.T) {
 // nor the NT hash is in any argv.
 func TestPasswordsNeverInArgv(t *testing.T) {
 	w := newWorld(t)
-	if _, err := samba.New().Apply(context.Background(), w.env(loadSeed(t, sambaSeed))); err != nil {
+	if _, err := samba.New().Apply(context.Background(), w.env(testkit.Seed(t, sambaSeed))); err != nil {
 		t.Fatal(err)
 	}
 	eff := w.smb.Effects()
@@ -230,7 +202,7 @@ func TestPasswordsNeverInArgv(t *testing.T) {
 	if err := w.root.WriteFile("/etc/phoenix/secrets/bob.pw", []byte("new secret\n"), 0o600, host.Owner{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := samba.New().Apply(context.Background(), w.env(loadSeed(t, sambaSeed)))
+	res, err := samba.New().Apply(context.Background(), w.env(testkit.Seed(t, sambaSeed)))
 	if err != nil || len(res.Changed) != 1 || !strings.Contains(w.smb.Effects(), "user bob "+samba.NTHash("new secret")) {
 		t.Errorf("password change: %q %v", res.Changed, err)
 	}
@@ -240,7 +212,7 @@ func TestPasswordsNeverInArgv(t *testing.T) {
 // place; smb.conf, the drop-in and the running smbd keep the old one.
 func TestTestparmRejects(t *testing.T) {
 	w := newWorld(t)
-	s := loadSeed(t, sambaSeed)
+	s := testkit.Seed(t, sambaSeed)
 	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +227,7 @@ func TestTestparmRejects(t *testing.T) {
 		"invalid value":     {"server max protocol": "SMB9"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			bad := loadSeed(t, sambaSeed)
+			bad := testkit.Seed(t, sambaSeed)
 			bad.Samba.Global = g
 			w.run.Reset()
 			_, err := samba.New().Apply(context.Background(), w.env(bad))
@@ -280,7 +252,7 @@ func TestEveryConfigPassesTestparm(t *testing.T) {
 	f := false
 	for name, sb := range map[string]*seed.Samba{
 		"minimal": {},
-		"full":    loadSeed(t, sambaSeed).Samba,
+		"full":    testkit.Seed(t, sambaSeed).Samba,
 		"guest":   {Shares: []seed.Share{{Name: "drop box", Path: "/srv/drop", GuestOK: true, Browseable: &f}}},
 		"extras":  {Workgroup: "W", Global: map[string]string{"map to guest": "never", "server signing": "mandatory", "min receivefile size": "16384"}, Shares: []seed.Share{{Name: "x$", Path: "/x", ValidUsers: []string{"@staff"}, CreateMask: "0600", DirectoryMask: "0700"}}},
 	} {
@@ -302,7 +274,7 @@ func TestEveryConfigPassesTestparm(t *testing.T) {
 // smbd with smbcontrol.
 func TestReloadOnChange(t *testing.T) {
 	w := newWorld(t)
-	s := loadSeed(t, sambaSeed)
+	s := testkit.Seed(t, sambaSeed)
 	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +293,7 @@ func TestReloadOnChange(t *testing.T) {
 
 func TestFaults(t *testing.T) {
 	fault.Check(t, fault.Scenario{
-		Seed:    loadSeed(t, sambaSeed),
+		Seed:    testkit.Seed(t, sambaSeed),
 		Modules: []modules.Module{samba.New()},
 		NewWorld: func(t testing.TB) *fault.World {
 			w := newWorld(t)
@@ -337,7 +309,7 @@ func TestBrokenAdminConfig(t *testing.T) {
 	if err := w.root.WriteFile(samba.SmbConf, []byte("[global]\n   server min protocol = SMB9\n"), 0o644, host.Owner{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := samba.New().Apply(context.Background(), w.env(loadSeed(t, sambaSeed)))
+	_, err := samba.New().Apply(context.Background(), w.env(testkit.Seed(t, sambaSeed)))
 	if err == nil || !strings.Contains(err.Error(), "the current /etc/samba/smb.conf fails testparm too") {
 		t.Fatalf("err = %v", err)
 	}

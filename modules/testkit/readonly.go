@@ -1,11 +1,14 @@
 package testkit
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"sync"
+	"testing"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
 )
 
 // ReadOnlyRoot wraps a Root for Check tests: reads pass through, every
@@ -36,3 +39,36 @@ func (r *ReadOnlyRoot) Remove(p string) error               { return r.deny("rem
 func (r *ReadOnlyRoot) Symlink(_, p string) error           { return r.deny("symlink", p) }
 func (r *ReadOnlyRoot) Chmod(p string, _ fs.FileMode) error { return r.deny("chmod", p) }
 func (r *ReadOnlyRoot) Chown(p string, _ host.Owner) error  { return r.deny("chown", p) }
+
+// CheckOnlyReads runs m.Check on env with env.Root made read-only, and fails
+// the test if Check changed the root or found nothing to do (a converged
+// host would prove nothing). Set env up with everything left to do.
+func CheckOnlyReads(t *testing.T, m modules.Module, env *modules.Env) {
+	t.Helper()
+	ro := ReadOnly(env.Root)
+	env.Root = ro
+	pending, err := m.Check(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) == 0 {
+		t.Error("nothing pending: the test proves nothing")
+	}
+	if len(ro.Writes) != 0 {
+		t.Errorf("Check changed the root: %q", ro.Writes)
+	}
+}
+
+// Converge runs m.Apply on env and fails the test unless it succeeds and a
+// Check right after finds nothing left to do. It returns Apply's result.
+func Converge(t *testing.T, m modules.Module, env *modules.Env) modules.Result {
+	t.Helper()
+	res, err := m.Apply(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending, err := m.Check(context.Background(), env); err != nil || len(pending) != 0 {
+		t.Fatalf("not converged after Apply: %q %v", pending, err)
+	}
+	return res
+}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/seed"
 )
 
 // Update rewrites golden files instead of comparing: go test ./pkg -update.
@@ -21,7 +23,13 @@ var Update = flag.Bool("update", false, "rewrite golden files under testdata/")
 // (see Scrub).
 func Golden(t testing.TB, name, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
+	GoldenFile(t, name+".golden", got)
+}
+
+// GoldenFile is Golden for a golden file named in full: testdata/<file>.
+func GoldenFile(t testing.TB, file, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", file)
 	if *Update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
@@ -38,6 +46,22 @@ func Golden(t testing.TB, name, got string) {
 	if string(want) != got {
 		t.Errorf("%s differs (rerun with -update if intended)\n--- want\n%s--- got\n%s", p, want, got)
 	}
+}
+
+// Seed loads a version 1 seed from the YAML body y (the "version: 1" line
+// is added), failing the test on error.
+func Seed(t testing.TB, y string) *seed.Seed {
+	t.Helper()
+	s, err := seed.Load("seed.yaml", []byte("version: 1\n"+y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Env is a module Env on run and root for seed s, with its Store in root.
+func Env(s *seed.Seed, run host.Runner, root host.Root) *modules.Env {
+	return &modules.Env{Seed: s, Run: run, Root: root, Store: modules.NewStore(root)}
 }
 
 // Scrub replaces the real directory of a temp root with $ROOT so call logs

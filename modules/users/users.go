@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
@@ -44,11 +45,11 @@ func (*Module) Name() string { return "users" }
 func (*Module) Active(s *seed.Seed) bool { return s != nil && len(s.Users) > 0 }
 
 var (
-	nameRE  = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
-	hashRE  = regexp.MustCompile(`^(\$[0-9a-z]+\$[./A-Za-z0-9$=,+-]+|!.*|\*)$`)
-	roleRE  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	realmRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9.\-_]*$`)
-	aclRE   = regexp.MustCompile(`^/[A-Za-z0-9/._-]*$`)
+	nameRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`) })
+	hashRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\$[0-9a-z]+\$[./A-Za-z0-9$=,+-]+|!.*|\*)$`) })
+	roleRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
+	realmRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9.\-_]*$`) })
+	aclRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/[A-Za-z0-9/._-]*$`) })
 )
 
 // account is one /etc/passwd entry.
@@ -120,18 +121,18 @@ func member(d *db, group, user string) bool {
 
 // validate checks one seed user; its errors never quote the hash.
 func validate(u seed.User) error {
-	if !nameRE.MatchString(u.Name) {
+	if !nameRE().MatchString(u.Name) {
 		return fmt.Errorf("users: %q is not a valid user name", u.Name)
 	}
 	for _, g := range u.Groups {
-		if !nameRE.MatchString(g) {
+		if !nameRE().MatchString(g) {
 			return fmt.Errorf("users: %s: %q is not a valid group name", u.Name, g)
 		}
 	}
 	if u.Shell != "" && (!path.IsAbs(u.Shell) || strings.ContainsAny(u.Shell, ": \n")) {
 		return fmt.Errorf("users: %s: shell %q is not an absolute path", u.Name, u.Shell)
 	}
-	if u.PasswordHash != "" && (!hashRE.MatchString(u.PasswordHash) || strings.ContainsAny(u.PasswordHash, ":\n")) {
+	if u.PasswordHash != "" && (!hashRE().MatchString(u.PasswordHash) || strings.ContainsAny(u.PasswordHash, ":\n")) {
 		return fmt.Errorf("users: %s: password_hash is not a crypt(3) hash ($id$...), '!' or '*' (a plain password is never accepted)", u.Name)
 	}
 	switch u.Sudo {
@@ -145,13 +146,13 @@ func validate(u seed.User) error {
 		}
 	}
 	if p := u.Proxmox; p != nil {
-		if !roleRE.MatchString(p.Role) {
+		if !roleRE().MatchString(p.Role) {
 			return fmt.Errorf("users: %s: proxmox role %q is not a role name", u.Name, p.Role)
 		}
-		if p.Realm != "" && !realmRE.MatchString(p.Realm) {
+		if p.Realm != "" && !realmRE().MatchString(p.Realm) {
 			return fmt.Errorf("users: %s: proxmox realm %q is not a realm name", u.Name, p.Realm)
 		}
-		if p.Path != "" && !aclRE.MatchString(p.Path) {
+		if p.Path != "" && !aclRE().MatchString(p.Path) {
 			return fmt.Errorf("users: %s: proxmox path %q is not an ACL path", u.Name, p.Path)
 		}
 	}

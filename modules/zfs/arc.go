@@ -27,7 +27,7 @@ const (
 // before the file makes a crash between the two still rebuild it on rerun.
 func (r *run) arc(ctx context.Context, arcMax string) error {
 	pending := false
-	if _, err := r.env.Store.Get(arcPending, &pending); err != nil {
+	if _, err := r.Env.Store.Get(arcPending, &pending); err != nil {
 		return err
 	}
 	if arcMax != "" {
@@ -39,7 +39,7 @@ func (r *run) arc(ctx context.Context, arcMax string) error {
 			return fmt.Errorf("arc_max: %s is below the 64M ZFS accepts", arcMax)
 		}
 		body := fmt.Sprintf("options zfs zfs_arc_max=%d\n", n)
-		old, err := r.env.Root.ReadFile(ModprobeConf)
+		old, err := r.Env.Root.ReadFile(ModprobeConf)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("read %s: %w", ModprobeConf, err)
 		}
@@ -48,13 +48,13 @@ func (r *run) arc(ctx context.Context, arcMax string) error {
 				r.note("%s sets zfs_arc_max outside Phoenix's block too; Phoenix's block comes last and wins", ModprobeConf)
 			}
 			onZFS := r.rootPool() != ""
-			if err := r.do(fmt.Sprintf("persist zfs_arc_max=%d in %s", n, ModprobeConf), func() error {
+			if err := r.Do(fmt.Sprintf("persist zfs_arc_max=%d in %s", n, ModprobeConf), func() error {
 				if onZFS {
-					if err := r.env.Store.Put(arcPending, true); err != nil {
+					if err := r.Env.Store.Put(arcPending, true); err != nil {
 						return err
 					}
 				}
-				if _, err := host.EditBlock(r.env.Root, ModprobeConf, arcBlock, []byte(body), 0o644); err != nil {
+				if _, err := host.EditBlock(r.Env.Root, ModprobeConf, arcBlock, []byte(body), 0o644); err != nil {
 					return fmt.Errorf("write %s: %w", ModprobeConf, err)
 				}
 				return nil
@@ -70,18 +70,18 @@ func (r *run) arc(ctx context.Context, arcMax string) error {
 	if !pending {
 		return nil
 	}
-	return r.do("update-initramfs -u -k all (root on ZFS: module options live in the initramfs)", func() error {
+	return r.Do("update-initramfs -u -k all (root on ZFS: module options live in the initramfs)", func() error {
 		if _, err := r.cmd(ctx, "update-initramfs", "-u", "-k", "all"); err != nil {
 			return fmt.Errorf("update initramfs: %w", err)
 		}
-		return r.env.Store.Delete(arcPending)
+		return r.Env.Store.Delete(arcPending)
 	})
 }
 
 // arcLive writes the limit to the loaded module's parameter. sysfs files
 // cannot be replaced by rename, so this one write goes in place.
 func (r *run) arcLive(n int64) error {
-	b, err := r.env.Root.ReadFile(ARCParam)
+	b, err := r.Env.Root.ReadFile(ARCParam)
 	if errors.Is(err, fs.ErrNotExist) {
 		r.note("zfs module not loaded: zfs_arc_max applies when it loads")
 		return nil
@@ -92,8 +92,8 @@ func (r *run) arcLive(n int64) error {
 	if strings.TrimSpace(string(b)) == strconv.FormatInt(n, 10) {
 		return nil
 	}
-	return r.do(fmt.Sprintf("set zfs_arc_max=%d live", n), func() error {
-		f, err := os.OpenFile(r.env.Root.Path(ARCParam), os.O_WRONLY|os.O_TRUNC, 0)
+	return r.Do(fmt.Sprintf("set zfs_arc_max=%d live", n), func() error {
+		f, err := os.OpenFile(r.Env.Root.Path(ARCParam), os.O_WRONLY|os.O_TRUNC, 0)
 		if err != nil {
 			return fmt.Errorf("set ARC limit live: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	"github.com/phoenix-pve/phoenix/modules/testkit"
 )
 
 // TestARCPersisted is bash failure 7: the limit is written to
@@ -14,7 +15,7 @@ func TestARCPersisted(t *testing.T) {
 	e := newEnv(t)
 	must(t, e.root.WriteFile("/etc/modprobe.d/zfs.conf", []byte("options zfs zfs_prefetch_disable=1\n"), 0o644, hostOwner0))
 	must(t, e.root.WriteFile("/sys/module/zfs/parameters/zfs_arc_max", []byte("0\n"), 0o644, hostOwner0))
-	s := loadSeed(t, "zfs:\n  arc_max: 16G\n")
+	s := testkit.Seed(t, "zfs:\n  arc_max: 16G\n")
 	if _, err := e.apply(s); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestARCInitramfsAfterCrash(t *testing.T) {
 	e := newEnv(t)
 	must(t, e.root.WriteFile("/proc/mounts", []byte("rpool/ROOT/pve-1 / zfs rw 0 0\n"), 0o644, hostOwner0))
 	e.run.Script("update-initramfs", fakehost.Fail(1, "update-initramfs: failed for /boot/initrd.img"), fakehost.OK(""))
-	s := loadSeed(t, "zfs:\n  arc_max: 2G\n")
+	s := testkit.Seed(t, "zfs:\n  arc_max: 2G\n")
 	if _, err := e.apply(s); err == nil {
 		t.Fatal("no error from failed update-initramfs")
 	}
@@ -64,7 +65,7 @@ func TestARCInitramfsAfterCrash(t *testing.T) {
 
 func TestARCTooSmall(t *testing.T) {
 	e := newEnv(t)
-	if _, err := e.apply(loadSeed(t, "zfs:\n  arc_max: 1M\n")); err == nil || !strings.Contains(err.Error(), "below the 64M") {
+	if _, err := e.apply(testkit.Seed(t, "zfs:\n  arc_max: 1M\n")); err == nil || !strings.Contains(err.Error(), "below the 64M") {
 		t.Errorf("err = %v", err)
 	}
 }

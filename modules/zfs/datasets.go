@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,7 +125,7 @@ type target struct {
 }
 
 func (r *run) targets() ([]target, error) {
-	z := r.env.Seed.ZFS
+	z := r.Env.Seed.ZFS
 	var ts []target
 	for _, p := range z.Pools {
 		if p.External {
@@ -162,7 +164,7 @@ func (r *run) datasets(ctx context.Context) error {
 }
 
 func (r *run) dataset(ctx context.Context, t target) error {
-	keys := append(sortedKeys(t.props), "mountpoint")
+	keys := append(slices.Sorted(maps.Keys(t.props)), "mountpoint")
 	out, err := r.cmd(ctx, ZfsCmd, "get", "-H", "-p", "-o", "property,value,source", strings.Join(keys, ","), t.name)
 	if err != nil {
 		if !strings.Contains(stderrOf(err), "dataset does not exist") {
@@ -172,20 +174,20 @@ func (r *run) dataset(ctx context.Context, t target) error {
 			return fmt.Errorf("dataset %q: marked external but does not exist", t.name)
 		}
 		if !t.create {
-			if r.dry {
+			if r.Dry {
 				return nil // the pool is created first
 			}
 			return fmt.Errorf("pool %q: root dataset missing after create", t.name)
 		}
 		args := []string{"create", "-p"}
-		for _, k := range sortedKeys(t.props) {
+		for _, k := range slices.Sorted(maps.Keys(t.props)) {
 			args = append(args, "-o", k+"="+t.props[k])
 		}
 		if t.explicitMP != "" {
 			args = append(args, "-o", "mountpoint="+t.explicitMP)
 		}
 		args = append(args, t.name)
-		if err := r.do("create dataset "+t.name, func() error {
+		if err := r.Do("create dataset "+t.name, func() error {
 			if _, err := r.cmd(ctx, ZfsCmd, args...); err != nil {
 				return fmt.Errorf("create dataset %q: %w", t.name, err)
 			}
@@ -200,12 +202,12 @@ func (r *run) dataset(ctx context.Context, t target) error {
 	}
 	live := parseGet(out)
 	var set []string
-	for _, k := range sortedKeys(t.props) {
+	for _, k := range slices.Sorted(maps.Keys(t.props)) {
 		if live[k].value != t.props[k] {
 			set = append(set, k+"="+t.props[k])
 		}
 	}
-	want := Mountpoint(r.env.Seed, t.name)
+	want := Mountpoint(r.Env.Seed, t.name)
 	mp := live["mountpoint"]
 	inherit := false
 	switch {
@@ -219,7 +221,7 @@ func (r *run) dataset(ctx context.Context, t target) error {
 		r.note("dataset %s: mounted at %s, not %s: an ancestor outside the seed sets its mountpoint", t.name, mp.value, want)
 	}
 	if len(set) > 0 {
-		if err := r.do(fmt.Sprintf("set %s %s", t.name, strings.Join(set, " ")), func() error {
+		if err := r.Do(fmt.Sprintf("set %s %s", t.name, strings.Join(set, " ")), func() error {
 			if _, err := r.cmd(ctx, ZfsCmd, append(append([]string{"set"}, set...), t.name)...); err != nil {
 				return fmt.Errorf("dataset %q: set properties: %w", t.name, err)
 			}
@@ -229,7 +231,7 @@ func (r *run) dataset(ctx context.Context, t target) error {
 		}
 	}
 	if inherit {
-		if err := r.do(fmt.Sprintf("inherit mountpoint of %s (was %s)", t.name, mp.value), func() error {
+		if err := r.Do(fmt.Sprintf("inherit mountpoint of %s (was %s)", t.name, mp.value), func() error {
 			if _, err := r.cmd(ctx, ZfsCmd, "inherit", "mountpoint", t.name); err != nil {
 				return fmt.Errorf("dataset %q: inherit mountpoint: %w", t.name, err)
 			}
@@ -247,11 +249,11 @@ func (r *run) ownerMode(t target) error {
 	if t.owner == "" && t.mode == "" {
 		return nil
 	}
-	mp := Mountpoint(r.env.Seed, t.name)
+	mp := Mountpoint(r.Env.Seed, t.name)
 	if mp == "" {
 		return fmt.Errorf("dataset %q: owner/mode need a mountpoint", t.name)
 	}
-	return ApplyOwnerMode(r.env.Root, mp, t.owner, t.mode, r.dry, r.do)
+	return ApplyOwnerMode(r.Env.Root, mp, t.owner, t.mode, r.Dry, r.Do)
 }
 
 // ApplyOwnerMode gives directory p the owner ("user[:group]", names or

@@ -104,7 +104,7 @@ func (r *run) readDisks(ctx context.Context, imported, exported []poolInfo) (*di
 		}
 	}
 	st.rootPool = r.rootPool()
-	if b, err := r.env.Root.ReadFile(BootUUIDsFile); err == nil {
+	if b, err := r.Env.Root.ReadFile(BootUUIDsFile); err == nil {
 		for _, u := range strings.Fields(string(b)) {
 			st.bootESPs[strings.ToLower(u)] = true
 		}
@@ -114,7 +114,7 @@ func (r *run) readDisks(ctx context.Context, imported, exported []poolInfo) (*di
 
 // rootPool returns the pool of the root filesystem when it is on ZFS.
 func (r *run) rootPool() string {
-	b, err := r.env.Root.ReadFile(MountsFile)
+	b, err := r.Env.Root.ReadFile(MountsFile)
 	if err != nil {
 		return ""
 	}
@@ -136,14 +136,14 @@ func (r *run) resolve(p string) string {
 		p = path.Join(ByIDDir, p)
 	}
 	for i := 0; i < 8; i++ {
-		fi, err := r.env.Root.Lstat(p)
+		fi, err := r.Env.Root.Lstat(p)
 		if err != nil {
 			return ""
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			return path.Base(p)
 		}
-		t, err := r.env.Root.Readlink(p)
+		t, err := r.Env.Root.Readlink(p)
 		if err != nil {
 			return ""
 		}
@@ -326,7 +326,7 @@ func (r *run) holders(disk *blockDev) []string {
 		names = append(names, disk.Name+"/"+c.Name)
 	}
 	for _, n := range names {
-		ents, err := r.env.Root.ReadDir("/sys/block/" + n + "/holders")
+		ents, err := r.Env.Root.ReadDir("/sys/block/" + n + "/holders")
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				out = append(out, fmt.Sprintf("?(%v)", err))
@@ -348,7 +348,7 @@ func (r *run) wipe(ctx context.Context, poolName string, seedPath string, disk *
 	if len(disk.Children) == 0 && disk.fstype() == "" {
 		return nil
 	}
-	return r.do(fmt.Sprintf("wipe disk %s (%s) for pool %s", seedPath, disk.Name, poolName), func() error {
+	return r.Do(fmt.Sprintf("wipe disk %s (%s) for pool %s", seedPath, disk.Name, poolName), func() error {
 		for _, c := range disk.Children {
 			if _, err := r.cmd(ctx, WipefsCmd, "-a", c.Path); err != nil {
 				return fmt.Errorf("pool %q: wipe %s: %w", poolName, c.Path, err)

@@ -6,6 +6,7 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/fault"
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/testkit"
 	"github.com/phoenix-pve/phoenix/modules/zfs"
 )
 
@@ -17,7 +18,7 @@ func TestFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault injection is slow")
 	}
-	s := loadSeed(t, `
+	s := testkit.Seed(t, `
 zfs:
   arc_max: 8G
   pools:

@@ -2,21 +2,17 @@ package zfs_test
 
 import (
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
 	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/testkit"
 	"github.com/phoenix-pve/phoenix/modules/zfs"
 	"github.com/phoenix-pve/phoenix/modules/zfs/fake"
 	"github.com/phoenix-pve/phoenix/seed"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // env is one test host: a temp Root, the storage fakes on a recording
 // Runner, and the module.
@@ -87,17 +83,8 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func loadSeed(t *testing.T, y string) *seed.Seed {
-	t.Helper()
-	s, err := seed.Load("seed.yaml", []byte("version: 1\n"+y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func (e *env) modEnv(s *seed.Seed) *modules.Env {
-	return &modules.Env{Seed: s, Run: e.run, Root: e.root, Store: modules.NewStore(e.root)}
+	return testkit.Env(s, e.run, e.root)
 }
 
 func (e *env) apply(s *seed.Seed) (modules.Result, error) {
@@ -127,23 +114,6 @@ func (e *env) read(p string) string {
 		e.t.Fatal(err)
 	}
 	return string(b)
-}
-
-// golden compares got with testdata/name, rewriting it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		must(t, os.WriteFile(p, []byte(got), 0o644))
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s--- want\n%s", name, got, want)
-	}
 }
 
 // destructive lists the calls that change disks.

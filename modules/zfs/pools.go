@@ -3,6 +3,8 @@ package zfs
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -236,21 +238,12 @@ func merged(defs [][2]string, m map[string]string, flag, skip string) []string {
 		out = append(out, flag, d[0]+"="+v)
 		done[d[0]] = true
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !done[k] {
 			out = append(out, flag, k+"="+m[k])
 		}
 	}
 	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
@@ -325,7 +318,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 			// machine's previous system, and the layout matched the seed.
 			args = append(args, "-f")
 		}
-		if err := r.do(fmt.Sprintf("import pool %s", p.Name), func() error {
+		if err := r.Do(fmt.Sprintf("import pool %s", p.Name), func() error {
 			if _, err := r.cmd(ctx, ZpoolCmd, append(args, p.Name)...); err != nil {
 				return fmt.Errorf("import pool %q: %w", p.Name, err)
 			}
@@ -334,7 +327,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 			return err
 		}
 		r.report(itemFor(p.Name, "done", "imported"))
-		if r.dry {
+		if r.Dry {
 			return nil
 		}
 		return r.poolOptions(ctx, p)
@@ -359,14 +352,14 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 				}
 			}
 		}
-		if wiped && !r.dry {
+		if wiped && !r.Dry {
 			if _, err := r.cmd(ctx, UdevadmCmd, "settle"); err != nil {
 				return fmt.Errorf("pool %q: udevadm settle: %w", p.Name, err)
 			}
 		}
 	}
 	args := createArgs(p, want)
-	return r.do(fmt.Sprintf("create pool %s (%s)", p.Name, shape(want, func(d string) string { return strings.TrimPrefix(d, ByIDDir+"/") })), func() error {
+	return r.Do(fmt.Sprintf("create pool %s (%s)", p.Name, shape(want, func(d string) string { return strings.TrimPrefix(d, ByIDDir+"/") })), func() error {
 		// Never -f: if anything is left on a disk, zpool refuses too.
 		if _, err := r.cmd(ctx, ZpoolCmd, args...); err != nil {
 			return fmt.Errorf("create pool %q: %w", p.Name, err)
@@ -400,7 +393,7 @@ func (r *run) poolOptions(ctx context.Context, p *seed.Pool) error {
 	for k, v := range p.Options {
 		want[k] = v
 	}
-	keys := sortedKeys(want)
+	keys := slices.Sorted(maps.Keys(want))
 	if p.Ashift != 0 {
 		keys = append(keys, "ashift")
 	}
@@ -421,7 +414,7 @@ func (r *run) poolOptions(ctx context.Context, p *seed.Pool) error {
 			continue
 		}
 		if w := want[k]; pv.value != w {
-			if err := r.do(fmt.Sprintf("set pool %s %s=%s (was %s)", p.Name, k, w, pv.value), func() error {
+			if err := r.Do(fmt.Sprintf("set pool %s %s=%s (was %s)", p.Name, k, w, pv.value), func() error {
 				if _, err := r.cmd(ctx, ZpoolCmd, "set", k+"="+w, p.Name); err != nil {
 					return fmt.Errorf("pool %q: set %s: %w", p.Name, k, err)
 				}

@@ -56,7 +56,7 @@ type storageWant struct {
 func (r *run) storageWants() ([]storageWant, error) {
 	var out []storageWant
 	seen := map[string]string{}
-	for _, st := range r.env.Seed.ZFS.Storages {
+	for _, st := range r.Env.Seed.ZFS.Storages {
 		w := storageWant{id: st.ID, typ: st.Type, content: st.Content}
 		ds := strings.Trim(st.Dataset, "/")
 		switch st.Type {
@@ -67,7 +67,7 @@ func (r *run) storageWants() ([]storageWant, error) {
 			}
 			w.add = []string{"add", "zfspool", st.ID, "--pool", ds, "--content", strings.Join(st.Content, ","), "--sparse", w.sparse}
 		case "dir":
-			w.target = Mountpoint(r.env.Seed, ds)
+			w.target = Mountpoint(r.Env.Seed, ds)
 			if w.target == "" {
 				return nil, fmt.Errorf("storage %q: dataset %q has no mountpoint", st.ID, ds)
 			}
@@ -113,7 +113,7 @@ func (r *run) storages(ctx context.Context) error {
 	if err != nil || len(wants) == 0 {
 		return err
 	}
-	data, err := r.env.Root.ReadFile(StorageCfg)
+	data, err := r.Env.Root.ReadFile(StorageCfg)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", StorageCfg, err)
 	}
@@ -144,7 +144,7 @@ func (r *run) storage(ctx context.Context, w storageWant, byID map[string]Storag
 				return fmt.Errorf("storage %q: %s %s is already registered as storage %q; Phoenix never registers a dataset twice (rename the seed's id to %q to adopt it)", w.id, w.typ, w.target, o.ID, o.ID)
 			}
 		}
-		return r.do(fmt.Sprintf("add storage %s (%s %s)", w.id, w.typ, w.target), func() error {
+		return r.Do(fmt.Sprintf("add storage %s (%s %s)", w.id, w.typ, w.target), func() error {
 			if _, err := r.cmd(ctx, PvesmCmd, w.add...); err != nil {
 				return fmt.Errorf("add storage %q: %w", w.id, err)
 			}
@@ -177,7 +177,7 @@ func (r *run) storage(ctx context.Context, w storageWant, byID map[string]Storag
 	if len(set) == 0 {
 		return nil
 	}
-	return r.do(fmt.Sprintf("set storage %s %s", w.id, strings.Join(set, " ")), func() error {
+	return r.Do(fmt.Sprintf("set storage %s %s", w.id, strings.Join(set, " ")), func() error {
 		if _, err := r.cmd(ctx, PvesmCmd, append([]string{"set", w.id}, set...)...); err != nil {
 			return fmt.Errorf("set storage %q: %w", w.id, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules/testkit"
 	"github.com/phoenix-pve/phoenix/modules/zfs/fake"
 	"github.com/phoenix-pve/phoenix/seed"
 )
@@ -28,7 +29,7 @@ zfs:
 func TestStorageTypeMismatch(t *testing.T) {
 	e := newEnv(t)
 	must(t, e.world.AddStorage("tank-vm", "dir", []string{"path", "/tank/vm"}, []string{"content", "images"}))
-	_, err := e.apply(loadSeed(t, storageSeed))
+	_, err := e.apply(testkit.Seed(t, storageSeed))
 	if err == nil || !strings.Contains(err.Error(), `storage "tank-vm": exists as type dir, the seed says zfspool`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -36,7 +37,7 @@ func TestStorageTypeMismatch(t *testing.T) {
 
 func TestStorageContentConverged(t *testing.T) {
 	e := newEnv(t)
-	s := loadSeed(t, storageSeed)
+	s := testkit.Seed(t, storageSeed)
 	if _, err := e.apply(s); err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +64,8 @@ func TestStorageContentConverged(t *testing.T) {
 // under another id is an error, not a second storage.
 func TestNoDoubleRegistration(t *testing.T) {
 	e := newEnv(t)
-	s := loadSeed(t, storageSeed)
-	if _, err := e.apply(loadSeed(t, strings.Split(storageSeed, "  storages:")[0])); err != nil {
+	s := testkit.Seed(t, storageSeed)
+	if _, err := e.apply(testkit.Seed(t, strings.Split(storageSeed, "  storages:")[0])); err != nil {
 		t.Fatal(err)
 	}
 	e.do("pvesm", "add", "zfspool", "vmstore", "--pool", "tank/vm", "--content", "images")
@@ -76,7 +77,7 @@ func TestNoDoubleRegistration(t *testing.T) {
 		t.Error("registered twice")
 	}
 	// The seed validator refuses this too; the module does not rely on it.
-	dup := loadSeed(t, storageSeed)
+	dup := testkit.Seed(t, storageSeed)
 	dup.ZFS.Storages = append(dup.ZFS.Storages, seed.Storage{ID: "again", Type: "dir", Dataset: "tank/backup", Content: []string{"iso"}})
 	if _, err := e.check(dup); err == nil || !strings.Contains(err.Error(), `already storage "tank-backup" in the seed`) {
 		t.Errorf("seed duplicate: %v", err)

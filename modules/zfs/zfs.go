@@ -46,29 +46,26 @@ func (*Module) Active(s *seed.Seed) bool { return s != nil && s.ZFS != nil }
 // and the ARC limit and lists what Apply would change. Unsafe disks are an
 // error here too, so `phoenix plan` shows them before anything runs.
 func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
-	r := &run{env: env, dry: true}
+	r := &run{Steps: modules.Steps{Env: env, Dry: true}}
 	err := r.converge(ctx)
-	return r.changes, err
+	return r.Changes, err
 }
 
 // Apply implements modules.Module.
 func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	r := &run{env: env}
+	r := &run{Steps: modules.Steps{Env: env}}
 	err := r.converge(ctx)
-	return modules.Result{Changed: r.changes, Notes: r.notes}, err
+	return r.Result(), err
 }
 
 // run is one Check or Apply: the same reads, and actions that are either
 // done or only listed.
 type run struct {
-	env     *modules.Env
-	dry     bool
-	changes []string
-	notes   []string
+	modules.Steps
 }
 
 func (r *run) converge(ctx context.Context) error {
-	z := r.env.Seed.ZFS
+	z := r.Env.Seed.ZFS
 	if err := r.arc(ctx, z.ARCMax); err != nil {
 		return err
 	}
@@ -84,29 +81,20 @@ func (r *run) converge(ctx context.Context) error {
 }
 
 // do records a change and, unless this is a Check, makes it.
-func (r *run) do(desc string, fn func() error) error {
-	r.changes = append(r.changes, desc)
-	if r.dry {
-		return nil
-	}
-	r.env.Say(desc)
-	return fn()
-}
-
 // report records a pool's state for status; Check reports nothing.
 func (r *run) report(it modules.Item) {
-	if !r.dry {
-		r.env.ReportItem(it)
+	if !r.Dry {
+		r.Env.ReportItem(it)
 	}
 }
 
 func (r *run) note(format string, a ...any) {
-	r.notes = append(r.notes, fmt.Sprintf(format, a...))
+	r.Notes = append(r.Notes, fmt.Sprintf(format, a...))
 }
 
 // cmd runs an external command and returns its stdout.
 func (r *run) cmd(ctx context.Context, name string, args ...string) (string, error) {
-	out, err := r.env.Run.Run(ctx, host.Cmd{Name: name, Args: args})
+	out, err := r.Env.Run.Run(ctx, host.Cmd{Name: name, Args: args})
 	return string(out.Stdout), err
 }
 

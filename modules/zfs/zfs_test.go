@@ -3,6 +3,8 @@ package zfs_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/phoenix-pve/phoenix/modules/testkit"
 )
 
 const fullSeed = `
@@ -32,7 +34,7 @@ zfs:
 func TestCreateThenRerun(t *testing.T) {
 	e := newEnv(t)
 	must(t, e.root.WriteFile("/sys/module/zfs/parameters/zfs_arc_max", []byte("0\n"), 0o644, hostOwner0))
-	s := loadSeed(t, fullSeed)
+	s := testkit.Seed(t, fullSeed)
 	want, err := e.check(s)
 	if err != nil {
 		t.Fatal(err)
@@ -44,12 +46,12 @@ func TestCreateThenRerun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "create.log", e.run.Log())
+	testkit.GoldenFile(t, "create.log", e.run.Log())
 	if strings.Join(want, "\n") != strings.Join(res.Changed, "\n") {
 		t.Errorf("Check said\n%s\nApply did\n%s", strings.Join(want, "\n"), strings.Join(res.Changed, "\n"))
 	}
-	golden(t, "create.effects", e.world.Effects())
-	golden(t, "create.storage.cfg", e.read("/etc/pve/storage.cfg"))
+	testkit.GoldenFile(t, "create.effects", e.world.Effects())
+	testkit.GoldenFile(t, "create.storage.cfg", e.read("/etc/pve/storage.cfg"))
 	if got := e.read("/sys/module/zfs/parameters/zfs_arc_max"); got != "8589934592\n" {
 		t.Errorf("live ARC = %q", got)
 	}
@@ -75,7 +77,7 @@ func TestCreateThenRerun(t *testing.T) {
 // one is set back, so the path Mountpoint returns is the one mounted.
 func TestMountpointsDecidedOnce(t *testing.T) {
 	e := newEnv(t)
-	s := loadSeed(t, fullSeed)
+	s := testkit.Seed(t, fullSeed)
 	if _, err := e.apply(s); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,7 @@ func TestMountpointsDecidedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "drift.log", strings.Join(writes(e.run.Log()), "\n")+"\n")
+	testkit.GoldenFile(t, "drift.log", strings.Join(writes(e.run.Log()), "\n")+"\n")
 	if len(res.Changed) != 3 {
 		t.Errorf("changed %q", res.Changed)
 	}
@@ -102,7 +104,7 @@ func TestMountpointsDecidedOnce(t *testing.T) {
 func TestAdoptExistingPool(t *testing.T) {
 	e := newEnv(t)
 	must(t, e.world.AddPool("tank", []fakeVDev{{Type: "mirror", Disks: []string{"sdb", "sdc"}}}, true, "a1b2c3d4", nil))
-	s := loadSeed(t, fullSeed)
+	s := testkit.Seed(t, fullSeed)
 	res, err := e.apply(s)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +123,7 @@ func TestAdoptExistingPool(t *testing.T) {
 func TestAdoptLayoutMismatch(t *testing.T) {
 	e := newEnv(t)
 	must(t, e.world.AddPool("tank", []fakeVDev{{Type: "disk", Disks: []string{"sdb"}}, {Type: "disk", Disks: []string{"sdc"}}}, true, "a1b2c3d4", nil))
-	_, err := e.apply(loadSeed(t, fullSeed))
+	_, err := e.apply(testkit.Seed(t, fullSeed))
 	if err == nil || !strings.Contains(err.Error(), `layout disk(sdb) + disk(sdc) differs from the seed's mirror(sdb sdc)`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -135,7 +137,7 @@ func TestAdoptLayoutMismatch(t *testing.T) {
 // rerun imports it instead of failing with "drive in use".
 func TestResumeAfterReinstall(t *testing.T) {
 	e := newEnv(t)
-	s := loadSeed(t, fullSeed)
+	s := testkit.Seed(t, fullSeed)
 	if _, err := e.apply(s); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func TestResumeAfterReinstall(t *testing.T) {
 func TestExportedPoolImported(t *testing.T) {
 	e := newEnv(t)
 	must(t, e.world.AddPool("tank", []fakeVDev{{Type: "mirror", Disks: []string{"sdb", "sdc"}}}, false, "a1b2c3d4", nil))
-	if _, err := e.apply(loadSeed(t, fullSeed)); err != nil {
+	if _, err := e.apply(testkit.Seed(t, fullSeed)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(e.run.Log(), "zpool import -d /dev/disk/by-id tank\n") {
@@ -203,7 +205,7 @@ func TestDiskSafety(t *testing.T) {
 			}
 			y += "}\n"
 			before := e.world.Effects()
-			_, err := e.apply(loadSeed(t, y))
+			_, err := e.apply(testkit.Seed(t, y))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -218,7 +220,7 @@ func TestDiskSafety(t *testing.T) {
 			if e.world.Effects() != before {
 				t.Error("disks changed")
 			}
-			if _, err := e.check(loadSeed(t, y)); err == nil {
+			if _, err := e.check(testkit.Seed(t, y)); err == nil {
 				t.Error("Check did not report the unsafe disk")
 			}
 		})
@@ -231,7 +233,7 @@ func TestRootPoolRefused(t *testing.T) {
 	e := newEnv(t)
 	must(t, e.world.AddPool("rpool", []fakeVDev{{Type: "disk", Disks: []string{"sdg"}}}, true, "a1b2c3d4", nil))
 	must(t, e.root.WriteFile("/proc/mounts", []byte("rpool/ROOT/pve-1 / zfs rw 0 0\n"), 0o644, hostOwner0))
-	_, err := e.apply(loadSeed(t, "zfs:\n  pools:\n    - {name: tank, layout: mirror, disks: [/dev/disk/by-id/ata-DISK_B, /dev/disk/by-id/ata-DISK_G], wipe: true}\n"))
+	_, err := e.apply(testkit.Seed(t, "zfs:\n  pools:\n    - {name: tank, layout: mirror, disks: [/dev/disk/by-id/ata-DISK_B, /dev/disk/by-id/ata-DISK_G], wipe: true}\n"))
 	if err == nil || !strings.Contains(err.Error(), `disk /dev/disk/by-id/ata-DISK_G: (sdg) is part of the root filesystem's pool "rpool"`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -244,7 +246,7 @@ func TestRootPoolRefused(t *testing.T) {
 func TestSysfsHolders(t *testing.T) {
 	e := newEnv(t)
 	must(t, e.root.MkdirAll("/sys/block/sdb/holders/dm-3", 0o755, hostOwner0))
-	_, err := e.apply(loadSeed(t, "zfs:\n  pools:\n    - {name: tank, layout: single, disks: [/dev/disk/by-id/ata-DISK_B], wipe: true}\n"))
+	_, err := e.apply(testkit.Seed(t, "zfs:\n  pools:\n    - {name: tank, layout: single, disks: [/dev/disk/by-id/ata-DISK_B], wipe: true}\n"))
 	if err == nil || !strings.Contains(err.Error(), "(sdb) is held by dm-3") {
 		t.Fatalf("err = %v", err)
 	}
@@ -254,11 +256,11 @@ func TestSysfsHolders(t *testing.T) {
 // the GPT are erased before a create without -f.
 func TestWipeThenCreate(t *testing.T) {
 	e := newEnv(t)
-	s := loadSeed(t, "zfs:\n  pools:\n    - {name: tank, layout: mirror, disks: [/dev/disk/by-id/ata-DISK_B, /dev/disk/by-id/ata-DISK_D], wipe: true, ashift: 13, options: {autoexpand: \"on\"}, properties: {compression: zstd}}\n")
+	s := testkit.Seed(t, "zfs:\n  pools:\n    - {name: tank, layout: mirror, disks: [/dev/disk/by-id/ata-DISK_B, /dev/disk/by-id/ata-DISK_D], wipe: true, ashift: 13, options: {autoexpand: \"on\"}, properties: {compression: zstd}}\n")
 	if _, err := e.apply(s); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "wipe.log", e.run.Log())
+	testkit.GoldenFile(t, "wipe.log", e.run.Log())
 	if res, err := e.apply(s); err != nil || len(res.Changed) > 0 {
 		t.Errorf("rerun: %q, %v", res.Changed, err)
 	}
@@ -267,7 +269,7 @@ func TestWipeThenCreate(t *testing.T) {
 // TestStripeLayouts: the create argv of each layout.
 func TestStripeLayouts(t *testing.T) {
 	e := newEnv(t)
-	s := loadSeed(t, `
+	s := testkit.Seed(t, `
 zfs:
   pools:
     - name: fast

@@ -92,6 +92,31 @@ func buildFAT(out string, o Options, files []File) (err error) {
 		size += 2 << 20
 		fsOff, fsSize = partStart*sectorSize, size-(2<<20)
 	}
+	return writeAtomic(out, func(tmp *os.File) error {
+		if err := tmp.Truncate(size); err != nil {
+			return fmt.Errorf("image: %w", err)
+		}
+		fo := FATOptions{Label: o.Label, Type: o.FATType}
+		if o.Kind == USB {
+			fo.HiddenSectors = partStart
+		}
+		if err := WriteFAT(tmp, fsOff, fsSize, fo, files); err != nil {
+			return fmt.Errorf("image: %w", err)
+		}
+		if o.Kind == USB {
+			l, _ := layout((fsSize/sectorSize)-(fsSize/sectorSize)%sectorsPerTrack, o.FATType)
+			if err := writeTable(tmp, size, fsSize, l.typ, o.GPT, o.Label); err != nil {
+				return fmt.Errorf("image: partition table: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// writeAtomic writes out through a temp file beside it: fill writes the
+// image, then the file is synced and renamed over out. On any error the
+// temp file is removed and out is left as it was.
+func writeAtomic(out string, fill func(tmp *os.File) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("image: %w", err)
@@ -102,27 +127,9 @@ func buildFAT(out string, o Options, files []File) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := tmp.Truncate(size); err != nil {
-		return fmt.Errorf("image: %w", err)
+	if err := fill(tmp); err != nil {
+		return err
 	}
-	fo := FATOptions{Label: o.Label, Type: o.FATType}
-	if o.Kind == USB {
-		fo.HiddenSectors = partStart
-	}
-	if err := WriteFAT(tmp, fsOff, fsSize, fo, files); err != nil {
-		return fmt.Errorf("image: %w", err)
-	}
-	if o.Kind == USB {
-		l, _ := layout((fsSize/sectorSize)-(fsSize/sectorSize)%sectorsPerTrack, o.FATType)
-		if err := writeTable(tmp, size, fsSize, l.typ, o.GPT, o.Label); err != nil {
-			return fmt.Errorf("image: partition table: %w", err)
-		}
-	}
-	return finish(tmp, out)
-}
-
-// finish syncs the temp file and renames it over out.
-func finish(tmp *os.File, out string) error {
 	if err := tmp.Chmod(0o644); err != nil {
 		return err
 	}
@@ -212,27 +219,19 @@ func buildISO(out string, o Options, files []File) (err error) {
 			return fmt.Errorf("image: %s: %w", f.Path, err)
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("image: %w", err)
-	}
-	defer func() {
-		tmp.Close()
+	return writeAtomic(out, func(tmp *os.File) error {
+		fsys, err := iso9660.Create(file.New(tmp, false), 0, 0, 2048, ws)
 		if err != nil {
-			os.Remove(tmp.Name())
+			return fmt.Errorf("image: iso9660: %w", err)
 		}
-	}()
-	fsys, err := iso9660.Create(file.New(tmp, false), 0, 0, 2048, ws)
-	if err != nil {
-		return fmt.Errorf("image: iso9660: %w", err)
-	}
-	if err := fsys.Finalize(iso9660.FinalizeOptions{RockRidge: true, Joliet: true, VolumeIdentifier: o.Label}); err != nil {
-		return fmt.Errorf("image: iso9660: %w", err)
-	}
-	if err := padISO(tmp); err != nil {
-		return fmt.Errorf("image: iso9660: %w", err)
-	}
-	return finish(tmp, out)
+		if err := fsys.Finalize(iso9660.FinalizeOptions{RockRidge: true, Joliet: true, VolumeIdentifier: o.Label}); err != nil {
+			return fmt.Errorf("image: iso9660: %w", err)
+		}
+		if err := padISO(tmp); err != nil {
+			return fmt.Errorf("image: iso9660: %w", err)
+		}
+		return nil
+	})
 }
 
 // stage copies a file into the ISO workspace (a copy, not a link: the

@@ -86,7 +86,9 @@ if ! have config; then
 	log "configuring the root"
 	echo "phoenix-e2e-base" >"$BASE/etc/hostname"
 	printf '127.0.0.1\tlocalhost\n' >"$BASE/etc/hosts"
-	printf '/dev/vda\t/\text4\trw,errors=remount-ro\t0\t1\n' >"$BASE/etc/fstab"
+	# By label: virtio disks are named in PCI probe order, and the extra
+	# disks may come first.
+	printf 'LABEL=e2e-root\t/\text4\trw,errors=remount-ro\t0\t1\n' >"$BASE/etc/fstab"
 	# DHCP on the (restricted, host-only) user-mode NIC via systemd-networkd.
 	mkdir -p "$BASE/etc/systemd/network"
 	printf '[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\n' >"$BASE/etc/systemd/network/50-dhcp.network"
@@ -106,6 +108,10 @@ if ! have config; then
 	# The share the Samba and NFS sections export (a ZFS dataset mounts over
 	# it in the full seed; the comparison seeds use it as it is).
 	mkdir -p "$BASE/srv/share"
+	# qemu boots the kernel and initrd from $VM (-kernel/-initrd); the guest's
+	# own initramfs is never used. Regenerating it (the kernel module runs
+	# update-initramfs -u -k all) takes minutes under TCG: switch it off.
+	sed -i 's/^update_initramfs=.*/update_initramfs=no/' "$BASE/etc/initramfs-tools/update-initramfs.conf"
 	done_ config
 fi
 

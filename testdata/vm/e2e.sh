@@ -116,7 +116,7 @@ boot() {
 	timeout 900 qemu-system-x86_64 -machine pc -accel tcg,thread=multi -cpu qemu64 -smp 2 -m 1024 \
 		-no-reboot -display none -serial stdio -monitor none \
 		-kernel "${KERNEL:-$VM/vmlinuz}" -initrd "${INITRD:-$VM/initrd.img}" \
-		-append "root=/dev/vda rw console=ttyS0 e2e.mode=$mode" \
+		-append "root=LABEL=e2e-root rw console=ttyS0 e2e.mode=$mode" \
 		-drive "file=$RUN/$name/disk.img,format=raw,if=virtio" \
 		-nic user,restrict=on,model=virtio-net-pci -device virtio-rng-pci "$@" </dev/null 2>&1 |
 		while IFS= read -r line; do

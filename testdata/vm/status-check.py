@@ -47,7 +47,7 @@ for path in sorted(glob.glob(f"{rundir}/console-*.log"), key=lambda p: int(re.se
     text = open(path, errors="replace").read()
     bid = re.search(r"E2E BOOT n=\d+ mode=\S+ boot_id=(\S+)", text)
     logmods = re.findall(r"E2E LOG \S+ ([a-z]+): ", text)
-    boots.append((n, bid.group(1) if bid else None, logmods, "E2E PHOENIX rebooting" in text))
+    boots.append((n, bid.group(1) if bid else None, logmods, "reboot: Restarting system" in text))
 ids = [b[1] for b in boots]
 report(len(set(ids)) == len(ids) and None not in ids, "boots.distinct_boot_ids", " ".join((i or "?")[:8] for i in ids))
 if len(boots) >= 2:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,7 +114,7 @@ func (p *PVE) inside(c *conf, rt *runtime, argv []string, stdin []byte, out *str
 				continue
 			}
 			name := strings.SplitN(strings.SplitN(a, "=", 2)[0], ":", 2)[0]
-			if contains(rt.Inside.Packages, name) {
+			if slices.Contains(rt.Inside.Packages, name) {
 				fmt.Fprintf(out, "%s ii \n", name)
 			} else {
 				unknown = append(unknown, name)
@@ -135,7 +136,7 @@ func (p *PVE) inside(c *conf, rt *runtime, argv []string, stdin []byte, out *str
 				verb = a
 			case verb == "install" && !strings.HasPrefix(a, "-"):
 				name := strings.SplitN(a, "=", 2)[0]
-				if !contains(rt.Inside.Packages, name) {
+				if !slices.Contains(rt.Inside.Packages, name) {
 					rt.Inside.Packages = append(rt.Inside.Packages, name)
 					sort.Strings(rt.Inside.Packages)
 				}
@@ -193,15 +194,6 @@ func (p *PVE) inside(c *conf, rt *runtime, argv []string, stdin []byte, out *str
 		return nil
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func remove(list []string, s string) []string {

@@ -2,13 +2,13 @@ package fake
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
 )
 
 // State is everything the fake host knows. It is saved as state.json in the
@@ -184,17 +184,8 @@ func (f *Fake) file() string { return filepath.Join(f.StateDir, "state.json") }
 
 // Load reads the state.
 func (f *Fake) Load() (*State, error) {
-	b, err := os.ReadFile(f.file())
-	if errors.Is(err, fs.ErrNotExist) {
-		s := &State{}
-		s.normalize()
-		return s, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("fake nvidia: %w", err)
-	}
 	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
+	if err := fakehost.LoadState(f.file(), &s); err != nil {
 		return nil, fmt.Errorf("fake nvidia: state: %w", err)
 	}
 	s.normalize()
@@ -204,14 +195,7 @@ func (f *Fake) Load() (*State, error) {
 // Save writes the state and mirrors it into the root.
 func (f *Fake) Save(s *State) error {
 	s.normalize()
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(f.StateDir, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(f.file(), append(b, '\n'), 0o644); err != nil {
+	if err := fakehost.SaveState(f.file(), s); err != nil {
 		return err
 	}
 	return f.sync(s)

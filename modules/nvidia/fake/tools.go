@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	fetchfake "github.com/phoenix-pve/phoenix/modules/fetch/fake"
 )
 
 // Commands are the tools this fake provides, by the name a module runs them.
@@ -318,21 +319,9 @@ func (f *Fake) updateInitramfs(s *State, args []string) fakehost.Result {
 
 // curl supports -fsSL --retry N -o FILE URL for the URLs in Downloads.
 func (s *State) curl(args []string) fakehost.Result {
-	var out, url string
-	for i := 0; i < len(args); i++ {
-		switch a := args[i]; {
-		case a == "-o" && i+1 < len(args):
-			i++
-			out = args[i]
-		case a == "--retry" && i+1 < len(args):
-			i++
-		case strings.HasPrefix(a, "-"):
-		default:
-			url = a
-		}
-	}
-	if url == "" || out == "" {
-		return fakehost.Fail(2, "curl: no URL or output file specified\n")
+	url, out, fail := fetchfake.ParseArgs(args)
+	if fail != nil {
+		return *fail
 	}
 	v, ok := s.Downloads[url]
 	if !ok {

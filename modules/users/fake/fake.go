@@ -74,26 +74,11 @@ func (p *PVE) file() string { return filepath.Join(p.Dir, "pveum.json") }
 // Load returns the current state.
 func (p *PVE) Load() (State, error) {
 	var s State
-	b, err := os.ReadFile(p.file())
-	if errors.Is(err, fs.ErrNotExist) {
-		return s, nil
-	}
-	if err != nil {
-		return s, err
-	}
-	return s, json.Unmarshal(b, &s)
+	err := fakehost.LoadState(p.file(), &s)
+	return s, err
 }
 
-func (p *PVE) save(s State) error {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(p.file(), b, 0o644)
-}
+func (p *PVE) save(s State) error { return fakehost.SaveState(p.file(), s) }
 
 // Dump is the canonical state for fault tests.
 func (p *PVE) Dump() string {

@@ -2,11 +2,8 @@ package fake
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -61,12 +58,7 @@ func Main(name string, args []string, stdin io.Reader, stdout, stderr io.Writer)
 	}
 	w := New(host.NewDirRoot(rootDir))
 	file := filepath.Join(dir, StateFile)
-	if b, err := os.ReadFile(file); err == nil {
-		if err := json.Unmarshal(b, &w.S); err != nil {
-			fmt.Fprintf(stderr, "%s (fake): %v\n", name, err)
-			return 255
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if err := fakehost.LoadState(file, &w.S); err != nil {
 		fmt.Fprintf(stderr, "%s (fake): %v\n", name, err)
 		return 255
 	}
@@ -82,10 +74,7 @@ func Main(name string, args []string, stdin io.Reader, stdout, stderr io.Writer)
 		in, _ := io.ReadAll(stdin)
 		res = h(context.Background(), fakehost.Call{Cmd: host.Cmd{Name: name, Args: args, Stdin: in}, Stdin: in})
 	}
-	b, _ := json.MarshalIndent(w.S, "", " ")
-	if err := os.MkdirAll(dir, 0o755); err == nil {
-		err = os.WriteFile(file, b, 0o644)
-	}
+	fakehost.SaveState(file, w.S)
 	io.WriteString(stdout, res.Stdout)
 	io.WriteString(stderr, res.Stderr)
 	return res.Code

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 	"sync"
 
@@ -305,15 +304,6 @@ func (w *World) mkdirMount(mp string) {
 		return
 	}
 	_ = w.Root.MkdirAll(path.Clean(mp), 0o755, host.Owner{})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func fail(code int, format string, a ...any) fakehost.Result {

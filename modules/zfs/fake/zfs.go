@@ -1,7 +1,9 @@
 package fake
 
 import (
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
@@ -123,7 +125,7 @@ func (w *World) zfsList(args []string) fakehost.Result {
 	}
 	recursive := has(opts, "r")
 	var b strings.Builder
-	for _, ds := range sortedKeys(w.S.Datasets) {
+	for _, ds := range slices.Sorted(maps.Keys(w.S.Datasets)) {
 		if !w.visible(ds) {
 			continue
 		}

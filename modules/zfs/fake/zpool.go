@@ -2,6 +2,8 @@ package fake
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
@@ -98,7 +100,7 @@ func (w *World) zpoolList(args []string) fakehost.Result {
 		return fail(2, "%v", err)
 	}
 	var b strings.Builder
-	names := sortedKeys(w.S.Pools)
+	names := slices.Sorted(maps.Keys(w.S.Pools))
 	if len(rest) > 0 {
 		names = rest
 	}
@@ -150,7 +152,7 @@ func (w *World) zpoolStatus(args []string) fakehost.Result {
 	if err != nil {
 		return fail(2, "%v", err)
 	}
-	names := sortedKeys(w.S.Pools)
+	names := slices.Sorted(maps.Keys(w.S.Pools))
 	if len(rest) > 0 {
 		names = rest
 	}
@@ -184,7 +186,7 @@ func (w *World) zpoolImport(args []string) fakehost.Result {
 	}
 	if len(rest) == 0 {
 		var b strings.Builder
-		for _, n := range sortedKeys(w.S.Pools) {
+		for _, n := range slices.Sorted(maps.Keys(w.S.Pools)) {
 			p := w.S.Pools[n]
 			if p.Imported {
 				continue
@@ -217,7 +219,7 @@ func (w *World) zpoolImport(args []string) fakehost.Result {
 	}
 	p.Imported, p.HostID = true, w.S.HostID
 	if !has(opts, "N") {
-		for _, ds := range sortedKeys(w.S.Datasets) {
+		for _, ds := range slices.Sorted(maps.Keys(w.S.Datasets)) {
 			if poolName(ds) == p.Name {
 				w.mkdirMount(w.get(ds, "mountpoint").value)
 			}
