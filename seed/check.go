@@ -6,9 +6,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
 )
 
 // Syntax checks shared by the validator. The seed package loads at every
@@ -16,19 +14,6 @@ import (
 // repetitions like {0,254} the most), so plain "characters from this set,
 // this long" rules are spans, checked byte by byte; the others are regular
 // expressions compiled on first use, not at package init.
-
-type lazyRE struct {
-	once sync.Once
-	expr string
-	re   *regexp.Regexp
-}
-
-func re(expr string) *lazyRE { return &lazyRE{expr: expr} }
-
-func (l *lazyRE) match(s string) bool {
-	l.once.Do(func() { l.re = regexp.MustCompile(l.expr) })
-	return l.re.MatchString(s)
-}
 
 // charSet is a set of bytes, like a regexp character class. A set that
 // takes any byte >= 0x80 (from except) takes any non-ASCII rune, as the
@@ -100,16 +85,16 @@ func (p span) match(s string) bool {
 
 var (
 	reLabel     = span{first: alnum, rest: chars("A-Za-z0-9-"), last: alnum, min: 1, max: 63}
-	reTimezone  = re(`^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$`)
+	reTimezone  = rule(timezone)
 	reBridge    = span{prefix: "vmbr", rest: digit, min: 1, max: 4}
 	reIface     = span{rest: chars("A-Za-z0-9_.-"), min: 1, max: 15}
 	reVIDs      = rule(ranges(" ", "-", 4))
 	rePackage   = span{first: chars("a-z0-9"), rest: chars("a-z0-9+.-"), min: 2}
 	reKmod      = span{rest: chars("A-Za-z0-9_-"), min: 1}
 	reCmdline   = span{rest: except("\t\n\f\r \"'\\"), min: 1}
-	reDriver    = re(`^[0-9]+\.[0-9]+(\.[0-9]+)?$`)
+	reDriver    = rule(driver)
 	reSHA256    = span{rest: chars("0-9a-f"), min: 64, max: 64}
-	reSize      = re(`^[1-9][0-9]*[KMGT]?$`)
+	reSize      = rule(size)
 	rePool      = span{first: alpha, rest: chars("A-Za-z0-9_.:-"), min: 1, max: 255}
 	reDSPart    = span{rest: chars("A-Za-z0-9_.:-"), min: 1}
 	reZProp     = span{rest: chars("a-z0-9_.:@-"), min: 1}
@@ -126,13 +111,12 @@ var (
 	reWorkgroup = span{rest: chars("A-Za-z0-9_.!-"), min: 1, max: 15}
 	reShare     = span{rest: chars("A-Za-z0-9_.$ -"), min: 1, max: 80}
 	reSmbKey    = span{first: alnum, rest: chars("A-Za-z0-9 :_.-"), min: 1}
-	reRelPath   = re(`^(\.\.[^/\\\x00-\x1f]+|\.?[^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.)(/(\.\.[^/\\\x00-\x1f]+|\.?[^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.))*$`)
-	reURL       = re(`^https?://[^\s/?#@]+([/?#]\S*)?$`)
-	reInterval  = re(`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`)
-	reNFSSec    = re(`^(sys|krb5|krb5i|krb5p)(:(sys|krb5|krb5i|krb5p))*$`)
-	reNFSHost   = re(`^(\*|@[A-Za-z0-9_.-]+|[A-Za-z0-9*?_.-]+)$`)
+	reRelPath   = rule(relPath)
+	reURL       = rule(urlSyntax)
+	reInterval  = rule(interval)
+	reNFSSec    = rule(nfsSec)
+	reNFSHost   = rule(nfsHost)
 	reDport     = rule(ranges(",", ":", 5))
-	reTemplate  = re(`^([a-z][a-z0-9._-]*[a-z0-9]):vztmpl/([^/\s]+)$`)
 	reSnapshot  = span{first: alpha, rest: chars("A-Za-z0-9_-"), min: 2, max: 40}
 	reTag       = span{first: chars("a-z0-9_"), rest: chars("a-z0-9_+.-"), min: 1}
 	reNetName   = span{prefix: "eth", rest: digit, min: 1, max: 2}
@@ -150,16 +134,152 @@ type rule func(string) bool
 func (r rule) match(s string) bool { return r(s) }
 
 var (
-	crypt64 = chars("./A-Za-z0-9")
-	salt16  = span{rest: crypt64, min: 1, max: 16}
-	rounds  = span{prefix: "rounds=", rest: digit, min: 1, max: 9}
-	number  = span{rest: digit, min: 1}
-	hexByte = span{rest: chars("0-9A-Fa-f"), min: 2, max: 2}
-	lang    = span{rest: alpha, min: 2, max: 3}
-	country = span{rest: chars("A-Z"), min: 2, max: 2}
-	codeset = span{rest: chars("A-Za-z0-9-"), min: 1}
-	modif   = span{rest: chars("a-z"), min: 1}
+	crypt64  = chars("./A-Za-z0-9")
+	salt16   = span{rest: crypt64, min: 1, max: 16}
+	rounds   = span{prefix: "rounds=", rest: digit, min: 1, max: 9}
+	number   = span{rest: digit, min: 1}
+	hexByte  = span{rest: chars("0-9A-Fa-f"), min: 2, max: 2}
+	lang     = span{rest: alpha, min: 2, max: 3}
+	country  = span{rest: chars("A-Z"), min: 2, max: 2}
+	codeset  = span{rest: chars("A-Za-z0-9-"), min: 1}
+	modif    = span{rest: chars("a-z"), min: 1}
+	pathSeg  = span{rest: except("/\\\x00-\x1f"), min: 1}
+	urlHost  = span{rest: except("\t\n\f\r /?#@"), min: 1}
+	noBlank  = span{rest: except("\t\n\f\r ")}
+	tzArea   = span{first: chars("A-Z"), rest: chars("A-Za-z_"), min: 2}
+	tzPart   = span{rest: chars("A-Za-z0-9_+-"), min: 1}
+	count    = span{first: chars("1-9"), rest: digit, min: 1}
+	netgroup = span{prefix: "@", rest: chars("A-Za-z0-9_.-"), min: 1}
+	hostGlob = span{rest: chars("A-Za-z0-9*?_.-"), min: 1}
+	tmplFile = span{rest: except("/\t\n\f\r "), min: 1}
 )
+
+// relPath is a file on the seed volume: relative, no "..", no odd bytes:
+// segments joined by "/", none empty or "..", none holding a backslash or
+// a control character.
+func relPath(s string) bool {
+	for _, seg := range strings.Split(s, "/") {
+		if seg == "" || seg == ".." || !pathSeg.match(seg) {
+			return false
+		}
+	}
+	return true
+}
+
+// urlSyntax is http(s)://HOST[/?#REST]: no blank anywhere, no "@" (user
+// info) in the host.
+func urlSyntax(s string) bool {
+	rest, ok := strings.CutPrefix(s, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(s, "http://"); !ok {
+			return false
+		}
+	}
+	host, tail := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		host, tail = rest[:i], rest[i:]
+	}
+	return urlHost.match(host) && noBlank.match(tail)
+}
+
+// timezone is UTC or Area/City[/Sub] (Europe/Berlin).
+func timezone(s string) bool {
+	if s == "UTC" {
+		return true
+	}
+	f := strings.Split(s, "/")
+	if len(f) < 2 || len(f) > 3 || !tzArea.match(f[0]) {
+		return false
+	}
+	for _, p := range f[1:] {
+		if !tzPart.match(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// driver is an NVIDIA driver version: N.N or N.N.N.
+func driver(s string) bool {
+	f := strings.Split(s, ".")
+	if len(f) < 2 || len(f) > 3 {
+		return false
+	}
+	for _, p := range f {
+		if !number.match(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// size is a positive integer with an optional K, M, G or T suffix.
+func size(s string) bool {
+	if n := len(s); n > 0 && strings.IndexByte("KMGT", s[n-1]) >= 0 {
+		s = s[:n-1]
+	}
+	return count.match(s)
+}
+
+// interval is a Go duration written as N[.N]UNIT terms, with no sign.
+func interval(s string) bool {
+	if s == "" {
+		return false
+	}
+	for s != "" {
+		n := len(s) - len(strings.TrimLeft(s, "0123456789"))
+		if n == 0 {
+			return false
+		}
+		s = s[n:]
+		if frac, ok := strings.CutPrefix(s, "."); ok {
+			n = len(frac) - len(strings.TrimLeft(frac, "0123456789"))
+			if n == 0 {
+				return false
+			}
+			s = frac[n:]
+		}
+		unit := ""
+		for _, u := range []string{"ns", "us", "µs", "ms", "s", "m", "h"} {
+			if strings.HasPrefix(s, u) {
+				unit = u
+				break
+			}
+		}
+		if unit == "" {
+			return false
+		}
+		s = s[len(unit):]
+	}
+	return true
+}
+
+// nfsSec is a colon-separated list of NFS security flavours.
+func nfsSec(s string) bool {
+	for _, f := range strings.Split(s, ":") {
+		switch f {
+		case "sys", "krb5", "krb5i", "krb5p":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// nfsHost is "*", an @netgroup or a host name pattern with wildcards.
+func nfsHost(s string) bool {
+	return s == "*" || netgroup.match(s) || hostGlob.match(s)
+}
+
+// templateVol splits a template volume, STORAGE:vztmpl/FILE, and returns
+// its storage.
+func templateVol(s string) (string, bool) {
+	store, file, ok := strings.Cut(s, ":vztmpl/")
+	if !ok || !reStorageID.match(store) || !tmplFile.match(file) {
+		return "", false
+	}
+	return store, true
+}
 
 // ranges is ^R(DASH R)?(SEP R(DASH R)?)*$ with R = [0-9]{1,n}: VLAN ids
 // ("2-4094 10"), ports ("22,8000:8100").
@@ -234,11 +354,6 @@ func shaCrypt(id string, n int) func(string) bool {
 		}
 		return len(f) == 2 && salt16.match(f[0]) && hash.match(f[1])
 	}
-}
-
-func (l *lazyRE) find(s string) []string {
-	l.once.Do(func() { l.re = regexp.MustCompile(l.expr) })
-	return l.re.FindStringSubmatch(s)
 }
 
 // hostname is one DNS label (the host part; the domain is separate).
@@ -326,9 +441,6 @@ func sshKey(line string) string {
 	}
 	return ""
 }
-
-// relPath is a file on the seed volume: relative, no "..", no odd bytes.
-func relPath(s string) bool { return reRelPath.match(s) }
 
 // httpURL is an http or https URL with a host.
 func httpURL(s string) bool {

@@ -101,6 +101,15 @@ var rules = []struct {
 	{"reYescrypt", reYescrypt.match, `^\$y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{1,86}\$[./A-Za-z0-9]{43}$`, []string{"$y$j9T$Zz1./salt$abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234", "$y$j$abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234$abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234"}},
 	{"reSHA512", reSHA512.match, `^\$6\$(rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}$`, []string{"$6$rounds=5000$saltsalt$abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234", "$6$abc$abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234", "$6$rounds=123456789$0123456789abcdef$abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234"}},
 	{"reSHA256c", reSHA256c.match, `^\$5\$(rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43}$`, []string{"$5$abc$abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234", "$5$rounds=9$x$abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234", "$5$0123456789abcdef$abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./01234"}},
+	{"reTimezone", reTimezone.match, `^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$`, []string{"UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+1"}},
+	{"reDriver", reDriver.match, `^[0-9]+\.[0-9]+(\.[0-9]+)?$`, []string{"580.76.05", "550.54"}},
+	{"reSize", reSize.match, `^[1-9][0-9]*[KMGT]?$`, []string{"8G", "1024", "1T"}},
+	{"reRelPath", reRelPath.match, `^(\.\.[^/\\\x00-\x1f]+|\.?[^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.)(/(\.\.[^/\\\x00-\x1f]+|\.?[^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.))*$`, []string{"scripts/setup.sh", "./a/.b/..c/...", "templates/x.tar.zst", "."}},
+	{"reURL", reURL.match, `^https?://[^\s/?#@]+([/?#]\S*)?$`, []string{"https://example.com/a?b#c", "http://h", "https://h:8443/x"}},
+	{"reInterval", reInterval.match, `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`, []string{"1h30m", "2.5s", "100ms", "3µs", "1m5s", "7ns", "9us"}},
+	{"reNFSSec", reNFSSec.match, `^(sys|krb5|krb5i|krb5p)(:(sys|krb5|krb5i|krb5p))*$`, []string{"sys", "krb5:krb5i:krb5p"}},
+	{"reNFSHost", reNFSHost.match, `^(\*|@[A-Za-z0-9_.-]+|[A-Za-z0-9*?_.-]+)$`, []string{"*", "@netgroup", "*.lan", "host?.example.com"}},
+	{"reTemplate", func(s string) bool { _, ok := templateVol(s); return ok }, `^([a-z][a-z0-9._-]*[a-z0-9]):vztmpl/([^/\s]+)$`, []string{"local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", "nfs.iso-2:vztmpl/a"}},
 }
 
 // TestRulesMatchTheirRegexps compares each rule with the regexp it
@@ -110,7 +119,7 @@ func TestRulesMatchTheirRegexps(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, tc := range rules {
 		re := regexp.MustCompile(tc.expr)
-		alphabet := []byte(":,-_.@$ =\t\x00\xc3\xa9")
+		alphabet := []byte(":,-_.@$ =/\\#?*\t\n\x00\x1f\xc3\xa9")
 		for _, v := range tc.valid {
 			alphabet = append(alphabet, v...)
 		}
@@ -173,4 +182,17 @@ func BenchmarkFirstUse(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestTemplateVol(t *testing.T) {
+	for in, want := range map[string]string{
+		"local:vztmpl/debian-12.tar.zst": "local",
+		"nfs.iso-2:vztmpl/a":             "nfs.iso-2",
+		"local:iso/debian-12.iso":        "",
+		"local:vztmpl/a/b":               "",
+	} {
+		if got, ok := templateVol(in); got != want || ok != (want != "") {
+			t.Errorf("templateVol(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
 }

@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -116,7 +118,7 @@ func isJSON(name string, data []byte) bool {
 	return len(t) > 0 && t[0] == '{' && json.Valid(data)
 }
 
-var yamlLine = re(`^yaml: line ([0-9]+): `)
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line ([0-9]+): `) })
 
 // parse returns the root mapping node, or nil after reporting why not.
 func parse(name string, data []byte, rep *Report) *yaml.Node {
@@ -169,7 +171,7 @@ func yamlErr(err error, rep *Report) {
 		return
 	}
 	msg := err.Error()
-	if m := yamlLine.find(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		rep.add(line, 0, "", "yaml: %s", msg[len(m[0]):])
 		return

@@ -1128,12 +1128,12 @@ func (c *checker) template(path, t string) {
 	if t == "" {
 		return
 	}
-	m := reTemplate.find(t)
-	if m == nil {
+	store, ok := templateVol(t)
+	if !ok {
 		c.errf(path, "%q is not a template volume STORAGE:vztmpl/FILE (e.g. local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst)", t)
 		return
 	}
-	c.storageRef(path, m[1], "vztmpl")
+	c.storageRef(path, store, "vztmpl")
 }
 
 // bridgeRef checks a bridge a container uses: the management bridge or

@@ -104,7 +104,7 @@ func unescape(s string) string {
 }
 
 // escape writes a path the way exports(5) reads it: blanks, quotes, "#" and
-// backslashes as \ooo octal().
+// backslashes as \ooo octal.
 func escape(p string) string {
 	var b strings.Builder
 	for _, r := range p {
