@@ -37,7 +37,7 @@ build: gocheck
 # network module's syntax check runs it from its extracted .deb.
 IFUPDOWN2 := build/ifupdown2
 $(IFUPDOWN2):
-	@mkdir -p build/deb && cd build/deb && apt-get download ifupdown2 >/dev/null
+	@mkdir -p build/deb && cd build/deb && apt-get download -o APT::Sandbox::User=root ifupdown2 >/dev/null
 	dpkg -x build/deb/ifupdown2_*.deb $(IFUPDOWN2)
 
 test: gocheck deps build $(IFUPDOWN2)
