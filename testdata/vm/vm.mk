@@ -7,14 +7,7 @@ VM_DEBS := qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools pytho
 .PHONY: e2e demo vm-deps vm-image
 
 vm-deps:
-	@missing=""; for p in $(VM_DEBS); do \
-	  dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install$$missing"; exit 2; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(VM_DEBS)"
 
 # vm-image builds (or reuses) the cached guest root: debootstrap + host-built ZFS modules.
 vm-image: vm-deps
