@@ -42,44 +42,35 @@ func defaultConnect(ctx context.Context) (manager, error) { return dbus.NewWithC
 // WantedBy= target of the unit's [Install] section. Enabling an enabled unit
 // changes nothing.
 func Enable(ctx context.Context, root host.Root, live bool, names ...string) error {
-	if len(names) == 0 {
-		return nil
-	}
-	if live && isLive(root) {
-		m, err := connect(ctx)
-		if err == nil {
-			defer m.Close()
-			if _, _, err := m.EnableUnitFilesContext(ctx, names, false, true); err != nil {
-				return fmt.Errorf("units: enable %s: %w", strings.Join(names, " "), err)
-			}
-			if err := m.ReloadContext(ctx); err != nil {
-				return fmt.Errorf("units: daemon-reload: %w", err)
-			}
-			return nil
-		}
-		// No systemd to talk to: the symlinks are all enabling is.
-	}
-	for _, name := range names {
-		if err := enableLinks(root, name); err != nil {
-			return err
-		}
-	}
-	return nil
+	return switchUnits(ctx, root, live, names, "enable", func(m manager) error {
+		_, _, err := m.EnableUnitFilesContext(ctx, names, false, true)
+		return err
+	}, enableLinks)
 }
 
 // Disable disables the named units: over D-Bus on a live system, else by
 // removing every Dir/*.wants/<name> symlink (also those of targets the unit
 // no longer lists). Disabling a disabled or missing unit changes nothing.
 func Disable(ctx context.Context, root host.Root, live bool, names ...string) error {
+	return switchUnits(ctx, root, live, names, "disable", func(m manager) error {
+		_, err := m.DisableUnitFilesContext(ctx, names, false)
+		return err
+	}, disableLinks)
+}
+
+// switchUnits is Enable and Disable: the D-Bus call then daemon-reload on a
+// live system, else (no systemd to talk to, or an offline root) the wants
+// symlinks, which are all that enabling is.
+func switchUnits(ctx context.Context, root host.Root, live bool, names []string, verb string,
+	viaDBus func(manager) error, viaLinks func(host.Root, string) error) error {
 	if len(names) == 0 {
 		return nil
 	}
 	if live && isLive(root) {
-		m, err := connect(ctx)
-		if err == nil {
+		if m, err := connect(ctx); err == nil {
 			defer m.Close()
-			if _, err := m.DisableUnitFilesContext(ctx, names, false); err != nil {
-				return fmt.Errorf("units: disable %s: %w", strings.Join(names, " "), err)
+			if err := viaDBus(m); err != nil {
+				return fmt.Errorf("units: %s %s: %w", verb, strings.Join(names, " "), err)
 			}
 			if err := m.ReloadContext(ctx); err != nil {
 				return fmt.Errorf("units: daemon-reload: %w", err)
@@ -88,7 +79,7 @@ func Disable(ctx context.Context, root host.Root, live bool, names ...string) er
 		}
 	}
 	for _, name := range names {
-		if err := disableLinks(root, name); err != nil {
+		if err := viaLinks(root, name); err != nil {
 			return err
 		}
 	}
