@@ -44,6 +44,12 @@ type Options struct {
 	// run records it (status "invalid"), shows the banner and runs nothing.
 	SeedErr error
 	Bundle  string // real directory with the seed's referenced files
+	// Prepare, when set, runs once the lock is held and before anything
+	// else: it copies the seed's bundle into the state directory and
+	// returns that directory (Bundle). Under the lock, so a run in progress
+	// never has its scripts replaced by another seed's. Its error is
+	// recorded like SeedErr.
+	Prepare func() (bundle string, err error)
 	// InRoot: Runner runs commands inside Root (an offline root), so
 	// modules give them in-root paths (modules.Env.CmdPath).
 	InRoot bool
@@ -134,7 +140,6 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 		o.BootID = ReadBootID(o.Root)
 	}
 	red := NewRedactor(o.Seed)
-	red.Add(FileSecrets(o.Seed, o.Root, o.Bundle)...)
 	e := &engine{
 		o:   o,
 		r:   o.Root,
@@ -152,6 +157,18 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 		return Outcome{State: Failed}, err
 	}
 	defer lock.Unlock()
+	if err := ensureStateDirs(o.Root); err != nil {
+		return Outcome{State: Failed}, err
+	}
+	if e.o.Prepare != nil && e.o.SeedErr == nil && e.o.Seed != nil {
+		bundle, err := e.o.Prepare()
+		if err != nil {
+			e.o.SeedErr, e.o.Seed = err, nil
+		} else if bundle != "" {
+			e.o.Bundle = bundle
+		}
+	}
+	red.Add(FileSecrets(e.o.Seed, e.o.Root, e.o.Bundle)...)
 	e.out = openOutput(o.Root, &e.o, red)
 	defer e.out.close()
 	e.run = loggingRunner{next: e.run, out: e.out}
@@ -160,6 +177,35 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	// started.
 	defer e.notify("READY=1")
 	return e.execute(ctx)
+}
+
+// stateDirs are the directories of the state tree: root only (0700), as
+// docs/operator.md says, whichever write creates them first. Files under
+// them are 0600 anyway; the directories keep their names (users, pools,
+// modules) private too.
+var stateDirs = []string{StateDir, MarkerDir, StateDir + "/data", StateDir + "/bundle"}
+
+// ensureStateDirs creates the state directories 0700 and tightens ones an
+// older version (or a bundle copy) created 0755.
+func ensureStateDirs(r host.Root) error {
+	for _, d := range stateDirs {
+		if err := r.MkdirAll(d, 0o700, host.Owner{}); err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+		fi, err := r.Lstat(d)
+		if err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("engine: %s is not a directory", d)
+		}
+		if fi.Mode().Perm() != 0o700 {
+			if err := r.Chmod(d, 0o700); err != nil {
+				return fmt.Errorf("engine: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // ReadBootID returns the current boot id: BootIDFile inside the root, then

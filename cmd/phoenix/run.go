@@ -129,18 +129,39 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 	default:
 		o.Seed, o.SeedName, o.SeedData, o.SeedOrigin = s, found.Name, found.Data, found.Origin
 		runner.Redactor = bootstrap.NewRedactor(s)
-		if refs := source.Referenced(s); len(refs) > 0 && write {
-			if _, err := found.CopyBundle(root, bundleDir, refs); err != nil {
-				o.SeedErr = err
-				o.Seed = nil
-				break
-			}
-		}
 		if host.Exists(root, bundleDir) {
 			o.Bundle = root.Path(bundleDir)
 		}
+		if write {
+			// Under the run lock (bootstrap.Options.Prepare): a run in
+			// progress keeps its bundle.
+			o.Prepare = func() (string, error) { return prepareBundle(root, found, s) }
+		}
 	}
 	return o
+}
+
+// prepareBundle copies the files the seed refers to into the state
+// directory (checked against the signed manifest, if signed) and records
+// the manifest's serial, so an older signed seed is refused from now on.
+func prepareBundle(root host.Root, found *source.Found, s *seed.Seed) (string, error) {
+	// The state directory is root-only, also when the bundle copy is the
+	// first thing to create it.
+	if err := root.MkdirAll(bootstrap.StateDir, 0o700, host.Owner{}); err != nil {
+		return "", err
+	}
+	if refs := source.Referenced(s); len(refs) > 0 {
+		if _, err := found.CopyBundle(root, bundleDir, refs); err != nil {
+			return "", err
+		}
+	}
+	if err := found.RecordSerial(root); err != nil {
+		return "", err
+	}
+	if host.Exists(root, bundleDir) {
+		return root.Path(bundleDir), nil
+	}
+	return "", nil
 }
 
 // loadSeed locates the seed (seed/source) and validates it strictly.

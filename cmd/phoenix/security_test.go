@@ -22,3 +22,8 @@ func runSecurityScript(t *testing.T, name string) {
 // out of it (absolute and relative); run, install, uninstall, clean,
 // status and plan never touch the outside directory.
 func TestH3RootSymlinksStayInside(t *testing.T) { runSecurityScript(t, "h3_root_symlinks") }
+
+// TestH2SignedBundle: a signed seed copied onto a stick with another
+// runfile and password file is refused, the log naming the file; an older
+// signed seed is refused once a newer one was accepted (replay).
+func TestH2SignedBundle(t *testing.T) { runSecurityScript(t, "h2_signed_bundle") }

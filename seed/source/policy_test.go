@@ -32,14 +32,26 @@ func sshSign(t *testing.T, key, namespace, data string) string {
 	return string(b)
 }
 
+// manifestOf is the manifest of a seed without bundle files.
+func manifestOf(t testing.TB, seed string, serial uint64) string {
+	t.Helper()
+	m, err := BuildManifest([]byte(seed), serial, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(m)
+}
+
 func TestSignaturePolicy(t *testing.T) {
 	key, trusted := sshKey(t, "admin@example.org")
 	stranger, _ := sshKey(t, "x")
-	good := sshSign(t, key, Namespace, tinySeed)
+	man := manifestOf(t, tinySeed, 1)
+	good := sshSign(t, key, Namespace, man)
 	cases := []struct {
 		name      string
 		sig       string // "" = unsigned
 		seed      string // "" = tinySeed
+		man       string // "" = the manifest of tinySeed, "-" = none
 		completed bool
 		require   bool
 		noSigners bool
@@ -52,10 +64,13 @@ func TestSignaturePolicy(t *testing.T) {
 		{name: "unsigned after completion", completed: true, why: "unsigned seed ignored after the first completion"},
 		{name: "good after completion", sig: good, completed: true, accept: true, signed: true},
 		{name: "good, required", sig: good, require: true, accept: true, signed: true},
-		{name: "bad signature after completion", sig: good, seed: tinySeed + "# evil\n", completed: true, why: "signature does not verify"},
-		{name: "bad signature before completion", sig: good, seed: tinySeed + "# evil\n", why: "signature does not verify"},
-		{name: "unknown key", sig: sshSign(t, stranger, Namespace, tinySeed), completed: true, why: "not in the allowed signers"},
-		{name: "wrong namespace", sig: sshSign(t, key, "file", tinySeed), completed: true, why: `wrong signature namespace: signed for "file"`},
+		{name: "changed seed after completion", sig: good, seed: tinySeed + "# evil\n", completed: true, why: "does not match the signed manifest"},
+		{name: "changed seed before completion", sig: good, seed: tinySeed + "# evil\n", why: "does not match the signed manifest"},
+		{name: "bad signature after completion", sig: good, man: manifestOf(t, tinySeed, 2), completed: true, why: "signature does not verify"},
+		{name: "bad signature before completion", sig: good, man: manifestOf(t, tinySeed, 2), why: "signature does not verify"},
+		{name: "signature without manifest", sig: good, man: "-", completed: true, why: "no seed.yaml.manifest next to it"},
+		{name: "unknown key", sig: sshSign(t, stranger, Namespace, man), completed: true, why: "not in the allowed signers"},
+		{name: "wrong namespace", sig: sshSign(t, key, "file", man), completed: true, why: `wrong signature namespace: signed for "file"`},
 		{name: "signed, no allowed_signers, after completion", sig: good, completed: true, noSigners: true, why: "/etc/phoenix/allowed_signers is absent"},
 		{name: "signed, no allowed_signers, before completion", sig: good, noSigners: true, accept: true},
 	}
@@ -68,6 +83,13 @@ func TestSignaturePolicy(t *testing.T) {
 			files := map[string]string{"seed.yaml": data}
 			if c.sig != "" {
 				files["seed.yaml.sig"] = c.sig
+				switch c.man {
+				case "":
+					files["seed.yaml.manifest"] = man
+				case "-":
+				default:
+					files["seed.yaml.manifest"] = c.man
+				}
 			}
 			stick := mkFAT(t, 4, "PHOENIX", files)
 			r := newRoot(t, fakeBlock{name: "sdb", removable: true, image: stick})

@@ -81,6 +81,9 @@ type Found struct {
 	// Signed is true when a signature verified; Signer is its principal.
 	Signed bool
 	Signer string
+	// Manifest is the signed manifest of a signed seed: CopyBundle checks
+	// every file against it. Nil for unsigned and local seeds.
+	Manifest *Manifest
 	// Bundle reads the files the seed refers to (nil when Disabled).
 	Bundle Bundle
 	// Disabled is set by phoenix.disable on the kernel command line.
@@ -250,41 +253,59 @@ func (l *locator) requireSigned() (bool, string) {
 }
 
 // judge applies the signature policy to a volume seed. It returns the
-// signer (empty when unsigned) or why the seed is refused.
-func (l *locator) judge(name string, data, sig []byte) (signed bool, signer string, refuse error) {
+// signer (empty when unsigned) and the signed manifest, or why the seed is
+// refused. A signature covers the manifest (seed.yaml.manifest), which
+// names the seed's digest, its bundle files' digests and a serial.
+func (l *locator) judge(name string, data, sig, manifest []byte) (signed bool, signer string, man *Manifest, refuse error) {
 	required, reason := l.requireSigned()
 	if sig == nil {
 		switch {
 		case l.o.Completed:
-			return false, "", fmt.Errorf("unsigned seed ignored after the first completion: sign it with `phoenix seed sign` and list the key in %s", AllowedSigners)
+			return false, "", nil, fmt.Errorf("unsigned seed ignored after the first completion: sign it with `phoenix seed sign` and list the key in %s", AllowedSigners)
 		case required:
-			return false, "", fmt.Errorf("unsigned seed refused: %s", reason)
+			return false, "", nil, fmt.Errorf("unsigned seed refused: %s", reason)
 		}
-		return false, "", nil
+		return false, "", nil, nil
 	}
 	allowed, err := l.o.Root.ReadFile(AllowedSigners)
 	if err != nil {
 		if !isNotExist(err) {
-			return false, "", fmt.Errorf("read %s: %w", AllowedSigners, err)
+			return false, "", nil, fmt.Errorf("read %s: %w", AllowedSigners, err)
 		}
 		if l.o.Completed || required {
-			return false, "", fmt.Errorf("%s%s present but %s is absent: cannot verify it", name, SigSuffix, AllowedSigners)
+			return false, "", nil, fmt.Errorf("%s%s present but %s is absent: cannot verify it", name, SigSuffix, AllowedSigners)
 		}
 		l.warn("%s%s not verified: %s is absent (accepted unsigned before the first completion)", name, SigSuffix, AllowedSigners)
-		return false, "", nil
+		return false, "", nil, nil
+	}
+	// From here on the signature is meant to be checked, so anything wrong
+	// with it refuses the seed, even before completion.
+	if manifest == nil {
+		return false, "", nil, fmt.Errorf("%s%s: no %s next to it: a signature covers the seed's manifest; sign it again with `phoenix seed sign`", name, SigSuffix, path.Base(manifestName(name)))
 	}
 	signers, err := sign.ParseAllowedSigners(allowed)
 	if err != nil {
-		return false, "", fmt.Errorf("%s: %w", AllowedSigners, err)
+		return false, "", nil, fmt.Errorf("%s: %w", AllowedSigners, err)
 	}
-	principal, err := sign.Verify(signers, Namespace, data, sig, l.o.Now())
+	principal, err := sign.Verify(signers, Namespace, manifest, sig, l.o.Now())
 	if err != nil {
-		// A signature that does not verify is refused even before
-		// completion: someone meant it to be checked.
-		return false, "", fmt.Errorf("%s%s: %w", name, SigSuffix, err)
+		return false, "", nil, fmt.Errorf("%s%s: %w", name, SigSuffix, err)
 	}
-	return true, principal, nil
+	man, err = ParseManifest(manifest)
+	if err != nil {
+		return false, "", nil, fmt.Errorf("%s: %w", manifestName(name), err)
+	}
+	if err := man.CheckSeed(data); err != nil {
+		return false, "", nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := checkSerial(l.o.Root, man); err != nil {
+		return false, "", nil, fmt.Errorf("%s: %w", manifestName(name), err)
+	}
+	return true, principal, man, nil
 }
 
 // sigName is the signature file next to a seed file on a volume.
 func sigName(seedPath string) string { return path.Clean(seedPath) + SigSuffix }
+
+// manifestName is the manifest file next to a seed file on a volume.
+func manifestName(seedPath string) string { return path.Clean(seedPath) + ManifestSuffix }
