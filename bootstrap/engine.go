@@ -179,6 +179,26 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	return e.execute(ctx)
 }
 
+// TrustAnchorFile makes seed sources refuse unsigned volume seeds
+// (seed/source.RequireSignedFile). The first completion writes it, outside
+// the state directory: `phoenix clean --all` (which removes the completion
+// record) and `phoenix uninstall --purge` keep it, so neither reopens the
+// window in which an unsigned stick is taken.
+const TrustAnchorFile = "/etc/phoenix/require-signed"
+
+const trustAnchorText = `# Written by phoenix when this host's seed first completed: from now on a
+# seed on a USB stick or CD must be signed (see /etc/phoenix/allowed_signers).
+# phoenix clean and phoenix uninstall --purge keep this file. Remove it by
+# hand to accept unsigned sticks again.
+`
+
+func writeTrustAnchor(r host.Root) error {
+	if host.Exists(r, TrustAnchorFile) {
+		return nil
+	}
+	return r.WriteFile(TrustAnchorFile, []byte(trustAnchorText), 0o644, host.Owner{})
+}
+
 // stateDirs are the directories of the state tree: root only (0700), as
 // docs/operator.md says, whichever write creates them first. Files under
 // them are 0600 anyway; the directories keep their names (users, pools,
@@ -683,6 +703,9 @@ func (e *engine) finish() (Outcome, error) {
 		}
 	} else if !prev.Finished.IsZero() {
 		fin = prev.Finished
+	}
+	if err := writeTrustAnchor(e.r); err != nil {
+		return e.abort(fmt.Errorf("engine: %w", err))
 	}
 	if err := removeIfExists(e.r, CursorFile); err != nil {
 		return e.abort(fmt.Errorf("engine: %w", err))

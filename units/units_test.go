@@ -49,7 +49,7 @@ func TestEmbedded(t *testing.T) {
 			"ConditionPathExists=!" + DisabledFile, "ConditionKernelCommandLine=!phoenix.disable",
 			"ExecStart=" + Binary + " run\n", "WantedBy=multi-user.target"},
 		ReseedPath:    {"PathChanged=" + SeedFile, "Unit=" + ReseedService, "WantedBy=multi-user.target"},
-		ReseedService: {"ExecStart=" + Binary + " run --seed " + SeedFile, "After=network-online.target phoenix.service", "ConditionPathExists=!" + DisabledFile},
+		ReseedService: {"ExecStart=" + Binary + " run --reseed --lock-wait inf --seed " + SeedFile, "After=network-online.target phoenix.service", "ConditionPathExists=!" + DisabledFile},
 	}
 	for name, lines := range must {
 		data, err := Read(name)

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -35,11 +37,28 @@ func init() {
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, seedFile, rootDir := engineFlags("phoenix run", "kernel phoenix.seed=, /etc/phoenix/seed.yaml, a volume labelled PHOENIX", stderr)
 	dryRun := fs.Bool("dry-run", false, "say what would run, change nothing")
+	reseed := fs.Bool("reseed", false, "the reseed unit's run: a missing --seed FILE is no error, and FILE must match FILE.sha256")
+	lockWait := fs.String("lock-wait", "30s", "how long to wait for a run in progress (`DURATION`, or inf: until it ends)")
 	if fs.Parse(args) != nil || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE] [--root DIR] [--dry-run]")
+		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE] [--root DIR] [--dry-run] [--lock-wait DURATION|inf]")
 		return exitUsage
 	}
+	wait, err := parseLockWait(*lockWait)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix run: --lock-wait: %v\n", err)
+		return exitUsage
+	}
+	if *reseed {
+		if *seedFile == "" {
+			fmt.Fprintln(stderr, "phoenix run: --reseed needs --seed FILE")
+			return exitUsage
+		}
+		if code, ok := reseedReady(*seedFile, stdout, stderr); !ok {
+			return code
+		}
+	}
 	o := engineOptions(ctx, *rootDir, *seedFile, stderr, !*dryRun)
+	o.LockWait = wait
 	if *dryRun {
 		return printPlan(ctx, o, stdout, stderr, true)
 	}
@@ -49,6 +68,57 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return "selected modules done"
 	}, stdout, stderr)
+}
+
+// DigestSuffix names the digest file next to an installed seed
+// (seed.yaml.sha256, sha256sum format). `phoenix install --seed` writes it
+// after the seed; the reseed unit watches both and runs only once they
+// agree.
+const DigestSuffix = ".sha256"
+
+// reseedReady decides whether the reseed unit's run may go ahead. The path
+// unit fires when the seed file appears (before its content is written)
+// and when it is deleted (systemd path.c, PathChanged), so: a deleted seed
+// runs nothing and leaves status alone; a seed that does not match its
+// digest file is still being written (or was cut off) and runs nothing.
+func reseedReady(file string, stdout, stderr io.Writer) (int, bool) {
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(stdout, "phoenix: reseed: %s was removed; nothing to do (status unchanged)\n", file)
+		return exitOK, false
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix: reseed: %v\n", err)
+		return exitFailed, false
+	}
+	sum, err := os.ReadFile(file + DigestSuffix)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix: reseed: %s%s: %v: a new seed runs once its digest is next to it (install it with `phoenix install --seed FILE`, or `sha256sum seed.yaml > seed.yaml.sha256`)\n", file, DigestSuffix, err)
+		return exitFailed, false
+	}
+	want, _, _ := strings.Cut(strings.TrimSpace(string(sum)), " ")
+	if got := bootstrap.Digest(data); "sha256:"+strings.ToLower(want) != got {
+		fmt.Fprintf(stdout, "phoenix: reseed: %s does not match %s%s yet (still being written, or cut off); nothing run\n", file, file, DigestSuffix)
+		return exitOK, false
+	}
+	return exitOK, true
+}
+
+// parseLockWait reads --lock-wait: a Go duration, or inf for as long as it
+// takes (the reseed unit: a seed dropped during a long run is applied
+// after it, never dropped).
+func parseLockWait(s string) (time.Duration, error) {
+	if s == "inf" || s == "infinity" {
+		return math.MaxInt64, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s: want a positive duration or inf", s)
+	}
+	return d, nil
 }
 
 // engineFlags is the flag set of a verb that runs or plans the engine:

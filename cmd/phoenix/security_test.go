@@ -27,3 +27,15 @@ func TestH3RootSymlinksStayInside(t *testing.T) { runSecurityScript(t, "h3_root_
 // runfile and password file is refused, the log naming the file; an older
 // signed seed is refused once a newer one was accepted (replay).
 func TestH2SignedBundle(t *testing.T) { runSecurityScript(t, "h2_signed_bundle") }
+
+// TestM2CleanKeepsTrust: after the first completion, `clean --all` and
+// `uninstall --purge` leave unsigned sticks refused.
+func TestM2CleanKeepsTrust(t *testing.T) { runSecurityScript(t, "m2_clean_keeps_trust") }
+
+// TestM5LockBeforeBundle: a run waiting for the lock has not touched the
+// bundle of the run in progress; the reseed unit's run waits until it runs.
+func TestM5LockBeforeBundle(t *testing.T) { runSecurityScript(t, "m5_lock_before_bundle") }
+
+// TestM6ReseedHalfWritten: the reseed unit's run does nothing for a deleted
+// seed or one that does not match its digest file.
+func TestM6ReseedHalfWritten(t *testing.T) { runSecurityScript(t, "m6_reseed_half_written") }
