@@ -39,3 +39,7 @@ func TestM5LockBeforeBundle(t *testing.T) { runSecurityScript(t, "m5_lock_before
 // TestM6ReseedHalfWritten: the reseed unit's run does nothing for a deleted
 // seed or one that does not match its digest file.
 func TestM6ReseedHalfWritten(t *testing.T) { runSecurityScript(t, "m6_reseed_half_written") }
+
+// TestM3HookTrust: the first-boot hook does not install a stick's seed as
+// the trusted local seed, bypassing its signature.
+func TestM3HookTrust(t *testing.T) { runSecurityScript(t, "m3_hook_trust") }
