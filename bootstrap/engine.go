@@ -345,11 +345,20 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 		e.cursor.Reboots = map[string]int{}
 	}
 	var prog InProgress
-	if found, _ := readJSON(e.r, InProgressFile, &prog); found {
-		e.out.line(prog.Module, prioNotice, fmt.Sprintf("the run of %s started %s did not finish; running it again", prog.Module, prog.Started.Format(time.RFC3339)))
-	}
+	foundProg, _ := readJSON(e.r, InProgressFile, &prog)
 	e.initStatus()
 	todo := e.todo()
+	if foundProg {
+		// The record says a module's Apply was interrupted. If that module
+		// is not pending (its marker was written just before the crash, or
+		// it left the seed), the record is stale: clear it instead of
+		// announcing a rerun that never comes, on every run.
+		if slices.ContainsFunc(todo, func(m modules.Module) bool { return m.Name() == prog.Module }) {
+			e.out.line(prog.Module, prioNotice, fmt.Sprintf("the run of %s started %s did not finish; running it again", prog.Module, prog.Started.Format(time.RFC3339)))
+		} else if err := removeIfExists(e.r, InProgressFile); err != nil {
+			return e.abort(fmt.Errorf("engine: %w", err))
+		}
+	}
 	// On a host where everything is done (every boot of a provisioned
 	// machine with the unit still enabled, every status check) the run
 	// only rewrites status once, at the end.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -144,6 +145,11 @@ func engineRun(ctx context.Context, verb string, o bootstrap.Options, done func(
 		fmt.Fprintln(stderr, verb+": see `phoenix status` and /var/log/phoenix/phoenix.log")
 		return exitFailed
 	}
+	if out.Complete {
+		if err := scrubBundle(o); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", verb, err)
+		}
+	}
 	switch out.State {
 	case bootstrap.Rebooting:
 		fmt.Fprintf(stdout, "phoenix: %s needs a reboot; rebooting (the run continues at boot)\n", out.Module)
@@ -209,6 +215,29 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 		}
 	}
 	return o
+}
+
+// scrubBundle removes the plaintext Samba password files from the bundle
+// once the seed completed: the passwords are set, and the copy would
+// otherwise stay on disk indefinitely. A reseed copies them again.
+func scrubBundle(o bootstrap.Options) error {
+	if o.Seed == nil || o.Seed.Samba == nil || o.Root == nil {
+		return nil
+	}
+	for _, u := range o.Seed.Samba.Users {
+		if u.PasswordFile == "" || strings.HasPrefix(u.PasswordFile, "/") {
+			continue
+		}
+		c, err := source.CleanRel(u.PasswordFile)
+		if err != nil {
+			continue
+		}
+		p := path.Join(bundleDir, c)
+		if err := o.Root.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // prepareBundle copies the files the seed refers to into the state

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -43,3 +44,14 @@ func TestM6ReseedHalfWritten(t *testing.T) { runSecurityScript(t, "m6_reseed_hal
 // TestM3HookTrust: the first-boot hook does not install a stick's seed as
 // the trusted local seed, bypassing its signature.
 func TestM3HookTrust(t *testing.T) { runSecurityScript(t, "m3_hook_trust") }
+
+// TestM7SecretsAtRest: seed images are 0600 whatever the umask, and the
+// bundle's plaintext Samba password files are gone once the seed completed.
+func TestM7SecretsAtRest(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	runSecurityScript(t, "m7_secrets_at_rest")
+}
+
+// TestL1StateDirRootOnly: the state tree is 0700 (docs/operator.md).
+func TestL1StateDirRootOnly(t *testing.T) { runSecurityScript(t, "l1_state_dir") }

@@ -137,3 +137,33 @@ func TestLocalSeedTrustedAfterCompletion(t *testing.T) {
 		t.Fatalf("%+v", f)
 	}
 }
+
+// TestL4SeedLimitOnDevices: phoenix.seed=/dev/zero (Stat size 0) must not
+// read without bound, and a device or FIFO is never a trusted local seed.
+func TestL4SeedLimitOnDevices(t *testing.T) {
+	r := newRoot(t)
+	put(t, r, "/proc/cmdline", "quiet phoenix.seed=/dev/zero\n")
+	if err := os.MkdirAll(r.Path("/dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The root's /dev/zero is the real one (a character device).
+	if err := exec.Command("cp", "-a", "/dev/zero", r.Path("/dev/zero")).Run(); err != nil {
+		// Not root: a FIFO is the same kind of file for this check.
+		if err := exec.Command("mkfifo", r.Path("/dev/zero")).Run(); err != nil {
+			t.Skip("cannot make a device or FIFO here")
+		}
+	}
+	_, err := Locate(context.Background(), Options{Root: r, Wait: -1})
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("want a refusal of the non-regular file, got %v", err)
+	}
+	// A regular file that grows past the limit between Stat and read is
+	// cut at the limit and refused.
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(big, []byte(strings.Repeat("#\n", MaxSeedSize/2+1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readLimited(big); err == nil {
+		t.Fatal("a seed over the limit was read")
+	}
+}

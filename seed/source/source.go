@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -221,6 +222,10 @@ func (l *locator) fromFile(origin, real string) (*Found, error) {
 	}, nil
 }
 
+// readLimited reads a seed file of at most MaxSeedSize bytes. Only regular
+// files: a device (whose Stat size is 0) or a FIFO could otherwise feed an
+// unbounded or foreign seed. The limit is enforced on the bytes read from
+// the same open file, not on what Stat said.
 func readLimited(p string) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -234,10 +239,20 @@ func readLimited(p string) ([]byte, error) {
 	if fi.IsDir() {
 		return nil, fmt.Errorf("is a directory")
 	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s): a seed file must be a plain file", fi.Mode().Type())
+	}
 	if fi.Size() > MaxSeedSize {
 		return nil, fmt.Errorf("%d bytes: larger than %d", fi.Size(), MaxSeedSize)
 	}
-	return os.ReadFile(p)
+	data, err := io.ReadAll(io.LimitReader(f, MaxSeedSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSeedSize {
+		return nil, fmt.Errorf("more than %d bytes: larger than the limit", MaxSeedSize)
+	}
+	return data, nil
 }
 
 // requireSigned reports whether unsigned volume seeds are refused before
