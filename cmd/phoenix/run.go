@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -38,10 +39,11 @@ func init() {
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, seedFile, rootDir := engineFlags("phoenix run", "kernel phoenix.seed=, /etc/phoenix/seed.yaml, a volume labelled PHOENIX", stderr)
 	dryRun := fs.Bool("dry-run", false, "say what would run, change nothing")
-	reseed := fs.Bool("reseed", false, "the reseed unit's run: a missing --seed FILE is no error, and FILE must match FILE.sha256")
+	changed := fs.Bool("changed", false, "with --seed: do nothing when a run in this boot already used this very seed (the boot-time reseed check)")
+	reseed := fs.Bool("reseed", false, "the reseed unit's run: with --seed, a deleted FILE runs nothing, and FILE must be complete (match FILE.sha256, or be unchanged for a moment)")
 	lockWait := fs.String("lock-wait", "30s", "how long to wait for a run in progress (`DURATION`, or inf: until it ends)")
-	if fs.Parse(args) != nil || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE] [--root DIR] [--dry-run] [--lock-wait DURATION|inf]")
+	if fs.Parse(args) != nil || fs.NArg() != 0 || ((*changed || *reseed) && *seedFile == "") {
+		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE [--changed] [--reseed]] [--root DIR] [--dry-run] [--lock-wait DURATION|inf]")
 		return exitUsage
 	}
 	wait, err := parseLockWait(*lockWait)
@@ -49,13 +51,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "phoenix run: --lock-wait: %v\n", err)
 		return exitUsage
 	}
-	if *reseed {
-		if *seedFile == "" {
-			fmt.Fprintln(stderr, "phoenix run: --reseed needs --seed FILE")
-			return exitUsage
-		}
-		if code, ok := reseedReady(*seedFile, stdout, stderr); !ok {
+	if *reseed && !*dryRun {
+		if code, ok := reseedReady(ctx, *seedFile, stdout, stderr); !ok {
 			return code
+		}
+	}
+	if *changed && !*dryRun {
+		if why := seenThisBoot(host.NewDirRoot(*rootDir), *seedFile); why != "" {
+			fmt.Fprintln(stdout, "phoenix: "+why)
+			return exitOK
 		}
 	}
 	o := engineOptions(ctx, *rootDir, *seedFile, stderr, !*dryRun)
@@ -77,12 +81,26 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // agree.
 const DigestSuffix = ".sha256"
 
+// reseedSettle is how long a seed without a digest file must stay
+// unchanged before the reseed unit runs it; reseedSettleMax bounds the
+// wait for a writer that keeps writing. Variables so tests can shorten
+// them.
+var reseedSettle, reseedSettleMax = 2 * time.Second, 5 * time.Minute
+
 // reseedReady decides whether the reseed unit's run may go ahead. The path
-// unit fires when the seed file appears (before its content is written)
-// and when it is deleted (systemd path.c, PathChanged), so: a deleted seed
-// runs nothing and leaves status alone; a seed that does not match its
-// digest file is still being written (or was cut off) and runs nothing.
-func reseedReady(file string, stdout, stderr io.Writer) (int, bool) {
+// unit fires when the seed file appears, before its content is written,
+// and when it is deleted (systemd src/core/path.c, PathChanged: "exists
+// != previous_exists" on the parent's IN_CREATE/IN_DELETE). So:
+//   - a deleted seed runs nothing and leaves status alone;
+//   - with FILE.sha256 next to it (phoenix install --seed writes it after
+//     the seed), FILE runs only once it matches: a seed cut off half-way
+//     never runs;
+//   - without one, FILE runs once it has stayed unchanged (size, mtime,
+//     content) for reseedSettle: a writer still writing is waited for. A
+//     writer that died half-way cannot be told from a finished one this
+//     way; docs/iso-baking.md says to rename into place or write the
+//     digest.
+func reseedReady(ctx context.Context, file string, stdout, stderr io.Writer) (int, bool) {
 	data, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(stdout, "phoenix: reseed: %s was removed; nothing to do (status unchanged)\n", file)
@@ -93,16 +111,58 @@ func reseedReady(file string, stdout, stderr io.Writer) (int, bool) {
 		return exitFailed, false
 	}
 	sum, err := os.ReadFile(file + DigestSuffix)
-	if err != nil {
-		fmt.Fprintf(stderr, "phoenix: reseed: %s%s: %v: a new seed runs once its digest is next to it (install it with `phoenix install --seed FILE`, or `sha256sum seed.yaml > seed.yaml.sha256`)\n", file, DigestSuffix, err)
+	switch {
+	case err == nil:
+		want, _, _ := strings.Cut(strings.TrimSpace(string(sum)), " ")
+		if "sha256:"+strings.ToLower(want) != bootstrap.Digest(data) {
+			fmt.Fprintf(stdout, "phoenix: reseed: %s does not match %s%s yet (still being written, or cut off); nothing run\n", file, file, DigestSuffix)
+			return exitOK, false
+		}
+		return exitOK, true
+	case !errors.Is(err, os.ErrNotExist):
+		fmt.Fprintf(stderr, "phoenix: reseed: %v\n", err)
 		return exitFailed, false
 	}
-	want, _, _ := strings.Cut(strings.TrimSpace(string(sum)), " ")
-	if got := bootstrap.Digest(data); "sha256:"+strings.ToLower(want) != got {
-		fmt.Fprintf(stdout, "phoenix: reseed: %s does not match %s%s yet (still being written, or cut off); nothing run\n", file, file, DigestSuffix)
-		return exitOK, false
+	if err := settle(ctx, file, data); err != nil {
+		fmt.Fprintf(stderr, "phoenix: reseed: %s: %v; nothing run\n", file, err)
+		return exitFailed, false
 	}
 	return exitOK, true
+}
+
+// settle waits until file has kept the same size, mtime and content for
+// reseedSettle.
+func settle(ctx context.Context, file string, data []byte) error {
+	deadline := time.Now().Add(reseedSettleMax)
+	prev, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	if time.Since(prev.ModTime()) >= reseedSettle {
+		return nil // last written long enough ago (every boot-time check)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(reseedSettle):
+		}
+		cur, err := os.Stat(file)
+		if err != nil {
+			return err
+		}
+		now, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		if cur.Size() == prev.Size() && cur.ModTime().Equal(prev.ModTime()) && bytes.Equal(now, data) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still changing after %s", reseedSettleMax)
+		}
+		prev, data = cur, now
+	}
 }
 
 // parseLockWait reads --lock-wait: a Go duration, or inf for as long as it
@@ -270,9 +330,11 @@ func loadSeed(ctx context.Context, root host.Root, seedFile string, live bool, s
 		Flag:      seedFile,
 		Completed: host.Exists(root, bootstrap.CompletionFile),
 		Log:       func(msg string) { fmt.Fprintf(stderr, "phoenix: seed: %s\n", msg) },
+		Remote:    remoteOptions(root),
 	}
 	if !live {
 		so.Wait = -1 // an offline root has no USB stick to wait for
+		so.Remote.Wait = -1
 	}
 	found, err := source.Locate(ctx, so)
 	if err != nil {
@@ -384,4 +446,33 @@ func offlineReboot(runner host.Runner, stderr io.Writer) func(context.Context) e
 		_, err := runner.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"reboot"}, Timeout: time.Minute})
 		return err
 	}
+}
+
+// seenThisBoot says why a `run --changed` has nothing to do, or "" when it
+// must run: the last run (status.json) was in this very boot and used a
+// seed with the same digest. phoenix-reseed.service runs at every boot
+// (after phoenix.service) and on every change of the seed file: this keeps
+// it from running a seed a second time in the boot that already ran it
+// (a failed first run stays failed until the admin acts, as
+// phoenix.service's Restart=no means), while a seed replaced while the host
+// was off (an earlier boot's status) or a new seed always runs. A seed that
+// converged is cheap to run anyway: the engine compares digests only.
+func seenThisBoot(root host.Root, seedFile string) string {
+	data, err := os.ReadFile(seedFile)
+	if err != nil {
+		return "" // the run reports it
+	}
+	st, found, err := bootstrap.ReadStatus(root)
+	if err != nil || !found || st.BootID != bootstrap.ReadBootID(root) || st.Seed.Digest != bootstrap.Digest(data) {
+		return ""
+	}
+	switch st.State {
+	case bootstrap.Done:
+		return "seed unchanged since this boot's run; nothing to do"
+	case bootstrap.Rebooting:
+		return "this boot's run of this seed already asked for a reboot; nothing to do until it happens"
+	case bootstrap.Failed, bootstrap.Invalid:
+		return fmt.Sprintf("this boot's run of this seed ended %s; not retrying (see `phoenix status`; `phoenix run` retries)", st.State)
+	}
+	return ""
 }

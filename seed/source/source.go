@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/seed/remote"
 	"github.com/phoenix-pve/phoenix/seed/sign"
 )
 
@@ -68,6 +69,8 @@ type Options struct {
 	Log func(string)
 	// Now is the clock for signature validity windows (default time.Now).
 	Now func() time.Time
+	// Remote configures seeds fetched from an answer server.
+	Remote Remote
 }
 
 // Found is the seed Locate chose.
@@ -91,6 +94,9 @@ type Found struct {
 	Disabled bool
 	// Trace is every step Locate took, for `phoenix seed locate`.
 	Trace []string
+	// source is set while a volume's source.yaml is being followed.
+	source    *remote.Source
+	sourceErr error
 }
 
 // NotFoundError says that no seed was found, and what was looked at.
@@ -144,8 +150,22 @@ func Locate(ctx context.Context, o Options) (*Found, error) {
 }
 
 func (l *locator) locate(ctx context.Context) (*Found, error) {
+	if l.o.Remote.Source.URL != "" {
+		src, err := l.withDefaults(l.o.Remote.Source)
+		if err != nil {
+			return nil, err
+		}
+		return l.fromURL(ctx, "--url", src)
+	}
 	if l.o.Flag != "" {
 		l.note("--seed %s: given", l.o.Flag)
+		if isURL(l.o.Flag) {
+			src, err := l.withDefaults(remote.Source{URL: l.o.Flag})
+			if err != nil {
+				return nil, err
+			}
+			return l.fromURL(ctx, "--seed", src)
+		}
 		return l.fromFile("flag "+l.o.Flag, l.o.Flag)
 	}
 	l.note("--seed: not given")
@@ -155,6 +175,13 @@ func (l *locator) locate(ctx context.Context) (*Found, error) {
 		return &Found{Origin: "cmdline phoenix.disable", Disabled: true}, nil
 	}
 	label := Label
+	if isURL(cmd.seed) {
+		src, err := l.withDefaults(remote.Source{URL: cmd.seed, Fingerprint: cmd.fingerprint, Mode: cmd.mode})
+		if err != nil {
+			return nil, err
+		}
+		return l.fromURL(ctx, "kernel command line phoenix.seed", src)
+	}
 	if cmd.seed != "" {
 		if name, ok := strings.CutPrefix(cmd.seed, "label:"); ok {
 			if name == "" {
@@ -186,8 +213,29 @@ func (l *locator) locate(ctx context.Context) (*Found, error) {
 			}
 			return f, err
 		}
+		if data, err := l.o.Root.ReadFile(LocalSource); err == nil {
+			src, err := remote.ParseSource(LocalSource, data)
+			if err != nil {
+				return nil, fmt.Errorf("seed: %w", err)
+			}
+			return l.fromURL(ctx, LocalSource, src)
+		} else {
+			l.note("%s: %s", LocalSource, why(err))
+		}
 	}
-	return l.fromVolumes(ctx, label)
+	f, err := l.fromVolumes(ctx, label)
+	if err != nil || f.source == nil {
+		return f, err
+	}
+	// The volume named an answer server (source.yaml, judged like a seed).
+	if f.sourceErr != nil {
+		return nil, fmt.Errorf("seed: %s: %w", f.Origin, f.sourceErr)
+	}
+	src, err := l.withDefaults(*f.source)
+	if err != nil {
+		return nil, err
+	}
+	return l.fromURL(ctx, f.Origin+": "+remote.SourceFile, src)
 }
 
 // why renders a lookup error briefly.
@@ -298,13 +346,9 @@ func (l *locator) judge(name string, data, sig, manifest []byte) (signed bool, s
 	if manifest == nil {
 		return false, "", nil, fmt.Errorf("%s%s: no %s next to it: a signature covers the seed's manifest; sign it again with `phoenix seed sign`", name, SigSuffix, path.Base(manifestName(name)))
 	}
-	signers, err := sign.ParseAllowedSigners(allowed)
-	if err != nil {
-		return false, "", nil, fmt.Errorf("%s: %w", AllowedSigners, err)
-	}
-	principal, err := sign.Verify(signers, Namespace, manifest, sig, l.o.Now())
-	if err != nil {
-		return false, "", nil, fmt.Errorf("%s%s: %w", name, SigSuffix, err)
+	ok, principal, err := l.verify(name, manifest, sig, allowed)
+	if err != nil || !ok {
+		return false, "", nil, err
 	}
 	man, err = ParseManifest(manifest)
 	if err != nil {
@@ -317,6 +361,21 @@ func (l *locator) judge(name string, data, sig, manifest []byte) (signed bool, s
 		return false, "", nil, fmt.Errorf("%s: %w", manifestName(name), err)
 	}
 	return true, principal, man, nil
+}
+
+// verify checks a detached signature of data against the allowed signers.
+func (l *locator) verify(name string, data, sig, allowed []byte) (bool, string, error) {
+	signers, err := sign.ParseAllowedSigners(allowed)
+	if err != nil {
+		return false, "", fmt.Errorf("%s: %w", AllowedSigners, err)
+	}
+	principal, err := sign.Verify(signers, Namespace, data, sig, l.o.Now())
+	if err != nil {
+		// A signature that does not verify is refused even before
+		// completion: someone meant it to be checked.
+		return false, "", fmt.Errorf("%s%s: %w", name, SigSuffix, err)
+	}
+	return true, principal, nil
 }
 
 // sigName is the signature file next to a seed file on a volume.
