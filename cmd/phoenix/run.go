@@ -157,9 +157,11 @@ func loadSeed(ctx context.Context, root host.Root, seedFile string, live bool, s
 		Flag:      seedFile,
 		Completed: host.Exists(root, bootstrap.CompletionFile),
 		Log:       func(msg string) { fmt.Fprintf(stderr, "phoenix: seed: %s\n", msg) },
+		Remote:    remoteOptions(root),
 	}
 	if !live {
 		so.Wait = -1 // an offline root has no USB stick to wait for
+		so.Remote.Wait = -1
 	}
 	found, err := source.Locate(ctx, so)
 	if err != nil {
