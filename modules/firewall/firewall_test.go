@@ -16,7 +16,7 @@ import (
 func testSeed() *seed.Seed {
 	return &seed.Seed{Version: 1, Host: &seed.Host{Hostname: "pve1"}, Firewall: &seed.Firewall{Rules: []seed.FirewallRule{
 		{Action: "ACCEPT", Proto: "tcp", Dport: "22", Source: "192.168.10.0/24", Comment: "ssh"},
-		{Action: "ACCEPT", Proto: "tcp", Dport: "8006", Source: "192.168.10.0/24", Comment: "web\nUI"},
+		{Action: "ACCEPT", Proto: "tcp", Dport: "8006", Source: "192.168.10.0/24", Comment: "web  UI"},
 		{Action: "ACCEPT", Proto: "tcp", Dport: "111,2049"},
 		{Action: "DROP", Proto: "udp", Dport: "5900:5999"},
 	}}}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
-	"sync"
 
 	bhost "github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
@@ -40,10 +38,6 @@ func (*Module) Name() string { return "host" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Host != nil }
 
-var (
-	tzRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$`) })
-)
-
 // plan is what the seed wants, computed from the seed and the root.
 type plan struct {
 	files    files.Plan
@@ -70,7 +64,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	}
 
 	if tz := h.Timezone; tz != "" {
-		if !tzRE().MatchString(tz) || strings.Contains(tz, "..") {
+		if !seed.IsTimezone(tz) {
 			return nil, fmt.Errorf("host: timezone %q is not a zone name like Europe/Berlin", tz)
 		}
 		zone := path.Join(ZoneinfoDir, tz)
