@@ -86,7 +86,9 @@ func TestRenameRebootThatDidNotTake(t *testing.T) {
 func TestRenameThroughEngine(t *testing.T) {
 	env, run := pveWorld(t)
 	var sawName []string
-	later := &pveUser{see: func(e *modules.Env) { sawName = append(sawName, strings.TrimSpace(testkit.Read(t, e.Root, KernelHostname))) }}
+	later := &pveUser{see: func(e *modules.Env) {
+		sawName = append(sawName, strings.TrimSpace(testkit.Read(t, e.Root, KernelHostname)))
+	}}
 	s := env.Seed
 	s.ZFS = &seed.ZFS{}
 	reboots := 0
