@@ -78,6 +78,10 @@ type Options struct {
 	Stderr  io.Writer          // plain progress and errors; nil = none
 	Journal Journal            // structured entries instead of Stderr, when set
 	Notify  func(state string) // sd_notify ("STATUS=...", "READY=1"); nil = none
+	// Ended is called once a run ends (done, failed, invalid, or before a
+	// reboot) with the final status: the seed's report webhook. It must
+	// bound its own time; its error is only logged, never fails the run.
+	Ended func(ctx context.Context, st Status) error
 }
 
 // Outcome is how a run ended.
@@ -176,7 +180,28 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	// says provisioning is over (done, failed or rebooting), not that it
 	// started.
 	defer e.notify("READY=1")
-	return e.execute(ctx)
+	out, err := e.execute(ctx)
+	if out.State != Rebooting && out.State != Disabled {
+		// Provisioning is over before the report goes out: it must not
+		// hold back pve-guests.
+		e.notify("READY=1")
+		e.ended(ctx)
+	}
+	return out, err
+}
+
+// ended hands the final status to Options.Ended and logs its failure.
+func (e *engine) ended(ctx context.Context) {
+	if e.o.Ended == nil {
+		return
+	}
+	e.mu.Lock()
+	st := e.st
+	st.Modules = slices.Clone(e.st.Modules)
+	e.mu.Unlock()
+	if err := e.o.Ended(ctx, st); err != nil {
+		e.out.line("report", prioNotice, e.red.String(err.Error()))
+	}
 }
 
 // TrustAnchorFile makes seed sources refuse unsigned volume seeds
@@ -701,6 +726,7 @@ func (e *engine) reboot(ctx context.Context, name, reason string, ms *ModuleStat
 			return err
 		}
 	}
+	e.ended(ctx)
 	if err := reboot(ctx); err != nil {
 		return e.abort(fmt.Errorf("engine: reboot for %s: %w", name, err))
 	}

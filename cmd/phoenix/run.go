@@ -264,6 +264,9 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 		o.Disabled = true
 	default:
 		o.Seed, o.SeedName, o.SeedData, o.SeedOrigin = s, found.Name, found.Data, found.Origin
+		if write {
+			o.Ended = reportHook(root, s.Report, nil)
+		}
 		runner.Redactor = bootstrap.NewRedactor(s)
 		if host.Exists(root, bundleDir) {
 			o.Bundle = root.Path(bundleDir)
