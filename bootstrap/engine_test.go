@@ -740,3 +740,30 @@ func TestCommandTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestL6StaleInProgressCleared: a crash after a module's marker but before
+// the in-progress record's removal leaves a stale record; the next run
+// clears it instead of announcing, on every run, a rerun that never comes.
+func TestL6StaleInProgressCleared(t *testing.T) {
+	hostM := &tmod{name: "host"}
+	h := newHarness(t, hostM)
+	if _, err := h.runOnce(); err != nil {
+		t.Fatal(err)
+	}
+	stale := `{"module":"host","digest":"x","boot_id":"boot-1","started":"2026-01-01T00:00:00Z"}`
+	if err := h.root.WriteFile(bootstrap.InProgressFile, []byte(stale), 0o600, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		h.stderr.Reset()
+		if _, err := h.runOnce(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(h.stderr.String(), "did not finish") {
+			t.Fatalf("run %d still announces a rerun:\n%s", i+1, h.stderr.String())
+		}
+		if host.Exists(h.root, bootstrap.InProgressFile) {
+			t.Fatalf("run %d left the stale in-progress record", i+1)
+		}
+	}
+}

@@ -26,9 +26,13 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	add := func(format string, a ...any) { todo = append(todo, fmt.Sprintf(format, a...)) }
 	j := &job{env: env, cfg: cfg, kernel: kernel}
 
+	meta, err := j.metaHeaders(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if hdr, err := j.headers(ctx); err != nil {
 		add("install kernel headers: %v", err)
-	} else if miss, err := m.apt(env.Runner).Missing(ctx, hdr, "build-essential", "dkms"); err != nil {
+	} else if miss, err := m.apt(env.Runner).Missing(ctx, append([]string{hdr, "build-essential", "dkms"}, nonEmpty(meta)...)...); err != nil {
 		return nil, fmt.Errorf("nvidia: %w", err)
 	} else if len(miss) > 0 {
 		add("install %s", strings.Join(miss, " "))

@@ -149,6 +149,10 @@ func (j *job) changed(format string, a ...any) {
 	j.res.Changed = append(j.res.Changed, fmt.Sprintf(format, a...))
 }
 
+func (j *job) note(format string, a ...any) {
+	j.res.Notes = append(j.res.Notes, fmt.Sprintf(format, a...))
+}
+
 func (j *job) save() error {
 	b, _ := json.Marshal(j.p)
 	if string(b) == j.saved {
@@ -307,6 +311,37 @@ func headerCandidates(kernel string) []string {
 	return []string{"proxmox-headers-" + kernel, "pve-headers-" + kernel, "linux-headers-" + kernel}
 }
 
+// MetaHeaders are the packages that always depend on the headers of the
+// newest kernel of the default series, tried in order: proxmox-default-headers
+// (PVE 8 and 9, next to proxmox-default-kernel), pve-headers (its name up
+// to PVE 7), linux-headers-amd64 (plain Debian). With one installed, every
+// kernel upgrade brings its headers, and DKMS's kernel postinst hook
+// rebuilds the driver for it; without headers the hook skips the kernel
+// (dkms dkms_autoinstaller.in:32-35, at 793fdab), and the next boot has no
+// driver. No Proxmox source names the meta package; the name is the one
+// Proxmox's guidance and the PVE 9 field notes use.
+var MetaHeaders = []string{"proxmox-default-headers", "pve-headers", "linux-headers-amd64"}
+
+// metaHeaders picks the installed headers meta package, else the first apt
+// can install; "" when apt has none.
+func (j *job) metaHeaders(ctx context.Context) (string, error) {
+	pol, err := policy(ctx, j.env.Runner, MetaHeaders...)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range MetaHeaders {
+		if pol[c].Installed != "" {
+			return c, nil
+		}
+	}
+	for _, c := range MetaHeaders {
+		if pol[c].Candidate != "" {
+			return c, nil
+		}
+	}
+	return "", nil
+}
+
 // prepare is phase 1: build prerequisites and nouveau out of the way.
 func (j *job) prepare(ctx context.Context) (bool, error) {
 	j.env.Say("nvidia 1/3: kernel headers, build tools, nouveau blacklist")
@@ -314,7 +349,16 @@ func (j *job) prepare(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	got, err := j.apt.Install(ctx, hdr, "build-essential", "dkms")
+	pkgs := []string{hdr, "build-essential", "dkms"}
+	switch meta, err := j.metaHeaders(ctx); {
+	case err != nil:
+		return false, err
+	case meta == "":
+		j.note("no kernel headers meta package in apt (tried %s): DKMS cannot rebuild the driver for the next kernel; install one before upgrading the kernel", strings.Join(MetaHeaders, ", "))
+	default:
+		pkgs = append(pkgs, meta)
+	}
+	got, err := j.apt.Install(ctx, pkgs...)
 	if err != nil {
 		return false, fmt.Errorf("nvidia: prerequisites: %w", err)
 	}

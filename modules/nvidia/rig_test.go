@@ -166,3 +166,9 @@ func writeFile(t *testing.T, p string, b []byte) {
 }
 
 func fakehostFail(code int, stderr string) fakehost.Result { return fakehost.Fail(code, stderr) }
+
+func (r *rig) read(p string) string {
+	r.t.Helper()
+	b, _ := r.root.ReadFile(p)
+	return string(b)
+}

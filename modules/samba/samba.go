@@ -264,6 +264,11 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 	switch {
 	case u.PasswordFile != "":
 		pw, err := r.readSecret(u.PasswordFile)
+		if errors.Is(err, fs.ErrNotExist) && exists && !strings.HasPrefix(u.PasswordFile, "/") {
+			// The bundle's plaintext copy is removed once the seed
+			// completed (cmd/phoenix scrubBundle); the password was set.
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("user %q: password file: %w", u.Name, unwrapPath(err))
 		}
