@@ -119,13 +119,49 @@ func kind(fi fs.FileInfo) string {
 // against other uids only apply as root.
 func canChown() bool { return os.Geteuid() == 0 }
 
-// SafeChmodChown sets mode and owner of a directory someone other than
-// root controls (a share or dataset directory), or one inside it: the
-// path must be a real directory (never a symlink, whose target would get
-// the mode: security review M1), and the change is made on a descriptor
-// opened with O_NOFOLLOW|O_DIRECTORY, so a swap after the check changes
-// nothing either.
-func SafeChmodChown(r Root, p string, mode fs.FileMode, owner *Owner) error {
+// SafeChmod and SafeChown change a directory someone other than root
+// controls (a share or dataset directory): p must be a real directory,
+// never a symlink whose target would get the mode (security review M1),
+// no user-owned symlink may lead to it (CheckNoUserLinks), and the change
+// is made on a descriptor opened with O_NOFOLLOW|O_DIRECTORY, so a swap
+// after the check changes nothing either.
+func SafeChmod(r Root, p string, mode fs.FileMode) error {
+	return onDir(r, p, func(f *os.File) error { return f.Chmod(mode) }, func() error { return r.Chmod(p, mode) })
+}
+
+// SafeChown: see SafeChmod.
+func SafeChown(r Root, p string, o Owner) error {
+	return onDir(r, p, func(f *os.File) error {
+		// Unprivileged (tests) a chown to another uid fails; as root it
+		// must not.
+		if err := f.Chown(o.UID, o.GID); err != nil && canChown() {
+			return err
+		}
+		return nil
+	}, func() error { return r.Chown(p, o) })
+}
+
+// CheckNoUserLinks refuses a path with a symlink on the way that is not
+// root's: a link a user planted (share/drop -> /etc).
+func CheckNoUserLinks(r Root, p string) error {
+	cur := "/"
+	for _, el := range splitPath(path.Clean("/" + p)) {
+		if el == "" {
+			continue
+		}
+		cur = path.Join(cur, el)
+		fi, err := r.Lstat(cur)
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 && FileOwner(fi).UID != 0 && canChown() {
+			return fmt.Errorf("%s: a symlink owned by uid %d: %w", cur, FileOwner(fi).UID, ErrUnsafe)
+		}
+	}
+	return nil
+}
+
+func onDir(r Root, p string, op func(*os.File) error, fallback func() error) error {
 	fi, err := r.Lstat(p)
 	if err != nil {
 		return err
@@ -133,17 +169,14 @@ func SafeChmodChown(r Root, p string, mode fs.FileMode, owner *Owner) error {
 	if fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir() {
 		return fmt.Errorf("%s: %s: %w", p, kind(fi), ErrUnsafe)
 	}
+	if err := CheckNoUserLinks(r, p); err != nil {
+		return err
+	}
 	dr, ok := r.(*DirRoot)
 	if !ok {
-		if err := r.Chmod(p, mode); err != nil {
-			return err
-		}
-		if owner != nil {
-			return r.Chown(p, *owner)
-		}
-		return nil
+		return fallback()
 	}
-	f, err := os.OpenFile(dr.noFollow(path.Clean("/"+p)), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_DIRECTORY, 0)
+	f, err := os.OpenFile(dr.noFollow(p), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_DIRECTORY, 0)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENOTDIR) {
 			return fmt.Errorf("%s: not a plain directory: %w", p, ErrUnsafe)
@@ -151,15 +184,5 @@ func SafeChmodChown(r Root, p string, mode fs.FileMode, owner *Owner) error {
 		return err
 	}
 	defer f.Close()
-	if err := f.Chmod(mode); err != nil {
-		return err
-	}
-	if owner != nil {
-		// Unprivileged (tests) a chown to another uid fails; as root it
-		// must not.
-		if err := f.Chown(owner.UID, owner.GID); err != nil && canChown() {
-			return err
-		}
-	}
-	return nil
+	return op(f)
 }
