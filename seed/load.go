@@ -52,6 +52,44 @@ func Load(name string, data []byte) (s *Seed, err error) {
 		rep.sort()
 		return nil, rep
 	}
+	base, hosts, required := splitHosts(root)
+	if hosts == nil && required == nil {
+		seed, _ := decodeCheck(rep, root)
+		if len(rep.Problems) > 0 {
+			rep.sort()
+			return nil, rep
+		}
+		seed.base = root
+		return seed, nil
+	}
+	baseRep := &Report{File: name}
+	seed, basePos := decodeCheck(baseRep, base)
+	if required != nil {
+		d := &decoder{rep: rep, pos: map[string]pos{}, bad: map[string]bool{}}
+		d.decode(required, reflect.ValueOf(&seed.HostsRequired).Elem(), "hosts_required", false)
+	}
+	// The base is checked on its own unless it never runs alone
+	// (hosts_required); its problems are then those of the effective
+	// seeds, reported with the entries.
+	fromBase := map[Problem]bool{}
+	if !seed.HostsRequired {
+		rep.Problems = append(rep.Problems, baseRep.Problems...)
+		for _, p := range baseRep.Problems {
+			fromBase[p] = true
+		}
+	}
+	loadHosts(rep, seed, basePos, base, hosts, required, fromBase)
+	if len(rep.Problems) > 0 {
+		rep.sort()
+		return nil, rep
+	}
+	seed.base = base
+	return seed, nil
+}
+
+// decodeCheck decodes a seed's root node strictly and runs every rule. It
+// also returns the positions of the values decoded.
+func decodeCheck(rep *Report, root *yaml.Node) (*Seed, map[string]pos) {
 	d := &decoder{rep: rep, pos: map[string]pos{}, bad: map[string]bool{}}
 	var seed Seed
 	d.decode(root, reflect.ValueOf(&seed).Elem(), "", false)
@@ -67,11 +105,7 @@ func Load(name string, data []byte) (s *Seed, err error) {
 		}
 	}
 	rep.Problems = kept
-	if len(rep.Problems) > 0 {
-		rep.sort()
-		return nil, rep
-	}
-	return &seed, nil
+	return &seed, d.pos
 }
 
 // under reports whether path or one of its parents is in set.
