@@ -441,6 +441,9 @@ func decodeHost(rep *Report, base *Seed, basePos map[string]pos, merged, overlay
 			d.decode(merged.Content[mi+1], f, k, false)
 		}
 	}
+	if d.stopped {
+		return &eff // the node limit: its one error says it all
+	}
 	decodeProblems := len(rep.Problems)
 	c := &checker{s: &eff, rep: rep, pos: d.pos, basePos: basePos, touched: touched}
 	c.check()

@@ -53,7 +53,7 @@ hosts:
           - id: local-tank
             dataset: tank/fast
       users:
-        - name: backup
+        - name: backupops
   - match: {mac: "3C-EC-EF-00-00-02"}
     overlay:
       host: {hostname: pve-b, timezone: ~}
@@ -88,7 +88,7 @@ func TestHostsMerge(t *testing.T) {
 	if st := a.ZFS.Storages; len(st) != 1 || st[0].Dataset != "tank/fast" || st[0].Type != "zfspool" {
 		t.Errorf("storages merge by id: %+v", st)
 	}
-	if len(a.Users) != 2 || a.Users[0].Name != "ops" || a.Users[1].Name != "backup" {
+	if len(a.Users) != 2 || a.Users[0].Name != "ops" || a.Users[1].Name != "backupops" {
 		t.Errorf("users merge by name: %+v", a.Users)
 	}
 	if a.Hosts != nil {

@@ -30,6 +30,10 @@ func LoadFile(path string) (*Seed, error) {
 	return Load(filepath.Base(path), data)
 }
 
+// MaxSize bounds a seed: Load refuses a larger one before parsing it, and
+// seed/source reads no more than this from any file or volume.
+const MaxSize = 4 << 20
+
 // Load decodes and validates seed bytes. name is used in problem positions;
 // the data is read as JSON when name ends in .json or the data starts with
 // '{' and is valid JSON, as YAML otherwise. Only the first YAML document is
@@ -46,6 +50,12 @@ func Load(name string, data []byte) (s *Seed, err error) {
 			s, err = nil, rep
 		}
 	}()
+	if len(data) > MaxSize {
+		// The same bound the boot applies when it reads a seed
+		// (seed/source), so validate never passes what a boot refuses.
+		rep.add(0, 0, "", "seed is over the %d-byte limit (a boot refuses it too)", MaxSize)
+		return nil, rep
+	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	root := parse(name, data, rep)
 	if root == nil {
@@ -55,7 +65,7 @@ func Load(name string, data []byte) (s *Seed, err error) {
 	base, hosts, required := splitHosts(root)
 	if hosts == nil && required == nil {
 		seed, _ := decodeCheck(rep, root)
-		if len(rep.Problems) > 0 {
+		if seed == nil || len(rep.Problems) > 0 {
 			rep.sort()
 			return nil, rep
 		}
@@ -64,6 +74,11 @@ func Load(name string, data []byte) (s *Seed, err error) {
 	}
 	baseRep := &Report{File: name}
 	seed, basePos := decodeCheck(baseRep, base)
+	if seed == nil {
+		rep.Problems = append(rep.Problems, baseRep.Problems...)
+		rep.sort()
+		return nil, rep
+	}
 	if required != nil {
 		d := &decoder{rep: rep, pos: map[string]pos{}, bad: map[string]bool{}}
 		d.decode(required, reflect.ValueOf(&seed.HostsRequired).Elem(), "hosts_required", false)
@@ -93,6 +108,12 @@ func decodeCheck(rep *Report, root *yaml.Node) (*Seed, map[string]pos) {
 	d := &decoder{rep: rep, pos: map[string]pos{}, bad: map[string]bool{}}
 	var seed Seed
 	d.decode(root, reflect.ValueOf(&seed).Elem(), "", false)
+	if d.stopped {
+		// Past the node limit the seed is only partly decoded: its rules
+		// would report what is merely cut off ("required", ...). Stop at
+		// the one clear error and what came before it.
+		return nil, nil
+	}
 	decodeProblems := len(rep.Problems)
 	c := &checker{s: &seed, rep: rep, pos: d.pos}
 	c.check()
