@@ -20,9 +20,9 @@ type vdev struct {
 
 // poolInfo is one pool of `zpool status` or of the `zpool import` listing.
 type poolInfo struct {
-	Name    string
-	VDevs   []vdev
-	Aux     []string // log, cache, spare, special, dedup devices
+	Name  string
+	VDevs []vdev
+	Aux   []string // log, cache, spare, special, dedup devices
 	// Nested are the devices below a replacing-N or spare-N vdev inside a
 	// top-level vdev (a disk being replaced, its replacement, a hot spare
 	// in use): members too, not part of the layout.
