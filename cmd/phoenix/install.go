@@ -27,9 +27,9 @@ func init() {
 func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("install", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	dir := fl.String("root", "/", "install into this root directory (a mounted image or chroot)")
+	dir := fl.String("root", "/", "install into this root `DIR` (a mounted image or chroot)")
 	enable := fl.Bool("enable", false, "enable "+units.Boot+" and "+units.ReseedPath)
-	seedFile := fl.String("seed", "", "install this seed as "+units.SeedFile+" (validated first)")
+	seedFile := fl.String("seed", "", "install this seed `FILE` as "+units.SeedFile+" (validated first)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: phoenix install [--root DIR] [--enable] [--seed FILE]")
 		fl.PrintDefaults()
@@ -166,7 +166,7 @@ func (in *installer) install(ctx context.Context, bin, seedData []byte, enable b
 func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("uninstall", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	dir := fl.String("root", "/", "uninstall from this root directory")
+	dir := fl.String("root", "/", "uninstall from this root `DIR`")
 	purge := fl.Bool("purge", false, "also remove "+filepath.Dir(units.SeedFile)+" (the seed) and "+stateDir+" (markers, status, logs)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: phoenix uninstall [--root DIR] [--purge]")
