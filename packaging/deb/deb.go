@@ -149,6 +149,7 @@ func Build(ctx context.Context, o Options) (string, error) {
 		{Path: bootstrap.LogFile, What: "The log of every run."},
 		{Path: units.PackageDir + "/" + units.Boot, What: "Runs phoenix run at boot until every module converged; then disables itself."},
 		{Path: units.PackageDir + "/" + units.ReseedPath, What: "Watches the seed; a changed seed re-runs the modules whose section changed."},
+		{Path: units.PackageDir + "/" + units.ReseedService, What: "Applies a changed seed; also runs once per boot for a seed replaced while the host was off."},
 	}
 	man8.SeeAlso = []string{"phoenix-seed(5)", "systemctl(1)", "pct(1)", "pvesm(1)", "zpool(8)"}
 	if err := add(Man8, gz([]byte(cli.Man8(man8, "first-boot provisioner for Proxmox VE hosts"))), 0o644); err != nil {
@@ -342,6 +343,7 @@ func script(name string) (string, error) {
 	var b strings.Builder
 	err = t.Execute(&b, map[string]string{
 		"Boot":       units.Boot,
+		"Enabled":    strings.Join(units.Enabled(), " "),
 		"ReseedPath": units.ReseedPath,
 		"SeedFile":   units.SeedFile,
 		"SeedDir":    filepath.Dir(units.SeedFile),
