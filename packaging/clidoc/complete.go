@@ -165,7 +165,9 @@ func (c CLI) Zsh() string {
 	return b.String()
 }
 
-func fishQuote(s string) string { return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'" }
+func fishQuote(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
 
 func fishFlag(b *strings.Builder, name, cond string, f Flag) {
 	opt := "-l " + f.Name
