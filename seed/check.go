@@ -99,7 +99,10 @@ var (
 	reDSPart    = span{rest: chars("A-Za-z0-9_.:-"), min: 1}
 	reZProp     = span{rest: chars("a-z0-9_.:@-"), min: 1}
 	reByID      = span{prefix: "/dev/disk/by-id/", rest: chars("A-Za-z0-9._:+@-"), min: 1}
-	reStorageID = span{first: chars("a-z"), rest: chars("a-z0-9._-"), last: chars("a-z0-9"), min: 2}
+	// Storage ids: pve-common src/PVE/JSONSchema.pm parse_storage_id,
+	// m/^[a-z][a-z0-9\-\_\.]*[a-z0-9]$/i: case-insensitive, so ids like
+	// quickOS-vm-disks (what the bash originals created) are valid.
+	reStorageID = span{first: chars("A-Za-z"), rest: chars("A-Za-z0-9._-"), last: chars("A-Za-z0-9"), min: 2}
 	reUser      = span{first: chars("a-z_"), rest: chars("a-z0-9_-"), min: 1, max: 32}
 	reOwner     = rule(owner)
 	reMode      = span{rest: chars("0-7"), min: 3, max: 4}
