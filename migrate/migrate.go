@@ -88,14 +88,14 @@ func Convert(files []File, opt Options) (*Result, error) {
 				return nil, fmt.Errorf("%s: a second LXC config (the first is %s)", f.Name, lxc.file)
 			}
 			lxc = o
-			res.Generations = append(res.Generations, f.Name+": phoenix_lxc_configs.json")
+			res.Generations = append(res.Generations, f.Name+", read as phoenix_lxc_configs.json")
 		default:
 			if hyper != nil {
 				return nil, fmt.Errorf("%s: a second hypervisor config (the first is %s)", f.Name, hyper.file)
 			}
 			hyper = o
 			c.gen = generation(m)
-			res.Generations = append(res.Generations, fmt.Sprintf("%s: %s", f.Name, c.gen))
+			res.Generations = append(res.Generations, fmt.Sprintf("%s, read as %s", f.Name, c.gen))
 		}
 	}
 	if hyper == nil && lxc == nil {
@@ -189,6 +189,14 @@ func (c *conv) hypervisor(o *obj) {
 		ids.skip(k)
 	}
 	c.zfsSection(o.child("zfs"))
+	// What proxmox_storage_ids names that no dataset matched under the
+	// scripts' rule (the key POOL_DATASET, dashes as underscores).
+	for _, k := range slices.Sorted(maps.Keys(c.storageIDMap)) {
+		if _, same := c.storages[c.storageIDMap[k]]; same {
+			continue // the scripts' default gave the same id
+		}
+		o.r.lost(o.file, "proxmox_storage_ids."+k, fmt.Sprintf("no dataset POOL/NAME matches this key, so the scripts never used the id %q: storages are named POOL-NAME; rename zfs.storages[].id if the host has %q", c.storageIDMap[k], c.storageIDMap[k]))
+	}
 	c.nvidia(o)
 	c.users(o)
 	c.host(o)
@@ -260,9 +268,11 @@ func (c *conv) zfsSection(o *obj) {
 	}
 	// First form: storage types in their own list, by dataset name.
 	storageType := map[string]string{}
+	storageAt := map[string]string{}
 	for i, v := range o.list("dataset_storage_types") {
 		st := o.item("dataset_storage_types", i, v)
-		storageType[st.str("dataset")] = st.str("storage_type")
+		ds := st.str("dataset")
+		storageType[ds], storageAt[ds] = st.str("storage_type"), st.path
 		st.rest(nil)
 	}
 	for i, v := range o.list("datasets") {
@@ -277,12 +287,14 @@ func (c *conv) zfsSection(o *obj) {
 		}
 		z.Datasets = append(z.Datasets, ds)
 		typ, content := d.str("proxmox_storage_type"), d.str("proxmox_content_type")
+		at := d.path
 		if t, ok := storageType[name]; ok {
 			typ, content, _ = strings.Cut(t, ":")
+			at = storageAt[name]
 			delete(storageType, name)
 		}
 		if typ != "" {
-			c.storage(d, name, typ, content)
+			c.storage(o.file, at, name, typ, content)
 		}
 		d.rest(nil)
 	}
@@ -330,19 +342,21 @@ func (c *conv) props(o *obj, k string) map[string]string {
 // storage adds the Proxmox storage for a dataset. Its id is what the
 // scripts used: proxmox_storage_ids[POOL_DATASET] (dashes as underscores),
 // else POOL-DATASET (hypervisor_feature_setup_zfs.sh, add_proxmox_storage).
-func (c *conv) storage(o *obj, dataset, typ, content string) {
+func (c *conv) storage(file, at, dataset, typ, content string) {
 	pool, leaf, _ := strings.Cut(dataset, "/")
-	id := c.storageIDMap[pool+"_"+strings.ReplaceAll(leaf, "-", "_")]
+	key := pool + "_" + strings.ReplaceAll(leaf, "-", "_")
+	id := c.storageIDMap[key]
+	delete(c.storageIDMap, key)
 	if id == "" {
 		id = pool + "-" + strings.ReplaceAll(leaf, "/", "-")
 	}
 	switch typ {
 	case "zfspool", "dir":
 	case "cifs", "nfs":
-		o.r.lost(o.file, o.path, fmt.Sprintf("a %s storage on the host's own share of %s: Phoenix serves the dataset with nfs/samba and needs no network storage on the same host; add a dir storage on the dataset if Proxmox should use it", typ, dataset))
+		c.r.lost(file, at, fmt.Sprintf("a %s storage on the host's own share of %s: Phoenix serves the dataset with nfs/samba and needs no network storage on the same host; add a dir storage on the dataset if Proxmox should use it", typ, dataset))
 		return
 	default:
-		o.r.lost(o.file, o.path, fmt.Sprintf("storage type %q: Phoenix creates zfspool and dir storages only", typ))
+		c.r.lost(file, at, fmt.Sprintf("storage type %q: Phoenix creates zfspool and dir storages only", typ))
 		return
 	}
 	var cts []string
@@ -381,6 +395,7 @@ func bytesSize(s string) string {
 
 func (c *conv) nvidia(o *obj) {
 	var ver, url string
+	at := "nvidia"
 	if n := o.child("nvidia"); len(n.m) > 0 { // first form
 		ver, url = n.str("driver_version"), n.str("runfile_url")
 		n.rest(nil)
@@ -391,7 +406,7 @@ func (c *conv) nvidia(o *obj) {
 			n.rest(nil)
 			return
 		}
-		ver, url = n.str("version"), n.str("runfile_url")
+		ver, url, at = n.str("version"), n.str("runfile_url"), "nvidia_driver"
 		if n.str("cuda_version") != "" {
 			o.r.lost(o.file, n.at("cuda_version"), "Phoenix installs the host driver only; install CUDA inside a container with a provision script")
 		}
@@ -400,7 +415,7 @@ func (c *conv) nvidia(o *obj) {
 		}
 		n.rest(nil)
 	}
-	c.setNVIDIA(o.file, "nvidia", ver, url)
+	c.setNVIDIA(o.file, at, ver, url)
 }
 
 func (c *conv) setNVIDIA(file, at, ver, url string) {
