@@ -191,6 +191,16 @@ func (c *conv) container(o *obj) *seed.Container {
 		}
 		ct.RootFS.Size = n
 	}
+	if ct.RootFS != nil && ct.RootFS.Size == 0 {
+		// A clone inherits its source's root volume (pct clone); anything
+		// else needs a size.
+		if ct.CloneFrom == nil {
+			c.r.lost(o.file, o.at("storage_pool"), "no storage_size_gb: the seed uses 8 GiB (the Proxmox GUI default); set rootfs.size")
+			ct.RootFS.Size = 8
+		} else {
+			ct.RootFS = nil
+		}
+	}
 	nc := o.child("network_config")
 	if len(nc.m) > 0 {
 		n := seed.NetIf{Name: nc.str("name"), Bridge: nc.str("bridge"), IP: nc.str("ip"), GW: nc.str("gw"), HWAddr: o.str("mac_address")}
