@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
@@ -120,16 +121,26 @@ func (in *installer) install(ctx context.Context, bin, seedData []byte, enable b
 	if err := os.MkdirAll(in.root.Dir(), 0o755); err != nil {
 		return err
 	}
-	if err := in.write(units.Binary, bin, 0o755); err != nil {
-		return err
-	}
-	unitsChanged := in.changed
-	for _, u := range units.All() {
-		if err := in.write(units.Path(u.Name), u.Data, 0o644); err != nil {
+	// With the Debian package installed, its binary and units are the ones
+	// to run: copies in /usr/local/sbin and /etc/systemd/system would
+	// shadow them and survive every upgrade. install then only adds the
+	// seed and enables (docs/packaging.md).
+	packaged := host.Exists(in.root, units.PackageBinary) && host.Exists(in.root, path.Join(units.PackageDir, units.Boot))
+	unitsChanged := 0
+	if packaged {
+		fmt.Fprintf(in.out, "phoenix install: the phoenix package is installed (%s): using its binary and units\n", units.PackageBinary)
+	} else {
+		if err := in.write(units.Binary, bin, 0o755); err != nil {
 			return err
 		}
+		unitsChanged = in.changed
+		for _, u := range units.All() {
+			if err := in.write(units.Path(u.Name), u.Data, 0o644); err != nil {
+				return err
+			}
+		}
+		unitsChanged = in.changed - unitsChanged
 	}
-	unitsChanged = in.changed - unitsChanged
 	if seedData != nil {
 		// The seed may hold password hashes: 0600, in a 0700 directory.
 		if err := in.root.MkdirAll(filepath.Dir(units.SeedFile), 0o700, host.Owner{}); err != nil {
