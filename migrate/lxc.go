@@ -51,6 +51,7 @@ func (c *conv) lxcConfigs(o *obj) {
 	c.defaults(l)
 	cfgs := o.child("lxc_configs")
 	c.snapshotOf = map[int]string{}
+	c.addrs = map[string]string{}
 	for _, id := range slices.Sorted(maps.Keys(cfgs.m)) {
 		ct := newObj(c.r, o.file, cfgs.at(id), cfgs.m[id])
 		if n, err := strconv.Atoi(id); err == nil {
@@ -141,12 +142,28 @@ func (c *conv) storageFor(o *obj, k, ref, content string) string {
 			}
 		}
 	}
-	c.r.lost(o.file, o.at(k), fmt.Sprintf("%q is not a storage the hypervisor config defines: declare it in zfs.storages (with %s content), or mark it external: true", ref, content))
-	return ref
+	// Unknown here: an existing storage of the host. It is declared
+	// external, so the seed validates and Phoenix never creates it.
+	id := strings.ReplaceAll(strings.Trim(ref, "/"), "/", "-")
+	z = c.zfs()
+	if i, ok := c.storages[id]; ok {
+		if !slices.Contains(z.Storages[i].Content, content) {
+			z.Storages[i].Content = append(z.Storages[i].Content, content)
+		}
+	} else {
+		c.storages[id] = len(z.Storages)
+		z.Storages = append(z.Storages, seed.Storage{ID: id, External: true, Content: []string{content}})
+		c.r.lost(o.file, o.at(k), fmt.Sprintf("%q is not a storage the hypervisor config defines: the seed declares storage %q as existing (external: true); check the host has it", ref, id))
+	}
+	return id
 }
 
 func (c *conv) container(o *obj) *seed.Container {
 	ct := &seed.Container{Hostname: o.str("name")}
+	if ct.Hostname == "" {
+		ct.Hostname = "ct" + path.Base(o.path)
+		c.r.lost(o.file, o.at("name"), fmt.Sprintf("no name: the seed calls it %s", ct.Hostname))
+	}
 	if h := hostLabel(ct.Hostname); h != strings.ToLower(ct.Hostname) {
 		c.r.lost(o.file, o.at("name"), fmt.Sprintf("not a host name (one DNS label): the seed uses %q", h))
 		ct.Hostname = h
@@ -210,6 +227,18 @@ func (c *conv) container(o *obj) *seed.Container {
 			if v, err := strconv.Atoi(tag); err == nil {
 				n.Bridge, n.VLAN = br, v
 				c.r.lost(o.file, nc.at("bridge"), fmt.Sprintf("%s.%d is written bridge %s with vlan %d; %s must be VLAN aware (network.management.vlan_aware)", br, v, br, v, br))
+			}
+		}
+		if n.GW != "" && !strings.Contains(n.IP, "/") {
+			c.r.lost(o.file, nc.at("gw"), "a gateway needs a static address (CIDR): left out")
+			n.GW = ""
+		}
+		if n.IP != "" && strings.Contains(n.IP, "/") {
+			if other, dup := c.addrs[n.IP]; dup {
+				c.r.lost(o.file, nc.at("ip"), fmt.Sprintf("the same address as container %s: left out; give this container its own", other))
+				n.IP, n.GW = "", ""
+			} else {
+				c.addrs[n.IP] = path.Base(o.path)
 			}
 		}
 		ct.Net = []seed.NetIf{n}

@@ -146,15 +146,40 @@ func (r *Result) YAML() ([]byte, error) {
 	if len(r.Problems) > 0 {
 		fmt.Fprintf(&b, "# %d item(s) were not carried over as they were: see the import's report.\n", len(r.Problems))
 	}
+	var doc yaml.Node
+	if err := doc.Encode(r.Seed); err != nil {
+		return nil, err
+	}
+	pruneEmpty(&doc)
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(r.Seed); err != nil {
+	if err := enc.Encode(&doc); err != nil {
 		return nil, err
 	}
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// pruneEmpty drops keys whose value is an empty string: seed types without
+// omitempty (an external storage's type and dataset) would otherwise be
+// written as "", which a seed refuses.
+func pruneEmpty(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		var kept []*yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			v := n.Content[i+1]
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == "" {
+				continue
+			}
+			kept = append(kept, n.Content[i], v)
+		}
+		n.Content = kept
+	}
+	for _, c := range n.Content {
+		pruneEmpty(c)
+	}
 }
 
 type conv struct {
@@ -169,6 +194,7 @@ type conv struct {
 	nvidiaVer    string
 	// snapshotOf is each container's template_snapshot_name, for clones.
 	snapshotOf map[int]string
+	addrs      map[string]string // container address -> CTID, for duplicates
 }
 
 func (c *conv) zfs() *seed.ZFS {
@@ -361,7 +387,14 @@ func (c *conv) storage(file, at, dataset, typ, content string) {
 	}
 	var cts []string
 	for _, ct := range strings.Split(content, ",") {
-		if ct = strings.TrimSpace(ct); ct != "" && ct != "none" {
+		ct = strings.TrimSpace(ct)
+		switch {
+		case ct == "" || ct == "none":
+		case !slices.Contains(storageContent[typ], ct):
+			// pve-storage: a zfspool storage holds images and rootdir
+			// only (ZFSPoolPlugin.pm, plugindata content).
+			c.r.lost(file, at, fmt.Sprintf("a %s storage cannot hold %s content (it holds %s): left out; use a dir storage on a dataset for it", typ, ct, strings.Join(storageContent[typ], ", ")))
+		default:
 			cts = append(cts, ct)
 		}
 	}
@@ -371,6 +404,13 @@ func (c *conv) storage(file, at, dataset, typ, content string) {
 	z := c.zfs()
 	c.storages[id] = len(z.Storages)
 	z.Storages = append(z.Storages, seed.Storage{ID: id, Type: typ, Dataset: dataset, Content: cts})
+}
+
+// storageContent is what each storage type holds (pve-storage's
+// ZFSPoolPlugin.pm and DirPlugin.pm plugindata).
+var storageContent = map[string][]string{
+	"zfspool": {"images", "rootdir"},
+	"dir":     {"images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"},
 }
 
 // bytesSize writes a byte count as the largest whole unit: 32212254720 ->
