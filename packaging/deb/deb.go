@@ -69,6 +69,11 @@ const overrides = `# /usr/sbin/phoenix is a Go program built with CGO_ENABLED=0 
 phoenix: statically-linked-binary [usr/sbin/phoenix]
 # Phoenix is not uploaded to Debian: there is no ITP bug to close.
 phoenix: initial-upload-closes-no-bugs
+# Answer-server requests report pve-manager's version, read (read-only)
+# from var/lib/dpkg/status through the root Phoenix acts on: an offline
+# image as well as the running system, where this host's dpkg-query would
+# answer for the wrong system (seed/remote/sysinfo.go).
+phoenix: uses-dpkg-database-directly [usr/sbin/phoenix]
 `
 
 // Docs are the repository files shipped in DocDir (source, destination
