@@ -316,7 +316,7 @@ func TestPackage(t *testing.T) {
 		"phoenix seed build --fat-t":     "--fat-type",
 		"phoenix seed build --fat-type ": "12 16 32",
 		"phoenix validate --format ":     "text json",
-		"phoenix status --":              "--json --root --timeout --wait",
+		"phoenix status --w":             "--wait",
 	} {
 		words := strings.Fields(line)
 		cword := len(words) - 1
