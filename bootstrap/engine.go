@@ -520,7 +520,7 @@ func (e *engine) todo() []modules.Module {
 func (e *engine) env(name string, i, total int, t *timer) *modules.Env {
 	return &modules.Env{
 		Seed:   e.o.Seed,
-		Run:    timedRunner{next: e.run, t: t},
+		Runner: timedRunner{next: e.run, t: t},
 		Root:   e.r,
 		Store:  modules.NewStore(e.r),
 		Bundle: e.o.Bundle,

@@ -59,7 +59,7 @@ func TestFirstRunRerunDrift(t *testing.T) {
 	testkit.Write(t, root, hostFW, "[OPTIONS]\nenable: 0\n")
 	converge(t, env)
 	testkit.Golden(t, "host.fw", testkit.Read(t, root, hostFW))
-	if len(env.Run.(*fakehost.Runner).Calls()) != 0 {
+	if len(env.Runner.(*fakehost.Runner).Calls()) != 0 {
 		t.Error("ran commands")
 	}
 }
@@ -107,6 +107,6 @@ func TestFaults(t *testing.T) {
 	fault.Check(t, fault.Scenario{Seed: testSeed(), Modules: []modules.Module{New()},
 		NewWorld: func(tb testing.TB) *fault.World {
 			root, env := world(tb)
-			return &fault.World{Root: root, Runner: env.Run}
+			return &fault.World{Root: root, Runner: env.Runner}
 		}})
 }

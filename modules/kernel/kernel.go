@@ -487,7 +487,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	}
 	run := func(name string, args ...string) error {
 		env.Say("kernel: " + name + " " + strings.Join(args, " "))
-		_, err := env.Run.Run(ctx, host.Cmd{Name: name, Args: args, Timeout: 30 * time.Minute})
+		_, err := env.Runner.Run(ctx, host.Cmd{Name: name, Args: args, Timeout: 30 * time.Minute})
 		if err != nil {
 			return fmt.Errorf("kernel: %w", err)
 		}

@@ -75,7 +75,7 @@ func newBoxFiles(t *testing.T, fs map[string]string) *box {
 	root := testkit.Root(t, fs)
 	b := &box{root: root, run: fakehost.New(), m: fake.New(root, "nouveau", "e1000e"), boot: 1}
 	b.m.Register(b.run)
-	b.env = &modules.Env{Seed: testSeed(), Run: b.run, Root: root, Store: modules.NewStore(root), BootID: "boot-1"}
+	b.env = &modules.Env{Seed: testSeed(), Runner: b.run, Root: root, Store: modules.NewStore(root), BootID: "boot-1"}
 	return b
 }
 

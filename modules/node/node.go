@@ -204,12 +204,12 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 		// Renames the running system (kernel hostname) too; the file
 		// alone takes effect at the next boot. Decided from the running
 		// name, so a crash after the file write still renames.
-		if _, err := env.Run.Run(ctx, bhost.Cmd{Name: "hostnamectl", Args: []string{"set-hostname", p.hostname}}); err != nil {
+		if _, err := env.Runner.Run(ctx, bhost.Cmd{Name: "hostnamectl", Args: []string{"set-hostname", p.hostname}}); err != nil {
 			return res, fmt.Errorf("host: %w", err)
 		}
 	}
 	if contains(changed, ChronySources) && bhost.Exists(env.Root, ChronycBin) {
-		if _, err := env.Run.Run(ctx, bhost.Cmd{Name: "chronyc", Args: []string{"reload", "sources"}}); err != nil {
+		if _, err := env.Runner.Run(ctx, bhost.Cmd{Name: "chronyc", Args: []string{"reload", "sources"}}); err != nil {
 			// chronyd not running yet: it reads the drop-in when it starts.
 			res.Notes = append(res.Notes, "chrony not running: NTP sources apply when it starts")
 		}

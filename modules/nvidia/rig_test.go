@@ -72,7 +72,7 @@ func (r *rig) boot() {
 }
 
 func (r *rig) env(s *seed.Seed) *modules.Env {
-	return &modules.Env{Seed: s, Run: r.run, Root: r.root, Store: r.store, Bundle: r.bundle, BootID: r.state().BootID()}
+	return &modules.Env{Seed: s, Runner: r.run, Root: r.root, Store: r.store, Bundle: r.bundle, BootID: r.state().BootID()}
 }
 
 func (r *rig) apply(s *seed.Seed) (modules.Result, error) {
