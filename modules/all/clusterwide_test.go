@@ -1,7 +1,9 @@
-package cluster_test
+package all_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +11,9 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/cluster"
+	clusterfake "github.com/phoenix-pve/phoenix/modules/cluster/fake"
 	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 	"github.com/phoenix-pve/phoenix/modules/zfs"
 	zfsfake "github.com/phoenix-pve/phoenix/modules/zfs/fake"
@@ -32,17 +37,36 @@ zfs:
 // so the first node adds it and the others find it there (re-checked, not
 // added again).
 func TestClusterWideWrittenOnce(t *testing.T) {
-	_, ns := lab(t, time.Millisecond, 50*time.Millisecond)
+	const fp = "9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:D1:5D:6C:15:B0:F0:0A:08"
+	base := t.TempDir()
+	net := clusterfake.NewNetwork(base, 50*time.Millisecond, time.Millisecond)
+	type node struct{ fake *clusterfake.Node }
+	var ns []node
+	m := &cluster.Module{RetryFor: 10 * time.Minute, SecretOwner: os.Getuid(),
+		Sleep: func(ctx context.Context, d time.Duration) error { return modules.Sleep(ctx, d/1000) }}
 	var mu sync.Mutex
-	var slept []time.Duration
-	m := module(&slept, &mu)
-	if _, err := apply(t, m, ns[0], createSeed); err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 2; i++ {
-		if _, err := apply(t, m, ns[i], joinSeed("192.168.10.1", ns[i].fake.Addr)); err != nil {
+	for i, name := range []string{"pve1", "pve2", "pve3"} {
+		root := filepath.Join(base, name)
+		if err := os.MkdirAll(filepath.Join(root, "etc/pve"), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		nd := net.AddNode(root, name, "192.168.10."+string(rune('1'+i)), "pw", fp)
+		if err := nd.Local.WriteFile("/etc/phoenix/cluster.password", []byte("pw\n"), 0o600, host.Owner{UID: -1, GID: -1}); err != nil {
+			t.Fatal(err)
+		}
+		r := fakehost.New()
+		nd.Register(r)
+		y := "cluster:\n  create: {name: lab}\n"
+		if i > 0 {
+			y = "cluster:\n  join: {name: lab, peer: pve1, fingerprint: \"" + fp + "\", password_file: /etc/phoenix/cluster.password}\n"
+		}
+		mu.Lock()
+		_, err := m.Apply(context.Background(), testkit.Env(testkit.Seed(t, y), r, nd.Root))
+		mu.Unlock()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ns = append(ns, node{fake: nd})
 	}
 	const G = 1 << 30
 	s := testkit.Seed(t, storageSeed)
