@@ -258,7 +258,10 @@ func (r *run) listPools(ctx context.Context) (imported, exported []poolInfo, err
 	imported = parsePools(out)
 	out, err = r.cmd(ctx, ZpoolCmd, "import", "-d", ByIDDir)
 	if err != nil {
-		// "no pools available to import" is exit 1 with nothing listed.
+		// With nothing to import zpool prints "no pools available to
+		// import" on stderr and exits 0 (openzfs zpool_main.c:4115-4118,
+		// 4703); older releases and other errors exit 1, so both are
+		// handled.
 		if !strings.Contains(out+stderrOf(err), "no pools available") {
 			return nil, nil, fmt.Errorf("list importable pools: %w", err)
 		}
