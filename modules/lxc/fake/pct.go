@@ -317,7 +317,12 @@ func (p *PVE) validate(cmd string, id int, k, v string) (string, error) {
 		vol := props["volume"]
 		if store, size, ok := strings.Cut(vol, ":"); ok && !strings.HasPrefix(vol, "/") {
 			if _, err := strconv.ParseFloat(size, 64); err == nil {
-				props["volume"] = fmt.Sprintf("%s:subvol-%d-disk-%s", store, id, m[2]+"1")
+				// pve-storage find_free_diskname takes the first free
+				// disk-N; rootfs has disk-0, so mpN is modelled as
+				// disk-(N+1) (exact only when mount points are allocated in
+				// order).
+				n, _ := strconv.Atoi(m[2])
+				props["volume"] = fmt.Sprintf("%s:subvol-%d-disk-%d", store, id, n+1)
 				props["size"] = size + "G"
 			}
 		} else if !path.IsAbs(vol) {
