@@ -26,4 +26,3 @@ func TestImportUnitEnabled(t *testing.T) {
 		t.Errorf("no import unit enabled:\n%s", e.run.Log())
 	}
 }
-
