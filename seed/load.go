@@ -35,6 +35,10 @@ func LoadFile(path string) (*Seed, error) {
 // '{' and is valid JSON, as YAML otherwise. Only the first YAML document is
 // read; a second one is an error. An invalid seed returns a nil *Seed and a
 // *Report holding every problem, sorted by position.
+// MaxSize bounds a seed: Load refuses a larger one before parsing it, and
+// seed/source reads no more than this from any file or volume.
+const MaxSize = 4 << 20
+
 func Load(name string, data []byte) (s *Seed, err error) {
 	rep := &Report{File: name}
 	defer func() {
@@ -46,6 +50,12 @@ func Load(name string, data []byte) (s *Seed, err error) {
 			s, err = nil, rep
 		}
 	}()
+	if len(data) > MaxSize {
+		// The same bound the boot applies when it reads a seed
+		// (seed/source), so validate never passes what a boot refuses.
+		rep.add(0, 0, "", "seed is over the %d-byte limit (a boot refuses it too)", MaxSize)
+		return nil, rep
+	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	root := parse(name, data, rep)
 	if root == nil {
@@ -55,6 +65,13 @@ func Load(name string, data []byte) (s *Seed, err error) {
 	d := &decoder{rep: rep, pos: map[string]pos{}, bad: map[string]bool{}}
 	var seed Seed
 	d.decode(root, reflect.ValueOf(&seed).Elem(), "", false)
+	if d.stopped {
+		// Past the node limit the seed is only partly decoded: its rules
+		// would report what is merely cut off ("required", ...). Stop at
+		// the one clear error and what came before it.
+		rep.sort()
+		return nil, rep
+	}
 	decodeProblems := len(rep.Problems)
 	c := &checker{s: &seed, rep: rep, pos: d.pos}
 	c.check()

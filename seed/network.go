@@ -32,6 +32,7 @@ type Bridge struct {
 func (c *checker) network(n *Network) {
 	names := dups{}
 	ports := dups{}
+	addrs := dups{}
 	gateways := 0
 	bridge := func(path string, b *Bridge, mgmt bool) {
 		if c.required(path+".name", b.Name) {
@@ -53,6 +54,10 @@ func (c *checker) network(n *Network) {
 		} else if b.Address != "" {
 			if prefix, okAddr = hostCIDR(b.Address); !okAddr {
 				c.errf(path+".address", "%q is not an address in CIDR form (e.g. 192.168.1.10/24)", b.Address)
+			} else if why := hostAddressProblem(prefix); why != "" {
+				c.errf(path+".address", "%s %s: give a host address", prefix.Addr(), why)
+			} else {
+				addrs.seen(c, path+".address", prefix.Addr().String(), "address (one address on two bridges)")
 			}
 		}
 		if b.Gateway != "" {
@@ -65,6 +70,8 @@ func (c *checker) network(n *Network) {
 				c.errf(path+".gateway", "a gateway needs an address on the same bridge")
 			case okAddr && !prefix.Masked().Contains(gw):
 				c.errf(path+".gateway", "gateway %s is not in %s", b.Gateway, prefix.Masked())
+			case okAddr && gw == prefix.Addr():
+				c.errf(path+".gateway", "gateway %s is this bridge's own address: give the router's address", b.Gateway)
 			}
 		}
 		if b.VIDs != "" {
@@ -127,6 +134,29 @@ func (c *checker) bridgeRef(path, name string) {
 	if c.s.Network != nil && c.bridge(name) == nil {
 		c.errf(path, "bridge %q is not declared in network (management or bridges)", name)
 	}
+}
+
+// bridgeAddress is the path of the bridge address a equals, or "".
+func (c *checker) bridgeAddress(a netip.Addr) string {
+	n := c.s.Network
+	if n == nil {
+		return ""
+	}
+	check := func(path string, b *Bridge) string {
+		if p, ok := hostCIDR(b.Address); ok && p.Addr() == a {
+			return path
+		}
+		return ""
+	}
+	if at := check("network.management.address", &n.Management); at != "" {
+		return at
+	}
+	for i := range n.Bridges {
+		if at := check(index("network.bridges", i)+".address", &n.Bridges[i]); at != "" {
+			return at
+		}
+	}
+	return ""
 }
 
 // bridge is the seed's bridge of that name, nil when the seed has no

@@ -26,4 +26,9 @@ type Seed struct {
 	Samba    *Samba    `yaml:"samba,omitempty" json:"samba,omitempty"`
 	Firewall *Firewall `yaml:"firewall,omitempty" json:"firewall,omitempty"`
 	LXC      *LXC      `yaml:"lxc,omitempty" json:"lxc,omitempty"`
+	// Report is not a module: where the run's outcome is posted.
+	Report *Webhook `yaml:"report,omitempty" json:"report,omitempty"`
 }
+
+// metaKeys are the top-level keys that are not module sections.
+var metaKeys = []string{"version", "report"}

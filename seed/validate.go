@@ -88,4 +88,5 @@ func (c *checker) check() {
 			sec.check(c, s)
 		}
 	}
+	c.webhook(s.Report)
 }

@@ -408,7 +408,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 		return res, fmt.Errorf("network: %w", err)
 	}
 	if len(changed) > 0 && p.resolved {
-		if _, err := env.Run.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"try-reload-or-restart", "systemd-resolved.service"}}); err != nil {
+		if _, err := env.Runner.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"try-reload-or-restart", "systemd-resolved.service"}}); err != nil {
 			return res, fmt.Errorf("network: %w", err)
 		}
 	}
@@ -442,7 +442,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 		return res, m.rollback(ctx, env, snap, fmt.Errorf("network: %w", err))
 	}
 	env.Say("network: ifreload -a")
-	if _, err := env.Run.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
+	if _, err := env.Runner.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
 		return res, m.rollback(ctx, env, snap, fmt.Errorf("network: %w", err))
 	}
 	if p.gateway.IsValid() {
@@ -491,7 +491,7 @@ func (m *Module) confirm(ctx context.Context, env *modules.Env, gw netip.Addr) e
 				return serr
 			}
 		}
-		_, err = env.Run.Run(ctx, host.Cmd{Name: "ping", Args: []string{"-c", "1", "-W", "2", gw.String()}, Timeout: 10 * time.Second})
+		_, err = env.Runner.Run(ctx, host.Cmd{Name: "ping", Args: []string{"-c", "1", "-W", "2", gw.String()}, Timeout: 10 * time.Second})
 		if err == nil {
 			return nil
 		}
@@ -510,7 +510,7 @@ func (m *Module) rollback(ctx context.Context, env *modules.Env, snap files.Snap
 	if _, err := snap.Plan().Apply(env.Root); err != nil {
 		return fmt.Errorf("%w; rollback failed: %w", cause, err)
 	}
-	if _, err := env.Run.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
+	if _, err := env.Runner.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
 		return fmt.Errorf("%w; files rolled back but ifreload failed: %w", cause, err)
 	}
 	if err := env.Store.Delete(pendingKey); err != nil {
