@@ -44,7 +44,8 @@ type PVE struct {
 	// only when an lxc.cgroup2.devices.allow line grants its major.
 	Majors map[string]int
 	// Catalog is what pveam can download: template name -> content.
-	// Default: debian-12-standard_12.7-1_amd64.tar.zst and
+	// Default: debian-12-standard_12.7-1_amd64.tar.zst,
+	// debian-13-standard_13.6-1_amd64.tar.zst and
 	// ubuntu-24.04-standard_24.04-2_amd64.tar.zst.
 	Catalog map[string]string
 	// Storages are in Root's /etc/pve/storage.cfg, shared with the one
@@ -60,6 +61,9 @@ type PVE struct {
 
 // DefaultTemplate is a template name in the default catalog.
 const DefaultTemplate = "debian-12-standard_12.7-1_amd64.tar.zst"
+
+// PVE9Template is the Debian 13 template PVE 9's index offers.
+const PVE9Template = "debian-13-standard_13.6-1_amd64.tar.zst"
 
 // runtime is one container's state that a config file does not hold.
 type runtime struct {
@@ -127,6 +131,8 @@ func (p *PVE) catalog() map[string]string {
 	return map[string]string{
 		DefaultTemplate: "fake template " + DefaultTemplate + "\n",
 		"ubuntu-24.04-standard_24.04-2_amd64.tar.zst": "fake template ubuntu-24.04\n",
+		// PVE 9's Debian (pve-manager aplinfo/aplinfo.dat at 9d6e4c8).
+		PVE9Template: "fake template " + PVE9Template + "\n",
 	}
 }
 
