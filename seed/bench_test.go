@@ -1,6 +1,7 @@
 package seed
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"runtime"
@@ -22,6 +23,67 @@ func BenchmarkValidateExample(b *testing.B) {
 		if _, err := Load("seed.yaml", data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// fleetSeedText is the example seed with n host overlays: each sets its
+// own hostname and management address.
+func fleetSeedText(b testing.TB, n int) []byte {
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	buf.Write(data)
+	buf.WriteString("hosts:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&buf, "  - name: pve-%04d\n    match: {serial: SN%06d}\n    overlay:\n      host: {hostname: pve-%04d}\n      network:\n        management: {address: 192.168.%d.%d/16}\n",
+			i, i, i, 100+i/250, 1+i%250)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkHosts1000 is issue 17's budget: a seed with 1,000 host overlays
+// validated in full (the base and all 1,000 effective seeds) and one
+// effective seed rendered, within 1 s per op. It reports the same run's
+// cost of validating the single example seed and the ratio between them.
+func BenchmarkHosts1000(b *testing.B) {
+	fleet := fleetSeedText(b, 1000)
+	single, err := os.ReadFile(examplePath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var fleetTime, singleTime time.Duration
+	ops := 0
+	for b.Loop() {
+		t0 := time.Now()
+		s, err := Load("fleet.yaml", fleet)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, why, err := s.Render(Identity{Serial: "SN000500"}); err != nil || why != "hosts[500] (pve-0500) matches" {
+			b.Fatalf("render: %q %v", why, err)
+		}
+		fleetTime += time.Since(t0)
+		// The single seed, in the same run: 10 loads after a collection,
+		// so the fleet's garbage is not charged to it.
+		runtime.GC()
+		t1 := time.Now()
+		for range 10 {
+			if _, err := Load("seed.yaml", single); err != nil {
+				b.Fatal(err)
+			}
+		}
+		singleTime += time.Since(t1) / 10
+		ops++
+	}
+	perFleet := fleetTime / time.Duration(ops)
+	perSingle := singleTime / time.Duration(ops)
+	b.ReportMetric(float64(perFleet.Microseconds())/1000, "ms/fleet")
+	b.ReportMetric(float64(perSingle.Microseconds())/1000, "ms/single")
+	b.ReportMetric(float64(perFleet)/float64(perSingle), "fleet/single")
+	if perFleet > time.Second {
+		b.Errorf("1,000 overlays validated and one rendered in %s: over the 1 s budget", perFleet)
 	}
 }
 
