@@ -41,8 +41,14 @@ func (c *checker) network(n *Network) {
 		}
 		for i, p := range b.Ports {
 			pp := index(path+".ports", i)
+			if mac, ok := PortMAC(p); ok {
+				// A NIC named by its MAC: the network module pins its
+				// name (a systemd .link file) and writes that name.
+				ports.seen(c, pp, mac, "bridge port")
+				continue
+			}
 			if !reIface.match(p) {
-				c.errf(pp, "%q is not a network interface name", p)
+				c.errf(pp, "%q is not a network interface name or MAC address (aa:bb:cc:dd:ee:ff)", p)
 				continue
 			}
 			ports.seen(c, pp, p, "bridge port")
@@ -175,4 +181,26 @@ func (c *checker) bridge(name string) *Bridge {
 		}
 	}
 	return nil
+}
+
+// PortMAC reports whether a bridge port is given as a MAC address
+// (six colon-separated hex octets) and returns it in lower case, the form
+// the kernel shows in /sys/class/net/*/address.
+func PortMAC(p string) (string, bool) {
+	if len(p) != 17 {
+		return "", false
+	}
+	for i := 0; i < 17; i++ {
+		ch := p[i]
+		if i%3 == 2 {
+			if ch != ':' {
+				return "", false
+			}
+			continue
+		}
+		if !('0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f' || 'A' <= ch && ch <= 'F') {
+			return "", false
+		}
+	}
+	return strings.ToLower(p), true
 }
