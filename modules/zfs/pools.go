@@ -21,10 +21,14 @@ type vdev struct {
 
 // poolInfo is one pool of `zpool status` or of the `zpool import` listing.
 type poolInfo struct {
-	Name    string
-	VDevs   []vdev
-	Aux     []string // log, cache, spare, special, dedup devices
-	Foreign bool     // "last accessed by another system": import needs -f
+	Name  string
+	VDevs []vdev
+	Aux   []string // log, cache, spare, special, dedup devices
+	// Nested are the devices below a replacing-N or spare-N vdev inside a
+	// top-level vdev (a disk being replaced, its replacement, a hot spare
+	// in use): members too, not part of the layout.
+	Nested  []string
+	Foreign bool // "last accessed by another system": import needs -f
 }
 
 func (p poolInfo) allDisks() []string {
@@ -32,6 +36,7 @@ func (p poolInfo) allDisks() []string {
 	for _, v := range p.VDevs {
 		d = append(d, v.Disks...)
 	}
+	d = append(d, p.Nested...)
 	return append(d, p.Aux...)
 }
 
@@ -97,9 +102,19 @@ func parsePools(out string) []poolInfo {
 			cur.VDevs = append(cur.VDevs, vdev{Type: vdevType(name)})
 		case depth == 1:
 			cur.VDevs = append(cur.VDevs, vdev{Type: "disk", Disks: []string{name}})
-		case depth == 2 && len(cur.VDevs) > 0:
+		case len(cur.VDevs) == 0:
+		case vdevType(name) != "":
+			// replacing-N, spare-N (OpenZFS tests nest them up to
+			// mirror-0/spare-0/replacing-0: add_nested_replacing_spare.ksh)
+			// and draid distributed spares (draidP-G-S, vdev_draid.c) are
+			// no disks; their children are.
+		case depth == 2:
 			v := &cur.VDevs[len(cur.VDevs)-1]
 			v.Disks = append(v.Disks, name)
+		default:
+			// Deeper: a leaf under a nested vdev. zpool_main.c
+			// print_status_config indents each level two more.
+			cur.Nested = append(cur.Nested, name)
 		}
 	}
 	return pools
