@@ -565,3 +565,21 @@ func TestURLTokenStaysWithItsServer(t *testing.T) {
 		t.Fatalf("discover with token, no pin: %v", err)
 	}
 }
+
+// A server that echoes the request in its error body does not get the
+// token into the error.
+func TestURLTokenNotEchoed(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "denied: "+r.Header.Get("Authorization"), 403)
+	}))
+	defer srv.Close()
+	r := answerHost(t, "E1", "3c:ec:ef:00:00:01")
+	tok := writeToken(t, r, 0o600)
+	p := x509.NewCertPool()
+	p.AddCert(srv.Certificate())
+	_, err := Locate(context.Background(), urlOptions(r, remote.Source{URL: srv.URL + "/a", TokenFile: tok}, p))
+	if err == nil || !strings.Contains(err.Error(), "403 Forbidden: denied: Bearer [token]") {
+		t.Fatalf("%v", err)
+	}
+	noToken(t, "error", err.Error())
+}
