@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -289,6 +290,9 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 					return nil, err
 				}
 			}
+			if err := pve.checkRole(u); err != nil {
+				return nil, err
+			}
 			steps = append(steps, pve.steps(u, run)...)
 		}
 	}
@@ -479,6 +483,7 @@ func includesDir(b []byte) bool {
 type pveState struct {
 	users map[string]bool
 	acl   map[string]bool // path|ugid|role
+	roles []string        // what this host's PVE has, built-in and custom
 }
 
 // pveUser and pveACL are the fields of `pveum ... --output-format json`
@@ -520,7 +525,33 @@ func readPVE(ctx context.Context, r host.Runner) (*pveState, error) {
 			st.acl[a.Path+"|"+a.UGID+"|"+a.RoleID] = true
 		}
 	}
+	// The roles of the running PVE: names differ between versions (and
+	// privileges: PVE 9 dropped VM.Monitor), so a role is checked against
+	// what this host has, before any change (pveum acl modify would die
+	// "role 'X' does not exist", pve-access-control API2/ACL.pm:183-187,
+	// after the account was already made).
+	out, err = r.Run(ctx, host.Cmd{Name: "pveum", Args: []string{"role", "list", "--output-format", "json"}, Timeout: time.Minute})
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	var roles []struct {
+		RoleID string `json:"roleid"`
+	}
+	if err := json.Unmarshal(out.Stdout, &roles); err != nil {
+		return nil, fmt.Errorf("users: pveum role list: %w", err)
+	}
+	for _, ro := range roles {
+		st.roles = append(st.roles, ro.RoleID)
+	}
 	return st, nil
+}
+
+// checkRole reports a role this host does not have.
+func (st *pveState) checkRole(u seed.User) error {
+	if slices.Contains(st.roles, u.Proxmox.Role) {
+		return nil
+	}
+	return fmt.Errorf("users: %s: Proxmox role %q does not exist on this host (it has %s); nothing was changed", u.Name, u.Proxmox.Role, strings.Join(st.roles, ", "))
 }
 
 func (st *pveState) steps(u seed.User, run func(string, []string, []byte) error) []step {
