@@ -88,7 +88,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	if mgmt.Gateway != "" {
 		gw, err := netip.ParseAddr(mgmt.Gateway)
 		if err != nil {
-			return nil, fmt.Errorf("network: management.gateway: %w", err)
+			return nil, fmt.Errorf("management.gateway: %w", err)
 		}
 		p.gateway = gw
 	}
@@ -121,7 +121,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	// when only this section changes, only this module runs again.
 	hosts, err := etchosts.Entry(env.Root, env.Seed)
 	if err != nil {
-		return nil, fmt.Errorf("network: %w", err)
+		return nil, err
 	}
 	if hosts != nil {
 		p.hosts = files.Plan{*hosts}
@@ -140,7 +140,7 @@ func names(bs []seed.Bridge) string {
 func r(root host.Root, p string) (string, error) {
 	b, err := root.ReadFile(p)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("network: %w", err)
+		return "", err
 	}
 	return string(b), nil
 }
@@ -154,10 +154,10 @@ func render(bridges []seed.Bridge) ([]byte, []string, error) {
 	seen := map[string]bool{}
 	own := func(name, what string) error {
 		if !ifnameRE().MatchString(name) {
-			return fmt.Errorf("network: %s %q is not an interface name", what, name)
+			return fmt.Errorf("%s %q is not an interface name", what, name)
 		}
 		if seen[name] {
-			return fmt.Errorf("network: interface %q is defined twice", name)
+			return fmt.Errorf("interface %q is defined twice", name)
 		}
 		seen[name] = true
 		owned = append(owned, name)
@@ -176,7 +176,7 @@ func render(bridges []seed.Bridge) ([]byte, []string, error) {
 		method := "manual"
 		if br.Address != "" {
 			if _, err := netip.ParsePrefix(br.Address); err != nil {
-				return nil, nil, fmt.Errorf("network: %s.address %q: want an address with prefix length like 192.168.1.10/24", br.Name, br.Address)
+				return nil, nil, fmt.Errorf("%s.address %q: want an address with prefix length like 192.168.1.10/24", br.Name, br.Address)
 			}
 			method = "static"
 		} else if i == 0 {
@@ -188,7 +188,7 @@ func render(bridges []seed.Bridge) ([]byte, []string, error) {
 		}
 		if br.Gateway != "" {
 			if _, err := netip.ParseAddr(br.Gateway); err != nil {
-				return nil, nil, fmt.Errorf("network: %s.gateway %q: %w", br.Name, br.Gateway, err)
+				return nil, nil, fmt.Errorf("%s.gateway %q: %w", br.Name, br.Gateway, err)
 			}
 			fmt.Fprintf(&b, "\tgateway %s\n", br.Gateway)
 		}
@@ -203,15 +203,15 @@ func render(bridges []seed.Bridge) ([]byte, []string, error) {
 				vids = "2-4094"
 			}
 			if !vidsRE().MatchString(vids) {
-				return nil, nil, fmt.Errorf("network: %s.vids %q: want VLAN ids like \"2-4094\" or \"10 20 30-40\"", br.Name, vids)
+				return nil, nil, fmt.Errorf("%s.vids %q: want VLAN ids like \"2-4094\" or \"10 20 30-40\"", br.Name, vids)
 			}
 			fmt.Fprintf(&b, "\tbridge-vlan-aware yes\n\tbridge-vids %s\n", vids)
 		} else if br.VIDs != "" {
-			return nil, nil, fmt.Errorf("network: %s.vids needs vlan_aware: true", br.Name)
+			return nil, nil, fmt.Errorf("%s.vids needs vlan_aware: true", br.Name)
 		}
 		if br.MTU != 0 {
 			if br.MTU < 576 || br.MTU > 65535 {
-				return nil, nil, fmt.Errorf("network: %s.mtu %d out of range", br.Name, br.MTU)
+				return nil, nil, fmt.Errorf("%s.mtu %d out of range", br.Name, br.MTU)
 			}
 			fmt.Fprintf(&b, "\tmtu %s\n", strconv.Itoa(br.MTU))
 		}
@@ -237,7 +237,7 @@ func mainFile(content string, owned []string) ([]byte, error) {
 	}
 	stripped, err := host.SetBlock([]byte(content), sourceBlock, nil)
 	if err != nil {
-		return nil, fmt.Errorf("network: %s: %w", Interfaces, err)
+		return nil, fmt.Errorf("%s: %w", Interfaces, err)
 	}
 	var out strings.Builder
 	hasSource := false
@@ -331,12 +331,12 @@ func subset(a, b []string) bool {
 func (m *Module) planDNS(root host.Root, n *seed.Network, p *plan) error {
 	for _, s := range n.DNS {
 		if _, err := netip.ParseAddr(s); err != nil {
-			return fmt.Errorf("network: dns %q is not an IP address", s)
+			return fmt.Errorf("dns %q is not an IP address", s)
 		}
 	}
 	for _, s := range n.Search {
 		if s == "" || strings.ContainsAny(s, " \t\n#") {
-			return fmt.Errorf("network: search domain %q is not a domain", s)
+			return fmt.Errorf("search domain %q is not a domain", s)
 		}
 	}
 	if len(n.DNS) > 3 {
@@ -373,101 +373,81 @@ func (m *Module) planDNS(root host.Root, n *seed.Network, p *plan) error {
 	return nil
 }
 
-// Check implements modules.Module.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+// Converge implements modules.Module. DNS goes first: it needs no reload
+// and no confirmation. The bridges are written with a snapshot of the old
+// files kept in the Store, reloaded, and confirmed by a ping of the
+// gateway, else rolled back; /etc/hosts follows only once the address it
+// names is the confirmed one.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	env := s.Env
 	p, err := m.plan(env)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out, err := p.all().Pending(env.Root)
-	if err != nil {
-		return nil, fmt.Errorf("network: %w", err)
-	}
-	var snap files.Snapshot
-	if found, err := env.Store.Get(pendingKey, &snap); err != nil {
-		return nil, fmt.Errorf("network: %w", err)
-	} else if found {
-		out = append(out, "unconfirmed change from an interrupted run: reload and confirm the gateway answers")
-	}
-	return out, nil
-}
+	s.Notes = append(s.Notes, p.notes...)
 
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	var res modules.Result
-	p, err := m.plan(env)
+	changed, err := p.dns.Converge(s)
 	if err != nil {
-		return res, err
+		return err
 	}
-	res.Notes = p.notes
-
-	// DNS first: it needs no reload and no confirmation.
-	changed, err := p.dns.Apply(env.Root)
-	res.Changed = append(res.Changed, changed...)
-	if err != nil {
-		return res, fmt.Errorf("network: %w", err)
-	}
-	if len(changed) > 0 && p.resolved {
+	if len(changed) > 0 && p.resolved && !s.Dry {
 		if _, err := env.Runner.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"try-reload-or-restart", "systemd-resolved.service"}}); err != nil {
-			return res, fmt.Errorf("network: %w", err)
+			return err
 		}
 	}
 
 	var snap files.Snapshot
 	found, err := env.Store.Get(pendingKey, &snap)
 	if err != nil {
-		return res, fmt.Errorf("network: %w", err)
+		return err
 	}
 	pending, err := p.ifaces.Pending(env.Root)
 	if err != nil {
-		return res, fmt.Errorf("network: %w", err)
+		return err
 	}
 	if len(pending) == 0 && !found {
-		return m.applyHosts(env, p, res)
+		_, err := p.hosts.Converge(s)
+		return err
 	}
-	if !found {
+	if !found && !s.Dry {
 		// Keep the current files before touching them: the rollback must
 		// survive a crash between the write and the confirmation.
 		if snap, err = files.Save(env.Root, DropIn, Interfaces); err != nil {
-			return res, fmt.Errorf("network: save previous files: %w", err)
+			return fmt.Errorf("save previous files: %w", err)
 		}
 		if err := env.Store.Put(pendingKey, snap); err != nil {
-			return res, fmt.Errorf("network: %w", err)
+			return err
 		}
 	}
-	env.Say("network: writing bridges")
-	changed, err = p.ifaces.Apply(env.Root)
-	res.Changed = append(res.Changed, changed...)
-	if err != nil {
-		return res, m.rollback(ctx, env, snap, fmt.Errorf("network: %w", err))
-	}
-	env.Say("network: ifreload -a")
-	if _, err := env.Runner.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
-		return res, m.rollback(ctx, env, snap, fmt.Errorf("network: %w", err))
-	}
-	if p.gateway.IsValid() {
-		env.Say("network: waiting for gateway " + p.gateway.String())
-		if err := m.confirm(ctx, env, p.gateway); err != nil {
-			return res, m.rollback(ctx, env, snap, err)
+	s.Say("network: writing bridges")
+	if _, err := p.ifaces.Converge(s); err != nil {
+		if s.Dry {
+			return err
 		}
-	} else {
-		res.Notes = append(res.Notes, "no management gateway: change not confirmed by ping")
+		return m.rollback(ctx, env, snap, err)
 	}
-	if err := env.Store.Delete(pendingKey); err != nil {
-		return res, fmt.Errorf("network: %w", err)
+	if found {
+		_ = s.DoQuiet("unconfirmed change from an interrupted run: reload and confirm the gateway answers", nil)
 	}
-	return m.applyHosts(env, p, res)
-}
-
-// applyHosts writes the /etc/hosts entry, only once the address it names
-// is the confirmed one.
-func (m *Module) applyHosts(env *modules.Env, p *plan, res modules.Result) (modules.Result, error) {
-	changed, err := p.hosts.Apply(env.Root)
-	res.Changed = append(res.Changed, changed...)
-	if err != nil {
-		return res, fmt.Errorf("network: %w", err)
+	if !s.Dry {
+		s.Say("network: ifreload -a")
+		if _, err := env.Runner.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
+			return m.rollback(ctx, env, snap, err)
+		}
+		if p.gateway.IsValid() {
+			s.Say("network: waiting for gateway " + p.gateway.String())
+			if err := m.confirm(ctx, env, p.gateway); err != nil {
+				return m.rollback(ctx, env, snap, err)
+			}
+		} else {
+			s.Note("no management gateway: change not confirmed by ping")
+		}
+		if err := env.Store.Delete(pendingKey); err != nil {
+			return err
+		}
 	}
-	return res, nil
+	_, err = p.hosts.Converge(s)
+	return err
 }
 
 // confirm pings the gateway until it answers, a bounded number of times.
@@ -496,7 +476,7 @@ func (m *Module) confirm(ctx context.Context, env *modules.Env, gw netip.Addr) e
 			return nil
 		}
 	}
-	return fmt.Errorf("network: gateway %s did not answer %d pings after ifreload: %w", gw, attempts, err)
+	return fmt.Errorf("gateway %s did not answer %d pings after ifreload: %w", gw, attempts, err)
 }
 
 // rollback restores the files from before the change (unless the seed
