@@ -16,6 +16,9 @@ func (c *checker) host(h *Host) {
 	}
 	c.pattern("host.domain", h.Domain, domain, "a DNS domain")
 	c.pattern("host.timezone", h.Timezone, reTimezone.match, "a timezone such as UTC or Europe/Berlin")
+	if h.Timezone != "" && reTimezone.match(h.Timezone) && !KnownTimezone(h.Timezone) {
+		c.errf("host.timezone", "%q is not in the zoneinfo database (see `timedatectl list-timezones`)", h.Timezone)
+	}
 	for i, n := range h.NTP {
 		if !hostOrIP(n) {
 			c.errf(index("host.ntp", i), "%q is not a hostname or IP address", n)

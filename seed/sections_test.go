@@ -17,7 +17,7 @@ func TestSectionsTable(t *testing.T) {
 	var fields []string
 	for i := 0; i < st.NumField(); i++ {
 		key, _, _ := strings.Cut(st.Field(i).Tag.Get("json"), ",")
-		if slices.Contains(metaKeys, key) {
+		if slices.Contains(metaKeys, key) || !st.Field(i).IsExported() {
 			continue
 		}
 		fields = append(fields, key)

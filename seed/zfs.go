@@ -125,7 +125,7 @@ func (c *checker) zfs(z *ZFS) {
 		c.zprops(dp+".properties", d.Properties)
 		c.mountpoint(dp, d.Mountpoint, d.Properties)
 		if d.Mountpoint != "" && d.Mountpoint != "none" && d.Mountpoint != "legacy" {
-			mounts.seen(c, dp+".mountpoint", d.Mountpoint, "mountpoint")
+			mounts.seen(c, dp+".mountpoint", cleanKey(d.Mountpoint), "mountpoint")
 		}
 		c.pattern(dp+".owner", d.Owner, reOwner.match, "an owner (user or user:group)")
 		c.pattern(dp+".mode", d.Mode, reMode.match, "an octal mode such as \"0775\" (quote it)")
@@ -298,6 +298,8 @@ func (c *checker) zprops(path string, m map[string]string) {
 func (c *checker) mountpoint(path, mp string, props map[string]string) {
 	if mp != "" && mp != "none" && mp != "legacy" && !reAbsPath.match(mp) {
 		c.errf(path+".mountpoint", "%q is not an absolute path, none or legacy", mp)
+	} else {
+		c.pathCheck(path+".mountpoint", mp, true)
 	}
 	if _, ok := props["mountpoint"]; ok {
 		c.errf(join(path+".properties", "mountpoint"), "set the mountpoint with the mountpoint key, not as a property")

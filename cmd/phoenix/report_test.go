@@ -96,7 +96,10 @@ func TestRunReport(t *testing.T) {
 		if o.SeedErr != nil {
 			t.Fatal(o.SeedErr)
 		}
-		o.Reboot = func(context.Context) error { write("proc/sys/kernel/random/boot_id", "boot-"+time.Now().String()+"\n", 0o644); return nil }
+		o.Reboot = func(context.Context) error {
+			write("proc/sys/kernel/random/boot_id", "boot-"+time.Now().String()+"\n", 0o644)
+			return nil
+		}
 		o.Ended = reportHook(o.Root, o.Seed.Report, &remote.Reporter{Root: o.Root, TokenOwner: os.Getuid(),
 			Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }})
 		out, _ := bootstrap.Run(context.Background(), o)

@@ -350,6 +350,14 @@ func loadSeed(ctx context.Context, root host.Root, seedFile string, live bool, s
 	if err != nil {
 		return found, nil, err
 	}
+	if len(s.Hosts) > 0 || s.HostsRequired {
+		eff, why, err := s.For(machineIdentity(root))
+		if err != nil {
+			return found, nil, err
+		}
+		fmt.Fprintf(stderr, "phoenix: seed: %s\n", why)
+		s = eff
+	}
 	return found, s, nil
 }
 

@@ -25,7 +25,7 @@ import (
 )
 
 func init() {
-	register(command{name: "seed", summary: "seed locate|build|sign|verify: find, pack and sign seeds", run: runSeed})
+	register(command{name: "seed", summary: "seed locate|build|render|sign|verify: find, pack, render and sign seeds", run: runSeed})
 }
 
 const seedUsage = `usage:
@@ -49,6 +49,8 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return seedSign(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return seedVerify(args[1:], stdout, stderr)
+	case "render":
+		return seedRender(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, seedUsage)
 		return exitOK
@@ -265,7 +267,11 @@ func buildFiles(seedPath string, extra []string) ([]image.File, error) {
 		have[rel] = true
 		files = append(files, image.File{Path: rel, Source: e})
 	}
-	for _, ref := range source.Referenced(s) {
+	var refs []string
+	for _, eff := range s.HostSeeds() {
+		refs = append(refs, source.Referenced(eff)...)
+	}
+	for _, ref := range refs {
 		c, err := source.CleanRel(ref)
 		if err != nil {
 			return nil, fmt.Errorf("%s refers to %w", seedPath, err)
@@ -446,4 +452,69 @@ func remoteOptions(root host.Root) source.Remote {
 		r.SeedDigest = st.Seed.Digest
 	}
 	return r
+}
+
+// seedRender prints the effective seed for the machine the --match
+// selectors describe (the base without any): what `phoenix run` would use
+// there. Exit 1 when the seed is invalid or the match is ambiguous or
+// required but missing.
+func seedRender(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("phoenix seed render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var matches multiFlag
+	fs.Var(&matches, "match", "describe the machine: `KEY=VALUE` with KEY serial, uuid, mac (repeatable) or hostname")
+	if fs.Parse(args) != nil || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, seedUsage)
+		return exitUsage
+	}
+	var id seed.Identity
+	for _, m := range matches {
+		k, v, ok := strings.Cut(m, "=")
+		switch {
+		case !ok || v == "":
+			fmt.Fprintf(stderr, "phoenix seed render: --match %q: want KEY=VALUE\n", m)
+			return exitUsage
+		case k == "serial":
+			id.Serial = v
+		case k == "uuid":
+			id.UUID = v
+		case k == "hostname":
+			id.Hostname = v
+		case k == "mac":
+			id.MACs = append(id.MACs, v)
+		default:
+			fmt.Fprintf(stderr, "phoenix seed render: --match %q: KEY is serial, uuid, mac or hostname\n", m)
+			return exitUsage
+		}
+	}
+	file := fs.Arg(0)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix seed render: %v\n", err)
+		return exitFailed
+	}
+	s, err := seed.Load(file, data)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix seed render: %v\n", err)
+		return exitFailed
+	}
+	out, why, err := s.Render(id)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix seed render: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "# effective seed: %s\n", why)
+	_, _ = stdout.Write(out)
+	return exitOK
+}
+
+// machineIdentity is what this machine (or the offline root) is matched
+// by in a seed's hosts list: DMI serial and uuid, NIC MACs, hostname.
+func machineIdentity(root host.Root) seed.Identity {
+	si := remote.GatherSysInfo(root)
+	id := seed.Identity{Serial: si.DMI.System["serial"], UUID: si.DMI.System["uuid"], MACs: si.MACs()}
+	if b, err := root.ReadFile("/etc/hostname"); err == nil {
+		id.Hostname = strings.TrimSpace(string(b))
+	}
+	return id
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/seed"
 	"github.com/phoenix-pve/phoenix/seed/remote"
 	"github.com/phoenix-pve/phoenix/seed/sign"
 )
@@ -39,7 +40,7 @@ const (
 	// DefaultWait is how long Locate waits for a late USB device.
 	DefaultWait = 30 * time.Second
 	// MaxSeedSize bounds a seed file read from anywhere.
-	MaxSeedSize = 4 << 20
+	MaxSeedSize = seed.MaxSize
 )
 
 // LocalSeeds are the seed files under ConfigDir, in the order tried.
