@@ -153,7 +153,7 @@ func (f *Fetcher) Fetch(ctx context.Context, src Source) (*Answer, error) {
 		return nil, err
 	}
 	shown := req.url.String()
-	if err := statusError(shown, resp); err != nil {
+	if err := statusError(shown, resp, token); err != nil {
 		return nil, err
 	}
 	a := &Answer{URL: shown, Data: resp.body, JSON: strings.HasPrefix(resp.header["content-type"], "application/json")}
@@ -178,7 +178,7 @@ func (f *Fetcher) Fetch(ctx context.Context, src Source) (*Answer, error) {
 			return nil, err
 		case sresp.status == 404:
 		case sresp.status != 200:
-			return nil, statusError(su.String(), sresp)
+			return nil, statusError(su.String(), sresp, token)
 		default:
 			a.Sig = sresp.body
 		}
@@ -188,7 +188,7 @@ func (f *Fetcher) Fetch(ctx context.Context, src Source) (*Answer, error) {
 
 // statusError turns anything but 200/201 into an *Error; the installer's
 // post() accepts the same two (proxmox-installer-common src/http.rs).
-func statusError(shown string, resp *response) error {
+func statusError(shown string, resp *response, token string) error {
 	switch resp.status {
 	case 200, 201:
 		return nil
@@ -201,6 +201,10 @@ func statusError(shown string, resp *response) error {
 	msg := fmt.Sprintf("%d %s", resp.status, resp.reason)
 	if first := firstLine(resp.body); first != "" {
 		msg += ": " + first
+	}
+	// A server that echoes the request must not get the token into logs.
+	if token != "" {
+		msg = strings.ReplaceAll(msg, token, "[token]")
 	}
 	if resp.status >= 300 && resp.status < 400 {
 		msg += " (redirects are not followed: give the final URL)"
