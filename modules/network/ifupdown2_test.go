@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 )
 
@@ -45,7 +46,7 @@ func TestIfupdown2SyntaxCheck(t *testing.T) {
 	}
 
 	root, _, _, env := world(t)
-	if _, err := quick().Apply(context.Background(), env); err != nil {
+	if _, err := modules.Apply(context.Background(), quick(), env); err != nil {
 		t.Fatal(err)
 	}
 	// The file as ifupdown2 reads it, and as the Proxmox GUI rewrites it.

@@ -536,7 +536,7 @@ func TestAptFailure(t *testing.T) {
 	}
 	r.run.Script("apt-get", fakehostFail(100, "E: Could not get lock /var/lib/dpkg/lock-frontend\n"))
 	_, err := r.apply(runfileSeed(v1, url1))
-	if err == nil || !strings.Contains(err.Error(), "Could not get lock") || !strings.Contains(err.Error(), "nvidia: prerequisites") {
+	if err == nil || !strings.Contains(err.Error(), "Could not get lock") || !strings.Contains(err.Error(), "prerequisites: ") {
 		t.Fatalf("err %v", err)
 	}
 }
