@@ -767,3 +767,7 @@ func TestL6StaleInProgressCleared(t *testing.T) {
 		}
 	}
 }
+
+func (m *tmod) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.Check, m.Apply)
+}

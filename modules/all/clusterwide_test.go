@@ -61,7 +61,7 @@ func TestClusterWideWrittenOnce(t *testing.T) {
 			y = "cluster:\n  join: {name: lab, peer: pve1, fingerprint: \"" + fp + "\", password_file: /etc/phoenix/cluster.password}\n"
 		}
 		mu.Lock()
-		_, err := m.Apply(context.Background(), testkit.Env(testkit.Seed(t, y), r, nd.Root))
+		_, err := modules.Apply(context.Background(), m, testkit.Env(testkit.Seed(t, y), r, nd.Root))
 		mu.Unlock()
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -86,7 +86,7 @@ func TestClusterWideWrittenOnce(t *testing.T) {
 		r := fakehost.New()
 		w.Register(r)
 		r.Handle("update-initramfs", func(context.Context, fakehost.Call) fakehost.Result { return fakehost.OK("") })
-		_, err := zfs.New().Apply(context.Background(), testkit.Env(s, r, n.fake.Root))
+		_, err := modules.Apply(context.Background(), zfs.New(), testkit.Env(s, r, n.fake.Root))
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", n.fake.Name, err, r.Log())
 		}

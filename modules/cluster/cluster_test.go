@@ -75,13 +75,13 @@ func joinSeed(peer, links string) string {
 func apply(t *testing.T, m *cluster.Module, n node, y string) (modules.Result, error) {
 	t.Helper()
 	env := testkit.Env(testkit.Seed(t, y), n.run, n.fake.Root)
-	return m.Apply(context.Background(), env)
+	return modules.Apply(context.Background(), m, env)
 }
 
 func check(t *testing.T, m *cluster.Module, n node, y string) ([]string, error) {
 	t.Helper()
 	env := testkit.Env(testkit.Seed(t, y), n.run, n.fake.Root)
-	return m.Check(context.Background(), env)
+	return modules.Check(context.Background(), m, env)
 }
 
 // TestThreeNodesJoinInParallel: pve1 creates the cluster; pve2 and pve3

@@ -40,89 +40,93 @@ func (*Module) Name() string { return "nfs" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.NFS != nil }
 
-// Check implements modules.Module.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
-	var changes []string
+// Converge implements modules.Module: the server package, /etc/exports,
+// the service, and the live export table.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	env := s.Env
 	want, err := Build(env.Seed.NFS)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	missing, err := apt.New(env.Runner).Missing(ctx, Package)
-	if err != nil {
-		return nil, err
-	}
-	if len(missing) > 0 {
-		// Nothing else can be read before the server is installed.
-		return []string{"install " + Package, "write " + ExportsFile, "exportfs -ra", "enable and start " + Service}, nil
-	}
-	if err := checkPaths(env.Root, env.Seed, want); err != nil {
-		return nil, err
-	}
-	if old, err := env.Root.ReadFile(ExportsFile); err != nil || string(old) != header+Render(want) {
-		changes = append(changes, "write "+ExportsFile)
-	}
-	live, err := liveExports(ctx, env.Runner)
-	if err != nil {
-		return nil, err
-	}
-	if d := missingExports(want, live); len(d) > 0 {
-		changes = append(changes, "exportfs -ra (not live: "+strings.Join(d, "; ")+")")
-	}
-	if !serviceUp(ctx, env.Runner) {
-		changes = append(changes, "enable and start "+Service)
-	}
-	return changes, nil
-}
-
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	var res modules.Result
-	want, err := Build(env.Seed.NFS)
-	if err != nil {
-		return res, err
-	}
-	installed, err := apt.New(env.Runner).Install(ctx, Package)
-	if err != nil {
-		return res, err
-	}
-	if len(installed) > 0 {
-		res.Changed = append(res.Changed, "installed "+Package)
-	}
-	if err := checkPaths(env.Root, env.Seed, want); err != nil {
-		return res, err
-	}
-	res.Notes = offDataset(env.Seed)
-	env.Say("writing " + ExportsFile)
-	changed, err := host.WriteIfChanged(env.Root, ExportsFile, []byte(header+Render(want)), 0o644, host.Owner{})
-	if err != nil {
-		return res, fmt.Errorf("write %s: %w", ExportsFile, err)
-	}
-	if changed {
-		res.Changed = append(res.Changed, "wrote "+ExportsFile)
-	}
-	if !serviceUp(ctx, env.Runner) {
-		if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
-			return res, fmt.Errorf("enable %s: %w", Service, err)
+	client := apt.New(env.Runner)
+	if s.Dry {
+		missing, err := client.Missing(ctx, Package)
+		if err != nil {
+			return err
 		}
-		res.Changed = append(res.Changed, "enabled and started "+Service)
+		if len(missing) > 0 {
+			// Nothing else can be read before the server is installed.
+			for _, c := range []string{"install " + Package, "write " + ExportsFile, "enable and start " + Service, "exportfs -ra"} {
+				_ = s.DoQuiet(c, nil)
+			}
+			return nil
+		}
+	} else {
+		installed, err := client.Install(ctx, Package)
+		if err != nil {
+			return err
+		}
+		if len(installed) > 0 {
+			s.Changes = append(s.Changes, "install "+Package)
+		}
+	}
+	if err := checkPaths(env.Root, env.Seed, want); err != nil {
+		return err
+	}
+	if !s.Dry {
+		s.Notes = append(s.Notes, offDataset(env.Seed)...)
+	}
+	data := []byte(header + Render(want))
+	changed := false
+	if old, err := env.Root.ReadFile(ExportsFile); err != nil || string(old) != string(data) {
+		changed = true
+		s.Say("writing " + ExportsFile)
+		err := s.DoQuiet("write "+ExportsFile, func() error {
+			if _, err := host.WriteIfChanged(env.Root, ExportsFile, data, 0o644, host.Owner{}); err != nil {
+				return fmt.Errorf("write %s: %w", ExportsFile, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if !serviceUp(ctx, env.Runner) {
+		err := s.DoQuiet("enable and start "+Service, func() error {
+			if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
+				return fmt.Errorf("enable %s: %w", Service, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	live, err := liveExports(ctx, env.Runner)
 	if err != nil {
-		return res, err
+		return err
 	}
-	if changed || len(missingExports(want, live)) > 0 {
+	d := missingExports(want, live)
+	if !changed && len(d) == 0 {
+		return nil
+	}
+	desc := "exportfs -ra"
+	if len(d) > 0 {
+		desc += " (not live: " + strings.Join(d, "; ") + ")"
+	}
+	return s.DoQuiet(desc, func() error {
 		if _, err := env.Runner.Run(ctx, host.Cmd{Name: ExportfsCmd, Args: []string{"-ra"}}); err != nil {
-			return res, fmt.Errorf("exportfs -ra: %w", err)
+			return fmt.Errorf("exportfs -ra: %w", err)
 		}
-		res.Changed = append(res.Changed, "reloaded exports")
-		if live, err = liveExports(ctx, env.Runner); err != nil {
-			return res, err
+		live, err := liveExports(ctx, env.Runner)
+		if err != nil {
+			return err
 		}
 		if d := missingExports(want, live); len(d) > 0 {
-			return res, fmt.Errorf("after exportfs -ra, not exported: %s", strings.Join(d, "; "))
+			return fmt.Errorf("after exportfs -ra, not exported: %s", strings.Join(d, "; "))
 		}
-	}
-	return res, nil
+		return nil
+	})
 }
 
 // Build turns the seed's exports into validated entries (with sync and

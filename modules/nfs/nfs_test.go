@@ -69,7 +69,7 @@ func TestApplyThenRerun(t *testing.T) {
 	s := testkit.Seed(t, nfsSeed)
 	ctx := context.Background()
 	m := nfs.New()
-	res, err := m.Apply(ctx, w.env(s))
+	res, err := modules.Apply(ctx, m, w.env(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestApplyThenRerun(t *testing.T) {
 		t.Errorf("changed %q", res.Changed)
 	}
 	w.run.Reset()
-	res, err = m.Apply(ctx, w.env(s))
+	res, err = modules.Apply(ctx, m, w.env(s))
 	if err != nil || len(res.Changed) > 0 {
 		t.Errorf("rerun: %q %v", res.Changed, err)
 	}
@@ -90,7 +90,7 @@ func TestApplyThenRerun(t *testing.T) {
 			t.Errorf("rerun ran %s", c.String())
 		}
 	}
-	if ch, err := m.Check(ctx, w.env(s)); err != nil || len(ch) > 0 {
+	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) > 0 {
 		t.Errorf("Check: %q %v", ch, err)
 	}
 }
@@ -100,7 +100,7 @@ func TestApplyThenRerun(t *testing.T) {
 // Phoenix's are live.
 func TestAdminExportsUntouched(t *testing.T) {
 	w := newWorld(t)
-	if _, err := nfs.New().Apply(context.Background(), w.env(testkit.Seed(t, nfsSeed))); err != nil {
+	if _, err := modules.Apply(context.Background(), nfs.New(), w.env(testkit.Seed(t, nfsSeed))); err != nil {
 		t.Fatal(err)
 	}
 	b, err := w.root.ReadFile("/etc/exports")
@@ -134,7 +134,7 @@ func TestRefusals(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t)
-			_, err := nfs.New().Apply(context.Background(), w.env(testkit.Seed(t, tc.seed)))
+			_, err := modules.Apply(context.Background(), nfs.New(), w.env(testkit.Seed(t, tc.seed)))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v", err)
 			}
@@ -168,7 +168,7 @@ func TestNoteOffDataset(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := testkit.Seed(t, "zfs:\n  pools: [{name: tank, external: true}]\nnfs:\n  exports:\n    - {path: /tank/media, clients: [{host: nas}]}\n    - {path: /srv/legacy, clients: [{host: nas}]}\n")
-	res, err := nfs.New().Apply(context.Background(), w.env(s))
+	res, err := modules.Apply(context.Background(), nfs.New(), w.env(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,18 +191,18 @@ func TestM4LooserAdminExportAndUnmountedDataset(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := testkit.Seed(t, "nfs:\n  exports:\n    - {path: /tank/media, clients: [{host: 192.168.1.0/24, options: [ro, root_squash]}]}\n")
-		_, err := nfs.New().Apply(ctx, w.env(s))
+		_, err := modules.Apply(ctx, nfs.New(), w.env(s))
 		if err == nil || !strings.Contains(err.Error(), "serves the first entry") {
 			t.Fatalf("want the shadowing admin export refused, got %v", err)
 		}
-		if _, err := nfs.New().Check(ctx, w.env(s)); err == nil {
+		if _, err := modules.Check(ctx, nfs.New(), w.env(s)); err == nil {
 			t.Fatal("Check reports converged")
 		}
 	})
 	t.Run("unmounted dataset", func(t *testing.T) {
 		w := newWorld(t)
 		s := testkit.Seed(t, "zfs:\n  pools: [{name: tank, external: true}]\nnfs:\n  exports:\n    - {path: /tank/media, clients: [{host: nas}]}\n")
-		_, err := nfs.New().Apply(ctx, w.env(s))
+		_, err := modules.Apply(ctx, nfs.New(), w.env(s))
 		if err == nil || !strings.Contains(err.Error(), "is not mounted") {
 			t.Fatalf("want the unmounted dataset refused, got %v", err)
 		}

@@ -49,22 +49,13 @@ func (*Module) Name() string { return "samba" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Samba != nil }
 
-// Check implements modules.Module.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
-	r := &run{Steps: modules.Steps{Env: env, Dry: true}}
-	err := r.converge(ctx)
-	return r.Changes, err
-}
-
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	r := &run{Steps: modules.Steps{Env: env}}
-	err := r.converge(ctx)
-	return r.Result(), err
+// Converge implements modules.Module.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	return (&run{Steps: s}).converge(ctx)
 }
 
 type run struct {
-	modules.Steps
+	*modules.Steps
 	configChanged bool
 }
 

@@ -136,10 +136,10 @@ func TestApplyThenRerun(t *testing.T) {
 	s := testkit.Seed(t, sambaSeed)
 	ctx := context.Background()
 	m := samba.New()
-	if ch, err := m.Check(ctx, w.env(s)); err != nil || len(ch) == 0 {
+	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) == 0 {
 		t.Fatalf("Check before: %q %v", ch, err)
 	}
-	res, err := m.Apply(ctx, w.env(s))
+	res, err := modules.Apply(ctx, m, w.env(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,11 +168,11 @@ func TestApplyThenRerun(t *testing.T) {
 		t.Error("no changes reported")
 	}
 	w.run.Reset()
-	res, err = m.Apply(ctx, w.env(s))
+	res, err = modules.Apply(ctx, m, w.env(s))
 	if err != nil || len(res.Changed) > 0 {
 		t.Errorf("rerun: %q %v", res.Changed, err)
 	}
-	if ch, err := m.Check(ctx, w.env(s)); err != nil || len(ch) > 0 {
+	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) > 0 {
 		t.Errorf("Check after: %q %v", ch, err)
 	}
 }
@@ -182,7 +182,7 @@ func TestApplyThenRerun(t *testing.T) {
 // nor the NT hash is in any argv.
 func TestPasswordsNeverInArgv(t *testing.T) {
 	w := newWorld(t)
-	if _, err := samba.New().Apply(context.Background(), w.env(testkit.Seed(t, sambaSeed))); err != nil {
+	if _, err := modules.Apply(context.Background(), samba.New(), w.env(testkit.Seed(t, sambaSeed))); err != nil {
 		t.Fatal(err)
 	}
 	eff := w.smb.Effects()
@@ -202,7 +202,7 @@ func TestPasswordsNeverInArgv(t *testing.T) {
 	if err := w.root.WriteFile("/etc/phoenix/secrets/bob.pw", []byte("new secret\n"), 0o600, host.Owner{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := samba.New().Apply(context.Background(), w.env(testkit.Seed(t, sambaSeed)))
+	res, err := modules.Apply(context.Background(), samba.New(), w.env(testkit.Seed(t, sambaSeed)))
 	if err != nil || len(res.Changed) != 1 || !strings.Contains(w.smb.Effects(), "user bob "+samba.NTHash("new secret")) {
 		t.Errorf("password change: %q %v", res.Changed, err)
 	}
@@ -213,7 +213,7 @@ func TestPasswordsNeverInArgv(t *testing.T) {
 func TestTestparmRejects(t *testing.T) {
 	w := newWorld(t)
 	s := testkit.Seed(t, sambaSeed)
-	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
+	if _, err := modules.Apply(context.Background(), samba.New(), w.env(s)); err != nil {
 		t.Fatal(err)
 	}
 	before := map[string]string{}
@@ -230,7 +230,7 @@ func TestTestparmRejects(t *testing.T) {
 			bad := testkit.Seed(t, sambaSeed)
 			bad.Samba.Global = g
 			w.run.Reset()
-			_, err := samba.New().Apply(context.Background(), w.env(bad))
+			_, err := modules.Apply(context.Background(), samba.New(), w.env(bad))
 			if err == nil || !strings.Contains(err.Error(), "testparm rejected the new configuration") {
 				t.Fatalf("err = %v", err)
 			}
@@ -275,12 +275,12 @@ func TestEveryConfigPassesTestparm(t *testing.T) {
 func TestReloadOnChange(t *testing.T) {
 	w := newWorld(t)
 	s := testkit.Seed(t, sambaSeed)
-	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
+	if _, err := modules.Apply(context.Background(), samba.New(), w.env(s)); err != nil {
 		t.Fatal(err)
 	}
 	s.Samba.Shares[1].ReadOnly = false
 	w.run.Reset()
-	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
+	if _, err := modules.Apply(context.Background(), samba.New(), w.env(s)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(w.run.Log(), "smbcontrol smbd reload-config\n") || strings.Contains(w.run.Log(), "systemctl enable") {
@@ -309,7 +309,7 @@ func TestBrokenAdminConfig(t *testing.T) {
 	if err := w.root.WriteFile(samba.SmbConf, []byte("[global]\n   server min protocol = SMB9\n"), 0o644, host.Owner{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := samba.New().Apply(context.Background(), w.env(testkit.Seed(t, sambaSeed)))
+	_, err := modules.Apply(context.Background(), samba.New(), w.env(testkit.Seed(t, sambaSeed)))
 	if err == nil || !strings.Contains(err.Error(), "the current /etc/samba/smb.conf fails testparm too") {
 		t.Fatalf("err = %v", err)
 	}
@@ -328,7 +328,7 @@ func TestL5ImportVerified(t *testing.T) {
 		Users:  []seed.SambaUser{{Name: "alice", NTHash: "8846f7eaee8fb117ad06bdd830b7586c"}},
 		Shares: []seed.Share{{Name: "media", Path: "/tank/media"}},
 	}}
-	_, err := samba.New().Apply(context.Background(), w.env(s))
+	_, err := modules.Apply(context.Background(), samba.New(), w.env(s))
 	if err == nil || !strings.Contains(err.Error(), "no such NT hash in the passdb") {
 		t.Fatalf("want the silent import caught, got %v", err)
 	}
@@ -343,7 +343,7 @@ func TestL3AdminGlobalNotOverridden(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &seed.Seed{Version: 1, Samba: &seed.Samba{Shares: []seed.Share{{Name: "media", Path: "/tank/media"}}}}
-	_, err := samba.New().Apply(context.Background(), w.env(s))
+	_, err := modules.Apply(context.Background(), samba.New(), w.env(s))
 	if err == nil || !strings.Contains(err.Error(), `"security" = "ADS"`) {
 		t.Fatalf("want the AD member config refused, got %v", err)
 	}
