@@ -33,7 +33,8 @@ func TestIfupdown2SyntaxCheck(t *testing.T) {
 	share := filepath.Join(dir, "usr/share")
 	conf := filepath.Join(dir, "etc/network/ifupdown2")
 	check := func(file string) (string, error) {
-		out, err := exec.Command("python3", "testdata/ifupdown2.py", share, conf, "ifup", "-s", "-i", file, "-a").CombinedOutput()
+		// A private lock and state directory per check (see the script).
+		out, err := exec.Command("python3", "testdata/ifupdown2.py", share, conf, t.TempDir(), "ifup", "-s", "-i", file, "-a").CombinedOutput()
 		return string(out), err
 	}
 	// Not vacuous: a bad value is reported.
