@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -300,10 +299,4 @@ func withDefaults(opts []string) []string {
 		out = append(out, "no_subtree_check")
 	}
 	return out
-}
-
-func sortedCopy(s []string) []string {
-	c := append([]string(nil), s...)
-	sort.Strings(c)
-	return c
 }

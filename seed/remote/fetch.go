@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"strings"
 	"syscall"
@@ -253,6 +252,3 @@ func IsNotFound(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Cause == CauseNotFound
 }
-
-// isNotExist is fs.ErrNotExist through wrapping.
-func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
