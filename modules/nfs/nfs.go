@@ -53,8 +53,13 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 			return err
 		}
 		if len(missing) > 0 {
-			// Nothing else can be read before the server is installed.
-			for _, c := range []string{"install " + Package, "write " + ExportsFile, "enable and start " + Service, "exportfs -ra"} {
+			// Nothing else can be read before the server is installed:
+			// then no export is live.
+			exportfs := "exportfs -ra"
+			if d := missingExports(want, nil); len(d) > 0 {
+				exportfs += " (not live: " + strings.Join(d, "; ") + ")"
+			}
+			for _, c := range []string{"install " + Package, "write " + ExportsFile, "enable and start " + Service, exportfs} {
 				_ = s.DoQuiet(c, nil)
 			}
 			return nil
