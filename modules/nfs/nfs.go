@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
+	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
@@ -73,7 +76,7 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 			s.Changes = append(s.Changes, "install "+Package)
 		}
 	}
-	if err := checkPaths(env.Root, want); err != nil {
+	if err := checkPaths(env.Root, env.Seed, want); err != nil {
 		return err
 	}
 	if !s.Dry {
@@ -188,7 +191,7 @@ func offDataset(s *seed.Seed) []string {
 // checkPaths refuses to export a directory that does not exist: exportfs
 // would fail, and an unmounted dataset's empty directory on the root
 // filesystem is never what was meant.
-func checkPaths(root host.Root, want []Entry) error {
+func checkPaths(root host.Root, s *seed.Seed, want []Entry) error {
 	for _, e := range want {
 		fi, err := root.Stat(e.Path)
 		if err != nil {
@@ -196,6 +199,87 @@ func checkPaths(root host.Root, want []Entry) error {
 		}
 		if !fi.IsDir() {
 			return fmt.Errorf("export %s: not a directory", e.Path)
+		}
+		// An export on a seed dataset needs that dataset mounted: its
+		// mountpoint is otherwise a plain directory of the root
+		// filesystem (security review M4b, docs/modules/nfs.md).
+		if ds := s.DatasetAt(e.Path); ds != "" {
+			mp := s.Mountpoint(ds)
+			on, err := mountPoint(root, mp)
+			if err != nil {
+				return fmt.Errorf("export %s: %w", e.Path, unwrapPath(err))
+			}
+			if !on {
+				return fmt.Errorf("export %s: dataset %s is not mounted at %s: the directory there belongs to the root filesystem, so it is not exported (zfs mount %s)", e.Path, ds, mp, ds)
+			}
+		}
+	}
+	return shadowed(root, want)
+}
+
+// mountPoint reports whether p is a mount point the way mountpoint(1)
+// tells: its device differs from its parent's (or it is the root).
+func mountPoint(root host.Root, p string) (bool, error) {
+	if path.Clean(p) == "/" {
+		return true, nil
+	}
+	fi, err := root.Stat(p)
+	if err != nil {
+		return false, err
+	}
+	pi, err := root.Stat(path.Dir(path.Clean(p)))
+	if err != nil {
+		return false, err
+	}
+	a, ok1 := fi.Sys().(*syscall.Stat_t)
+	b, ok2 := pi.Sys().(*syscall.Stat_t)
+	if !ok1 || !ok2 {
+		return true, nil // no device numbers (a fake Root): cannot tell
+	}
+	return a.Dev != b.Dev || a.Ino == b.Ino, nil
+}
+
+// shadowed refuses an export whose path and client the admin's own
+// exports already list with other options. nfs-utils reads /etc/exports
+// first, then /etc/exports.d/*.exports in name order, and for a host and
+// path keeps the first entry it reads, warning only (support/export/
+// export.c export_read: "duplicated export entries"): the admin's line,
+// looser or not, is what clients get (security review M4a).
+func shadowed(root host.Root, want []Entry) error {
+	files := []string{"/etc/exports"}
+	if ents, err := root.ReadDir(path.Dir(ExportsFile)); err == nil {
+		for _, e := range ents {
+			n := path.Join(path.Dir(ExportsFile), e.Name())
+			if strings.HasSuffix(e.Name(), ".exports") && n < ExportsFile {
+				files = append(files, n)
+			}
+		}
+	}
+	ours := map[string][]string{}
+	for _, e := range want {
+		for _, c := range e.Clients {
+			ours[path.Clean(e.Path)+" "+c.Host] = sortedCopy(c.Options)
+		}
+	}
+	for _, f := range files {
+		b, err := root.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		theirs, err := ParseExports(string(b))
+		if err != nil {
+			continue // exportfs reports a broken admin file itself
+		}
+		for _, e := range theirs {
+			for _, c := range e.Clients {
+				mine, ok := ours[path.Clean(e.Path)+" "+c.Host]
+				if !ok {
+					continue
+				}
+				if got := sortedCopy(withDefaults(c.Options)); !slices.Equal(got, mine) {
+					return fmt.Errorf("export %s to %s: %s exports it to that client already (%s), and nfs-utils serves the first entry it reads, not the seed's (%s): remove that line", e.Path, c.Host, f, strings.Join(c.Options, ","), strings.Join(mine, ","))
+				}
+			}
 		}
 	}
 	return nil

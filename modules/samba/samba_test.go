@@ -317,3 +317,51 @@ func TestBrokenAdminConfig(t *testing.T) {
 		t.Error("drop-in written")
 	}
 }
+
+// TestL5ImportVerified: pdbedit -i exits 0 without importing a user NSS
+// does not know; the module reads the passdb back and fails instead of
+// writing a marker for a user with no password.
+func TestL5ImportVerified(t *testing.T) {
+	w := newWorld(t)
+	w.smb.NSSUnknown = map[string]bool{"alice": true}
+	s := &seed.Seed{Version: 1, Samba: &seed.Samba{
+		Users:  []seed.SambaUser{{Name: "alice", NTHash: "8846f7eaee8fb117ad06bdd830b7586c"}},
+		Shares: []seed.Share{{Name: "media", Path: "/tank/media"}},
+	}}
+	_, err := modules.Apply(context.Background(), samba.New(), w.env(s))
+	if err == nil || !strings.Contains(err.Error(), "no such NT hash in the passdb") {
+		t.Fatalf("want the silent import caught, got %v", err)
+	}
+}
+
+// TestL3AdminGlobalNotOverridden: an AD-member smb.conf is refused, not
+// silently turned into a standalone server by Phoenix's include.
+func TestL3AdminGlobalNotOverridden(t *testing.T) {
+	w := newWorld(t)
+	ad := "[global]\n   workgroup = CORP\n   security = ADS\n   realm = CORP.EXAMPLE.COM\n   idmap config * : backend = tdb\n"
+	if err := w.root.WriteFile(samba.SmbConf, []byte(ad), 0o644, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	s := &seed.Seed{Version: 1, Samba: &seed.Samba{Shares: []seed.Share{{Name: "media", Path: "/tank/media"}}}}
+	_, err := modules.Apply(context.Background(), samba.New(), w.env(s))
+	if err == nil || !strings.Contains(err.Error(), `"security" = "ADS"`) {
+		t.Fatalf("want the AD member config refused, got %v", err)
+	}
+	if b, _ := w.root.ReadFile(samba.SmbConf); string(b) != ad {
+		t.Fatalf("smb.conf changed:\n%s", b)
+	}
+}
+
+// TestL2TrailingBackslash: the renderer refuses a value ending in a
+// backslash (the twin of validate's rule); real testparm would otherwise
+// join the next line into it.
+func TestL2TrailingBackslash(t *testing.T) {
+	_, err := samba.Render(&seed.Samba{ServerString: `Lab NAS \`, Shares: []seed.Share{{Name: "media", Path: "/tank/media"}}})
+	if err == nil || !strings.Contains(err.Error(), "backslash") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	_, err = seed.Load("s.yaml", []byte("version: 1\nsamba:\n  server_string: 'Lab NAS \\'\n  shares: [{name: media, path: /tank/media}]\n"))
+	if err == nil || !strings.Contains(err.Error(), "backslash") {
+		t.Fatalf("validate: want a refusal, got %v", err)
+	}
+}

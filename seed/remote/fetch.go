@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -65,6 +66,8 @@ type Answer struct {
 	JSON bool
 	// Sig is the detached signature, nil when the server sent none.
 	Sig []byte
+	// SigNote says why a signature file was ignored.
+	SigNote string
 }
 
 // Fetcher asks one answer server for this host's seed.
@@ -178,6 +181,10 @@ func (f *Fetcher) Fetch(ctx context.Context, src Source) (*Answer, error) {
 		case sresp.status == 404:
 		case sresp.status != 200:
 			return nil, statusError(su.String(), sresp, token)
+		case !bytes.HasPrefix(bytes.TrimSpace(sresp.body), []byte("-----BEGIN SSH SIGNATURE-----")):
+			// Matchbox serves OpenPGP signatures at the same place
+			// (/generic.sig); they are not Phoenix's to verify.
+			a.SigNote = su.String() + ": not an SSH signature (OpenPGP?): ignored"
 		default:
 			a.Sig = sresp.body
 		}

@@ -160,6 +160,9 @@ func (l *locator) fromURL(ctx context.Context, origin string, src remote.Source)
 	if err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
+	if a.SigNote != "" {
+		l.note("%s", a.SigNote)
+	}
 	u, _ := url.Parse(src.URL)
 	signed, signer, err := l.judgeURL(u.Scheme == "https", a)
 	if err != nil {

@@ -583,3 +583,15 @@ func TestURLTokenNotEchoed(t *testing.T) {
 	}
 	noToken(t, "error", err.Error())
 }
+
+// An OpenPGP .sig (what Matchbox serves) is ignored, not a failed check.
+func TestURLForeignSigIgnored(t *testing.T) {
+	srv := newAnswerServer(t, true)
+	srv.seeds["M1"] = seedFor("matchbox")
+	srv.sigs["M1"] = []byte("-----BEGIN PGP SIGNATURE-----\nabc\n-----END PGP SIGNATURE-----\n")
+	r := answerHost(t, "M1", "3c:ec:ef:00:00:01")
+	f, err := Locate(context.Background(), urlOptions(r, remote.Source{URL: srv.URL + "/generic", Mode: remote.ModeGet, Fingerprint: srv.fingerprint()}, nil))
+	if err != nil || f.Signed || !strings.Contains(strings.Join(f.Trace, "\n"), "not an SSH signature") {
+		t.Fatalf("%v %+v", err, f)
+	}
+}
