@@ -16,7 +16,7 @@ BENCH_DEBS := cloud-init time hyperfine bc
 all: build
 
 gocheck:
-	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go 1.24+ (https://go.dev/dl) or run: apt-get install golang-1.24"; exit 2; }
+	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go 1.25+ (go.mod: go 1.25.0; https://go.dev/dl)"; exit 2; }
 
 # deps installs the Debian packages the tests need, only those missing.
 deps:

@@ -380,7 +380,7 @@ func (e *engine) initStatus() {
 			ms.State, ms.Digest = Done, mk.Digest
 			ms.Started, ms.Finished, ms.Reboots = mk.Started, mk.Finished, mk.Reboots
 			ms.Seconds = mk.Finished.Sub(mk.Started).Seconds()
-			ms.Changed, ms.Notes = mk.Changed, mk.Notes
+			ms.Changed, ms.Notes, ms.Commands = mk.Changed, mk.Notes, mk.Commands
 			if p := prev.Module(name); p != nil {
 				ms.Items = p.Items
 			}
@@ -417,10 +417,10 @@ func (e *engine) todo() []modules.Module {
 	return out
 }
 
-func (e *engine) env(name string, i, total int) *modules.Env {
+func (e *engine) env(name string, i, total int, t *timer) *modules.Env {
 	return &modules.Env{
 		Seed:   e.o.Seed,
-		Run:    e.run,
+		Run:    timedRunner{next: e.run, t: t},
 		Root:   e.r,
 		Store:  modules.NewStore(e.r),
 		Bundle: e.o.Bundle,
@@ -479,8 +479,17 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 	}
 
 	mctx, cancel := context.WithTimeout(ctx, e.o.ModuleTimeout)
-	res, err := safeApply(mctx, m, e.env(name, i, total))
+	t := &timer{red: e.red}
+	res, err := safeApply(mctx, m, e.env(name, i, total, t))
 	cancel()
+	ms.Commands = t.result()
+	if prior := e.cursor.Commands[name]; prior != nil {
+		// The part before this module's reboots counts too.
+		all := *prior
+		all.Slowest = slices.Clone(prior.Slowest)
+		all.merge(ms.Commands)
+		ms.Commands = &all
+	}
 	if err != nil {
 		return res, err
 	}
@@ -493,7 +502,8 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 	ms.Reboots = e.cursor.Reboots[name]
 	if len(e.o.Select[name]) == 0 {
 		mk := Marker{Module: name, Digest: digest, Version: e.o.Version, BootID: e.boot,
-			Started: start, Finished: finished, Reboots: ms.Reboots, Changed: ms.Changed, Notes: ms.Notes}
+			Started: start, Finished: finished, Reboots: ms.Reboots, Changed: ms.Changed, Notes: ms.Notes,
+			Commands: ms.Commands}
 		if first, ok := e.cursor.Started[name]; ok {
 			// Count the time before the module's reboots too.
 			mk.Started, ms.Started, ms.Seconds = first, first, finished.Sub(first).Seconds()
@@ -505,6 +515,7 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 		if _, had := e.cursor.Reboots[name]; had {
 			delete(e.cursor.Reboots, name)
 			delete(e.cursor.Started, name)
+			delete(e.cursor.Commands, name)
 			if err := writeJSON(e.r, CursorFile, e.cursor); err != nil {
 				return res, fmt.Errorf("engine: cursor: %w", err)
 			}
@@ -580,6 +591,12 @@ func (e *engine) reboot(ctx context.Context, name, reason string, ms *ModuleStat
 				e.cursor.Started = map[string]time.Time{}
 			}
 			e.cursor.Started[name] = ms.Started
+		}
+		if ms.Commands != nil {
+			if e.cursor.Commands == nil {
+				e.cursor.Commands = map[string]*Commands{}
+			}
+			e.cursor.Commands[name] = ms.Commands // already merged with earlier boots'
 		}
 		e.cursor.Module, e.cursor.BootID, e.cursor.Reason, e.cursor.Requested = name, e.boot, e.red.String(reason), e.now().UTC()
 		if err := writeJSON(e.r, CursorFile, e.cursor); err != nil {

@@ -664,3 +664,79 @@ func TestProgressAndJournal(t *testing.T) {
 		t.Errorf("stderr written although the journal took the lines: %q", h.stderr.String())
 	}
 }
+
+// TestCommandTimes: each module's commands are timed into its status and
+// marker (argv only, secrets redacted), and a rebooting module's record
+// keeps the commands it ran before the reboot.
+func TestCommandTimes(t *testing.T) {
+	hostM, kernel := &tmod{name: "host"}, &tmod{name: "kernel"}
+	hostM.step = func(ctx context.Context, e *modules.Env, _ int) (modules.Result, error) {
+		for _, d := range []string{"0.03", "0.01"} {
+			if _, err := e.Run.Run(ctx, host.Cmd{Name: "sleep", Args: []string{d}, Stdin: []byte("hunter2-secret")}); err != nil {
+				return modules.Result{}, err
+			}
+		}
+		return hostM.converge(e)
+	}
+	reboot := rebootOnce(kernel)
+	kernel.step = func(ctx context.Context, e *modules.Env, n int) (modules.Result, error) {
+		if _, err := e.Run.Run(ctx, host.Cmd{Name: "update-grub", Args: []string{"boot" + string(rune('0'+n))}}); err != nil {
+			return modules.Result{}, err
+		}
+		return reboot(ctx, e, n)
+	}
+	h := newHarness(t, hostM, kernel)
+	h.run.Handle("sleep", func(ctx context.Context, c fakehost.Call) fakehost.Result {
+		d, _ := time.ParseDuration(c.Cmd.Args[0] + "s")
+		time.Sleep(d)
+		return fakehost.OK("")
+	})
+	h.run.Script("update-grub", fakehost.OK(""))
+	for i := 0; i < 2; i++ {
+		if _, err := h.runOnce(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := h.status()
+	hc := st.Module("host").Commands
+	if hc == nil || hc.Count != 2 || len(hc.Slowest) != 2 {
+		t.Fatalf("host commands = %+v, want 2 timed", hc)
+	}
+	if hc.Slowest[0].Command != "sleep 0.03 <stdin>" || hc.Slowest[0].Seconds < 0.03 || hc.Slowest[1].Seconds < 0.01 || hc.Seconds < 0.04 {
+		t.Errorf("host slowest = %+v (total %v), want sleep 0.03 first, at least 30 ms", hc.Slowest, hc.Seconds)
+	}
+	kc := st.Module("kernel").Commands
+	if kc == nil || kc.Count != 2 {
+		t.Fatalf("kernel commands = %+v, want both boots' update-grub", kc)
+	}
+	var cmds []string
+	for _, c := range kc.Slowest {
+		cmds = append(cmds, c.Command)
+	}
+	slices.Sort(cmds)
+	if !slices.Equal(cmds, []string{"update-grub boot1", "update-grub boot2"}) {
+		t.Errorf("kernel slowest = %q, want the command from before the reboot too", cmds)
+	}
+	mk, err := bootstrap.ReadMarkers(h.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := mk["kernel"].Commands; c == nil || c.Count != 2 {
+		t.Errorf("kernel marker commands = %+v, want 2", c)
+	}
+	if host.Exists(h.root, bootstrap.CursorFile) {
+		t.Error("cursor left behind")
+	}
+	// A later run that applies nothing keeps the recorded times.
+	if _, err := h.runOnce(); err != nil {
+		t.Fatal(err)
+	}
+	if c := h.status().Module("host").Commands; c == nil || c.Count != 2 {
+		t.Errorf("after a converged run host commands = %+v, want kept", c)
+	}
+	for _, p := range []string{bootstrap.StatusFile, bootstrap.MarkerFile("host")} {
+		if b, _ := h.root.ReadFile(p); bytes.Contains(b, []byte("hunter2")) {
+			t.Errorf("%s holds the stdin secret", p)
+		}
+	}
+}

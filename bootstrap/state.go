@@ -60,6 +60,8 @@ type Marker struct {
 	Reboots  int       `json:"reboots,omitempty"`
 	Changed  []string  `json:"changed,omitempty"`
 	Notes    []string  `json:"notes,omitempty"`
+	// Commands is the module's external commands: count, time, slowest.
+	Commands *Commands `json:"commands,omitempty"`
 }
 
 // InProgress is written before a module's Apply and removed after its
@@ -83,6 +85,9 @@ type Cursor struct {
 	// Started keeps when a rebooting module first started, so its marker
 	// and status show the whole duration.
 	Started map[string]time.Time `json:"started,omitempty"`
+	// Commands keeps a rebooting module's command times from before its
+	// reboots, so its record covers the whole run.
+	Commands map[string]*Commands `json:"commands,omitempty"`
 }
 
 // Completion is the record of a finished seed.

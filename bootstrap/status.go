@@ -61,6 +61,9 @@ type ModuleStatus struct {
 	Notes    []string       `json:"notes,omitempty"`
 	Failure  *Failure       `json:"failure,omitempty"`
 	Items    []modules.Item `json:"items,omitempty"`
+	// Commands: what the module's external commands took (the last run
+	// that applied it), for `phoenix status --timings`.
+	Commands *Commands `json:"commands,omitempty"`
 }
 
 // Failure is why a module failed: the error and, when a command failed,

@@ -12,15 +12,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
 )
-
-// Sections are the top-level seed keys that map to modules, in module order.
-var Sections = []string{"host", "network", "repos", "kernel", "nvidia", "zfs", "users", "nfs", "samba", "firewall", "lxc"}
 
 // LoadFile reads, decodes and validates a seed file. Problems are reported
 // against the file's base name.
@@ -183,41 +181,16 @@ func yamlErr(err error, rep *Report) {
 // SHA-256 of the section's canonical JSON (struct fields in declaration
 // order, map keys sorted, defaults not filled in). An absent section
 // digests to "".
-func SectionDigest(s *Seed, section string) string {
+func SectionDigest(s *Seed, name string) string {
 	if s == nil {
 		return ""
 	}
-	var v any
-	switch section {
-	case "host":
-		v = s.Host
-	case "network":
-		v = s.Network
-	case "repos":
-		v = s.Repos
-	case "kernel":
-		v = s.Kernel
-	case "nvidia":
-		v = s.NVIDIA
-	case "zfs":
-		v = s.ZFS
-	case "users":
-		if len(s.Users) == 0 {
-			return ""
-		}
-		v = s.Users
-	case "nfs":
-		v = s.NFS
-	case "samba":
-		v = s.Samba
-	case "firewall":
-		v = s.Firewall
-	case "lxc":
-		v = s.LXC
-	default:
+	i := slices.IndexFunc(sections, func(sec section) bool { return sec.name == name })
+	if i < 0 {
 		return ""
 	}
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+	v := sections[i].get(s)
+	if v == nil {
 		return ""
 	}
 	b, err := json.Marshal(v)

@@ -56,9 +56,11 @@ func All() []Unit {
 	return out
 }
 
-// Enabled lists the units `phoenix install --enable` enables: the boot unit
-// and the path unit. The reseed service is only ever started by its path.
-func Enabled() []string { return []string{Boot, ReseedPath} }
+// Enabled lists the units `phoenix install --enable` enables: the boot unit,
+// the path unit, and the reseed service, which also runs once per boot to
+// pick up a seed replaced while the host was off. Only the boot unit is
+// ever disabled by the engine.
+func Enabled() []string { return []string{Boot, ReseedPath, ReseedService} }
 
 // Read returns the embedded unit called name.
 func Read(name string) ([]byte, error) {

@@ -47,9 +47,12 @@ func TestEmbedded(t *testing.T) {
 		Boot: {"Type=notify", "Wants=network-online.target", "After=network-online.target",
 			"Before=pve-guests.service", "TimeoutStartSec=infinity", "StandardOutput=journal+console",
 			"ConditionPathExists=!" + DisabledFile, "ConditionKernelCommandLine=!phoenix.disable",
-			"ExecStart=" + Binary + " run\n", "WantedBy=multi-user.target"},
-		ReseedPath:    {"PathChanged=" + SeedFile, "Unit=" + ReseedService, "WantedBy=multi-user.target"},
-		ReseedService: {"ExecStart=" + Binary + " run --seed " + SeedFile, "After=network-online.target phoenix.service", "ConditionPathExists=!" + DisabledFile},
+			"ExecStart=" + Binary + " run\n", "WantedBy=multi-user.target",
+			"Wants=pve-cluster.service", "After=pve-cluster.service"},
+		ReseedPath: {"PathChanged=" + SeedFile, "Unit=" + ReseedService, "WantedBy=multi-user.target"},
+		ReseedService: {"ExecStart=" + Binary + " run --seed " + SeedFile + " --changed\n", "After=network-online.target phoenix.service",
+			"ConditionPathExists=!" + DisabledFile, "ConditionPathExists=" + SeedFile, "Wants=pve-cluster.service",
+			"After=pve-cluster.service", "Before=pve-guests.service", "WantedBy=multi-user.target"},
 	}
 	for name, lines := range must {
 		data, err := Read(name)
@@ -132,8 +135,16 @@ func TestEnableDisableOffline(t *testing.T) {
 	if on, _ := IsEnabled(root, Boot); on {
 		t.Error("IsEnabled(Boot) = true after Disable")
 	}
-	if err := Enable(ctx, root, false, ReseedService); err == nil || !strings.Contains(err.Error(), "no WantedBy=") {
-		t.Errorf("Enable(%s) = %v, want a no-WantedBy error", ReseedService, err)
+	// An installed unit without [Install] (started only by another unit)
+	// cannot be enabled.
+	if err := root.MkdirAll(Dir, 0o755, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.WriteFile(Path("helper.service"), []byte("[Service]\nExecStart=/bin/true\n"), 0o644, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Enable(ctx, root, false, "helper.service"); err == nil || !strings.Contains(err.Error(), "no WantedBy=") {
+		t.Errorf("Enable(helper.service) = %v, want a no-WantedBy error", err)
 	}
 	if err := Enable(ctx, root, false, "other.service"); err == nil {
 		t.Error("Enable(other.service) of a unit that exists nowhere succeeded")

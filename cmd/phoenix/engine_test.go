@@ -29,6 +29,7 @@ import (
 func init() {
 	testCommands["systemctl"] = fakeSystemctl
 	testCommands["failing-tool"] = failingTool
+	testCommands["slow-tool"] = slowTool
 	testCommands["islink"] = isLink
 	engineModules = func() []modules.Module {
 		if spec := os.Getenv("PHOENIX_TEST_MODULES"); spec != "" {
@@ -72,6 +73,17 @@ func failingTool() {
 	os.Exit(3)
 }
 
+// slowTool DURATION [ARGS...]: sleeps for DURATION (a Go duration), so
+// the timing report has something to measure.
+func slowTool() {
+	d, err := time.ParseDuration(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	time.Sleep(d)
+}
+
 // isLink PATH: exit 0 when PATH is a symlink (testscript's exists follows
 // links, and the wants link points into the offline root).
 func isLink() {
@@ -98,7 +110,9 @@ func readFile(p string) string {
 // testModules builds modules from "name[:behaviour],...": plain (write
 // /etc/phoenix-test/NAME once), reboot (one reboot, then finish), fail
 // (run failing-tool with the section's secrets on stdin unless
-// /etc/phoenix-test/NAME.fixed exists), loop (ask for a reboot every time).
+// /etc/phoenix-test/NAME.fixed exists), loop (ask for a reboot every time),
+// slow (run slow-tool for 300, 10 and 100 ms, the section's secrets on
+// stdin, then finish).
 func testModules(spec string) []modules.Module {
 	var out []modules.Module
 	for _, s := range strings.Split(spec, ",") {
@@ -136,6 +150,16 @@ func (m *scriptModule) Apply(ctx context.Context, e *modules.Env) (modules.Resul
 		}
 	case "loop":
 		return modules.Result{Reboot: true, Reason: "never converges"}, nil
+	case "slow":
+		var secret string
+		for _, u := range e.Seed.Users {
+			secret += u.Name + ":" + u.PasswordHash + "\n"
+		}
+		for _, d := range []string{"300ms", "10ms", "100ms"} {
+			if _, err := e.Run.Run(ctx, host.Cmd{Name: "slow-tool", Args: []string{d, "--for", m.name}, Stdin: []byte(secret), Timeout: time.Minute}); err != nil {
+				return modules.Result{}, err
+			}
+		}
 	case "reboot":
 		var boot string
 		if _, err := e.Store.Get(m.name+"/boot", &boot); err != nil {

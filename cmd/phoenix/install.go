@@ -28,7 +28,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fl := flag.NewFlagSet("install", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	dir := fl.String("root", "/", "install into this root directory (a mounted image or chroot)")
-	enable := fl.Bool("enable", false, "enable "+units.Boot+" and "+units.ReseedPath)
+	enable := fl.Bool("enable", false, "enable "+units.Boot+", "+units.ReseedPath+" and "+units.ReseedService)
 	seedFile := fl.String("seed", "", "install this seed as "+units.SeedFile+" (validated first)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: phoenix install [--root DIR] [--enable] [--seed FILE]")

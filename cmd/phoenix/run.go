@@ -35,9 +35,16 @@ func init() {
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, seedFile, rootDir := engineFlags("phoenix run", "kernel phoenix.seed=, /etc/phoenix/seed.yaml, a volume labelled PHOENIX", stderr)
 	dryRun := fs.Bool("dry-run", false, "say what would run, change nothing")
-	if fs.Parse(args) != nil || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE] [--root DIR] [--dry-run]")
+	changed := fs.Bool("changed", false, "with --seed: do nothing when a run in this boot already used this very seed (the boot-time reseed check)")
+	if fs.Parse(args) != nil || fs.NArg() != 0 || (*changed && *seedFile == "") {
+		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE [--changed]] [--root DIR] [--dry-run]")
 		return exitUsage
+	}
+	if *changed && !*dryRun {
+		if why := seenThisBoot(host.NewDirRoot(*rootDir), *seedFile); why != "" {
+			fmt.Fprintln(stdout, "phoenix: "+why)
+			return exitOK
+		}
 	}
 	o := engineOptions(ctx, *rootDir, *seedFile, stderr, !*dryRun)
 	if *dryRun {
@@ -150,9 +157,11 @@ func loadSeed(ctx context.Context, root host.Root, seedFile string, live bool, s
 		Flag:      seedFile,
 		Completed: host.Exists(root, bootstrap.CompletionFile),
 		Log:       func(msg string) { fmt.Fprintf(stderr, "phoenix: seed: %s\n", msg) },
+		Remote:    remoteOptions(root),
 	}
 	if !live {
 		so.Wait = -1 // an offline root has no USB stick to wait for
+		so.Remote.Wait = -1
 	}
 	found, err := source.Locate(ctx, so)
 	if err != nil {
@@ -264,4 +273,33 @@ func offlineReboot(runner host.Runner, stderr io.Writer) func(context.Context) e
 		_, err := runner.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"reboot"}, Timeout: time.Minute})
 		return err
 	}
+}
+
+// seenThisBoot says why a `run --changed` has nothing to do, or "" when it
+// must run: the last run (status.json) was in this very boot and used a
+// seed with the same digest. phoenix-reseed.service runs at every boot
+// (after phoenix.service) and on every change of the seed file: this keeps
+// it from running a seed a second time in the boot that already ran it
+// (a failed first run stays failed until the admin acts, as
+// phoenix.service's Restart=no means), while a seed replaced while the host
+// was off (an earlier boot's status) or a new seed always runs. A seed that
+// converged is cheap to run anyway: the engine compares digests only.
+func seenThisBoot(root host.Root, seedFile string) string {
+	data, err := os.ReadFile(seedFile)
+	if err != nil {
+		return "" // the run reports it
+	}
+	st, found, err := bootstrap.ReadStatus(root)
+	if err != nil || !found || st.BootID != bootstrap.ReadBootID(root) || st.Seed.Digest != bootstrap.Digest(data) {
+		return ""
+	}
+	switch st.State {
+	case bootstrap.Done:
+		return "seed unchanged since this boot's run; nothing to do"
+	case bootstrap.Rebooting:
+		return "this boot's run of this seed already asked for a reboot; nothing to do until it happens"
+	case bootstrap.Failed, bootstrap.Invalid:
+		return fmt.Sprintf("this boot's run of this seed ended %s; not retrying (see `phoenix status`; `phoenix run` retries)", st.State)
+	}
+	return ""
 }

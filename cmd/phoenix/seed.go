@@ -17,6 +17,7 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/seed"
 	"github.com/phoenix-pve/phoenix/seed/image"
+	"github.com/phoenix-pve/phoenix/seed/remote"
 	"github.com/phoenix-pve/phoenix/seed/sign"
 	"github.com/phoenix-pve/phoenix/seed/source"
 )
@@ -26,7 +27,8 @@ func init() {
 }
 
 const seedUsage = `usage:
-  phoenix seed locate [--device PATH...] [--root DIR] [--seed FILE] [--wait DURATION] [--completed]
+  phoenix seed locate [--device PATH...] [--root DIR] [--seed FILE|URL] [--wait DURATION] [--completed]
+  phoenix seed locate --url URL [--fingerprint SHA256] [--token-file FILE] [--get] [--root DIR] [--wait DURATION]
   phoenix seed build -o OUT [--iso|--fat|--usb] [--gpt] [--size SIZE] [--fat-type 12|16|32] seed.yaml [FILE...]
   phoenix seed sign [-k KEY] seed.yaml
   phoenix seed verify [--allowed-signers FILE] seed.yaml`
@@ -70,8 +72,20 @@ func seedLocate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	seedFile := fs.String("seed", "", "an explicit seed `FILE` (as phoenix run --seed)")
 	wait := fs.Duration("wait", 0, "wait up to `DURATION` for a late USB device (default: scan once)")
 	completed := fs.Bool("completed", false, "apply the after-completion policy (default: read the completion record)")
+	seedURL := fs.String("url", "", "ask the answer server at `URL` (https, or http with a signed seed)")
+	fingerprint := fs.String("fingerprint", "", "pin the server certificate's `SHA256` fingerprint (hex, colons allowed)")
+	tokenFile := fs.String("token-file", "", "send the Bearer token in `FILE` (0600, owned by root)")
+	get := fs.Bool("get", false, "GET with uuid/mac/serial/hostname selectors (static server, Matchbox) instead of POST")
 	if fs.Parse(args) != nil || fs.NArg() != 0 {
 		fmt.Fprintln(stderr, seedUsage)
+		return exitUsage
+	}
+	if *seedURL == "" && (*fingerprint != "" || *tokenFile != "" || *get) {
+		fmt.Fprintln(stderr, "phoenix seed locate: --fingerprint, --token-file and --get go with --url")
+		return exitUsage
+	}
+	if *seedURL != "" && (*seedFile != "" || len(devices) > 0) {
+		fmt.Fprintln(stderr, "phoenix seed locate: --url excludes --seed and --device")
 		return exitUsage
 	}
 	root := host.NewDirRoot(*rootDir)
@@ -81,10 +95,22 @@ func seedLocate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		Devices:   devices,
 		Wait:      *wait,
 		Completed: *completed || host.Exists(root, bootstrap.CompletionFile),
+		Remote:    remoteOptions(root),
+	}
+	if *seedURL != "" {
+		o.Remote.Source = remote.Source{URL: *seedURL, Fingerprint: *fingerprint, TokenFile: *tokenFile}
+		if *get {
+			o.Remote.Source.Mode = remote.ModeGet
+		}
+		if err := o.Remote.Source.Check(); err != nil {
+			fmt.Fprintf(stderr, "phoenix seed locate: %v\n", err)
+			return exitUsage
+		}
 	}
 	if o.Wait == 0 {
 		o.Wait = -1
 	}
+	o.Remote.Wait = o.Wait
 	f, err := source.Locate(ctx, o)
 	var nf *source.NotFoundError
 	switch {
@@ -106,6 +132,7 @@ func seedLocate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitOK
 	}
 	fmt.Fprintf(stdout, "result: %s\n", f.Origin)
+	fmt.Fprintf(stdout, "digest: %s\n", bootstrap.Digest(f.Data))
 	if f.Signed {
 		fmt.Fprintf(stdout, "signed by: %s\n", f.Signer)
 	}
@@ -342,4 +369,14 @@ func seedVerify(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "phoenix seed verify: %s: %v\n", file, err)
 	return exitFailed
+}
+
+// remoteOptions says who asks an answer server: this build and the seed
+// it applied last (from status.json).
+func remoteOptions(root host.Root) source.Remote {
+	r := source.Remote{Version: version}
+	if st, found, err := bootstrap.ReadStatus(root); err == nil && found {
+		r.SeedDigest = st.Seed.Digest
+	}
+	return r
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,8 +29,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	asJSON := fs.Bool("json", false, "print status.json")
 	wait := fs.Bool("wait", false, "wait until the run is done or failed")
 	timeout := fs.Duration("timeout", time.Hour, "give up waiting after `D` (exit 2)")
-	if fs.Parse(args) != nil || fs.NArg() != 0 || *timeout <= 0 {
-		fmt.Fprintln(stderr, "usage: phoenix status [--root DIR] [--json] [--wait [--timeout D]]")
+	timings := fs.Bool("timings", false, "where the time went: each module, slowest first, with its slowest commands")
+	if fs.Parse(args) != nil || fs.NArg() != 0 || *timeout <= 0 || (*timings && *asJSON) {
+		fmt.Fprintln(stderr, "usage: phoenix status [--root DIR] [--json | --timings] [--wait [--timeout D]]")
 		return exitUsage
 	}
 	root := host.NewDirRoot(*rootDir)
@@ -63,7 +66,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stdout, "phoenix: no run yet (pending)")
 		return exitPending
 	}
-	printStatus(stdout, root, st)
+	if *timings {
+		printTimings(stdout, st)
+	} else {
+		printStatus(stdout, root, st)
+	}
 	return st.State.ExitCode()
 }
 
@@ -155,4 +162,59 @@ func shortDigest(d string) string {
 		return d[:19]
 	}
 	return d
+}
+
+// printTimings is `phoenix status --timings`, in the spirit of
+// `systemd-analyze blame` and `cloud-init analyze blame`: the modules that
+// ran, slowest first, each with its time, how much of it went to external
+// commands, and its slowest commands (argv only; what the records keep, see
+// bootstrap.SlowestKept). A module's time is that of the last run that
+// applied it, reboots included; modules done in earlier runs keep theirs.
+func printTimings(w io.Writer, st bootstrap.Status) {
+	fmt.Fprintf(w, "phoenix: %s\n", st.State)
+	var ran []bootstrap.ModuleStatus
+	for _, m := range st.Modules {
+		if m.Seconds > 0 || m.Commands != nil {
+			ran = append(ran, m)
+		}
+	}
+	if len(ran) == 0 {
+		fmt.Fprintln(w, "no module has run yet")
+		return
+	}
+	slices.SortStableFunc(ran, func(a, b bootstrap.ModuleStatus) int { return cmp.Compare(b.Seconds, a.Seconds) })
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "took\tcommands\tin commands\t  module")
+	var total, inCmds float64
+	var count int
+	for _, m := range ran {
+		c := m.Commands
+		if c == nil {
+			c = &bootstrap.Commands{}
+		}
+		total, inCmds, count = total+m.Seconds, inCmds+c.Seconds, count+c.Count
+		line := fmt.Sprintf("%s\t%d\t%s\t  %s %s", secs(m.Seconds), c.Count, secs(c.Seconds), m.Name, m.State)
+		if m.Reboots > 0 {
+			line += fmt.Sprintf(" (reboots %d)", m.Reboots)
+		}
+		fmt.Fprintln(tw, line)
+		for _, t := range c.Slowest {
+			cmd := t.Command
+			if t.ExitCode != 0 {
+				cmd += fmt.Sprintf(" [exit %d]", t.ExitCode)
+			}
+			fmt.Fprintf(tw, "%s\t\t\t      %s\n", secs(t.Seconds), cmd)
+		}
+	}
+	fmt.Fprintf(tw, "%s\t%d\t%s\t  total\n", secs(total), count, secs(inCmds))
+	tw.Flush()
+}
+
+// secs renders seconds for the timing report: milliseconds below 10 s.
+func secs(s float64) string {
+	d := time.Duration(s * float64(time.Second))
+	if d < 10*time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
 }

@@ -71,12 +71,80 @@ func TestUnitsVerify(t *testing.T) {
 		t.Run(u.Name, func(t *testing.T) { verify(t, filepath.Join(dir, units.Path(u.Name))) })
 	}
 
+	// The boot graph with Proxmox's own units (verbatim copies, see
+	// testdata/pve-units/README.md) enabled as on a PVE host: verifying
+	// multi-user.target builds its start transaction, so an ordering cycle
+	// between Phoenix (After=pve-cluster, Before=pve-guests) and PVE's
+	// daemons is reported.
+	installPVEUnits(t, dir)
+	t.Run("with Proxmox units", func(t *testing.T) { verify(t, "multi-user.target") })
+	// That check can fail: a drop-in ordering phoenix after pve-guests
+	// (which it must precede) is a cycle.
+	dropin := filepath.Join(dir, units.Path(units.Boot)+".d")
+	if err := os.MkdirAll(dropin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dropin, "cycle.conf"), []byte("[Unit]\nAfter=pve-guests.service\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := exec.Command(analyze, "verify", "--root="+dir, "--man=no", "multi-user.target").CombinedOutput()
+	if !strings.Contains(string(got), "ordering cycle") {
+		t.Errorf("verify with a cycle said %q, want an ordering cycle", got)
+	}
+	if err := os.RemoveAll(dropin); err != nil {
+		t.Fatal(err)
+	}
+
 	// The check can fail: without the binary, ExecStart= is refused.
 	if err := os.Remove(filepath.Join(dir, units.Binary)); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := exec.Command(analyze, "verify", "--root="+dir, "--man=no", filepath.Join(dir, units.Path(units.Boot))).CombinedOutput()
+	got, _ = exec.Command(analyze, "verify", "--root="+dir, "--man=no", filepath.Join(dir, units.Path(units.Boot))).CombinedOutput()
 	if !strings.Contains(string(got), "is not executable") {
 		t.Errorf("verify without the binary said %q, want an ExecStart complaint", got)
+	}
+}
+
+// installPVEUnits copies testdata/pve-units into root's /usr/lib/systemd/system,
+// enables pve-cluster and pve-guests as a PVE host has them, and puts
+// placeholder executables where their ExecStart= points (verify checks
+// that the command exists).
+func installPVEUnits(t *testing.T, root string) {
+	t.Helper()
+	entries, err := os.ReadDir("testdata/pve-units")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := filepath.Join(root, "usr/lib/systemd/system")
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".service") && !strings.HasSuffix(e.Name(), ".target") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("testdata/pve-units", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(sys, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wants := filepath.Join(root, "etc/systemd/system/multi-user.target.wants")
+	for _, n := range []string{"pve-cluster.service", "pve-guests.service"} {
+		if err := os.Symlink("/usr/lib/systemd/system/"+n, filepath.Join(wants, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(root, "usr/bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"pmxcfs", "pvesh", "pveproxy", "pvestatd", "pvedaemon", "spiceproxy", "pvecm", "vzdump", "pveupdate"} {
+		p := filepath.Join(bin, b)
+		if _, err := os.Stat(p); err == nil {
+			continue
+		}
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

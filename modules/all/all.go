@@ -7,11 +7,11 @@ package all
 import (
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/firewall"
-	"github.com/phoenix-pve/phoenix/modules/host"
 	"github.com/phoenix-pve/phoenix/modules/kernel"
 	"github.com/phoenix-pve/phoenix/modules/lxc"
 	"github.com/phoenix-pve/phoenix/modules/network"
 	"github.com/phoenix-pve/phoenix/modules/nfs"
+	"github.com/phoenix-pve/phoenix/modules/node"
 	"github.com/phoenix-pve/phoenix/modules/nvidia"
 	"github.com/phoenix-pve/phoenix/modules/repos"
 	"github.com/phoenix-pve/phoenix/modules/samba"
@@ -23,7 +23,7 @@ import (
 // absent.
 func Default() []modules.Module {
 	return []modules.Module{
-		host.New(),
+		node.New(),
 		network.New(),
 		repos.New(),
 		kernel.New(),

@@ -9,8 +9,8 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/fault"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
 	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 	"github.com/phoenix-pve/phoenix/modules/kernel/fake"
-	"github.com/phoenix-pve/phoenix/modules/testkit"
 )
 
 func faultWorld(cmdline string) func(t testing.TB) *fault.World {

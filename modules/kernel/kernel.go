@@ -16,7 +16,7 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
-	"github.com/phoenix-pve/phoenix/modules/files"
+	"github.com/phoenix-pve/phoenix/modules/internal/files"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 

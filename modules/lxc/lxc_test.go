@@ -18,9 +18,9 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
 	"github.com/phoenix-pve/phoenix/modules"
-	fetchfake "github.com/phoenix-pve/phoenix/modules/fetch/fake"
+	fetchfake "github.com/phoenix-pve/phoenix/modules/internal/fetch/fake"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 	"github.com/phoenix-pve/phoenix/modules/lxc/fake"
-	"github.com/phoenix-pve/phoenix/modules/testkit"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/phoenix-pve/phoenix/modules"
-	"github.com/phoenix-pve/phoenix/modules/apt"
+	"github.com/phoenix-pve/phoenix/modules/internal/apt"
 )
 
 // step is one recorded provisioning step inside a container.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
-	"github.com/phoenix-pve/phoenix/modules/fetch"
+	"github.com/phoenix-pve/phoenix/modules/internal/fetch"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 

@@ -3,7 +3,7 @@ package network
 import (
 	"testing"
 
-	"github.com/phoenix-pve/phoenix/modules/testkit"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 )
 
 // Check only reads: on a host with everything to do, it lists the work

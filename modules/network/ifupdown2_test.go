@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/phoenix-pve/phoenix/modules/testkit"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 )
 
 // Warnings of Debian's upstream ifupdown2 that Proxmox's own ifupdown2

@@ -14,8 +14,8 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
-	"github.com/phoenix-pve/phoenix/modules/files"
-	hostmod "github.com/phoenix-pve/phoenix/modules/host"
+	"github.com/phoenix-pve/phoenix/modules/internal/etchosts"
+	"github.com/phoenix-pve/phoenix/modules/internal/files"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -119,7 +119,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	}
 	// The host module's /etc/hosts entry follows the management address:
 	// when only this section changes, only this module runs again.
-	hosts, err := hostmod.HostsEntry(env.Root, env.Seed)
+	hosts, err := etchosts.Entry(env.Root, env.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}

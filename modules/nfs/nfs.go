@@ -8,8 +8,7 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
-	"github.com/phoenix-pve/phoenix/modules/apt"
-	"github.com/phoenix-pve/phoenix/modules/zfs"
+	"github.com/phoenix-pve/phoenix/modules/internal/apt"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -162,14 +161,14 @@ func Build(n *seed.NFS) ([]Entry, error) {
 }
 
 // offDataset notes exports that are on no seed dataset: with a zfs
-// section, shares are meant to live on its datasets, at zfs.Mountpoint.
+// section, shares are meant to live on its datasets, at seed.Mountpoint.
 func offDataset(s *seed.Seed) []string {
 	if s.ZFS == nil {
 		return nil
 	}
 	var notes []string
 	for _, e := range s.NFS.Exports {
-		if zfs.DatasetAt(s, e.Path) == "" {
+		if s.DatasetAt(e.Path) == "" {
 			notes = append(notes, fmt.Sprintf("export %s is on no seed dataset (dataset paths come from their mountpoints)", e.Path))
 		}
 	}

@@ -9,10 +9,10 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
 	"github.com/phoenix-pve/phoenix/modules"
-	aptfake "github.com/phoenix-pve/phoenix/modules/apt/fake"
+	aptfake "github.com/phoenix-pve/phoenix/modules/internal/apt/fake"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 	"github.com/phoenix-pve/phoenix/modules/nfs"
 	nfsfake "github.com/phoenix-pve/phoenix/modules/nfs/fake"
-	"github.com/phoenix-pve/phoenix/modules/testkit"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 

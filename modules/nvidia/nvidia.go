@@ -17,8 +17,8 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
-	"github.com/phoenix-pve/phoenix/modules/apt"
-	"github.com/phoenix-pve/phoenix/modules/fetch"
+	"github.com/phoenix-pve/phoenix/modules/internal/apt"
+	"github.com/phoenix-pve/phoenix/modules/internal/fetch"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
-	"github.com/phoenix-pve/phoenix/modules/apt"
+	"github.com/phoenix-pve/phoenix/modules/internal/apt"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 	"github.com/phoenix-pve/phoenix/modules/nvidia/fake"
-	"github.com/phoenix-pve/phoenix/modules/testkit"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 

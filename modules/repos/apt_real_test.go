@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
-	"github.com/phoenix-pve/phoenix/modules/testkit"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 

@@ -3,7 +3,7 @@ package repos
 import (
 	"testing"
 
-	"github.com/phoenix-pve/phoenix/modules/testkit"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 

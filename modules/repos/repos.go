@@ -13,8 +13,8 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
-	"github.com/phoenix-pve/phoenix/modules/apt"
-	"github.com/phoenix-pve/phoenix/modules/files"
+	"github.com/phoenix-pve/phoenix/modules/internal/apt"
+	"github.com/phoenix-pve/phoenix/modules/internal/files"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 

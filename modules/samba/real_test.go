@@ -10,8 +10,8 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 	"github.com/phoenix-pve/phoenix/modules/samba"
-	"github.com/phoenix-pve/phoenix/modules/testkit"
 )
 
 // TestRealPassdb runs the module's exact pdbedit and smbpasswd calls (argv

@@ -12,8 +12,8 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
-	"github.com/phoenix-pve/phoenix/modules/apt"
-	"github.com/phoenix-pve/phoenix/modules/zfs"
+	"github.com/phoenix-pve/phoenix/modules/internal/apt"
+	"github.com/phoenix-pve/phoenix/modules/internal/files"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -100,7 +100,7 @@ func (r *run) converge(ctx context.Context) error {
 		return err
 	}
 	for _, sh := range sb.Shares {
-		if r.Env.Seed.ZFS != nil && zfs.DatasetAt(r.Env.Seed, sh.Path) == "" {
+		if r.Env.Seed.ZFS != nil && r.Env.Seed.DatasetAt(sh.Path) == "" {
 			r.Notes = append(r.Notes, fmt.Sprintf("share %s (%s) is on no seed dataset (dataset paths come from their mountpoints)", sh.Name, sh.Path))
 		}
 		if err := r.shareDir(sh); err != nil {
@@ -221,7 +221,7 @@ func (r *run) shareDir(sh seed.Share) error {
 			return fmt.Errorf("share %q: %w", sh.Name, err)
 		}
 	}
-	if err := zfs.ApplyOwnerMode(r.Env.Root, sh.Path, sh.Owner, sh.Mode, r.Dry, r.Do); err != nil {
+	if err := files.ApplyOwnerMode(r.Env.Root, sh.Path, sh.Owner, sh.Mode, r.Dry, r.Do); err != nil {
 		return fmt.Errorf("share %q: %w", sh.Name, err)
 	}
 	return nil
@@ -303,7 +303,7 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 // otherwise, and `-i smbpasswd:/dev/stdin` imports nothing (Samba 4.17,
 // exit 0). An import over an existing entry updates it.
 func (r *run) importHash(ctx context.Context, name, hash string) error {
-	o, err := zfs.LookupOwner(r.Env.Root, name)
+	o, err := files.LookupOwner(r.Env.Root, name)
 	if err != nil {
 		return fmt.Errorf("user %q: %w (create the Unix user first)", name, err)
 	}

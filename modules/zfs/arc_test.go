@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
-	"github.com/phoenix-pve/phoenix/modules/testkit"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 )
 
 // TestARCPersisted is bash failure 7: the limit is written to

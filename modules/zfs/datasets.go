@@ -3,84 +3,16 @@ package zfs
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"maps"
-	"path"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/internal/files"
 	"github.com/phoenix-pve/phoenix/modules/zfs/prop"
-	"github.com/phoenix-pve/phoenix/seed"
 )
-
-// Mountpoint is THE host path of a dataset (or pool) named in the seed,
-// decided once for every module: the dataset's own mountpoint if the seed
-// sets one, else the nearest ancestor's (dataset or pool) with the rest of
-// the name appended, else ZFS's default /<pool>/<path>. NFS exports, Samba
-// shares, dir storages and LXC mounts all use this path, so no two modules
-// can disagree about it. It returns "" for "none" and "legacy".
-func Mountpoint(s *seed.Seed, dataset string) string {
-	dataset = strings.Trim(dataset, "/")
-	explicit := func(name string) string {
-		if s == nil || s.ZFS == nil {
-			return ""
-		}
-		for _, d := range s.ZFS.Datasets {
-			if strings.Trim(d.Name, "/") == name && d.Mountpoint != "" {
-				return d.Mountpoint
-			}
-		}
-		for _, p := range s.ZFS.Pools {
-			if p.Name == name && p.Mountpoint != "" {
-				return p.Mountpoint
-			}
-		}
-		return ""
-	}
-	for anc := dataset; anc != "."; anc = path.Dir(anc) {
-		if mp := explicit(anc); mp != "" {
-			if mp == "none" || mp == "legacy" {
-				return ""
-			}
-			return path.Join(mp, strings.TrimPrefix(strings.TrimPrefix(dataset, anc), "/"))
-		}
-	}
-	return "/" + dataset
-}
-
-// DatasetAt returns the seed dataset (or pool) whose Mountpoint holds
-// directory p, the deepest one, or "" when none does. The NFS and Samba
-// modules use it to notice shares that are not on a seed dataset (the bash
-// scripts exported /mnt/pve/... paths no dataset was mounted on).
-func DatasetAt(s *seed.Seed, p string) string {
-	if s == nil || s.ZFS == nil {
-		return ""
-	}
-	var names []string
-	for _, pl := range s.ZFS.Pools {
-		names = append(names, pl.Name)
-	}
-	for _, d := range s.ZFS.Datasets {
-		names = append(names, strings.Trim(d.Name, "/"))
-	}
-	best, bestLen := "", -1
-	p = path.Clean(p)
-	for _, n := range names {
-		mp := Mountpoint(s, n)
-		if mp == "" {
-			continue
-		}
-		if (p == mp || strings.HasPrefix(p, strings.TrimSuffix(mp, "/")+"/")) && len(mp) > bestLen {
-			best, bestLen = n, len(mp)
-		}
-	}
-	return best
-}
 
 // getRow is one line of `zfs get -H -p -o property,value,source`.
 type getRow struct{ prop, value, source string }
@@ -207,7 +139,7 @@ func (r *run) dataset(ctx context.Context, t target) error {
 			set = append(set, k+"="+t.props[k])
 		}
 	}
-	want := Mountpoint(r.Env.Seed, t.name)
+	want := r.Env.Seed.Mountpoint(t.name)
 	mp := live["mountpoint"]
 	inherit := false
 	switch {
@@ -249,122 +181,11 @@ func (r *run) ownerMode(t target) error {
 	if t.owner == "" && t.mode == "" {
 		return nil
 	}
-	mp := Mountpoint(r.Env.Seed, t.name)
+	mp := r.Env.Seed.Mountpoint(t.name)
 	if mp == "" {
 		return fmt.Errorf("dataset %q: owner/mode need a mountpoint", t.name)
 	}
-	return ApplyOwnerMode(r.Env.Root, mp, t.owner, t.mode, r.Dry, r.Do)
-}
-
-// ApplyOwnerMode gives directory p the owner ("user[:group]", names or
-// numbers, resolved through the Root's /etc/passwd and /etc/group) and mode
-// ("0775"), changing only what differs. do records and performs each
-// change, as in the modules' Check/Apply runs. Samba share directories use
-// it too.
-func ApplyOwnerMode(root host.Root, p, owner, mode string, dry bool, do func(string, func() error) error) error {
-	fi, err := root.Stat(p)
-	if err != nil {
-		if !dry {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		// Not there yet (the pool or dataset step creates it): both
-		// will change.
-		if owner != "" {
-			_ = do(fmt.Sprintf("chown %s %s", owner, p), nil)
-		}
-		if mode != "" {
-			_ = do(fmt.Sprintf("chmod %s %s", mode, p), nil)
-		}
-		return nil
-	}
-	if owner != "" {
-		o, err := LookupOwner(root, owner)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		if host.FileOwner(fi) != o {
-			if err := do(fmt.Sprintf("chown %s %s", owner, p), func() error { return root.Chown(p, o) }); err != nil {
-				return err
-			}
-		}
-	}
-	if mode != "" {
-		m, err := strconv.ParseUint(mode, 8, 32)
-		if err != nil || m > 0o7777 {
-			return fmt.Errorf("%s: bad mode %q", p, mode)
-		}
-		fm := fs.FileMode(m).Perm()
-		if m&0o4000 != 0 {
-			fm |= fs.ModeSetuid
-		}
-		if m&0o2000 != 0 {
-			fm |= fs.ModeSetgid
-		}
-		if m&0o1000 != 0 {
-			fm |= fs.ModeSticky
-		}
-		if fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != fm {
-			if err := do(fmt.Sprintf("chmod %s %s", mode, p), func() error { return root.Chmod(p, fm) }); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// LookupOwner resolves "user[:group]" through the Root's /etc/passwd and
-// /etc/group; numbers are taken as they are. Without a group, the user's
-// primary group is used.
-func LookupOwner(root host.Root, spec string) (host.Owner, error) {
-	user, group, hasGroup := strings.Cut(spec, ":")
-	uid, gid := -1, -1
-	if n, err := strconv.Atoi(user); err == nil {
-		uid = n
-	} else {
-		f, err := lookup(root, "/etc/passwd", user)
-		if err != nil {
-			return host.Owner{}, err
-		}
-		if uid, err = strconv.Atoi(f[2]); err != nil {
-			return host.Owner{}, fmt.Errorf("/etc/passwd: bad uid for %q", user)
-		}
-		if !hasGroup {
-			if gid, err = strconv.Atoi(f[3]); err != nil {
-				return host.Owner{}, fmt.Errorf("/etc/passwd: bad gid for %q", user)
-			}
-		}
-	}
-	if hasGroup {
-		if n, err := strconv.Atoi(group); err == nil {
-			gid = n
-		} else {
-			f, err := lookup(root, "/etc/group", group)
-			if err != nil {
-				return host.Owner{}, err
-			}
-			if gid, err = strconv.Atoi(f[2]); err != nil {
-				return host.Owner{}, fmt.Errorf("/etc/group: bad gid for %q", group)
-			}
-		}
-	}
-	if gid < 0 {
-		gid = uid // a numeric user without a group
-	}
-	return host.Owner{UID: uid, GID: gid}, nil
-}
-
-func lookup(root host.Root, file, name string) ([]string, error) {
-	b, err := root.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("look up %q: %w", name, err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) >= 4 && f[0] == name {
-			return f, nil
-		}
-	}
-	return nil, fmt.Errorf("no such %s %q in %s", map[string]string{"/etc/passwd": "user", "/etc/group": "group"}[file], name, file)
+	return files.ApplyOwnerMode(r.Env.Root, mp, t.owner, t.mode, r.Dry, r.Do)
 }
 
 func itemFor(name, state, detail string) modules.Item {

@@ -114,41 +114,6 @@ func TestParseStorageCfg(t *testing.T) {
 	}
 }
 
-func TestMountpoint(t *testing.T) {
-	s := &seed.Seed{ZFS: &seed.ZFS{
-		Pools: []seed.Pool{{Name: "tank"}, {Name: "fast", Mountpoint: "/fast"}, {Name: "np", Mountpoint: "none"}},
-		Datasets: []seed.Dataset{
-			{Name: "tank/media", Mountpoint: "/srv/media"},
-			{Name: "tank/media/films"},
-			{Name: "tank/vm"},
-		},
-	}}
-	for ds, want := range map[string]string{
-		"tank": "/tank", "tank/vm": "/tank/vm", "tank/media": "/srv/media",
-		"tank/media/films": "/srv/media/films", "tank/media/films/new": "/srv/media/films/new",
-		"fast/x": "/fast/x", "np/y": "", "other/z": "/other/z",
-	} {
-		if got := Mountpoint(s, ds); got != want {
-			t.Errorf("Mountpoint(%s) = %q, want %q", ds, got, want)
-		}
-	}
-}
-
-func TestDatasetAt(t *testing.T) {
-	s := &seed.Seed{ZFS: &seed.ZFS{
-		Pools:    []seed.Pool{{Name: "tank"}},
-		Datasets: []seed.Dataset{{Name: "tank/media", Mountpoint: "/srv/media"}, {Name: "tank/vm"}},
-	}}
-	for p, want := range map[string]string{
-		"/srv/media": "tank/media", "/srv/media/films": "tank/media", "/tank/vm/x": "tank/vm",
-		"/tank/other": "tank", "/mnt/pve/tank-media": "", "/srv/mediax": "",
-	} {
-		if got := DatasetAt(s, p); got != want {
-			t.Errorf("DatasetAt(%s) = %q, want %q", p, got, want)
-		}
-	}
-}
-
 func TestCreateArgs(t *testing.T) {
 	p := &seed.Pool{Name: "t", Layout: "raidz2", Disks: []string{"/dev/disk/by-id/a", "/dev/disk/by-id/b", "/dev/disk/by-id/c"},
 		Options: map[string]string{"autotrim": "off", "comment": "x"}, Properties: map[string]string{"atime": "on", "recordsize": "1M"}, Mountpoint: "/t"}

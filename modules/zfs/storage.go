@@ -67,7 +67,7 @@ func (r *run) storageWants() ([]storageWant, error) {
 			}
 			w.add = []string{"add", "zfspool", st.ID, "--pool", ds, "--content", strings.Join(st.Content, ","), "--sparse", w.sparse}
 		case "dir":
-			w.target = Mountpoint(r.Env.Seed, ds)
+			w.target = r.Env.Seed.Mountpoint(ds)
 			if w.target == "" {
 				return nil, fmt.Errorf("storage %q: dataset %q has no mountpoint", st.ID, ds)
 			}

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/phoenix-pve/phoenix/modules/testkit"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 )
 
 const fullSeed = `

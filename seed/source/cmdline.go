@@ -6,8 +6,12 @@ import (
 
 // cmdline is what Phoenix reads from the kernel command line.
 type cmdline struct {
-	seed    string // phoenix.seed= value: "/path" or "label:NAME"
+	seed    string // phoenix.seed= value: "/path", "label:NAME", a URL or "discover"
 	disable bool   // phoenix.disable present
+	// fingerprint and mode go with a URL seed (phoenix.seed.fingerprint=,
+	// phoenix.seed.mode=). A token never goes on the command line: any
+	// user can read /proc/cmdline.
+	fingerprint, mode string
 }
 
 // parseCmdline reads phoenix.seed= and phoenix.disable from /proc/cmdline
@@ -22,6 +26,10 @@ func parseCmdline(text string) cmdline {
 			if hasV {
 				c.seed = v
 			}
+		case "phoenix.seed.fingerprint":
+			c.fingerprint = v
+		case "phoenix.seed.mode":
+			c.mode = v
 		case "phoenix.disable":
 			// phoenix.disable=0 / =false re-enables, as with systemd's switches.
 			c.disable = !hasV || !(v == "0" || v == "false" || v == "no")

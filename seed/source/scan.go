@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/phoenix-pve/phoenix/seed/remote"
 )
 
 // rescanEvery is the poll interval while waiting for a late device. udev
@@ -170,7 +172,7 @@ func (l *locator) tryVolume(v volume, label string) (m match, ok bool, reason st
 	var names []string
 	switch {
 	case strings.EqualFold(v.Label, label):
-		names, m.primary = volumeSeeds, true
+		names, m.primary = append(volumeSeeds[:len(volumeSeeds):len(volumeSeeds)], remote.SourceFile), true
 	case label == Label && strings.EqualFold(v.Label, AISLabel):
 		names = []string{AISSeed}
 	default:
@@ -240,6 +242,12 @@ func (l *locator) choose(ms []match) *Found {
 		how = "signed by " + m.signer
 	}
 	l.note("using %s: %s (%s)", m.v, m.seed, how)
+	if path.Base(m.seed) == remote.SourceFile {
+		// Judged and chosen: an unreadable source file is an error, not a
+		// reason to try another volume.
+		src, err := remote.ParseSource(m.seed, m.data)
+		return &Found{Origin: m.v.String(), Name: m.seed, Signed: m.signed, Signer: m.signer, source: &src, sourceErr: err}
+	}
 	return &Found{
 		Origin: m.v.String(),
 		Name:   m.seed,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/seed/remote"
 	"github.com/phoenix-pve/phoenix/seed/sign"
 )
 
@@ -67,6 +68,8 @@ type Options struct {
 	Log func(string)
 	// Now is the clock for signature validity windows (default time.Now).
 	Now func() time.Time
+	// Remote configures seeds fetched from an answer server.
+	Remote Remote
 }
 
 // Found is the seed Locate chose.
@@ -87,6 +90,9 @@ type Found struct {
 	Disabled bool
 	// Trace is every step Locate took, for `phoenix seed locate`.
 	Trace []string
+	// source is set while a volume's source.yaml is being followed.
+	source    *remote.Source
+	sourceErr error
 }
 
 // NotFoundError says that no seed was found, and what was looked at.
@@ -140,8 +146,22 @@ func Locate(ctx context.Context, o Options) (*Found, error) {
 }
 
 func (l *locator) locate(ctx context.Context) (*Found, error) {
+	if l.o.Remote.Source.URL != "" {
+		src, err := l.withDefaults(l.o.Remote.Source)
+		if err != nil {
+			return nil, err
+		}
+		return l.fromURL(ctx, "--url", src)
+	}
 	if l.o.Flag != "" {
 		l.note("--seed %s: given", l.o.Flag)
+		if isURL(l.o.Flag) {
+			src, err := l.withDefaults(remote.Source{URL: l.o.Flag})
+			if err != nil {
+				return nil, err
+			}
+			return l.fromURL(ctx, "--seed", src)
+		}
 		return l.fromFile("flag "+l.o.Flag, l.o.Flag)
 	}
 	l.note("--seed: not given")
@@ -151,6 +171,13 @@ func (l *locator) locate(ctx context.Context) (*Found, error) {
 		return &Found{Origin: "cmdline phoenix.disable", Disabled: true}, nil
 	}
 	label := Label
+	if isURL(cmd.seed) {
+		src, err := l.withDefaults(remote.Source{URL: cmd.seed, Fingerprint: cmd.fingerprint, Mode: cmd.mode})
+		if err != nil {
+			return nil, err
+		}
+		return l.fromURL(ctx, "kernel command line phoenix.seed", src)
+	}
 	if cmd.seed != "" {
 		if name, ok := strings.CutPrefix(cmd.seed, "label:"); ok {
 			if name == "" {
@@ -182,8 +209,29 @@ func (l *locator) locate(ctx context.Context) (*Found, error) {
 			}
 			return f, err
 		}
+		if data, err := l.o.Root.ReadFile(LocalSource); err == nil {
+			src, err := remote.ParseSource(LocalSource, data)
+			if err != nil {
+				return nil, fmt.Errorf("seed: %w", err)
+			}
+			return l.fromURL(ctx, LocalSource, src)
+		} else {
+			l.note("%s: %s", LocalSource, why(err))
+		}
 	}
-	return l.fromVolumes(ctx, label)
+	f, err := l.fromVolumes(ctx, label)
+	if err != nil || f.source == nil {
+		return f, err
+	}
+	// The volume named an answer server (source.yaml, judged like a seed).
+	if f.sourceErr != nil {
+		return nil, fmt.Errorf("seed: %s: %w", f.Origin, f.sourceErr)
+	}
+	src, err := l.withDefaults(*f.source)
+	if err != nil {
+		return nil, err
+	}
+	return l.fromURL(ctx, f.Origin+": "+remote.SourceFile, src)
 }
 
 // why renders a lookup error briefly.
@@ -273,6 +321,11 @@ func (l *locator) judge(name string, data, sig []byte) (signed bool, signer stri
 		l.warn("%s%s not verified: %s is absent (accepted unsigned before the first completion)", name, SigSuffix, AllowedSigners)
 		return false, "", nil
 	}
+	return l.verify(name, data, sig, allowed)
+}
+
+// verify checks a detached signature against the allowed signers.
+func (l *locator) verify(name string, data, sig, allowed []byte) (bool, string, error) {
 	signers, err := sign.ParseAllowedSigners(allowed)
 	if err != nil {
 		return false, "", fmt.Errorf("%s: %w", AllowedSigners, err)

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
-	fetchfake "github.com/phoenix-pve/phoenix/modules/fetch/fake"
+	fetchfake "github.com/phoenix-pve/phoenix/modules/internal/fetch/fake"
 )
 
 // Commands are the tools this fake provides, by the name a module runs them.

@@ -15,7 +15,7 @@ import (
 // outside this package and the test fakes names another tool. (The bash
 // originals hung on prompts because each script called apt its own way.)
 func TestNoOneElseRunsApt(t *testing.T) {
-	repo, err := filepath.Abs("../..")
+	repo, err := filepath.Abs("../../..")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestNoOneElseRunsApt(t *testing.T) {
 			case "build", "testdata", "fake", ".git", "node_modules":
 				return filepath.SkipDir
 			}
-			if rel == filepath.Join("modules", "apt") {
+			if rel == filepath.Join("modules", "internal", "apt") {
 				return filepath.SkipDir
 			}
 			return nil

@@ -1,4 +1,6 @@
-// Package host is the "host" module: the machine's name, its /etc/hosts
+// Package node is the "host" module (seed key and marker name "host"; the
+// package is named node so that it is not a second package called host
+// next to bootstrap/host): the machine's name, its /etc/hosts
 // entry, its timezone and its NTP servers.
 //
 // Files are written directly through the Root (/etc/hostname, /etc/hosts,
@@ -9,4 +11,4 @@
 // FQDN and the short name to the management address (seed
 // network.management.address), never to 127.0.1.1: Proxmox's cluster
 // filesystem resolves the node name to find its own address.
-package host
+package node

@@ -12,8 +12,8 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
-	"github.com/phoenix-pve/phoenix/modules/apt/fake"
-	"github.com/phoenix-pve/phoenix/modules/testkit"
+	"github.com/phoenix-pve/phoenix/modules/internal/apt/fake"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 )
 
 func newFake(status map[string]string) (*fakehost.Runner, *fake.DB) {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
-	"github.com/phoenix-pve/phoenix/modules/fetch"
-	"github.com/phoenix-pve/phoenix/modules/fetch/fake"
+	"github.com/phoenix-pve/phoenix/modules/internal/fetch"
+	"github.com/phoenix-pve/phoenix/modules/internal/fetch/fake"
 )
 
 const url = "https://example.com/files/debian-12.tar.zst"

@@ -1,4 +1,4 @@
-package host
+package node
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	bhost "github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
 	"github.com/phoenix-pve/phoenix/modules"
-	"github.com/phoenix-pve/phoenix/modules/testkit"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 

@@ -1,0 +1,113 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+)
+
+// SlowestKept is how many of a module's commands its record keeps, the
+// slowest first: enough to see where the time went (`phoenix status
+// --timings`), small enough that status.json stays one quick read.
+const SlowestKept = 5
+
+// Commands sums up the external commands one module ran: how many, their
+// total wall time, and the slowest of them.
+type Commands struct {
+	Count   int           `json:"count"`
+	Seconds float64       `json:"seconds"`
+	Slowest []CommandTime `json:"slowest,omitempty"`
+}
+
+// CommandTime is one command's wall time. Command is argv only, redacted
+// (host.Cmd.String: stdin, where secrets travel, shows as "<stdin>").
+type CommandTime struct {
+	Command  string  `json:"command"`
+	Seconds  float64 `json:"seconds"`
+	ExitCode int     `json:"exit_code,omitempty"` // -1: killed, timed out or not started
+}
+
+// add counts one command and keeps it if it is among the slowest.
+func (c *Commands) add(t CommandTime) {
+	c.Count++
+	c.Seconds += t.Seconds
+	// Descending: a slower command sorts first; equal ones keep run order.
+	i, _ := slices.BinarySearchFunc(c.Slowest, t.Seconds, func(x CommandTime, s float64) int {
+		if x.Seconds >= s {
+			return -1
+		}
+		return 1
+	})
+	if i >= SlowestKept {
+		return
+	}
+	c.Slowest = slices.Insert(c.Slowest, i, t)
+	if len(c.Slowest) > SlowestKept {
+		c.Slowest = c.Slowest[:SlowestKept]
+	}
+}
+
+// merge adds another record of the same module (the part of its run
+// before a reboot).
+func (c *Commands) merge(o *Commands) {
+	if o == nil {
+		return
+	}
+	count, secs := c.Count+o.Count, c.Seconds+o.Seconds
+	for _, t := range o.Slowest {
+		c.add(t)
+	}
+	c.Count, c.Seconds = count, secs
+}
+
+// timer collects one module's command times; modules may run commands
+// from several goroutines (lxc creates containers in parallel).
+type timer struct {
+	mu  sync.Mutex
+	cmd Commands
+	red *host.Redactor
+}
+
+func (t *timer) record(c host.Cmd, d time.Duration, err error) {
+	ct := CommandTime{Command: t.red.String(c.String()), Seconds: d.Seconds()}
+	var ee *host.ExitError
+	switch {
+	case errors.As(err, &ee):
+		ct.ExitCode = ee.Code
+	case err != nil:
+		ct.ExitCode = -1
+	}
+	t.mu.Lock()
+	t.cmd.add(ct)
+	t.mu.Unlock()
+}
+
+// result is what the timer collected, nil when the module ran nothing.
+func (t *timer) result() *Commands {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cmd.Count == 0 {
+		return nil
+	}
+	c := t.cmd
+	c.Slowest = slices.Clone(c.Slowest)
+	return &c
+}
+
+// timedRunner times every command a module runs, on the monotonic clock
+// (Options.Now is for the records' timestamps, and tests fix it).
+type timedRunner struct {
+	next host.Runner
+	t    *timer
+}
+
+func (r timedRunner) Run(ctx context.Context, c host.Cmd) (host.Output, error) {
+	start := time.Now()
+	out, err := r.next.Run(ctx, c)
+	r.t.record(c, time.Since(start), err)
+	return out, err
+}

@@ -1,0 +1,148 @@
+package seed
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Network is the host's bridges in the ifupdown2 format Proxmox uses.
+type Network struct {
+	Management Bridge   `yaml:"management" json:"management"`
+	Bridges    []Bridge `yaml:"bridges,omitempty" json:"bridges,omitempty"`
+	DNS        []string `yaml:"dns,omitempty" json:"dns,omitempty"`
+	Search     []string `yaml:"search,omitempty" json:"search,omitempty"`
+	// Rollback, when true (the default), restores the previous files if the
+	// gateway is unreachable after ifreload.
+	Rollback *bool `yaml:"rollback,omitempty" json:"rollback,omitempty"`
+}
+
+// Bridge is one Linux bridge (vmbrN).
+type Bridge struct {
+	Name      string   `yaml:"name" json:"name"`
+	Ports     []string `yaml:"ports,omitempty" json:"ports,omitempty"`
+	Address   string   `yaml:"address,omitempty" json:"address,omitempty"` // CIDR
+	Gateway   string   `yaml:"gateway,omitempty" json:"gateway,omitempty"`
+	VLANAware bool     `yaml:"vlan_aware,omitempty" json:"vlan_aware,omitempty"`
+	VIDs      string   `yaml:"vids,omitempty" json:"vids,omitempty"` // e.g. "2-4094"
+	MTU       int      `yaml:"mtu,omitempty" json:"mtu,omitempty"`
+	Comment   string   `yaml:"comment,omitempty" json:"comment,omitempty"`
+}
+
+func (c *checker) network(n *Network) {
+	names := dups{}
+	ports := dups{}
+	gateways := 0
+	bridge := func(path string, b *Bridge, mgmt bool) {
+		if c.required(path+".name", b.Name) {
+			c.pattern(path+".name", b.Name, reBridge.match, "a bridge name (vmbr0 .. vmbr9999)")
+			names.seen(c, path+".name", b.Name, "bridge")
+		}
+		for i, p := range b.Ports {
+			pp := index(path+".ports", i)
+			if !reIface.match(p) {
+				c.errf(pp, "%q is not a network interface name", p)
+				continue
+			}
+			ports.seen(c, pp, p, "bridge port")
+		}
+		var prefix netip.Prefix
+		okAddr := false
+		if mgmt && b.Address == "" {
+			c.required(path+".address", b.Address)
+		} else if b.Address != "" {
+			if prefix, okAddr = hostCIDR(b.Address); !okAddr {
+				c.errf(path+".address", "%q is not an address in CIDR form (e.g. 192.168.1.10/24)", b.Address)
+			}
+		}
+		if b.Gateway != "" {
+			gateways++
+			gw, err := netip.ParseAddr(b.Gateway)
+			switch {
+			case err != nil || gw.Zone() != "":
+				c.errf(path+".gateway", "%q is not an IP address", b.Gateway)
+			case b.Address == "":
+				c.errf(path+".gateway", "a gateway needs an address on the same bridge")
+			case okAddr && !prefix.Masked().Contains(gw):
+				c.errf(path+".gateway", "gateway %s is not in %s", b.Gateway, prefix.Masked())
+			}
+		}
+		if b.VIDs != "" {
+			if !b.VLANAware {
+				c.errf(path+".vids", "vids needs vlan_aware: true")
+			} else if !vidsOK(b.VIDs) {
+				c.errf(path+".vids", "%q is not a VLAN list (e.g. \"2-4094\" or \"10 20-30\", ids 2..4094)", b.VIDs)
+			}
+		}
+		c.intRange(path+".mtu", b.MTU, 576, 65520, "")
+		c.text(path+".comment", b.Comment)
+	}
+	bridge("network.management", &n.Management, true)
+	for i := range n.Bridges {
+		bridge(index("network.bridges", i), &n.Bridges[i], false)
+	}
+	if gateways > 1 {
+		c.errf("network", "only one bridge may have a gateway (the default route); found %d", gateways)
+	}
+	for i, d := range n.DNS {
+		if !ip(d) {
+			c.errf(index("network.dns", i), "%q is not an IP address", d)
+		}
+	}
+	for i, d := range n.Search {
+		if !domain(d) {
+			c.errf(index("network.search", i), "%q is not a DNS domain", d)
+		}
+	}
+}
+
+func vidsOK(s string) bool {
+	if !reVIDs.match(s) {
+		return false
+	}
+	for _, r := range strings.Fields(s) {
+		lo, hi, isRange := strings.Cut(r, "-")
+		a, _ := strconv.Atoi(lo)
+		b := a
+		if isRange {
+			b, _ = strconv.Atoi(hi)
+		}
+		if a < 2 || b > 4094 || a > b {
+			return false
+		}
+	}
+	return true
+}
+
+// bridgeRef checks a bridge a container uses: the management bridge or
+// one in network.bridges when the seed has a network section.
+func (c *checker) bridgeRef(path, name string) {
+	if name == "" {
+		return
+	}
+	if !reBridge.match(name) {
+		c.errf(path, "%q is not a bridge name (vmbr0 .. vmbr9999)", name)
+		return
+	}
+	if c.s.Network != nil && c.bridge(name) == nil {
+		c.errf(path, "bridge %q is not declared in network (management or bridges)", name)
+	}
+}
+
+// bridge is the seed's bridge of that name, nil when the seed has no
+// network section or no such bridge.
+func (c *checker) bridge(name string) *Bridge {
+	n := c.s.Network
+	if n == nil {
+		return nil
+	}
+	if n.Management.Name == name {
+		return &n.Management
+	}
+	for i := range n.Bridges {
+		if n.Bridges[i].Name == name {
+			return &n.Bridges[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package seed
+
+import "strings"
+
+// User is one Linux user, optionally also a Proxmox user.
+type User struct {
+	Name              string       `yaml:"name" json:"name"`
+	PasswordHash      string       `yaml:"password_hash,omitempty" json:"password_hash,omitempty"` // crypt(3) or ! / *
+	Groups            []string     `yaml:"groups,omitempty" json:"groups,omitempty"`
+	Sudo              string       `yaml:"sudo,omitempty" json:"sudo,omitempty"` // "", "password" or "nopasswd"
+	Shell             string       `yaml:"shell,omitempty" json:"shell,omitempty"`
+	SSHAuthorizedKeys []string     `yaml:"ssh_authorized_keys,omitempty" json:"ssh_authorized_keys,omitempty"`
+	Proxmox           *ProxmoxUser `yaml:"proxmox,omitempty" json:"proxmox,omitempty"`
+}
+
+// ProxmoxUser makes the user NAME@realm in Proxmox with a role on a path.
+type ProxmoxUser struct {
+	Realm string `yaml:"realm,omitempty" json:"realm,omitempty"` // default pam
+	Role  string `yaml:"role" json:"role"`
+	Path  string `yaml:"path,omitempty" json:"path,omitempty"` // ACL path, default /
+}
+
+func (c *checker) users(us []User) {
+	names := dups{}
+	for i := range us {
+		u := &us[i]
+		up := index("users", i)
+		if c.required(up+".name", u.Name) {
+			c.pattern(up+".name", u.Name, reUser.match, "a user name (lowercase letter or _, then lowercase letters, digits, _ -; at most 32)")
+			names.seen(c, up+".name", u.Name, "user")
+		}
+		if u.PasswordHash != "" && !cryptHash(u.PasswordHash) {
+			if strings.HasPrefix(u.PasswordHash, "$") {
+				c.errf(up+".password_hash", "not a supported crypt hash: use yescrypt ($y$), SHA-512 ($6$) or SHA-256 ($5$): `mkpasswd -m yescrypt` or `openssl passwd -6`")
+			} else {
+				// Never echo the value: it is probably a plaintext password.
+				c.errf(up+".password_hash", "looks like a plaintext password: give a crypt hash (make one with `mkpasswd -m yescrypt` or `openssl passwd -6`), or \"!\" to lock the password")
+			}
+		}
+		for j, g := range u.Groups {
+			if !reUser.match(g) {
+				c.errf(index(up+".groups", j), "%q is not a group name", g)
+			}
+		}
+		switch u.Sudo {
+		case "", "password", "nopasswd":
+		default:
+			c.errf(up+".sudo", "%q is not a sudo mode: use password or nopasswd (or leave it out)", u.Sudo)
+		}
+		c.pattern(up+".shell", u.Shell, reAbsPath.match, "an absolute path to a shell")
+		for j, k := range u.SSHAuthorizedKeys {
+			if msg := sshKey(k); msg != "" {
+				c.errf(index(up+".ssh_authorized_keys", j), "%s", msg)
+			}
+		}
+		if px := u.Proxmox; px != nil {
+			c.pattern(up+".proxmox.realm", px.Realm, reRealm.match, "a Proxmox realm (e.g. pam or pve)")
+			if c.required(up+".proxmox.role", px.Role) {
+				c.pattern(up+".proxmox.role", px.Role, reRole.match, "a Proxmox role (e.g. Administrator)")
+			}
+			c.pattern(up+".proxmox.path", px.Path, reACLPath.match, "an ACL path (e.g. / or /vms/100)")
+		}
+	}
+}
