@@ -88,7 +88,7 @@ for _p in "${SCEN[@]}"; do
 	NEED_ZFS[$_su]=${NEED_ZFS[$_su]:-0} NEED_GEN[$_su]=${NEED_GEN[$_su]:-0}
 	case $_n in full | fail) NEED_ZFS[$_su]=1 ;; usb) NEED_GEN[$_su]=1 ;; esac
 done
-rm -rf "$RUN"
+rm -rf --one-file-system "$RUN"
 mkdir -p "$RUN"
 : >"$RUN/report.txt"
 T_IMAGES=$(date +%s)
@@ -104,7 +104,7 @@ T_IMAGES=$(($(date +%s) - T_IMAGES))
 # and Root write by rename; new files only), so the base stays pristine.
 stage() {
 	local d=$RS/$1
-	rm -rf "$d"
+	rm -rf --one-file-system "$d"
 	mkdir -p "$d"
 	cp -al "$IMG/base" "$d/root"
 	install -m 0755 "$HERE/guest/phoenix-e2e-check" "$d/root/usr/local/sbin/phoenix-e2e-check.new"
