@@ -44,6 +44,12 @@ type Options struct {
 	// run records it (status "invalid"), shows the banner and runs nothing.
 	SeedErr error
 	Bundle  string // real directory with the seed's referenced files
+	// Prepare, when set, runs once the lock is held and before anything
+	// else: it copies the seed's bundle into the state directory and
+	// returns that directory (Bundle). Under the lock, so a run in progress
+	// never has its scripts replaced by another seed's. Its error is
+	// recorded like SeedErr.
+	Prepare func() (bundle string, err error)
 	// InRoot: Runner runs commands inside Root (an offline root), so
 	// modules give them in-root paths (modules.Env.CmdPath).
 	InRoot bool
@@ -72,6 +78,10 @@ type Options struct {
 	Stderr  io.Writer          // plain progress and errors; nil = none
 	Journal Journal            // structured entries instead of Stderr, when set
 	Notify  func(state string) // sd_notify ("STATUS=...", "READY=1"); nil = none
+	// Ended is called once a run ends (done, failed, invalid, or before a
+	// reboot) with the final status: the seed's report webhook. It must
+	// bound its own time; its error is only logged, never fails the run.
+	Ended func(ctx context.Context, st Status) error
 }
 
 // Outcome is how a run ended.
@@ -134,7 +144,6 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 		o.BootID = ReadBootID(o.Root)
 	}
 	red := NewRedactor(o.Seed)
-	red.Add(FileSecrets(o.Seed, o.Root, o.Bundle)...)
 	e := &engine{
 		o:   o,
 		r:   o.Root,
@@ -152,6 +161,18 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 		return Outcome{State: Failed}, err
 	}
 	defer lock.Unlock()
+	if err := ensureStateDirs(o.Root); err != nil {
+		return Outcome{State: Failed}, err
+	}
+	if e.o.Prepare != nil && e.o.SeedErr == nil && e.o.Seed != nil {
+		bundle, err := e.o.Prepare()
+		if err != nil {
+			e.o.SeedErr, e.o.Seed = err, nil
+		} else if bundle != "" {
+			e.o.Bundle = bundle
+		}
+	}
+	red.Add(FileSecrets(e.o.Seed, e.o.Root, e.o.Bundle)...)
 	e.out = openOutput(o.Root, &e.o, red)
 	defer e.out.close()
 	e.run = loggingRunner{next: e.run, out: e.out}
@@ -159,7 +180,77 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	// says provisioning is over (done, failed or rebooting), not that it
 	// started.
 	defer e.notify("READY=1")
-	return e.execute(ctx)
+	out, err := e.execute(ctx)
+	if out.State != Rebooting && out.State != Disabled {
+		// Provisioning is over before the report goes out: it must not
+		// hold back pve-guests.
+		e.notify("READY=1")
+		e.ended(ctx)
+	}
+	return out, err
+}
+
+// ended hands the final status to Options.Ended and logs its failure.
+func (e *engine) ended(ctx context.Context) {
+	if e.o.Ended == nil {
+		return
+	}
+	e.mu.Lock()
+	st := e.st
+	st.Modules = slices.Clone(e.st.Modules)
+	e.mu.Unlock()
+	if err := e.o.Ended(ctx, st); err != nil {
+		e.out.line("report", prioNotice, e.red.String(err.Error()))
+	}
+}
+
+// TrustAnchorFile makes seed sources refuse unsigned volume seeds
+// (seed/source.RequireSignedFile). The first completion writes it, outside
+// the state directory: `phoenix clean --all` (which removes the completion
+// record) and `phoenix uninstall --purge` keep it, so neither reopens the
+// window in which an unsigned stick is taken.
+const TrustAnchorFile = "/etc/phoenix/require-signed"
+
+const trustAnchorText = `# Written by phoenix when this host's seed first completed: from now on a
+# seed on a USB stick or CD must be signed (see /etc/phoenix/allowed_signers).
+# phoenix clean and phoenix uninstall --purge keep this file. Remove it by
+# hand to accept unsigned sticks again.
+`
+
+func writeTrustAnchor(r host.Root) error {
+	if host.Exists(r, TrustAnchorFile) {
+		return nil
+	}
+	return r.WriteFile(TrustAnchorFile, []byte(trustAnchorText), 0o644, host.Owner{})
+}
+
+// stateDirs are the directories of the state tree: root only (0700), as
+// docs/operator.md says, whichever write creates them first. Files under
+// them are 0600 anyway; the directories keep their names (users, pools,
+// modules) private too.
+var stateDirs = []string{StateDir, MarkerDir, StateDir + "/data", StateDir + "/bundle"}
+
+// ensureStateDirs creates the state directories 0700 and tightens ones an
+// older version (or a bundle copy) created 0755.
+func ensureStateDirs(r host.Root) error {
+	for _, d := range stateDirs {
+		if err := r.MkdirAll(d, 0o700, host.Owner{}); err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+		fi, err := r.Lstat(d)
+		if err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("engine: %s is not a directory", d)
+		}
+		if fi.Mode().Perm() != 0o700 {
+			if err := r.Chmod(d, 0o700); err != nil {
+				return fmt.Errorf("engine: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // ReadBootID returns the current boot id: BootIDFile inside the root, then
@@ -279,11 +370,20 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 		e.cursor.Reboots = map[string]int{}
 	}
 	var prog InProgress
-	if found, _ := readJSON(e.r, InProgressFile, &prog); found {
-		e.out.line(prog.Module, prioNotice, fmt.Sprintf("the run of %s started %s did not finish; running it again", prog.Module, prog.Started.Format(time.RFC3339)))
-	}
+	foundProg, _ := readJSON(e.r, InProgressFile, &prog)
 	e.initStatus()
 	todo := e.todo()
+	if foundProg {
+		// The record says a module's Apply was interrupted. If that module
+		// is not pending (its marker was written just before the crash, or
+		// it left the seed), the record is stale: clear it instead of
+		// announcing a rerun that never comes, on every run.
+		if slices.ContainsFunc(todo, func(m modules.Module) bool { return m.Name() == prog.Module }) {
+			e.out.line(prog.Module, prioNotice, fmt.Sprintf("the run of %s started %s did not finish; running it again", prog.Module, prog.Started.Format(time.RFC3339)))
+		} else if err := removeIfExists(e.r, InProgressFile); err != nil {
+			return e.abort(fmt.Errorf("engine: %w", err))
+		}
+	}
 	// On a host where everything is done (every boot of a provisioned
 	// machine with the unit still enabled, every status check) the run
 	// only rewrites status once, at the end.
@@ -420,7 +520,7 @@ func (e *engine) todo() []modules.Module {
 func (e *engine) env(name string, i, total int, t *timer) *modules.Env {
 	return &modules.Env{
 		Seed:   e.o.Seed,
-		Run:    timedRunner{next: e.run, t: t},
+		Runner: timedRunner{next: e.run, t: t},
 		Root:   e.r,
 		Store:  modules.NewStore(e.r),
 		Bundle: e.o.Bundle,
@@ -626,6 +726,7 @@ func (e *engine) reboot(ctx context.Context, name, reason string, ms *ModuleStat
 			return err
 		}
 	}
+	e.ended(ctx)
 	if err := reboot(ctx); err != nil {
 		return e.abort(fmt.Errorf("engine: reboot for %s: %w", name, err))
 	}
@@ -654,6 +755,9 @@ func (e *engine) finish() (Outcome, error) {
 		}
 	} else if !prev.Finished.IsZero() {
 		fin = prev.Finished
+	}
+	if err := writeTrustAnchor(e.r); err != nil {
+		return e.abort(fmt.Errorf("engine: %w", err))
 	}
 	if err := removeIfExists(e.r, CursorFile); err != nil {
 		return e.abort(fmt.Errorf("engine: %w", err))

@@ -330,7 +330,7 @@ func TestRebootLoopGuard(t *testing.T) {
 func TestFailureStopsLaterModules(t *testing.T) {
 	zfs := &tmod{name: "zfs"}
 	zfs.step = func(ctx context.Context, e *modules.Env, _ int) (modules.Result, error) {
-		_, err := e.Run.Run(ctx, host.Cmd{Name: "zpool", Args: []string{"create", "tank", "mirror", "/dev/sdb", "/dev/sdc"}})
+		_, err := e.Runner.Run(ctx, host.Cmd{Name: "zpool", Args: []string{"create", "tank", "mirror", "/dev/sdb", "/dev/sdc"}})
 		if err != nil {
 			return modules.Result{}, err
 		}
@@ -549,7 +549,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	users.step = func(ctx context.Context, e *modules.Env, _ int) (modules.Result, error) {
 		u := e.Seed.Users[0]
 		// Right: the hash on stdin. The fake chpasswd echoes it back on stderr.
-		if _, err := e.Run.Run(ctx, host.Cmd{Name: "chpasswd", Args: []string{"-e"}, Stdin: []byte(u.Name + ":" + u.PasswordHash + "\n")}); err != nil {
+		if _, err := e.Runner.Run(ctx, host.Cmd{Name: "chpasswd", Args: []string{"-e"}, Stdin: []byte(u.Name + ":" + u.PasswordHash + "\n")}); err != nil {
 			return modules.Result{}, err
 		}
 		// Careless: the hash in a log line, a progress line, an item and the result.
@@ -571,7 +571,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		su := e.Seed.Samba.Users[0]
 		pw, _ := e.Root.ReadFile(e.Seed.Samba.Users[1].PasswordFile)
 		e.Log.Info("media password is " + string(pw))
-		_, err := e.Run.Run(ctx, host.Cmd{Name: "pdbedit", Args: []string{"-i", "smbpasswd"}, Stdin: []byte(su.Name + ":" + su.NTHash + "\n")})
+		_, err := e.Runner.Run(ctx, host.Cmd{Name: "pdbedit", Args: []string{"-i", "smbpasswd"}, Stdin: []byte(su.Name + ":" + su.NTHash + "\n")})
 		return modules.Result{}, err
 	}
 	h.run.Handle("chpasswd", func(_ context.Context, c fakehost.Call) fakehost.Result { return fakehost.OK("") })
@@ -672,7 +672,7 @@ func TestCommandTimes(t *testing.T) {
 	hostM, kernel := &tmod{name: "host"}, &tmod{name: "kernel"}
 	hostM.step = func(ctx context.Context, e *modules.Env, _ int) (modules.Result, error) {
 		for _, d := range []string{"0.03", "0.01"} {
-			if _, err := e.Run.Run(ctx, host.Cmd{Name: "sleep", Args: []string{d}, Stdin: []byte("hunter2-secret")}); err != nil {
+			if _, err := e.Runner.Run(ctx, host.Cmd{Name: "sleep", Args: []string{d}, Stdin: []byte("hunter2-secret")}); err != nil {
 				return modules.Result{}, err
 			}
 		}
@@ -680,7 +680,7 @@ func TestCommandTimes(t *testing.T) {
 	}
 	reboot := rebootOnce(kernel)
 	kernel.step = func(ctx context.Context, e *modules.Env, n int) (modules.Result, error) {
-		if _, err := e.Run.Run(ctx, host.Cmd{Name: "update-grub", Args: []string{"boot" + string(rune('0'+n))}}); err != nil {
+		if _, err := e.Runner.Run(ctx, host.Cmd{Name: "update-grub", Args: []string{"boot" + string(rune('0'+n))}}); err != nil {
 			return modules.Result{}, err
 		}
 		return reboot(ctx, e, n)
@@ -737,6 +737,33 @@ func TestCommandTimes(t *testing.T) {
 	for _, p := range []string{bootstrap.StatusFile, bootstrap.MarkerFile("host")} {
 		if b, _ := h.root.ReadFile(p); bytes.Contains(b, []byte("hunter2")) {
 			t.Errorf("%s holds the stdin secret", p)
+		}
+	}
+}
+
+// TestL6StaleInProgressCleared: a crash after a module's marker but before
+// the in-progress record's removal leaves a stale record; the next run
+// clears it instead of announcing, on every run, a rerun that never comes.
+func TestL6StaleInProgressCleared(t *testing.T) {
+	hostM := &tmod{name: "host"}
+	h := newHarness(t, hostM)
+	if _, err := h.runOnce(); err != nil {
+		t.Fatal(err)
+	}
+	stale := `{"module":"host","digest":"x","boot_id":"boot-1","started":"2026-01-01T00:00:00Z"}`
+	if err := h.root.WriteFile(bootstrap.InProgressFile, []byte(stale), 0o600, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		h.stderr.Reset()
+		if _, err := h.runOnce(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(h.stderr.String(), "did not finish") {
+			t.Fatalf("run %d still announces a rerun:\n%s", i+1, h.stderr.String())
+		}
+		if host.Exists(h.root, bootstrap.InProgressFile) {
+			t.Fatalf("run %d left the stale in-progress record", i+1)
 		}
 	}
 }

@@ -69,10 +69,10 @@ func Plan(ctx context.Context, o Options) ([]PlanEntry, error) {
 			pe.Detail = "seed section changed"
 		}
 		env := &modules.Env{
-			Seed: o.Seed, Run: host.RedactingRunner{Runner: o.Runner, Redactor: red}, Root: ro,
+			Seed: o.Seed, Runner: host.RedactingRunner{Runner: o.Runner, Redactor: red}, Root: ro,
 			Store: modules.NewStore(ro), Bundle: o.Bundle, InRoot: o.InRoot,
 			Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Select: o.Select[name], BootID: o.BootID, DryRun: true,
+			Select: o.Select[name], BootID: o.BootID,
 		}
 		changes, err := m.Check(ctx, env)
 		pe.Changes, pe.Err = red.Strings(changes), red.Error(err)

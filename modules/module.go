@@ -37,12 +37,12 @@ type Result struct {
 	Reason string
 }
 
-// Env is what a module runs against. Modules reach the host only through Run
-// and Root.
+// Env is what a module runs against. Modules reach the host only through
+// Runner and Root.
 type Env struct {
-	Seed *seed.Seed
-	Run  host.Runner
-	Root host.Root
+	Seed   *seed.Seed
+	Runner host.Runner
+	Root   host.Root
 	// Store keeps a module's own progress across runs and reboots (phases,
 	// per-container steps, facts like device majors for other modules).
 	Store *Store
@@ -61,8 +61,6 @@ type Env struct {
 	Select []string
 	// BootID is the current boot's id, for records.
 	BootID string
-	// DryRun is set by `phoenix plan`: Apply is never called then.
-	DryRun bool
 	// InRoot is set when commands run inside Root (chroot into an offline
 	// root) rather than on the machine that sees Root under a prefix.
 	InRoot bool

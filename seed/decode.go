@@ -191,6 +191,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, loose bool)
 			d.errAt(n, path, "expected a string, got %s: quote it (\"%s\") if you mean the text", kindName(n), n.Value)
 			return
 		}
+		if n.Style == 0 && sexagesimal(n.Value) {
+			d.errAt(n, path, "ambiguous value %s: YAML 1.1 reads it as a base-60 number: quote it (\"%s\") if you mean the text", n.Value, n.Value)
+			return
+		}
 		if n.Value == "" {
 			// "" is never a meaningful value; it is usually a key whose value
 			// was forgotten, so say so rather than take a silent default.
@@ -212,6 +216,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, loose bool)
 		}
 		d.errAt(n, path, "expected true or false, got %s", kindName(n))
 	case reflect.Int:
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!int" && !decimalLiteral(n.Value) {
+			d.errAt(n, path, "ambiguous number %s: leading zeros, 0o/0x/0b prefixes, signs and _ read differently in YAML 1.1 and 1.2 (010 is 8 to one, 10 to the other): write it in plain decimal", n.Value)
+			return
+		}
 		if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
 			var i int64
 			if err := n.Decode(&i); err == nil && i >= -1<<31 && i < 1<<31 {
@@ -337,4 +345,53 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// decimalLiteral reports whether an integer is written in plain decimal:
+// "0", or an optional "-" and digits without a leading zero. YAML 1.1 reads
+// 010 as octal 8 and 1_000 as 1000, YAML 1.2 reads 010 as 10; a seed must
+// not depend on which one a reader follows.
+func decimalLiteral(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "0" {
+		return true
+	}
+	if s == "" || s[0] < '1' || s[0] > '9' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// sexagesimal reports whether a plain scalar is a YAML 1.1 base-60 integer
+// or float ([-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?, yaml.org/type/int
+// and float): yaml.v3 keeps "1:30" as a string, a YAML 1.1 reader makes it
+// 90.
+func sexagesimal(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	head, rest, ok := strings.Cut(s, ":")
+	if !ok || head == "" || head[0] < '0' || head[0] > '9' || strings.Trim(head, "0123456789_") != "" {
+		return false
+	}
+	parts := strings.Split(rest, ":")
+	last := parts[len(parts)-1]
+	if i := strings.IndexByte(last, '.'); i >= 0 {
+		if strings.Trim(last[i+1:], "0123456789_") != "" {
+			return false
+		}
+		parts[len(parts)-1] = last[:i]
+	}
+	for _, p := range parts {
+		if len(p) == 0 || len(p) > 2 || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+		if len(p) == 2 && p[0] > '5' {
+			return false
+		}
+	}
+	return true
 }

@@ -30,6 +30,10 @@ func LoadFile(path string) (*Seed, error) {
 	return Load(filepath.Base(path), data)
 }
 
+// MaxSize bounds a seed: Load refuses a larger one before parsing it, and
+// seed/source reads no more than this from any file or volume.
+const MaxSize = 4 << 20
+
 // Load decodes and validates seed bytes. name is used in problem positions;
 // the data is read as JSON when name ends in .json or the data starts with
 // '{' and is valid JSON, as YAML otherwise. Only the first YAML document is
@@ -46,15 +50,70 @@ func Load(name string, data []byte) (s *Seed, err error) {
 			s, err = nil, rep
 		}
 	}()
+	if len(data) > MaxSize {
+		// The same bound the boot applies when it reads a seed
+		// (seed/source), so validate never passes what a boot refuses.
+		rep.add(0, 0, "", "seed is over the %d-byte limit (a boot refuses it too)", MaxSize)
+		return nil, rep
+	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	root := parse(name, data, rep)
 	if root == nil {
 		rep.sort()
 		return nil, rep
 	}
+	base, hosts, required := splitHosts(root)
+	if hosts == nil && required == nil {
+		seed, _ := decodeCheck(rep, root)
+		if seed == nil || len(rep.Problems) > 0 {
+			rep.sort()
+			return nil, rep
+		}
+		seed.base = root
+		return seed, nil
+	}
+	baseRep := &Report{File: name}
+	seed, basePos := decodeCheck(baseRep, base)
+	if seed == nil {
+		rep.Problems = append(rep.Problems, baseRep.Problems...)
+		rep.sort()
+		return nil, rep
+	}
+	if required != nil {
+		d := &decoder{rep: rep, pos: map[string]pos{}, bad: map[string]bool{}}
+		d.decode(required, reflect.ValueOf(&seed.HostsRequired).Elem(), "hosts_required", false)
+	}
+	// The base is checked on its own unless it never runs alone
+	// (hosts_required); its problems are then those of the effective
+	// seeds, reported with the entries.
+	fromBase := map[Problem]bool{}
+	if !seed.HostsRequired {
+		rep.Problems = append(rep.Problems, baseRep.Problems...)
+		for _, p := range baseRep.Problems {
+			fromBase[p] = true
+		}
+	}
+	loadHosts(rep, seed, basePos, base, hosts, required, fromBase)
+	if len(rep.Problems) > 0 {
+		rep.sort()
+		return nil, rep
+	}
+	seed.base = base
+	return seed, nil
+}
+
+// decodeCheck decodes a seed's root node strictly and runs every rule. It
+// also returns the positions of the values decoded.
+func decodeCheck(rep *Report, root *yaml.Node) (*Seed, map[string]pos) {
 	d := &decoder{rep: rep, pos: map[string]pos{}, bad: map[string]bool{}}
 	var seed Seed
 	d.decode(root, reflect.ValueOf(&seed).Elem(), "", false)
+	if d.stopped {
+		// Past the node limit the seed is only partly decoded: its rules
+		// would report what is merely cut off ("required", ...). Stop at
+		// the one clear error and what came before it.
+		return nil, nil
+	}
 	decodeProblems := len(rep.Problems)
 	c := &checker{s: &seed, rep: rep, pos: d.pos}
 	c.check()
@@ -67,11 +126,7 @@ func Load(name string, data []byte) (s *Seed, err error) {
 		}
 	}
 	rep.Problems = kept
-	if len(rep.Problems) > 0 {
-		rep.sort()
-		return nil, rep
-	}
-	return &seed, nil
+	return &seed, d.pos
 }
 
 // under reports whether path or one of its parents is in set.

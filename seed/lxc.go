@@ -3,6 +3,7 @@ package seed
 import (
 	"maps"
 	"net/netip"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -200,9 +201,7 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 	}
 	c.template(p+".template", ct.Template)
 	if ct.TemplateURL != "" {
-		if !httpURL(ct.TemplateURL) {
-			c.errf(p+".template_url", "%q is not an http(s) URL", ct.TemplateURL)
-		}
+		c.url(p+".template_url", ct.TemplateURL, "an http(s) URL")
 		if ct.TemplateSHA256 == "" {
 			c.errf(p+".template_sha256", "required with template_url: a download is only used once its SHA-256 matches")
 		}
@@ -278,9 +277,17 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 			}
 			static = true
 			addrs.seen(c, np+".ip", pr.Addr().String(), "container address")
+			if why := hostAddressProblem(pr); why != "" {
+				c.errf(np+".ip", "%s %s: give a host address", pr.Addr(), why)
+			}
+			if at := c.bridgeAddress(pr.Addr()); at != "" {
+				c.errf(np+".ip", "%s is the host's own address (%s)", pr.Addr(), at)
+			}
 			if n.GW != "" {
 				if gw, err := netip.ParseAddr(n.GW); err == nil && !pr.Masked().Contains(gw) {
 					c.errf(np+".gw", "gateway %s is not in %s", n.GW, pr.Masked())
+				} else if err == nil && gw == pr.Addr() {
+					c.errf(np+".gw", "gateway %s is the container's own address", n.GW)
 				}
 			}
 		}
@@ -323,12 +330,21 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 			c.errf(mp+".dataset", "dataset %q is not declared in zfs.datasets (declare it with external: true if it exists already)", m.Dataset)
 		case m.HostPath != "" && !reAbsPath.match(m.HostPath):
 			c.errf(mp+".host_path", "%q is not an absolute path without spaces", m.HostPath)
+		case m.HostPath != "" && !PropertyStringSafe(m.HostPath):
+			c.errf(mp+".host_path", "%q holds a comma or '=': it lands in the container's mpN property string, where those start a new option", m.HostPath)
+		case m.HostPath != "":
+			c.pathCheck(mp+".host_path", m.HostPath, false)
 		}
 		if c.required(mp+".path", m.Path) {
-			if !reAbsPath.match(m.Path) || m.Path == "/" {
+			switch {
+			case !reAbsPath.match(m.Path) || path.Clean(m.Path) == "/":
 				c.errf(mp+".path", "%q is not an absolute path below / inside the container", m.Path)
+			case !PropertyStringSafe(m.Path):
+				c.errf(mp+".path", "%q holds a comma or '=': it lands in the container's mpN property string (mp=PATH), where those start a new option", m.Path)
+			case HasDotDot(m.Path):
+				c.errf(mp+".path", "%q has a '..' element: give the path itself", m.Path)
 			}
-			mpaths.seen(c, mp+".path", m.Path, "mount path")
+			mpaths.seen(c, mp+".path", cleanKey(m.Path), "mount path")
 		}
 	}
 	if len(ct.Mounts) > 256 {

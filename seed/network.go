@@ -32,6 +32,7 @@ type Bridge struct {
 func (c *checker) network(n *Network) {
 	names := dups{}
 	ports := dups{}
+	addrs := dups{}
 	gateways := 0
 	bridge := func(path string, b *Bridge, mgmt bool) {
 		if c.required(path+".name", b.Name) {
@@ -40,8 +41,14 @@ func (c *checker) network(n *Network) {
 		}
 		for i, p := range b.Ports {
 			pp := index(path+".ports", i)
+			if mac, ok := PortMAC(p); ok {
+				// A NIC named by its MAC: the network module pins its
+				// name (a systemd .link file) and writes that name.
+				ports.seen(c, pp, mac, "bridge port")
+				continue
+			}
 			if !reIface.match(p) {
-				c.errf(pp, "%q is not a network interface name", p)
+				c.errf(pp, "%q is not a network interface name or MAC address (aa:bb:cc:dd:ee:ff)", p)
 				continue
 			}
 			ports.seen(c, pp, p, "bridge port")
@@ -53,6 +60,10 @@ func (c *checker) network(n *Network) {
 		} else if b.Address != "" {
 			if prefix, okAddr = hostCIDR(b.Address); !okAddr {
 				c.errf(path+".address", "%q is not an address in CIDR form (e.g. 192.168.1.10/24)", b.Address)
+			} else if why := hostAddressProblem(prefix); why != "" {
+				c.errf(path+".address", "%s %s: give a host address", prefix.Addr(), why)
+			} else {
+				addrs.seen(c, path+".address", prefix.Addr().String(), "address (one address on two bridges)")
 			}
 		}
 		if b.Gateway != "" {
@@ -65,6 +76,8 @@ func (c *checker) network(n *Network) {
 				c.errf(path+".gateway", "a gateway needs an address on the same bridge")
 			case okAddr && !prefix.Masked().Contains(gw):
 				c.errf(path+".gateway", "gateway %s is not in %s", b.Gateway, prefix.Masked())
+			case okAddr && gw == prefix.Addr():
+				c.errf(path+".gateway", "gateway %s is this bridge's own address: give the router's address", b.Gateway)
 			}
 		}
 		if b.VIDs != "" {
@@ -129,6 +142,29 @@ func (c *checker) bridgeRef(path, name string) {
 	}
 }
 
+// bridgeAddress is the path of the bridge address a equals, or "".
+func (c *checker) bridgeAddress(a netip.Addr) string {
+	n := c.s.Network
+	if n == nil {
+		return ""
+	}
+	check := func(path string, b *Bridge) string {
+		if p, ok := hostCIDR(b.Address); ok && p.Addr() == a {
+			return path
+		}
+		return ""
+	}
+	if at := check("network.management.address", &n.Management); at != "" {
+		return at
+	}
+	for i := range n.Bridges {
+		if at := check(index("network.bridges", i)+".address", &n.Bridges[i]); at != "" {
+			return at
+		}
+	}
+	return ""
+}
+
 // bridge is the seed's bridge of that name, nil when the seed has no
 // network section or no such bridge.
 func (c *checker) bridge(name string) *Bridge {
@@ -145,4 +181,26 @@ func (c *checker) bridge(name string) *Bridge {
 		}
 	}
 	return nil
+}
+
+// PortMAC reports whether a bridge port is given as a MAC address
+// (six colon-separated hex octets) and returns it in lower case, the form
+// the kernel shows in /sys/class/net/*/address.
+func PortMAC(p string) (string, bool) {
+	if len(p) != 17 {
+		return "", false
+	}
+	for i := 0; i < 17; i++ {
+		ch := p[i]
+		if i%3 == 2 {
+			if ch != ':' {
+				return "", false
+			}
+			continue
+		}
+		if !('0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f' || 'A' <= ch && ch <= 'F') {
+			return "", false
+		}
+	}
+	return strings.ToLower(p), true
 }

@@ -53,7 +53,8 @@ func (c *checker) nfs(n *NFS) {
 		ep := index("nfs.exports", i)
 		if c.required(ep+".path", e.Path) {
 			c.pattern(ep+".path", e.Path, reAbsPath.match, "an absolute path without spaces")
-			paths.seen(c, ep+".path", e.Path, "export")
+			c.pathCheck(ep+".path", e.Path, false)
+			paths.seen(c, ep+".path", cleanKey(e.Path), "export")
 		}
 		if len(e.Clients) == 0 {
 			c.errf(ep+".clients", "required: at least one client (host, CIDR or *)")

@@ -47,9 +47,7 @@ func (c *checker) nvidia(n *NVIDIA) {
 			c.errf("nvidia.runfile", "url and file are exclusive: give one")
 		}
 		if r.URL != "" {
-			if !httpURL(r.URL) {
-				c.errf("nvidia.runfile.url", "%q is not an http(s) URL", r.URL)
-			}
+			c.url("nvidia.runfile.url", r.URL, "an http(s) URL")
 			if r.SHA256 == "" {
 				c.errf("nvidia.runfile.sha256", "required with url: a download is only run once its SHA-256 matches")
 			}

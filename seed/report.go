@@ -41,15 +41,25 @@ func (p Problem) String() string {
 type Report struct {
 	File     string    `json:"file"`
 	Problems []Problem `json:"problems"`
+	// Omitted counts the problems past MaxProblems, found but not kept: a
+	// generated seed with a systematic mistake gives one line per item,
+	// and a report of 100000 lines helps nobody (and costs memory).
+	Omitted int `json:"omitted,omitempty"`
 }
+
+// MaxProblems caps a report.
+const MaxProblems = 200
 
 var _ error = (*Report)(nil)
 
 // Error renders one problem per line, sorted by position.
 func (r *Report) Error() string {
-	lines := make([]string, len(r.Problems))
+	lines := make([]string, len(r.Problems), len(r.Problems)+1)
 	for i, p := range r.Problems {
 		lines[i] = p.String()
+	}
+	if r.Omitted > 0 {
+		lines = append(lines, fmt.Sprintf("%s: ... and %d more problem(s) not shown (the first %d are)", r.File, r.Omitted, MaxProblems))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -61,7 +71,8 @@ func (r *Report) JSON() []byte {
 		File     string    `json:"file"`
 		Valid    bool      `json:"valid"`
 		Problems []Problem `json:"problems"`
-	}{r.File, len(r.Problems) == 0, r.Problems}
+		Omitted  int       `json:"omitted,omitempty"`
+	}{r.File, len(r.Problems) == 0, r.Problems, r.Omitted}
 	if out.Problems == nil {
 		out.Problems = []Problem{}
 	}
@@ -70,6 +81,10 @@ func (r *Report) JSON() []byte {
 }
 
 func (r *Report) add(line, col int, path, format string, args ...any) {
+	if len(r.Problems) >= MaxProblems {
+		r.Omitted++
+		return
+	}
 	r.Problems = append(r.Problems, Problem{File: r.File, Line: line, Col: col, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 

@@ -33,7 +33,7 @@ func (c *checker) repos(r *Repos) {
 		}
 		pk.seen(c, pp, p, "package")
 	}
-	if r.Proxy != "" && !httpURL(r.Proxy) {
-		c.errf("repos.proxy", "%q is not an http:// or https:// proxy URL", r.Proxy)
+	if r.Proxy != "" {
+		c.url("repos.proxy", r.Proxy, "an http:// or https:// proxy URL")
 	}
 }

@@ -37,9 +37,19 @@ type Share struct {
 	Mode          string   `yaml:"mode,omitempty" json:"mode,omitempty"`
 }
 
+// smbValue checks a value written into smb.conf (SmbValueSafe).
+func (c *checker) smbValue(path, v string) {
+	switch {
+	case !plain(v):
+		c.errf(path, "must not contain control characters or line breaks")
+	case strings.HasSuffix(v, `\`):
+		c.errf(path, "must not end with a backslash: smb.conf reads it as a line continuation and joins the next line into this value")
+	}
+}
+
 func (c *checker) samba(s *Samba) {
 	c.pattern("samba.workgroup", s.Workgroup, reWorkgroup.match, "a NetBIOS workgroup (at most 15 letters, digits, _ . ! -)")
-	c.text("samba.server_string", s.ServerString)
+	c.smbValue("samba.server_string", s.ServerString)
 	for _, k := range slices.Sorted(maps.Keys(s.Global)) {
 		p := join("samba.global", k)
 		lk := strings.Join(strings.Fields(strings.ToLower(k)), " ")
@@ -49,7 +59,7 @@ func (c *checker) samba(s *Samba) {
 		case lk == "workgroup" || lk == "server string":
 			c.errf(p, "set %s with samba.%s, not in global", lk, strings.ReplaceAll(lk, " ", "_"))
 		}
-		c.text(p, s.Global[k])
+		c.smbValue(p, s.Global[k])
 	}
 	users := dups{}
 	for i, u := range s.Users {
@@ -90,8 +100,10 @@ func (c *checker) samba(s *Samba) {
 		}
 		if c.required(sp+".path", sh.Path) {
 			c.pattern(sp+".path", sh.Path, reAbsPath.match, "an absolute path without spaces")
+			c.pathCheck(sp+".path", sh.Path, false)
+			c.smbValue(sp+".path", sh.Path)
 		}
-		c.text(sp+".comment", sh.Comment)
+		c.smbValue(sp+".comment", sh.Comment)
 		for j, v := range sh.ValidUsers {
 			vp := index(sp+".valid_users", j)
 			if g, isGroup := strings.CutPrefix(v, "@"); isGroup {

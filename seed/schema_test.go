@@ -211,7 +211,9 @@ func seedTypes() []reflect.Type {
 		seen[t] = true
 		out = append(out, t)
 		for i := 0; i < t.NumField(); i++ {
-			walk(t.Field(i).Type)
+			if t.Field(i).IsExported() {
+				walk(t.Field(i).Type)
+			}
 		}
 	}
 	walk(reflect.TypeOf(Seed{}))

@@ -1,5 +1,10 @@
 package seed
 
+import (
+	"fmt"
+	"slices"
+)
+
 // section is one top-level seed key that maps to a module: its key (the
 // yaml/json key, and the module's Name), its value in a seed (nil when the
 // seed leaves it out) and its rules. The table below is the one list of
@@ -59,3 +64,23 @@ var Sections = func() []string {
 	}
 	return names
 }()
+
+// SectionErr runs the rules of one section (the ones `phoenix validate`
+// reports) over s and returns the first problem, or nil. A module that
+// needs a seed rule at run time, for a seed built in Go rather than
+// loaded, calls this instead of keeping a copy of the rule. Without a file
+// there are no positions, and integer ranges (checked only where the seed
+// wrote a value) are not checked.
+func (s *Seed) SectionErr(name string) error {
+	i := slices.IndexFunc(sections, func(sec section) bool { return sec.name == name })
+	if s == nil || i < 0 || sections[i].get(s) == nil {
+		return nil
+	}
+	rep := &Report{}
+	sections[i].check(&checker{s: s, rep: rep, pos: map[string]pos{}}, s)
+	if len(rep.Problems) == 0 {
+		return nil
+	}
+	p := rep.Problems[0]
+	return fmt.Errorf("%s: %s", p.Path, p.Msg)
+}

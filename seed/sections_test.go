@@ -17,7 +17,7 @@ func TestSectionsTable(t *testing.T) {
 	var fields []string
 	for i := 0; i < st.NumField(); i++ {
 		key, _, _ := strings.Cut(st.Field(i).Tag.Get("json"), ",")
-		if key == "version" {
+		if slices.Contains(metaKeys, key) || !st.Field(i).IsExported() {
 			continue
 		}
 		fields = append(fields, key)
@@ -59,7 +59,7 @@ func TestSectionsTable(t *testing.T) {
 	if err := json.Unmarshal(Schema(), &raw); err != nil {
 		t.Fatal(err)
 	}
-	want := append([]string{"version"}, Sections...)
+	want := append(slices.Clone(metaKeys), Sections...)
 	var got []string
 	for k := range raw.Defs.Seed.Properties {
 		got = append(got, k)

@@ -8,6 +8,8 @@ package seed
 // the value syntaxes they share, schema.json the JSON Schema, and
 // docs/seed.md documents every key. Keep them in step: tests compare them.
 
+import "gopkg.in/yaml.v3"
+
 // Version is the only seed format version this build understands.
 const Version = 1
 
@@ -26,4 +28,15 @@ type Seed struct {
 	Samba    *Samba    `yaml:"samba,omitempty" json:"samba,omitempty"`
 	Firewall *Firewall `yaml:"firewall,omitempty" json:"firewall,omitempty"`
 	LXC      *LXC      `yaml:"lxc,omitempty" json:"lxc,omitempty"`
+	// Report is not a module: where the run's outcome is posted.
+	Report *Webhook `yaml:"report,omitempty" json:"report,omitempty"`
+	// Hosts are per-machine overlays (hosts.go); HostsRequired refuses a
+	// machine no entry matches instead of giving it the base seed.
+	Hosts         []HostEntry `yaml:"hosts,omitempty" json:"hosts,omitempty"`
+	HostsRequired bool        `yaml:"hosts_required,omitempty" json:"hosts_required,omitempty"`
+
+	base *yaml.Node // the root node without hosts, for Render
 }
+
+// metaKeys are the top-level keys that are not module sections.
+var metaKeys = []string{"version", "report", "hosts", "hosts_required"}

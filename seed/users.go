@@ -11,6 +11,9 @@ type User struct {
 	Shell             string       `yaml:"shell,omitempty" json:"shell,omitempty"`
 	SSHAuthorizedKeys []string     `yaml:"ssh_authorized_keys,omitempty" json:"ssh_authorized_keys,omitempty"`
 	Proxmox           *ProxmoxUser `yaml:"proxmox,omitempty" json:"proxmox,omitempty"`
+	// System lets the seed manage root or a system account (UID below
+	// 1000); without it such a name is refused.
+	System bool `yaml:"system,omitempty" json:"system,omitempty"`
 }
 
 // ProxmoxUser makes the user NAME@realm in Proxmox with a role on a path.
@@ -28,6 +31,9 @@ func (c *checker) users(us []User) {
 		if c.required(up+".name", u.Name) {
 			c.pattern(up+".name", u.Name, reUser.match, "a user name (lowercase letter or _, then lowercase letters, digits, _ -; at most 32)")
 			names.seen(c, up+".name", u.Name, "user")
+			if SystemAccount(u.Name) && !u.System {
+				c.errf(up+".name", "%q is a system account (root, or a UID below 1000): Phoenix would take it over; set system: true on this user if you mean it", u.Name)
+			}
 		}
 		if u.PasswordHash != "" && !cryptHash(u.PasswordHash) {
 			if strings.HasPrefix(u.PasswordHash, "$") {

@@ -1,5 +1,7 @@
 package seed
 
+import "strings"
+
 // checker runs the semantic rules over a decoded seed. Every rule reports
 // through errf with the path of the offending value; the position comes
 // from the decoder's path index (the nearest present parent when the value
@@ -8,12 +10,33 @@ type checker struct {
 	s   *Seed
 	rep *Report
 	pos map[string]pos
+	// basePos, for a host's effective seed, holds the positions of the
+	// sections its overlay does not touch (they were decoded once, with
+	// the base); touched names the sections decoded again into pos.
+	basePos map[string]pos
+	touched map[string]bool
+}
+
+// at is the position of path's value node.
+func (c *checker) at(path string) (pos, bool) {
+	if c.basePos != nil {
+		top := path
+		if i := strings.IndexAny(top, ".["); i >= 0 {
+			top = top[:i]
+		}
+		if !c.touched[top] {
+			at, ok := c.basePos[path]
+			return at, ok
+		}
+	}
+	at, ok := c.pos[path]
+	return at, ok
 }
 
 func (c *checker) errf(path, format string, args ...any) {
 	p := path
 	for {
-		if at, ok := c.pos[p]; ok {
+		if at, ok := c.at(p); ok {
 			c.rep.add(at.line, at.col, path, format, args...)
 			return
 		}
@@ -27,7 +50,7 @@ func (c *checker) errf(path, format string, args ...any) {
 }
 
 // has reports whether the seed wrote a value at path.
-func (c *checker) has(path string) bool { _, ok := c.pos[path]; return ok }
+func (c *checker) has(path string) bool { _, ok := c.at(path); return ok }
 
 // required reports a missing or empty required string.
 func (c *checker) required(path, v string) bool {
@@ -88,4 +111,5 @@ func (c *checker) check() {
 			sec.check(c, s)
 		}
 	}
+	c.webhook(s.Report)
 }

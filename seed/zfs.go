@@ -1,6 +1,7 @@
 package seed
 
 import (
+	"fmt"
 	"maps"
 	"path"
 	"slices"
@@ -95,44 +96,11 @@ func (c *checker) zfs(z *ZFS) {
 		}
 		c.intRange(pp+".ashift", p.Ashift, 9, 16, "")
 		c.diskList(pp+".disks", p.Disks, disks, p.Name)
-		switch p.Layout {
-		case "":
-			c.required(pp+".layout", p.Layout)
-		case "stripe":
-			if len(p.Disks) > 0 {
-				c.errf(pp+".disks", "a stripe takes its disks in vdevs, not disks")
-			}
-			if len(p.VDevs) == 0 {
-				c.errf(pp+".vdevs", "a stripe needs at least one vdev (each a mirror or raidz group)")
-			}
-			for j, v := range p.VDevs {
-				vp := index(pp+".vdevs", j)
-				c.diskList(vp+".disks", v.Disks, disks, p.Name)
-				switch minDisks[v.Type] {
-				case 0, 1:
-					c.errf(vp+".type", "%q is not a vdev type: use mirror, raidz1, raidz2 or raidz3", v.Type)
-				default:
-					if len(v.Disks) < minDisks[v.Type] {
-						c.errf(vp+".disks", "a %s vdev needs at least %d disks, got %d", v.Type, minDisks[v.Type], len(v.Disks))
-					}
-				}
-			}
-		default:
-			want, ok := minDisks[p.Layout]
-			if !ok {
-				c.errf(pp+".layout", "%q is not a layout: use single, mirror, raidz1, raidz2, raidz3 or stripe", p.Layout)
-				break
-			}
-			if len(p.VDevs) > 0 {
-				c.errf(pp+".vdevs", "vdevs are only for layout stripe")
-			}
-			switch {
-			case p.Layout == "single" && len(p.Disks) != 1:
-				c.errf(pp+".disks", "layout single takes exactly 1 disk, got %d", len(p.Disks))
-			case len(p.Disks) < want:
-				c.errf(pp+".disks", "layout %s needs at least %d disks, got %d", p.Layout, want, len(p.Disks))
-			}
+		for j, v := range p.VDevs {
+			c.diskList(index(pp+".vdevs", j)+".disks", v.Disks, disks, p.Name)
 		}
+		poolLayout(p, func(rel, format string, args ...any) { c.errf(pp+"."+rel, format, args...) },
+			func(rel string) { c.required(pp+"."+rel, "") })
 	}
 	datasets := map[string]*Dataset{}
 	mounts := dups{}
@@ -157,7 +125,7 @@ func (c *checker) zfs(z *ZFS) {
 		c.zprops(dp+".properties", d.Properties)
 		c.mountpoint(dp, d.Mountpoint, d.Properties)
 		if d.Mountpoint != "" && d.Mountpoint != "none" && d.Mountpoint != "legacy" {
-			mounts.seen(c, dp+".mountpoint", d.Mountpoint, "mountpoint")
+			mounts.seen(c, dp+".mountpoint", cleanKey(d.Mountpoint), "mountpoint")
 		}
 		c.pattern(dp+".owner", d.Owner, reOwner.match, "an owner (user or user:group)")
 		c.pattern(dp+".mode", d.Mode, reMode.match, "an octal mode such as \"0775\" (quote it)")
@@ -231,6 +199,69 @@ var storageContent = map[string][]string{
 // content they hold there: a container may use them without declaring them.
 var wellKnownStorage = map[string]string{"local": "vztmpl", "local-lvm": "rootdir", "local-zfs": "rootdir"}
 
+// poolLayout holds the rules of a pool's layout, disks and vdevs (paths
+// relative to the pool: "layout", "vdevs[0].type"); missing reports a
+// required key left out. The checker and Pool.LayoutErr both use it.
+func poolLayout(p *Pool, errf func(path, format string, args ...any), missing func(path string)) {
+	switch p.Layout {
+	case "":
+		missing("layout")
+	case "stripe":
+		if len(p.Disks) > 0 {
+			errf("disks", "a stripe takes its disks in vdevs, not disks")
+		}
+		if len(p.VDevs) == 0 {
+			errf("vdevs", "a stripe needs at least one vdev (each a mirror or raidz group)")
+		}
+		for j, v := range p.VDevs {
+			vp := index("vdevs", j)
+			switch minDisks[v.Type] {
+			case 0, 1:
+				errf(vp+".type", "%q is not a vdev type: use mirror, raidz1, raidz2 or raidz3", v.Type)
+			default:
+				if len(v.Disks) < minDisks[v.Type] {
+					errf(vp+".disks", "a %s vdev needs at least %d disks, got %d", v.Type, minDisks[v.Type], len(v.Disks))
+				}
+			}
+		}
+	default:
+		want, ok := minDisks[p.Layout]
+		if !ok {
+			errf("layout", "%q is not a layout: use single, mirror, raidz1, raidz2, raidz3 or stripe", p.Layout)
+			break
+		}
+		if len(p.VDevs) > 0 {
+			errf("vdevs", "vdevs are only for layout stripe")
+		}
+		switch {
+		case p.Layout == "single" && len(p.Disks) != 1:
+			errf("disks", "layout single takes exactly 1 disk, got %d", len(p.Disks))
+		case len(p.Disks) < want:
+			errf("disks", "layout %s needs at least %d disks, got %d", p.Layout, want, len(p.Disks))
+		}
+	}
+}
+
+// LayoutErr is the first problem of the pool's layout, disks and vdevs
+// under the seed's rules (the ones `phoenix validate` reports), or nil.
+// An external pool has no layout to check.
+func (p *Pool) LayoutErr() error {
+	if p.External {
+		return nil
+	}
+	var err error
+	poolLayout(p, func(rel, format string, args ...any) {
+		if err == nil {
+			err = fmt.Errorf("%s: %s", rel, fmt.Sprintf(format, args...))
+		}
+	}, func(rel string) {
+		if err == nil {
+			err = fmt.Errorf("%s: required", rel)
+		}
+	})
+	return err
+}
+
 func (c *checker) diskList(path string, list []string, used dups, pool string) {
 	for i, d := range list {
 		p := index(path, i)
@@ -267,6 +298,8 @@ func (c *checker) zprops(path string, m map[string]string) {
 func (c *checker) mountpoint(path, mp string, props map[string]string) {
 	if mp != "" && mp != "none" && mp != "legacy" && !reAbsPath.match(mp) {
 		c.errf(path+".mountpoint", "%q is not an absolute path, none or legacy", mp)
+	} else {
+		c.pathCheck(path+".mountpoint", mp, true)
 	}
 	if _, ok := props["mountpoint"]; ok {
 		c.errf(join(path+".properties", "mountpoint"), "set the mountpoint with the mountpoint key, not as a property")

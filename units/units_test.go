@@ -50,7 +50,7 @@ func TestEmbedded(t *testing.T) {
 			"ExecStart=" + Binary + " run\n", "WantedBy=multi-user.target",
 			"Wants=pve-cluster.service", "After=pve-cluster.service"},
 		ReseedPath: {"PathChanged=" + SeedFile, "Unit=" + ReseedService, "WantedBy=multi-user.target"},
-		ReseedService: {"ExecStart=" + Binary + " run --seed " + SeedFile + " --changed\n", "After=network-online.target phoenix.service",
+		ReseedService: {"ExecStart=" + Binary + " run --reseed --lock-wait inf --seed " + SeedFile + " --changed\n", "After=network-online.target phoenix.service",
 			"ConditionPathExists=!" + DisabledFile, "ConditionPathExists=" + SeedFile, "Wants=pve-cluster.service",
 			"After=pve-cluster.service", "Before=pve-guests.service", "WantedBy=multi-user.target"},
 	}

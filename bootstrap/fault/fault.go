@@ -195,12 +195,11 @@ func checkConverged(w *World, sc Scenario) []string {
 	var problems []string
 	env := &modules.Env{
 		Seed:   sc.Seed,
-		Run:    w.Runner,
+		Runner: w.Runner,
 		Root:   w.Root,
 		Store:  modules.NewStore(w.Root),
 		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		BootID: "check",
-		DryRun: true,
 	}
 	for _, m := range sc.Modules {
 		if !m.Active(sc.Seed) {

@@ -72,7 +72,7 @@ func (m hostModule) Check(ctx context.Context, e *modules.Env) ([]string, error)
 	if b, _ := e.Root.ReadFile("/etc/hostname"); string(b) != m.want(e)+"\n" {
 		out = append(out, "write /etc/hostname")
 	}
-	if o, err := e.Run.Run(ctx, host.Cmd{Name: "kv", Args: []string{"get", "hostname"}}); err != nil || strings.TrimSpace(string(o.Stdout)) != m.want(e) {
+	if o, err := e.Runner.Run(ctx, host.Cmd{Name: "kv", Args: []string{"get", "hostname"}}); err != nil || strings.TrimSpace(string(o.Stdout)) != m.want(e) {
 		out = append(out, "set hostname")
 	}
 	return out, nil
@@ -87,12 +87,12 @@ func (m hostModule) Apply(ctx context.Context, e *modules.Env) (modules.Result, 
 	if ch {
 		res.Changed = append(res.Changed, "/etc/hostname")
 	}
-	o, err := e.Run.Run(ctx, host.Cmd{Name: "kv", Args: []string{"get", "hostname"}})
+	o, err := e.Runner.Run(ctx, host.Cmd{Name: "kv", Args: []string{"get", "hostname"}})
 	if err != nil && host.ExitCode(err) != 1 {
 		return res, err
 	}
 	if strings.TrimSpace(string(o.Stdout)) != m.want(e) {
-		if _, err := e.Run.Run(ctx, host.Cmd{Name: "kv", Args: []string{"set", "hostname", m.want(e)}}); err != nil {
+		if _, err := e.Runner.Run(ctx, host.Cmd{Name: "kv", Args: []string{"set", "hostname", m.want(e)}}); err != nil {
 			return res, err
 		}
 		res.Changed = append(res.Changed, "hostname")
@@ -151,7 +151,7 @@ func (incrModule) Name() string                                          { retur
 func (incrModule) Active(s *seed.Seed) bool                              { return s.Samba != nil }
 func (incrModule) Check(context.Context, *modules.Env) ([]string, error) { return nil, nil }
 func (incrModule) Apply(ctx context.Context, e *modules.Env) (modules.Result, error) {
-	_, err := e.Run.Run(ctx, host.Cmd{Name: "kv", Args: []string{"incr", "users"}})
+	_, err := e.Runner.Run(ctx, host.Cmd{Name: "kv", Args: []string{"incr", "users"}})
 	if err != nil {
 		return modules.Result{}, err
 	}

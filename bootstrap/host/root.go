@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 
 	"github.com/google/renameio/v2"
@@ -75,16 +76,90 @@ func (r *DirRoot) SetSync(on bool) { r.nosync = !on }
 // Dir is the directory this root is prefixed by.
 func (r *DirRoot) Dir() string { return r.dir }
 
-// Path implements Root. The in-root path is cleaned first, so ".." cannot
-// climb out of the root.
-func (r *DirRoot) Path(p string) string {
-	return filepath.Join(r.dir, path.Clean("/"+p))
+// Path implements Root: it maps p to a real path inside the root, with
+// every symlink on the way resolved inside the root too, the way the kernel
+// will resolve it once the image boots (openat2's RESOLVE_IN_ROOT): ".."
+// never climbs above the root, and an absolute link target (etc -> /etc)
+// starts again at the root, not at this machine's /. So no path under
+// --root DIR ever reaches a file outside DIR.
+//
+// The resolution is a walk with Lstat, not a kernel call: an offline root
+// is an image nobody else changes while Phoenix runs, so there is no race
+// to lose. On the live system ("/") the kernel's own resolution is the
+// same, and p is only cleaned.
+func (r *DirRoot) Path(p string) string { return r.resolve(p, true) }
+
+// noFollow is Path for operations on the last element itself (Lstat,
+// Readlink, Remove, Symlink, Lchown, a rename over it): its parent is
+// resolved inside the root, the last element is not followed.
+func (r *DirRoot) noFollow(p string) string { return r.resolve(p, false) }
+
+// maxLinks bounds symlink expansions in one resolution, like the kernel's
+// MAXSYMLINKS (40).
+const maxLinks = 40
+
+// loopPath is what a resolution that hit maxLinks returns: a NUL byte makes
+// every system call on it fail with EINVAL, so the caller gets an error and
+// nothing is touched.
+const loopPath = "\x00symlink loop"
+
+func (r *DirRoot) resolve(p string, followLast bool) string {
+	clean := path.Clean("/" + p)
+	if r.dir == "/" {
+		return clean
+	}
+	var done []string // resolved components, each a real directory (or link-free name)
+	todo := splitPath(clean)
+	links := 0
+	for len(todo) > 0 {
+		el := todo[0]
+		todo = todo[1:]
+		switch el {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) > 0 {
+				done = done[:len(done)-1]
+			}
+			continue
+		}
+		cand := append(done[:len(done):len(done)], el)
+		if len(todo) == 0 && !followLast {
+			done = cand
+			break
+		}
+		real := filepath.Join(r.dir, filepath.Join(cand...))
+		fi, err := os.Lstat(real)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			// Missing (a file about to be created, a directory MkdirAll
+			// will make) or not a link: take the name as it is.
+			done = cand
+			continue
+		}
+		links++
+		if links > maxLinks {
+			return filepath.Join(r.dir, loopPath)
+		}
+		target, err := os.Readlink(real)
+		if err != nil {
+			done = cand
+			continue
+		}
+		if strings.HasPrefix(target, "/") {
+			done = nil
+		}
+		todo = append(splitPath(target), todo...)
+	}
+	return filepath.Join(append([]string{r.dir}, done...)...)
 }
+
+func splitPath(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }
 
 func (r *DirRoot) ReadFile(p string) ([]byte, error) { return os.ReadFile(r.Path(p)) }
 
 func (r *DirRoot) WriteFile(p string, data []byte, mode fs.FileMode, owner Owner) error {
-	real := r.Path(p)
+	// The rename replaces the last element itself, as on the live system.
+	real := r.noFollow(p)
 	if err := r.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755, Owner{}); err != nil {
 		return err
 	}
@@ -192,22 +267,22 @@ func (r *DirRoot) MkdirAll(p string, mode fs.FileMode, owner Owner) error {
 }
 
 func (r *DirRoot) Remove(p string) error {
-	err := os.Remove(r.Path(p))
-	if err != nil {
+	real := r.noFollow(p)
+	if err := os.Remove(real); err != nil {
 		return err
 	}
-	return r.syncDir(filepath.Dir(r.Path(p)))
+	return r.syncDir(filepath.Dir(real))
 }
 
 func (r *DirRoot) Stat(p string) (fs.FileInfo, error)      { return os.Stat(r.Path(p)) }
-func (r *DirRoot) Lstat(p string) (fs.FileInfo, error)     { return os.Lstat(r.Path(p)) }
+func (r *DirRoot) Lstat(p string) (fs.FileInfo, error)     { return os.Lstat(r.noFollow(p)) }
 func (r *DirRoot) ReadDir(p string) ([]fs.DirEntry, error) { return os.ReadDir(r.Path(p)) }
-func (r *DirRoot) Readlink(p string) (string, error)       { return os.Readlink(r.Path(p)) }
+func (r *DirRoot) Readlink(p string) (string, error)       { return os.Readlink(r.noFollow(p)) }
 func (r *DirRoot) Chmod(p string, mode fs.FileMode) error  { return os.Chmod(r.Path(p), mode) }
-func (r *DirRoot) Chown(p string, o Owner) error           { return chownIfNeeded(r.Path(p), o) }
+func (r *DirRoot) Chown(p string, o Owner) error           { return chownIfNeeded(r.noFollow(p), o) }
 
 func (r *DirRoot) Symlink(target, newname string) error {
-	real := r.Path(newname)
+	real := r.noFollow(newname)
 	if err := r.MkdirAll(path.Dir(path.Clean("/"+newname)), 0o755, Owner{}); err != nil {
 		return err
 	}

@@ -5,8 +5,9 @@
 # installed system (answer.toml [first-boot], prepare-iso --on-first-boot).
 # The installer allows at most 1 MiB, too little for phoenix itself, so the
 # hook fetches the binary from a volume labelled PHOENIX (or from phoenix/
-# on the installer's PROXMOX-AIS volume), installs it with its units and
-# seed, and starts it. When it finds no volume, no binary, or the install
+# on the installer's PROXMOX-AIS volume), installs it with its units, and
+# starts it; phoenix then reads the seed from the volume like any run.
+# When it finds no volume, no binary, or the install
 # fails, it says so loudly, exits 1, and leaves the host as it was.
 #
 # Environment, for tests and unusual set-ups:
@@ -76,27 +77,19 @@ done
 cp "$mnt/$bin" "$tmp/phoenix"
 chmod 0755 "$tmp/phoenix"
 
-seed=
-for c in seed.yaml seed.yml seed.json phoenix/seed.yaml phoenix/seed.yml phoenix/seed.json; do
-	if [ -f "$mnt/$c" ]; then
-		seed=$tmp/${c##*/}
-		cp "$mnt/$c" "$seed"
-		break
-	fi
-done
+# The seed stays on the volume. The hook never copies it to
+# /etc/phoenix/seed.yaml: a local seed is trusted without a signature, so
+# that would bypass seed.yaml.sig and /etc/phoenix/require-signed.
+# phoenix.service reads it from the volume at run time and applies the same
+# trust rules as every other `phoenix run`.
 umount "$mnt" || die "cannot unmount $dev"
 rmdir "$mnt"
 mnt=
 
 "$tmp/phoenix" version >/dev/null 2>&1 || die "$dev:$bin does not run on this host"
 
-set -- install --root "$root" --enable
-if [ -n "$seed" ]; then
-	set -- "$@" --seed "$seed"
-else
-	say "no seed file on $dev; phoenix will read the seed from the volume at run time"
-fi
-"$tmp/phoenix" "$@" || die "phoenix $* failed"
+"$tmp/phoenix" install --root "$root" --enable || die "phoenix install --root $root --enable failed"
+say "phoenix reads the seed from the volume at run time, under its signature rules"
 
 if [ "$root" = / ]; then
 	# --no-block: this hook itself runs inside a boot-time unit.

@@ -145,7 +145,7 @@ func (m *scriptModule) Apply(ctx context.Context, e *modules.Env) (modules.Resul
 			for _, u := range e.Seed.Users {
 				secret += u.Name + ":" + u.PasswordHash + "\n"
 			}
-			_, err := e.Run.Run(ctx, host.Cmd{Name: "failing-tool", Args: []string{"--apply", m.name}, Stdin: []byte(secret), Timeout: time.Minute})
+			_, err := e.Runner.Run(ctx, host.Cmd{Name: "failing-tool", Args: []string{"--apply", m.name}, Stdin: []byte(secret), Timeout: time.Minute})
 			return modules.Result{}, err
 		}
 	case "loop":
@@ -156,7 +156,7 @@ func (m *scriptModule) Apply(ctx context.Context, e *modules.Env) (modules.Resul
 			secret += u.Name + ":" + u.PasswordHash + "\n"
 		}
 		for _, d := range []string{"300ms", "10ms", "100ms"} {
-			if _, err := e.Run.Run(ctx, host.Cmd{Name: "slow-tool", Args: []string{d, "--for", m.name}, Stdin: []byte(secret), Timeout: time.Minute}); err != nil {
+			if _, err := e.Runner.Run(ctx, host.Cmd{Name: "slow-tool", Args: []string{d, "--for", m.name}, Stdin: []byte(secret), Timeout: time.Minute}); err != nil {
 				return modules.Result{}, err
 			}
 		}

@@ -82,3 +82,39 @@ func TestSeedLocateURL(t *testing.T) {
 		}
 	}
 }
+
+// TestRunUsesHostOverlay: phoenix run picks the effective seed of the
+// machine it runs on (DMI serial, MACs, hostname through the root).
+func TestRunUsesHostOverlay(t *testing.T) {
+	root := t.TempDir()
+	for p, s := range map[string]string{
+		"etc/phoenix/seed.yaml":            "version: 1\nhost:\n  hostname: pve\nhosts:\n  - match: {serial: ABC123}\n    overlay: {host: {hostname: pve-a}}\n  - match: {mac: \"3c:ec:ef:00:00:02\"}\n    overlay: {host: {hostname: pve-b}}\n",
+		"sys/class/dmi/id/product_serial":  "XYZ\n",
+		"sys/class/net/eno1/address":       "3c:ec:ef:00:00:02\n",
+		"sys/class/net/eno1/device/vendor": "0x8086\n",
+		"proc/sys/kernel/random/boot_id":   "b1\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stderr bytes.Buffer
+	o := engineOptions(context.Background(), root, "", &stderr, false)
+	if o.SeedErr != nil || o.Seed.Host.Hostname != "pve-b" || o.Seed.Hosts != nil {
+		t.Fatalf("%v %+v", o.SeedErr, o.Seed)
+	}
+	if !strings.Contains(stderr.String(), "hosts[1] (mac=3c:ec:ef:00:00:02) matches") {
+		t.Fatalf("stderr: %s", stderr.String())
+	}
+	// Both entries match: the run records the error and runs nothing.
+	if err := os.WriteFile(filepath.Join(root, "sys/class/dmi/id/product_serial"), []byte("ABC123\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o = engineOptions(context.Background(), root, "", &stderr, false)
+	if o.SeedErr == nil || !strings.Contains(o.SeedErr.Error(), "both match this machine") {
+		t.Fatalf("ambiguous: %v", o.SeedErr)
+	}
+}

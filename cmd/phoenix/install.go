@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/phoenix-pve/phoenix/bootstrap"
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/seed"
 	"github.com/phoenix-pve/phoenix/units"
@@ -138,6 +140,12 @@ func (in *installer) install(ctx context.Context, bin, seedData []byte, enable b
 		if err := in.write(units.SeedFile, seedData, 0o600); err != nil {
 			return err
 		}
+		// Its digest, after it: the reseed unit runs a new seed only once
+		// the two agree, never a half-written one.
+		sum := strings.TrimPrefix(bootstrap.Digest(seedData), "sha256:") + "  " + filepath.Base(units.SeedFile) + "\n"
+		if err := in.write(units.SeedFile+DigestSuffix, []byte(sum), 0o600); err != nil {
+			return err
+		}
 	}
 	if unitsChanged > 0 {
 		if err := units.Reload(ctx, in.root, in.live); err != nil {
@@ -231,6 +239,9 @@ func (in *installer) uninstall(ctx context.Context, purge bool) error {
 		return err
 	}
 	if purge {
+		// The trust anchor stays: removing it would let the next unsigned
+		// stick provision this already provisioned host (M2).
+		anchor, _ := in.root.ReadFile(bootstrap.TrustAnchorFile)
 		for _, p := range []string{filepath.Dir(units.SeedFile), stateDir} {
 			if !host.Exists(in.root, p) {
 				continue
@@ -241,6 +252,15 @@ func (in *installer) uninstall(ctx context.Context, purge bool) error {
 				return fmt.Errorf("remove %s: %w", p, err)
 			}
 			in.note("removed %s", p)
+		}
+		if anchor != nil {
+			if err := in.root.MkdirAll(filepath.Dir(bootstrap.TrustAnchorFile), 0o700, host.Owner{}); err != nil {
+				return err
+			}
+			if err := in.root.WriteFile(bootstrap.TrustAnchorFile, anchor, 0o644, host.Owner{}); err != nil {
+				return err
+			}
+			fmt.Fprintf(in.out, "kept %s (this host was provisioned: unsigned seed sticks stay refused; remove it by hand to accept them)\n", bootstrap.TrustAnchorFile)
 		}
 	}
 	return nil

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -36,9 +40,21 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, seedFile, rootDir := engineFlags("phoenix run", "kernel phoenix.seed=, /etc/phoenix/seed.yaml, a volume labelled PHOENIX", stderr)
 	dryRun := fs.Bool("dry-run", false, "say what would run, change nothing")
 	changed := fs.Bool("changed", false, "with --seed: do nothing when a run in this boot already used this very seed (the boot-time reseed check)")
-	if fs.Parse(args) != nil || fs.NArg() != 0 || (*changed && *seedFile == "") {
-		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE [--changed]] [--root DIR] [--dry-run]")
+	reseed := fs.Bool("reseed", false, "the reseed unit's run: with --seed, a deleted FILE runs nothing, and FILE must be complete (match FILE.sha256, or be unchanged for a moment)")
+	lockWait := fs.String("lock-wait", "30s", "how long to wait for a run in progress (`DURATION`, or inf: until it ends)")
+	if fs.Parse(args) != nil || fs.NArg() != 0 || ((*changed || *reseed) && *seedFile == "") {
+		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE [--changed] [--reseed]] [--root DIR] [--dry-run] [--lock-wait DURATION|inf]")
 		return exitUsage
+	}
+	wait, err := parseLockWait(*lockWait)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix run: --lock-wait: %v\n", err)
+		return exitUsage
+	}
+	if *reseed && !*dryRun {
+		if code, ok := reseedReady(ctx, *seedFile, stdout, stderr); !ok {
+			return code
+		}
 	}
 	if *changed && !*dryRun {
 		if why := seenThisBoot(host.NewDirRoot(*rootDir), *seedFile); why != "" {
@@ -47,6 +63,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	o := engineOptions(ctx, *rootDir, *seedFile, stderr, !*dryRun)
+	o.LockWait = wait
 	if *dryRun {
 		return printPlan(ctx, o, stdout, stderr, true)
 	}
@@ -56,6 +73,113 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return "selected modules done"
 	}, stdout, stderr)
+}
+
+// DigestSuffix names the digest file next to an installed seed
+// (seed.yaml.sha256, sha256sum format). `phoenix install --seed` writes it
+// after the seed; the reseed unit watches both and runs only once they
+// agree.
+const DigestSuffix = ".sha256"
+
+// reseedSettle is how long a seed without a digest file must stay
+// unchanged before the reseed unit runs it; reseedSettleMax bounds the
+// wait for a writer that keeps writing. Variables so tests can shorten
+// them.
+var reseedSettle, reseedSettleMax = 2 * time.Second, 5 * time.Minute
+
+// reseedReady decides whether the reseed unit's run may go ahead. The path
+// unit fires when the seed file appears, before its content is written,
+// and when it is deleted (systemd src/core/path.c, PathChanged: "exists
+// != previous_exists" on the parent's IN_CREATE/IN_DELETE). So:
+//   - a deleted seed runs nothing and leaves status alone;
+//   - with FILE.sha256 next to it (phoenix install --seed writes it after
+//     the seed), FILE runs only once it matches: a seed cut off half-way
+//     never runs;
+//   - without one, FILE runs once it has stayed unchanged (size, mtime,
+//     content) for reseedSettle: a writer still writing is waited for. A
+//     writer that died half-way cannot be told from a finished one this
+//     way; docs/iso-baking.md says to rename into place or write the
+//     digest.
+func reseedReady(ctx context.Context, file string, stdout, stderr io.Writer) (int, bool) {
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(stdout, "phoenix: reseed: %s was removed; nothing to do (status unchanged)\n", file)
+		return exitOK, false
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix: reseed: %v\n", err)
+		return exitFailed, false
+	}
+	sum, err := os.ReadFile(file + DigestSuffix)
+	switch {
+	case err == nil:
+		want, _, _ := strings.Cut(strings.TrimSpace(string(sum)), " ")
+		if "sha256:"+strings.ToLower(want) != bootstrap.Digest(data) {
+			fmt.Fprintf(stdout, "phoenix: reseed: %s does not match %s%s yet (still being written, or cut off); nothing run\n", file, file, DigestSuffix)
+			return exitOK, false
+		}
+		return exitOK, true
+	case !errors.Is(err, os.ErrNotExist):
+		fmt.Fprintf(stderr, "phoenix: reseed: %v\n", err)
+		return exitFailed, false
+	}
+	if err := settle(ctx, file, data); err != nil {
+		fmt.Fprintf(stderr, "phoenix: reseed: %s: %v; nothing run\n", file, err)
+		return exitFailed, false
+	}
+	return exitOK, true
+}
+
+// settle waits until file has kept the same size, mtime and content for
+// reseedSettle.
+func settle(ctx context.Context, file string, data []byte) error {
+	deadline := time.Now().Add(reseedSettleMax)
+	prev, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	if time.Since(prev.ModTime()) >= reseedSettle {
+		return nil // last written long enough ago (every boot-time check)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(reseedSettle):
+		}
+		cur, err := os.Stat(file)
+		if err != nil {
+			return err
+		}
+		now, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		if cur.Size() == prev.Size() && cur.ModTime().Equal(prev.ModTime()) && bytes.Equal(now, data) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still changing after %s", reseedSettleMax)
+		}
+		prev, data = cur, now
+	}
+}
+
+// parseLockWait reads --lock-wait: a Go duration, or inf for as long as it
+// takes (the reseed unit: a seed dropped during a long run is applied
+// after it, never dropped).
+func parseLockWait(s string) (time.Duration, error) {
+	if s == "inf" || s == "infinity" {
+		return math.MaxInt64, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s: want a positive duration or inf", s)
+	}
+	return d, nil
 }
 
 // engineFlags is the flag set of a verb that runs or plans the engine:
@@ -80,6 +204,11 @@ func engineRun(ctx context.Context, verb string, o bootstrap.Options, done func(
 		fmt.Fprintf(stderr, "%s: %v\n", verb, err)
 		fmt.Fprintln(stderr, verb+": see `phoenix status` and /var/log/phoenix/phoenix.log")
 		return exitFailed
+	}
+	if out.Complete {
+		if err := scrubBundle(o); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", verb, err)
+		}
 	}
 	switch out.State {
 	case bootstrap.Rebooting:
@@ -135,19 +264,66 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 		o.Disabled = true
 	default:
 		o.Seed, o.SeedName, o.SeedData, o.SeedOrigin = s, found.Name, found.Data, found.Origin
-		runner.Redactor = bootstrap.NewRedactor(s)
-		if refs := source.Referenced(s); len(refs) > 0 && write {
-			if _, err := found.CopyBundle(root, bundleDir, refs); err != nil {
-				o.SeedErr = err
-				o.Seed = nil
-				break
-			}
+		if write {
+			o.Ended = reportHook(root, s.Report, nil)
 		}
+		runner.Redactor = bootstrap.NewRedactor(s)
 		if host.Exists(root, bundleDir) {
 			o.Bundle = root.Path(bundleDir)
 		}
+		if write {
+			// Under the run lock (bootstrap.Options.Prepare): a run in
+			// progress keeps its bundle.
+			o.Prepare = func() (string, error) { return prepareBundle(root, found, s) }
+		}
 	}
 	return o
+}
+
+// scrubBundle removes the plaintext Samba password files from the bundle
+// once the seed completed: the passwords are set, and the copy would
+// otherwise stay on disk indefinitely. A reseed copies them again.
+func scrubBundle(o bootstrap.Options) error {
+	if o.Seed == nil || o.Seed.Samba == nil || o.Root == nil {
+		return nil
+	}
+	for _, u := range o.Seed.Samba.Users {
+		if u.PasswordFile == "" || strings.HasPrefix(u.PasswordFile, "/") {
+			continue
+		}
+		c, err := source.CleanRel(u.PasswordFile)
+		if err != nil {
+			continue
+		}
+		p := path.Join(bundleDir, c)
+		if err := o.Root.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// prepareBundle copies the files the seed refers to into the state
+// directory (checked against the signed manifest, if signed) and records
+// the manifest's serial, so an older signed seed is refused from now on.
+func prepareBundle(root host.Root, found *source.Found, s *seed.Seed) (string, error) {
+	// The state directory is root-only, also when the bundle copy is the
+	// first thing to create it.
+	if err := root.MkdirAll(bootstrap.StateDir, 0o700, host.Owner{}); err != nil {
+		return "", err
+	}
+	if refs := source.Referenced(s); len(refs) > 0 {
+		if _, err := found.CopyBundle(root, bundleDir, refs); err != nil {
+			return "", err
+		}
+	}
+	if err := found.RecordSerial(root); err != nil {
+		return "", err
+	}
+	if host.Exists(root, bundleDir) {
+		return root.Path(bundleDir), nil
+	}
+	return "", nil
 }
 
 // loadSeed locates the seed (seed/source) and validates it strictly.
@@ -173,6 +349,14 @@ func loadSeed(ctx context.Context, root host.Root, seedFile string, live bool, s
 	s, err := seed.Load(found.Name, found.Data)
 	if err != nil {
 		return found, nil, err
+	}
+	if len(s.Hosts) > 0 || s.HostsRequired {
+		eff, why, err := s.For(machineIdentity(root))
+		if err != nil {
+			return found, nil, err
+		}
+		fmt.Fprintf(stderr, "phoenix: seed: %s\n", why)
+		s = eff
 	}
 	return found, s, nil
 }

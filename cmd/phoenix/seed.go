@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/renameio/v2"
 	"github.com/phoenix-pve/phoenix/bootstrap"
+
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/seed"
 	"github.com/phoenix-pve/phoenix/seed/image"
@@ -23,14 +25,14 @@ import (
 )
 
 func init() {
-	register(command{name: "seed", summary: "seed locate|build|sign|verify: find, pack and sign seeds", run: runSeed})
+	register(command{name: "seed", summary: "seed locate|build|render|sign|verify: find, pack, render and sign seeds", run: runSeed})
 }
 
 const seedUsage = `usage:
   phoenix seed locate [--device PATH...] [--root DIR] [--seed FILE|URL] [--wait DURATION] [--completed]
   phoenix seed locate --url URL [--fingerprint SHA256] [--token-file FILE] [--get] [--root DIR] [--wait DURATION]
   phoenix seed build -o OUT [--iso|--fat|--usb] [--gpt] [--size SIZE] [--fat-type 12|16|32] seed.yaml [FILE...]
-  phoenix seed sign [-k KEY] seed.yaml
+  phoenix seed sign [-k KEY] [--serial N] seed.yaml
   phoenix seed verify [--allowed-signers FILE] seed.yaml`
 
 func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -47,6 +49,8 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return seedSign(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return seedVerify(args[1:], stdout, stderr)
+	case "render":
+		return seedRender(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, seedUsage)
 		return exitOK
@@ -244,6 +248,9 @@ func buildFiles(seedPath string, extra []string) ([]image.File, error) {
 	dir := filepath.Dir(seedPath)
 	if sig, err := os.ReadFile(seedPath + source.SigSuffix); err == nil {
 		files = append(files, image.File{Path: name + source.SigSuffix, Data: sig})
+		if man, err := os.ReadFile(seedPath + source.ManifestSuffix); err == nil {
+			files = append(files, image.File{Path: name + source.ManifestSuffix, Data: man})
+		}
 	}
 	have := map[string]bool{}
 	for _, f := range files {
@@ -260,7 +267,11 @@ func buildFiles(seedPath string, extra []string) ([]image.File, error) {
 		have[rel] = true
 		files = append(files, image.File{Path: rel, Source: e})
 	}
-	for _, ref := range source.Referenced(s) {
+	var refs []string
+	for _, eff := range s.HostSeeds() {
+		refs = append(refs, source.Referenced(eff)...)
+	}
+	for _, ref := range refs {
 		c, err := source.CleanRel(ref)
 		if err != nil {
 			return nil, fmt.Errorf("%s refers to %w", seedPath, err)
@@ -278,15 +289,18 @@ func buildFiles(seedPath string, extra []string) ([]image.File, error) {
 	return files, nil
 }
 
-// seedSign writes seed.yaml.sig, an SSH signature in namespace
-// phoenix-seed. Unencrypted ed25519 keys are handled in Go; any other key
-// (encrypted, RSA, ECDSA, FIDO) is handed to ssh-keygen -Y sign, which can
-// prompt for a passphrase or use the agent.
+// seedSign writes seed.yaml.manifest (the digests of the seed and of every
+// file it pulls from its volume, and a serial) and seed.yaml.sig, an SSH
+// signature of the manifest in namespace phoenix-seed. Unencrypted ed25519
+// keys are handled in Go; any other key (encrypted, RSA, ECDSA, FIDO) is
+// handed to ssh-keygen -Y sign, which can prompt for a passphrase or use
+// the agent.
 func seedSign(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("phoenix seed sign", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	home, _ := os.UserHomeDir()
 	key := fs.String("k", filepath.Join(home, ".ssh", "id_ed25519"), "private `KEY` file")
+	serial := fs.Uint64("serial", 0, "manifest serial `N` (default: the time in seconds, above the previous manifest's); a host refuses a serial older than the newest it accepted")
 	if fs.Parse(args) != nil || fs.NArg() != 1 {
 		fmt.Fprintln(stderr, seedUsage)
 		return exitUsage
@@ -297,7 +311,8 @@ func seedSign(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "phoenix seed sign: %v\n", err)
 		return exitFailed
 	}
-	if _, err := seed.Load(file, data); err != nil {
+	s, err := seed.Load(file, data)
+	if err != nil {
 		fmt.Fprintf(stderr, "phoenix seed sign: refusing to sign an invalid seed: %v\n", err)
 		return exitFailed
 	}
@@ -306,18 +321,45 @@ func seedSign(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "phoenix seed sign: %v\n", err)
 		return exitFailed
 	}
+	manFile := file + source.ManifestSuffix
+	if *serial == 0 {
+		*serial = uint64(time.Now().Unix())
+		if old, err := os.ReadFile(manFile); err == nil {
+			if m, err := source.ParseManifest(old); err == nil && m.Serial >= *serial {
+				*serial = m.Serial + 1
+			}
+		}
+	}
+	refs := source.Referenced(s)
+	man, err := source.BuildManifest(data, *serial, source.DirBundle(filepath.Dir(file)), refs)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix seed sign: %s refers to %v\n", file, err)
+		return exitFailed
+	}
 	out := file + source.SigSuffix
 	priv, err := sign.ParsePrivateKey(keyData)
 	switch {
 	case err == nil:
-		if err := signGo(priv, data, out); err != nil {
+		if err := renameio.WriteFile(manFile, man, 0o644); err != nil {
+			fmt.Fprintf(stderr, "phoenix seed sign: %v\n", err)
+			return exitFailed
+		}
+		if err := signGo(priv, man, out); err != nil {
 			fmt.Fprintf(stderr, "phoenix seed sign: %v\n", err)
 			return exitFailed
 		}
 	case errors.Is(err, sign.ErrUnsupportedKey):
-		// ssh-keygen refuses to overwrite an existing signature.
-		_ = os.Remove(out)
-		_, err := host.NewExecRunner().Run(ctx, host.Cmd{Name: "ssh-keygen", Args: []string{"-Y", "sign", "-f", *key, "-n", source.Namespace, file}, Timeout: 5 * time.Minute})
+		if err := renameio.WriteFile(manFile, man, 0o644); err != nil {
+			fmt.Fprintf(stderr, "phoenix seed sign: %v\n", err)
+			return exitFailed
+		}
+		// ssh-keygen writes FILE.sig next to what it signs and refuses to
+		// overwrite an existing one.
+		_ = os.Remove(manFile + source.SigSuffix)
+		_, err := host.NewExecRunner().Run(ctx, host.Cmd{Name: "ssh-keygen", Args: []string{"-Y", "sign", "-f", *key, "-n", source.Namespace, manFile}, Timeout: 5 * time.Minute})
+		if err == nil {
+			err = os.Rename(manFile+source.SigSuffix, out)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "phoenix seed sign: %v\n", err)
 			return exitFailed
@@ -326,6 +368,7 @@ func seedSign(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "phoenix seed sign: %s: %v\n", *key, err)
 		return exitFailed
 	}
+	fmt.Fprintf(stdout, "wrote %s (serial %d, %d file(s))\n", manFile, *serial, len(refs))
 	fmt.Fprintf(stdout, "wrote %s (namespace %s)\n", out, source.Namespace)
 	return exitOK
 }
@@ -335,11 +378,12 @@ func signGo(priv ed25519.PrivateKey, data []byte, out string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(out, sig.Marshal(), 0o644)
+	return renameio.WriteFile(out, sig.Marshal(), 0o644)
 }
 
-// seedVerify checks seed.yaml.sig against an allowed signers file, as
-// Phoenix will at boot.
+// seedVerify checks seed.yaml.sig and seed.yaml.manifest against an
+// allowed signers file and the files next to the seed, as Phoenix will at
+// boot: a changed seed or bundle file is named.
 func seedVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("phoenix seed verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -349,26 +393,55 @@ func seedVerify(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	file := fs.Arg(0)
-	data, err := os.ReadFile(file)
-	if err == nil {
-		var sig, as []byte
-		if sig, err = os.ReadFile(file + source.SigSuffix); err == nil {
-			if as, err = os.ReadFile(*allowed); err == nil {
-				var signers []sign.Signer
-				if signers, err = sign.ParseAllowedSigners(as); err != nil {
-					err = fmt.Errorf("%s: %w", *allowed, err)
-				} else {
-					var who string
-					if who, err = sign.Verify(signers, source.Namespace, data, sig, time.Now()); err == nil {
-						fmt.Fprintf(stdout, "%s: good signature by %s\n", file, who)
-						return exitOK
-					}
-				}
-			}
-		}
+	who, m, err := verifySeedFile(file, *allowed)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix seed verify: %s: %v\n", file, err)
+		return exitFailed
 	}
-	fmt.Fprintf(stderr, "phoenix seed verify: %s: %v\n", file, err)
-	return exitFailed
+	fmt.Fprintf(stdout, "%s: good signature by %s (serial %d, %d file(s) checked)\n", file, who, m.Serial, len(m.Files))
+	return exitOK
+}
+
+func verifySeedFile(file, allowed string) (string, *source.Manifest, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", nil, err
+	}
+	sig, err := os.ReadFile(file + source.SigSuffix)
+	if err != nil {
+		return "", nil, err
+	}
+	manData, err := os.ReadFile(file + source.ManifestSuffix)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w (a signature covers the manifest: sign again with `phoenix seed sign`)", err)
+	}
+	as, err := os.ReadFile(allowed)
+	if err != nil {
+		return "", nil, err
+	}
+	signers, err := sign.ParseAllowedSigners(as)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", allowed, err)
+	}
+	who, err := sign.Verify(signers, source.Namespace, manData, sig, time.Now())
+	if err != nil {
+		return "", nil, err
+	}
+	m, err := source.ParseManifest(manData)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := m.CheckSeed(data); err != nil {
+		return "", nil, err
+	}
+	s, err := seed.Load(file, data)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := m.CheckBundle(source.DirBundle(filepath.Dir(file)), source.Referenced(s)); err != nil {
+		return "", nil, err
+	}
+	return who, m, nil
 }
 
 // remoteOptions says who asks an answer server: this build and the seed
@@ -379,4 +452,69 @@ func remoteOptions(root host.Root) source.Remote {
 		r.SeedDigest = st.Seed.Digest
 	}
 	return r
+}
+
+// seedRender prints the effective seed for the machine the --match
+// selectors describe (the base without any): what `phoenix run` would use
+// there. Exit 1 when the seed is invalid or the match is ambiguous or
+// required but missing.
+func seedRender(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("phoenix seed render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var matches multiFlag
+	fs.Var(&matches, "match", "describe the machine: `KEY=VALUE` with KEY serial, uuid, mac (repeatable) or hostname")
+	if fs.Parse(args) != nil || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, seedUsage)
+		return exitUsage
+	}
+	var id seed.Identity
+	for _, m := range matches {
+		k, v, ok := strings.Cut(m, "=")
+		switch {
+		case !ok || v == "":
+			fmt.Fprintf(stderr, "phoenix seed render: --match %q: want KEY=VALUE\n", m)
+			return exitUsage
+		case k == "serial":
+			id.Serial = v
+		case k == "uuid":
+			id.UUID = v
+		case k == "hostname":
+			id.Hostname = v
+		case k == "mac":
+			id.MACs = append(id.MACs, v)
+		default:
+			fmt.Fprintf(stderr, "phoenix seed render: --match %q: KEY is serial, uuid, mac or hostname\n", m)
+			return exitUsage
+		}
+	}
+	file := fs.Arg(0)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix seed render: %v\n", err)
+		return exitFailed
+	}
+	s, err := seed.Load(file, data)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix seed render: %v\n", err)
+		return exitFailed
+	}
+	out, why, err := s.Render(id)
+	if err != nil {
+		fmt.Fprintf(stderr, "phoenix seed render: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "# effective seed: %s\n", why)
+	_, _ = stdout.Write(out)
+	return exitOK
+}
+
+// machineIdentity is what this machine (or the offline root) is matched
+// by in a seed's hosts list: DMI serial and uuid, NIC MACs, hostname.
+func machineIdentity(root host.Root) seed.Identity {
+	si := remote.GatherSysInfo(root)
+	id := seed.Identity{Serial: si.DMI.System["serial"], UUID: si.DMI.System["uuid"], MACs: si.MACs()}
+	if b, err := root.ReadFile("/etc/hostname"); err == nil {
+		id.Hostname = strings.TrimSpace(string(b))
+	}
+	return id
 }

@@ -18,7 +18,7 @@ func init() {
 	register(command{name: "validate", summary: "check seed files and report every problem", run: runValidate})
 }
 
-func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output format: text or json")
@@ -44,14 +44,23 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	code := exitOK
 	var reports []json.RawMessage
 	for _, path := range fs.Args() {
-		data, err := os.ReadFile(path)
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "phoenix validate: interrupted")
+			return exitUsage
+		}
+		data, err := readBounded(path)
 		if err != nil {
 			fmt.Fprintf(stderr, "phoenix validate: %v\n", err)
 			code = exitUsage
 			continue
 		}
 		rep := &seed.Report{File: path}
-		if _, err := seed.Load(path, data); err != nil {
+		err = loadInterruptible(ctx, path, data)
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "phoenix validate: interrupted")
+			return exitUsage
+		}
+		if err != nil {
 			if !errors.As(err, &rep) {
 				fmt.Fprintf(stderr, "phoenix validate: %s: %v\n", path, err)
 				code = exitUsage
@@ -69,7 +78,7 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stdout, "%s: valid\n", path)
 		} else {
 			fmt.Fprintln(stdout, rep.Error())
-			fmt.Fprintf(stdout, "%s: %d problem(s)\n", path, len(rep.Problems))
+			fmt.Fprintf(stdout, "%s: %d problem(s)\n", path, len(rep.Problems)+rep.Omitted)
 		}
 	}
 	if *format == "json" {
@@ -80,4 +89,32 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stdout, string(b))
 	}
 	return code
+}
+
+// readBounded reads at most seed.MaxSize+1 bytes, so a huge file (or
+// /dev/zero) costs no more than the limit; Load then refuses it with the
+// same message a boot gives.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, seed.MaxSize+1))
+}
+
+// loadInterruptible validates in a goroutine so that SIGTERM or Ctrl-C
+// (main's context) ends the command at once, even inside one large seed.
+func loadInterruptible(ctx context.Context, path string, data []byte) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := seed.Load(path, data)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
@@ -37,13 +35,6 @@ func (*Module) Name() string { return "firewall" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Firewall != nil }
 
-var (
-	nodeRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`) })
-	portsRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+(:[0-9]+)?(,[0-9]+(:[0-9]+)?)*$`) })
-	srcRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-Fa-f.:/]+$`) })
-	protoRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+$`) })
-)
-
 // Node is the Proxmox node name: the seed's host name, else the root's
 // /etc/hostname (its first label, as pmxcfs takes it).
 func Node(s *seed.Seed, r host.Root) (string, error) {
@@ -58,7 +49,7 @@ func Node(s *seed.Seed, r host.Root) (string, error) {
 		}
 		name, _, _ = strings.Cut(strings.TrimSpace(string(b)), ".")
 	}
-	if !nodeRE().MatchString(name) {
+	if !seed.IsHostname(name) {
 		return "", fmt.Errorf("firewall: node name %q is not a host name", name)
 	}
 	return name, nil
@@ -75,29 +66,15 @@ func render(f *seed.Firewall) (string, error) {
 		b.WriteString("enable: 0\n")
 	}
 	b.WriteString("\n[RULES]\n\n")
-	for i, r := range f.Rules {
-		switch r.Action {
-		case "ACCEPT", "DROP", "REJECT":
-		default:
-			return "", fmt.Errorf("firewall: rules[%d]: action %q: want ACCEPT, DROP or REJECT", i, r.Action)
-		}
+	for _, r := range f.Rules {
 		line := "IN " + r.Action
 		if r.Source != "" {
-			if !srcRE().MatchString(r.Source) {
-				return "", fmt.Errorf("firewall: rules[%d]: source %q is not an address or CIDR", i, r.Source)
-			}
 			line += " -source " + r.Source
 		}
 		if r.Proto != "" {
-			if !protoRE().MatchString(r.Proto) {
-				return "", fmt.Errorf("firewall: rules[%d]: proto %q", i, r.Proto)
-			}
 			line += " -p " + r.Proto
 		}
 		if r.Dport != "" {
-			if !portsRE().MatchString(r.Dport) {
-				return "", fmt.Errorf("firewall: rules[%d]: dport %q is not a port list", i, r.Dport)
-			}
 			line += " -dport " + r.Dport
 		}
 		if c := strings.Join(strings.Fields(r.Comment), " "); c != "" {
@@ -124,6 +101,11 @@ func wwwData(r host.Root) (int, error) {
 }
 
 func (m *Module) plan(env *modules.Env) (files.File, error) {
+	// The rules are the seed's: a seed built in Go is held to them here,
+	// a loaded one passed them already.
+	if err := env.Seed.SectionErr("firewall"); err != nil {
+		return files.File{}, fmt.Errorf("firewall: %w", err)
+	}
 	node, err := Node(env.Seed, env.Root)
 	if err != nil {
 		return files.File{}, err

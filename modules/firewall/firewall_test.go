@@ -16,7 +16,7 @@ import (
 func testSeed() *seed.Seed {
 	return &seed.Seed{Version: 1, Host: &seed.Host{Hostname: "pve1"}, Firewall: &seed.Firewall{Rules: []seed.FirewallRule{
 		{Action: "ACCEPT", Proto: "tcp", Dport: "22", Source: "192.168.10.0/24", Comment: "ssh"},
-		{Action: "ACCEPT", Proto: "tcp", Dport: "8006", Source: "192.168.10.0/24", Comment: "web\nUI"},
+		{Action: "ACCEPT", Proto: "tcp", Dport: "8006", Source: "192.168.10.0/24", Comment: "web  UI"},
 		{Action: "ACCEPT", Proto: "tcp", Dport: "111,2049"},
 		{Action: "DROP", Proto: "udp", Dport: "5900:5999"},
 	}}}
@@ -59,7 +59,7 @@ func TestFirstRunRerunDrift(t *testing.T) {
 	testkit.Write(t, root, hostFW, "[OPTIONS]\nenable: 0\n")
 	converge(t, env)
 	testkit.Golden(t, "host.fw", testkit.Read(t, root, hostFW))
-	if len(env.Run.(*fakehost.Runner).Calls()) != 0 {
+	if len(env.Runner.(*fakehost.Runner).Calls()) != 0 {
 		t.Error("ran commands")
 	}
 }
@@ -107,6 +107,6 @@ func TestFaults(t *testing.T) {
 	fault.Check(t, fault.Scenario{Seed: testSeed(), Modules: []modules.Module{New()},
 		NewWorld: func(tb testing.TB) *fault.World {
 			root, env := world(tb)
-			return &fault.World{Root: root, Runner: env.Run}
+			return &fault.World{Root: root, Runner: env.Runner}
 		}})
 }

@@ -1,11 +1,14 @@
 // Package kernel is the "kernel" module: kernel command-line arguments,
 // modules loaded at boot, module blacklists and options.
 //
-// Command-line arguments go where the boot loader takes them from: on hosts
-// booted by proxmox-boot-tool (systemd-boot or GRUB on a ZFS or UEFI root,
-// detected by /etc/kernel/proxmox-boot-uuids) into /etc/kernel/cmdline, then
-// `proxmox-boot-tool refresh`; on plain GRUB hosts into the drop-in
-// /etc/default/grub.d/phoenix.cfg, then update-grub. Modules go into
+// Command-line arguments go where the boot loader takes them from, detected
+// as proxmox-boot-tool decides it (DetectLoader): with
+// /etc/kernel/proxmox-boot-uuids on a UEFI host without Secure Boot,
+// systemd-boot, which reads /etc/kernel/cmdline (merged; the GRUB drop-in is
+// written too, for an ESP switched to GRUB); with proxmox-boot-uuids on a
+// legacy-BIOS or Secure Boot host, GRUB on the ESPs, which reads the drop-in
+// /etc/default/grub.d/phoenix.cfg; both then `proxmox-boot-tool refresh`.
+// Without proxmox-boot-uuids, plain GRUB: the drop-in, then update-grub. Modules go into
 // /etc/modules-load.d/phoenix.conf, blacklists and options into
 // /etc/modprobe.d/phoenix.conf, then `update-initramfs -u -k all` (the
 // initramfs carries modprobe.d).

@@ -14,11 +14,11 @@ import (
 )
 
 func faultWorld(cmdline string) func(t testing.TB) *fault.World {
+	return faultWorldFiles(loaderFiles(cmdline))
+}
+
+func faultWorldFiles(fs map[string]string) func(t testing.TB) *fault.World {
 	return func(t testing.TB) *fault.World {
-		fs := map[string]string{GrubDefault: grubDefault}
-		if cmdline != "" {
-			fs = map[string]string{BootUUIDs: "A1B2-C3D4\n", KernelCmdline: cmdline}
-		}
 		root := testkit.Root(t, fs)
 		run := fakehost.New()
 		m := fake.New(root, "nouveau")
@@ -32,9 +32,9 @@ func faultWorld(cmdline string) func(t testing.TB) *fault.World {
 // boot loaders: the host ends as in a fault-free run, which (checked by
 // the harness through Check) has the change in effect.
 func TestFaults(t *testing.T) {
-	for name, cmdline := range map[string]string{"grub": "", "boottool": "root=ZFS=rpool/ROOT/pve-1 boot=zfs\n"} {
+	for name, fs := range map[string]map[string]string{"grub": loaderFiles(""), "boottool": loaderFiles("root=ZFS=rpool/ROOT/pve-1 boot=zfs\n"), "grub-esp": grubESPFiles()} {
 		t.Run(name, func(t *testing.T) {
-			fault.Check(t, fault.Scenario{Seed: testSeed(), Modules: []modules.Module{New()}, NewWorld: faultWorld(cmdline),
+			fault.Check(t, fault.Scenario{Seed: testSeed(), Modules: []modules.Module{New()}, NewWorld: faultWorldFiles(fs),
 				// The reboot record names the boot that asked for it, which
 				// a crash (a power loss) legitimately changes.
 				Ignore: []string{"/var/lib/phoenix/data/kernel/rebooted.json"}})

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -30,16 +31,29 @@ const (
 	Modprobe      = "/etc/modprobe.d/phoenix.conf"
 	ProcCmdline   = "/proc/cmdline"
 	SysModule     = "/sys/module"
+	// EFIDir exists when the running system was booted through UEFI; the
+	// boot tools test the same directory (zz-proxmox-boot:84,111).
+	EFIDir = "/sys/firmware/efi"
+	// SecureBootVar is the UEFI global variable SecureBoot in efivarfs.
+	SecureBootVar = EFIDir + "/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
 	pendingKey = "kernel/pending"  // tools still to run for a written change
 	rebootKey  = "kernel/rebooted" // the change we rebooted for, and when
 	argsKey    = "kernel/cmdline"  // the arguments Phoenix manages in /etc/kernel/cmdline
 )
 
-// Boot loaders.
+// Boot loaders, as DetectLoader names them.
 const (
-	BootTool = "proxmox-boot-tool"
-	Grub     = "grub"
+	// SystemdBoot: proxmox-boot-tool ESPs on a UEFI host without Secure
+	// Boot. systemd-boot reads /etc/kernel/cmdline, which `proxmox-boot-tool
+	// refresh` copies into every loader entry.
+	SystemdBoot = "systemd-boot (proxmox-boot-tool)"
+	// GrubESP: proxmox-boot-tool ESPs booted by GRUB: a legacy-BIOS host
+	// (ZFS root) or a Secure Boot host. Refresh runs update-grub for each
+	// ESP, which reads /etc/default/grub and grub.d, never /etc/kernel/cmdline.
+	GrubESP = "grub (proxmox-boot-tool)"
+	// Grub: plain GRUB (ext4/xfs/LVM root): update-grub.
+	Grub = "grub"
 )
 
 // Module is the kernel module.
@@ -78,26 +92,80 @@ type rebooted struct {
 
 type plan struct {
 	loader    string
+	why       string     // how the loader was detected, for notes
 	cmdline   files.Plan // boot loader files
 	initramfs files.Plan // modprobe.d and modules-load.d
 	args      []string
 	digest    string
 }
 
-// DetectLoader says how the host boots.
-func DetectLoader(r host.Root) string {
-	if host.Exists(r, BootUUIDs) {
-		return BootTool
+// DetectLoader says how the host boots, as proxmox-boot-tool decides it
+// (proxmox-kernel-helper src/proxmox-boot/zz-proxmox-boot:81-121, read from
+// the jiangcuo/proxmox-kernel-helper fork at 7007b33): without
+// /etc/kernel/proxmox-boot-uuids it is plain GRUB. With it, each listed ESP
+// is booted by GRUB when the host is not UEFI (no /sys/firmware/efi) or the
+// ESP carries EFI/proxmox/grubx64.efi, else by systemd-boot. The installer
+// puts GRUB on the ESP exactly when Secure Boot is on (pve-installer
+// Proxmox/Install.pm:630-639, `proxmox-boot-tool init ESP grub`), and
+// pve-docs system-booting.adoc:33-37 says the same: legacy BIOS and Secure
+// Boot use GRUB, UEFI without Secure Boot systemd-boot. The ESPs are not
+// mounted in normal operation (system-booting.adoc:62-65), so Phoenix
+// reads Secure Boot rather than mounting them; an ESP switched to GRUB
+// while Secure Boot is off cannot be told apart, which is why the
+// systemd-boot case also writes the GRUB drop-in (see plan). why says what
+// decided it.
+func DetectLoader(r host.Root) (loader, why string) {
+	if !host.Exists(r, BootUUIDs) {
+		if host.Exists(r, GrubDefault) {
+			return Grub, "no " + BootUUIDs + ", " + GrubDefault + " present"
+		}
+		return "", ""
 	}
-	if host.Exists(r, GrubDefault) {
-		return Grub
+	switch {
+	case !host.Exists(r, EFIDir):
+		return GrubESP, BootUUIDs + " and a legacy BIOS boot (no " + EFIDir + ")"
+	case SecureBoot(r):
+		return GrubESP, BootUUIDs + " and Secure Boot on"
 	}
-	return ""
+	return SystemdBoot, BootUUIDs + ", UEFI, Secure Boot off"
+}
+
+// SecureBoot reports whether the firmware enforces Secure Boot: efivarfs
+// files start with the variable's 4 attribute bytes, then its data, and
+// SecureBoot's data is one byte, 1 when on (kernel
+// Documentation/filesystems/efivarfs.rst; UEFI spec, globally defined
+// variables). A missing variable is off, as mokutil --sb-state reports it.
+func SecureBoot(r host.Root) bool {
+	b, err := r.ReadFile(SecureBootVar)
+	return err == nil && len(b) >= 5 && b[4] == 1
+}
+
+// grubDropIn is the plan for the GRUB drop-in with args (absent without).
+func grubDropIn(args []string) files.File {
+	f := files.File{Path: GrubDropIn, Absent: true, Why: "no kernel arguments"}
+	if len(args) > 0 {
+		f = files.File{Path: GrubDropIn, Mode: 0o644, Why: "kernel arguments " + strings.Join(args, " "),
+			Data: []byte("# Managed by phoenix (seed kernel.cmdline); edits are overwritten.\nGRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT " + strings.Join(args, " ") + "\"\n")}
+	}
+	return f
+}
+
+// stripInitrd drops the initrd= tokens the loader adds to /proc/cmdline,
+// as zz-proxmox-boot:55-57 does when /etc/kernel/cmdline is missing.
+func stripInitrd(tokens []string) []string {
+	var out []string
+	for _, t := range tokens {
+		if !strings.HasPrefix(t, "initrd=") {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (m *Module) plan(env *modules.Env) (*plan, error) {
 	k := env.Seed.Kernel
-	p := &plan{loader: DetectLoader(env.Root), args: k.Cmdline}
+	p := &plan{args: k.Cmdline}
+	p.loader, p.why = DetectLoader(env.Root)
 	for _, a := range k.Cmdline {
 		if !argRE().MatchString(a) {
 			return nil, fmt.Errorf("kernel: cmdline argument %q: only letters, digits and _.,:=/+@- are allowed", a)
@@ -117,34 +185,51 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	}
 
 	switch {
-	case p.loader == BootTool:
+	case p.loader == SystemdBoot:
 		var managed []string
 		if _, err := env.Store.Get(argsKey, &managed); err != nil {
 			return nil, fmt.Errorf("kernel: %w", err)
 		}
 		old, err := env.Root.ReadFile(KernelCmdline)
-		if errors.Is(err, fs.ErrNotExist) && len(k.Cmdline) == 0 && len(managed) == 0 {
+		missing := errors.Is(err, fs.ErrNotExist)
+		if missing && len(k.Cmdline) == 0 && len(managed) == 0 {
+			p.cmdline = files.Plan{grubDropIn(nil)}
 			break // nothing to set, nothing to remove
 		}
-		if err != nil {
+		if err != nil && !missing {
 			return nil, fmt.Errorf("kernel: %s: %w", KernelCmdline, err)
 		}
+		cur := strings.Fields(string(old))
+		if missing {
+			// Refresh would use the running command line without its
+			// initrd= (zz-proxmox-boot:54-57): start the file from that.
+			b, err := env.Root.ReadFile(ProcCmdline)
+			if err != nil {
+				return nil, fmt.Errorf("kernel: no %s and %s unreadable: %w", KernelCmdline, ProcCmdline, err)
+			}
+			cur = stripInitrd(strings.Fields(string(b)))
+		}
 		data := old
-		if line := mergeArgs(strings.Fields(string(old)), managed, k.Cmdline); line != strings.Join(strings.Fields(string(old)), " ") {
+		line := mergeArgs(cur, managed, k.Cmdline)
+		if missing || line != strings.Join(cur, " ") {
 			data = []byte(line + "\n")
+		}
+		if !slices.ContainsFunc(strings.Fields(line), func(t string) bool { return strings.HasPrefix(t, "root=") }) {
+			// refresh exits 1 on such a file (zz-proxmox-boot:52-53).
+			return nil, fmt.Errorf("kernel: %s would have no root= argument (%q): proxmox-boot-tool refresh refuses that; add the root= of this host to it first", KernelCmdline, line)
 		}
 		mode := fs.FileMode(0o644)
 		if fi, err := env.Root.Stat(KernelCmdline); err == nil {
 			mode = fi.Mode().Perm()
 		}
-		p.cmdline = files.Plan{{Path: KernelCmdline, Data: data, Mode: mode, Why: "kernel arguments " + strings.Join(k.Cmdline, " ")}}
-	case p.loader == Grub:
-		f := files.File{Path: GrubDropIn, Absent: true, Why: "no kernel arguments"}
-		if len(k.Cmdline) > 0 {
-			f = files.File{Path: GrubDropIn, Mode: 0o644, Why: "kernel arguments " + strings.Join(k.Cmdline, " "),
-				Data: []byte("# Managed by phoenix (seed kernel.cmdline); edits are overwritten.\nGRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT " + strings.Join(k.Cmdline, " ") + "\"\n")}
-		}
-		p.cmdline = files.Plan{f}
+		p.cmdline = files.Plan{{Path: KernelCmdline, Data: data, Mode: mode, Why: "kernel arguments " + strings.Join(k.Cmdline, " ")},
+			// An ESP may carry GRUB (grubx64.efi) with Secure Boot off
+			// (switched by hand: system-booting.adoc:400-480), which
+			// Phoenix cannot see without mounting it; refresh then runs
+			// update-grub for it, which reads the drop-in.
+			grubDropIn(k.Cmdline)}
+	case p.loader == GrubESP, p.loader == Grub:
+		p.cmdline = files.Plan{grubDropIn(k.Cmdline)}
 	case len(k.Cmdline) > 0:
 		return nil, fmt.Errorf("kernel: cannot set kernel arguments: neither %s (proxmox-boot-tool) nor %s (GRUB) exists", BootUUIDs, GrubDefault)
 	}
@@ -385,7 +470,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	pend.Digest = p.digest
 	pend.Cmdline = pend.Cmdline || len(cmdPending) > 0
 	pend.Initramfs = pend.Initramfs || len(initPending) > 0
-	if p.loader == BootTool && len(cmdPending) > 0 {
+	if p.loader == SystemdBoot && len(cmdPending) > 0 {
 		// Remember the arguments Phoenix manages in the shared file, so
 		// that dropping one from the seed removes it later.
 		if err := env.Store.Put(argsKey, p.args); err != nil {
@@ -402,7 +487,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	}
 	run := func(name string, args ...string) error {
 		env.Say("kernel: " + name + " " + strings.Join(args, " "))
-		_, err := env.Run.Run(ctx, host.Cmd{Name: name, Args: args, Timeout: 30 * time.Minute})
+		_, err := env.Runner.Run(ctx, host.Cmd{Name: name, Args: args, Timeout: 30 * time.Minute})
 		if err != nil {
 			return fmt.Errorf("kernel: %w", err)
 		}
@@ -413,9 +498,12 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 			return res, err
 		}
 	}
+	res.Notes = append(res.Notes, "boot loader: "+p.loader+" ("+p.why+")")
 	switch {
-	case p.loader == BootTool && (pend.Cmdline || pend.Initramfs):
-		// Copies kernels, initrds and the command line to every ESP.
+	case (p.loader == SystemdBoot || p.loader == GrubESP) && (pend.Cmdline || pend.Initramfs):
+		// Copies kernels and initrds to every ESP and configures its
+		// loader: the systemd-boot entries from /etc/kernel/cmdline, or
+		// update-grub for a GRUB ESP (zz-proxmox-boot:98-121).
 		if err := run("proxmox-boot-tool", "refresh"); err != nil {
 			return res, err
 		}

@@ -127,7 +127,7 @@ func (r *run) report(it modules.Item) {
 // asking pveversion once per run.
 func (r *run) devKeysSupported(ctx context.Context) (bool, error) {
 	r.verOnce.Do(func() {
-		maj, mnr, err := pveVersion(ctx, r.env.Run)
+		maj, mnr, err := pveVersion(ctx, r.env.Runner)
 		r.verErr = err
 		r.devKeys = maj > 8 || maj == 8 && mnr >= 2
 	})
@@ -141,7 +141,7 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	r := &run{env: env, pct: pct{env.Run}}
+	r := &run{env: env, pct: pct{env.Runner}}
 	var out []string
 	for _, c := range p.order {
 		w, err := m.check(ctx, r, c)
@@ -263,7 +263,7 @@ func (m *Module) options(ctx context.Context, r *run, c *ct) (options, error) {
 		case mt.HostPath != "":
 			mounts = append(mounts, mt.HostPath)
 		case mt.Dataset != "":
-			out, err := r.env.Run.Run(ctx, host.Cmd{Name: ZFSCmd, Args: []string{"get", "-H", "-o", "value", "mountpoint", mt.Dataset}})
+			out, err := r.env.Runner.Run(ctx, host.Cmd{Name: ZFSCmd, Args: []string{"get", "-H", "-o", "value", "mountpoint", mt.Dataset}})
 			if err != nil {
 				return nil, fmt.Errorf("mounts[%d]: dataset %s: %w", i, mt.Dataset, err)
 			}
@@ -299,7 +299,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	if workers <= 0 {
 		workers = 2
 	}
-	r := &run{env: env, pct: pct{env.Run}}
+	r := &run{env: env, pct: pct{env.Runner}}
 	type outcome struct {
 		id      int
 		changed []string

@@ -70,7 +70,7 @@ func loadSeed(t testing.TB, y string) *seed.Seed {
 
 func (w *world) env(s *seed.Seed, sel ...string) *modules.Env {
 	return &modules.Env{
-		Seed: s, Run: w.run, Root: w.root, Store: modules.NewStore(w.root), Bundle: w.bundle,
+		Seed: s, Runner: w.run, Root: w.root, Store: modules.NewStore(w.root), Bundle: w.bundle,
 		Select: sel,
 		Report: func(it modules.Item) {
 			w.mu.Lock()
@@ -756,7 +756,7 @@ func TestParallelIsBounded(t *testing.T) {
 		}
 		g := &gate{next: w.run, want: workers, arrived: make(chan struct{})}
 		env := w.env(loadSeed(t, y.String()))
-		env.Run = g
+		env.Runner = g
 		if _, err := newModule().Apply(context.Background(), env); err != nil {
 			t.Fatal(err)
 		}

@@ -55,7 +55,7 @@ func (m *Module) steps(r *run, c *ct) []step {
 		return nil
 	}
 	env, id := r.env, c.ID
-	ar := apt.New(inCT{run: env.Run, id: id})
+	ar := apt.New(inCT{run: env.Runner, id: id})
 	ar.Sleep = m.sleep
 	ex := func(ctx context.Context, stdin []byte, argv ...string) error {
 		_, err := r.pct.exec(ctx, id, stdin, argv...)

@@ -81,7 +81,7 @@ func (m *Module) ensureTemplate(ctx context.Context, env *modules.Env, t *templa
 		return "", false, err
 	}
 	defer t.lock(volid)()
-	out, err := env.Run.Run(ctx, host.Cmd{Name: PvesmCmd, Args: []string{"path", volid}})
+	out, err := env.Runner.Run(ctx, host.Cmd{Name: PvesmCmd, Args: []string{"path", volid}})
 	if err != nil {
 		return "", false, fmt.Errorf("template %s: %w", volid, err)
 	}
@@ -100,7 +100,7 @@ func (m *Module) ensureTemplate(ctx context.Context, env *modules.Env, t *templa
 	case c.TemplateURL != "":
 		err = download(ctx, env, c.TemplateURL, file, c.TemplateSHA256)
 	default:
-		err = t.pveam(ctx, env.Run, store, name)
+		err = t.pveam(ctx, env.Runner, store, name)
 		if err == nil {
 			err = verify(env.Root, file, c.TemplateSHA256)
 			if err != nil {
@@ -174,7 +174,7 @@ func download(ctx context.Context, env *modules.Env, u, file, sum string) error 
 	if err := env.Root.MkdirAll(path.Dir(file), 0o755, host.Owner{}); err != nil {
 		return err
 	}
-	return fetch.Download(ctx, env.Run, u, env.Root.Path(file), sum)
+	return fetch.Download(ctx, env.Runner, u, env.Root.Path(file), sum)
 }
 
 // install streams r into file (an in-root path) via a temp file, checking

@@ -48,22 +48,22 @@ func TestIfupdown2SyntaxCheck(t *testing.T) {
 	if _, err := quick().Apply(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
-	// The files as ifupdown2 reads them: the main file with the drop-in
-	// where its source line is.
+	// The file as ifupdown2 reads it, and as the Proxmox GUI rewrites it.
 	main := testkit.Read(t, root, Interfaces)
-	all := strings.Replace(main, "source /etc/network/interfaces.d/*\n", testkit.Read(t, root, DropIn), 1)
-	file := filepath.Join(t.TempDir(), "interfaces")
-	if err := os.WriteFile(file, []byte(all), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, _ := check(file)
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		ok := line == ""
-		for _, a := range proxmoxAccepted {
-			ok = ok || strings.Contains(line, a)
+	for name, content := range map[string]string{"phoenix": main, "gui": guiRewrite(main, []string{"eno1", "eno2"}, nil)} {
+		file := filepath.Join(t.TempDir(), "interfaces")
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		if !ok {
-			t.Errorf("ifupdown2: %s", line)
+		out, _ := check(file)
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			ok := line == ""
+			for _, a := range proxmoxAccepted {
+				ok = ok || strings.Contains(line, a)
+			}
+			if !ok {
+				t.Errorf("ifupdown2 (%s): %s", name, line)
+			}
 		}
 	}
 }

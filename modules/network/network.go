@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,18 +21,29 @@ import (
 
 // Paths the module reads and writes (in-root).
 const (
-	Interfaces  = "/etc/network/interfaces"
+	Interfaces = "/etc/network/interfaces"
+	// InterfacesNew is a network change staged in the GUI: PVE writes
+	// there instead of Interfaces (pve-common src/PVE/INotify.pm:44-46,
+	// the shadow file), its "Apply Configuration" renames it over
+	// Interfaces and runs ifreload (pve-manager PVE/API2/Network.pm:
+	// 913-935), and pvenetcommit.service does the rename at boot
+	// (pve-manager services/pvenetcommit.service).
+	InterfacesNew = Interfaces + ".new"
+	// DropIn is where Phoenix wrote its bridges before it wrote them into
+	// Interfaces; it is removed.
 	DropIn      = "/etc/network/interfaces.d/phoenix"
 	ResolvConf  = "/etc/resolv.conf"
 	ResolvedDir = "/etc/systemd/resolved.conf.d"
 	Resolved    = ResolvedDir + "/phoenix.conf"
-	// sourceBlock is the managed block id that adds the source line.
+	// sourceBlock is the managed block id that added the drop-in's source
+	// line (removed with the drop-in).
 	sourceBlock = "network"
 	// pendingKey is the Store key of the unconfirmed change: the files as
 	// they were before it.
 	pendingKey = "network/pending"
 	// disabledPrefix marks lines of /etc/network/interfaces that Phoenix
-	// commented out because the drop-in now defines that interface.
+	// commented out when the drop-in defined that interface; they are
+	// restored, then replaced in place.
 	disabledPrefix = "#phoenix# "
 )
 
@@ -65,7 +76,9 @@ var (
 
 // plan is the wanted files and what the apply step must do with them.
 type plan struct {
+	links    files.Plan // systemd .link files pinning the ports' names (also first in ifaces)
 	ifaces   files.Plan // interfaces files: a change needs ifreload
+	staged   files.Plan // the pending GUI change, when there is one
 	dns      files.Plan // resolver files
 	hosts    files.Plan // /etc/hosts entry: written once the change is confirmed
 	resolved bool       // dns goes to systemd-resolved
@@ -74,7 +87,7 @@ type plan struct {
 }
 
 func (p *plan) all() files.Plan {
-	return append(append(append(files.Plan{}, p.ifaces...), p.dns...), p.hosts...)
+	return slices.Concat(p.ifaces, p.staged, p.dns, p.hosts)
 }
 
 func (m *Module) plan(env *modules.Env) (*plan, error) {
@@ -92,7 +105,13 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 		}
 		p.gateway = gw
 	}
-	dropin, owned, err := render(bridges)
+	links, err := pin(env.Root, bridges)
+	if err != nil {
+		return nil, err
+	}
+	p.links = links.files
+	p.notes = append(p.notes, links.notes...)
+	sts, _, err := stanzas(bridges)
 	if err != nil {
 		return nil, err
 	}
@@ -104,13 +123,36 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	if fi, err := env.Root.Stat(Interfaces); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	newMain, err := mainFile(main, owned)
+	newMain, err := withBridges(main, sts)
 	if err != nil {
 		return nil, err
 	}
-	p.ifaces = files.Plan{
-		{Path: DropIn, Data: dropin, Mode: 0o644, Why: "bridges " + names(bridges)},
-		{Path: Interfaces, Data: newMain, Mode: mode, Why: "source the drop-in, disable stanzas it replaces"},
+	// The .link files come first: names pinned before any bridge-ports
+	// line names them. They take effect at the next boot and keep the
+	// names the kernel gives now, so a kernel that would rename the NICs
+	// cannot cut the host off; a rollback removes them with the rest.
+	p.ifaces = append(slices.Clone(p.links), files.File{Path: Interfaces, Data: newMain, Mode: mode, Why: "bridges " + names(bridges)})
+	if host.Exists(env.Root, DropIn) {
+		p.ifaces = append(p.ifaces, files.File{Path: DropIn, Absent: true, Why: "bridges moved into " + Interfaces + ", where Proxmox reads them"})
+	}
+	// A pending GUI change: neither overwritten (the admin's edit stays
+	// pending) nor left to undo Phoenix's bridges when it is applied or
+	// committed at boot: the bridges go into it too.
+	if host.Exists(env.Root, InterfacesNew) {
+		staged, err := r(env.Root, InterfacesNew)
+		if err != nil {
+			return nil, err
+		}
+		newStaged, err := withBridges(staged, sts)
+		if err != nil {
+			return nil, err
+		}
+		nmode := fs.FileMode(0o644)
+		if fi, err := env.Root.Stat(InterfacesNew); err == nil {
+			nmode = fi.Mode().Perm()
+		}
+		p.staged = files.Plan{{Path: InterfacesNew, Data: newStaged, Mode: nmode, Why: "bridges " + names(bridges) + " in the pending GUI change"}}
+		p.notes = append(p.notes, "a network change staged in the GUI is pending ("+InterfacesNew+"): kept pending, with Phoenix's bridges written into it too, so applying it (GUI \"Apply Configuration\", or pvenetcommit at the next boot) keeps them; review or revert it in the GUI")
 	}
 	if len(n.DNS) > 0 || len(n.Search) > 0 {
 		if err := m.planDNS(env.Root, n, p); err != nil {
@@ -137,6 +179,17 @@ func names(bs []seed.Bridge) string {
 	return strings.Join(s, " ")
 }
 
+// withBridges is content with Phoenix's earlier layout undone (the
+// drop-in's source block removed, the stanzas it had disabled restored) and
+// the stanzas merged in.
+func withBridges(content string, sts []stanza) ([]byte, error) {
+	stripped, err := host.SetBlock([]byte(content), sourceBlock, nil)
+	if err != nil {
+		return nil, fmt.Errorf("network: %s: %w", Interfaces, err)
+	}
+	return []byte(mergeInterfaces(undo(string(stripped)), sts)), nil
+}
+
 func r(root host.Root, p string) (string, error) {
 	b, err := root.ReadFile(p)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -145,153 +198,9 @@ func r(root host.Root, p string) (string, error) {
 	return string(b), nil
 }
 
-// render writes the drop-in in the format Proxmox's own network editor
-// writes, and returns the interface names it defines.
-func render(bridges []seed.Bridge) ([]byte, []string, error) {
-	var b strings.Builder
-	b.WriteString("# Managed by phoenix (seed network); edits are overwritten.\n")
-	var owned []string
-	seen := map[string]bool{}
-	own := func(name, what string) error {
-		if !ifnameRE().MatchString(name) {
-			return fmt.Errorf("network: %s %q is not an interface name", what, name)
-		}
-		if seen[name] {
-			return fmt.Errorf("network: interface %q is defined twice", name)
-		}
-		seen[name] = true
-		owned = append(owned, name)
-		return nil
-	}
-	for i, br := range bridges {
-		if err := own(br.Name, "bridge"); err != nil {
-			return nil, nil, err
-		}
-		for _, port := range br.Ports {
-			if err := own(port, "port of "+br.Name); err != nil {
-				return nil, nil, err
-			}
-			fmt.Fprintf(&b, "\niface %s inet manual\n", port)
-		}
-		method := "manual"
-		if br.Address != "" {
-			if _, err := netip.ParsePrefix(br.Address); err != nil {
-				return nil, nil, fmt.Errorf("network: %s.address %q: want an address with prefix length like 192.168.1.10/24", br.Name, br.Address)
-			}
-			method = "static"
-		} else if i == 0 {
-			method = "dhcp"
-		}
-		fmt.Fprintf(&b, "\nauto %s\niface %s inet %s\n", br.Name, br.Name, method)
-		if br.Address != "" {
-			fmt.Fprintf(&b, "\taddress %s\n", br.Address)
-		}
-		if br.Gateway != "" {
-			if _, err := netip.ParseAddr(br.Gateway); err != nil {
-				return nil, nil, fmt.Errorf("network: %s.gateway %q: %w", br.Name, br.Gateway, err)
-			}
-			fmt.Fprintf(&b, "\tgateway %s\n", br.Gateway)
-		}
-		ports := "none"
-		if len(br.Ports) > 0 {
-			ports = strings.Join(br.Ports, " ")
-		}
-		fmt.Fprintf(&b, "\tbridge-ports %s\n\tbridge-stp off\n\tbridge-fd 0\n", ports)
-		if br.VLANAware {
-			vids := br.VIDs
-			if vids == "" {
-				vids = "2-4094"
-			}
-			if !vidsRE().MatchString(vids) {
-				return nil, nil, fmt.Errorf("network: %s.vids %q: want VLAN ids like \"2-4094\" or \"10 20 30-40\"", br.Name, vids)
-			}
-			fmt.Fprintf(&b, "\tbridge-vlan-aware yes\n\tbridge-vids %s\n", vids)
-		} else if br.VIDs != "" {
-			return nil, nil, fmt.Errorf("network: %s.vids needs vlan_aware: true", br.Name)
-		}
-		if br.MTU != 0 {
-			if br.MTU < 576 || br.MTU > 65535 {
-				return nil, nil, fmt.Errorf("network: %s.mtu %d out of range", br.Name, br.MTU)
-			}
-			fmt.Fprintf(&b, "\tmtu %s\n", strconv.Itoa(br.MTU))
-		}
-		if br.Comment != "" {
-			fmt.Fprintf(&b, "#%s\n", strings.ReplaceAll(br.Comment, "\n", " "))
-		}
-	}
-	return []byte(b.String()), owned, nil
-}
-
-var stanzaRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^(iface|auto|allow-[a-z]+|mapping|source|source-directory|rename)\b`)
-})
-
-// mainFile returns /etc/network/interfaces with the stanzas of owned
-// interfaces commented out and a source line for the drop-in. Lines Phoenix
-// commented out earlier are restored first, so an interface dropped from
-// the seed gets its old stanza back.
-func mainFile(content string, owned []string) ([]byte, error) {
-	isOwned := map[string]bool{}
-	for _, o := range owned {
-		isOwned[o] = true
-	}
-	stripped, err := host.SetBlock([]byte(content), sourceBlock, nil)
-	if err != nil {
-		return nil, fmt.Errorf("network: %s: %w", Interfaces, err)
-	}
-	var out strings.Builder
-	hasSource := false
-	disabling := false
-	for _, line := range strings.SplitAfter(undo(string(stripped)), "\n") {
-		if line == "" {
-			continue
-		}
-		trim := strings.TrimSpace(line)
-		f := strings.Fields(trim)
-		if len(f) > 0 && stanzaRE().MatchString(trim) {
-			disabling = false
-			switch f[0] {
-			case "iface", "mapping":
-				disabling = len(f) > 1 && isOwned[f[1]]
-			case "auto", "allow-hotplug", "allow-auto":
-				var keep []string
-				for _, n := range f[1:] {
-					if !isOwned[n] {
-						keep = append(keep, n)
-					}
-				}
-				if len(keep) < len(f)-1 {
-					out.WriteString(disabledPrefix + line)
-					if len(keep) > 0 {
-						out.WriteString(f[0] + " " + strings.Join(keep, " ") + "\n")
-					}
-					continue
-				}
-			case "source":
-				hasSource = hasSource || (len(f) > 1 && (f[1] == "/etc/network/interfaces.d/*" || f[1] == "interfaces.d/*"))
-			case "source-directory":
-				hasSource = hasSource || (len(f) > 1 && (strings.TrimSuffix(f[1], "/") == "/etc/network/interfaces.d" || f[1] == "interfaces.d"))
-			}
-		}
-		if disabling && trim != "" {
-			out.WriteString(disabledPrefix + line)
-			continue
-		}
-		out.WriteString(line)
-	}
-	res := []byte(out.String())
-	if !hasSource {
-		res, err = host.SetBlock(res, sourceBlock, []byte("source /etc/network/interfaces.d/*\n"))
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
 // undo reverts Phoenix's earlier edits of /etc/network/interfaces: lines
 // it disabled are enabled again, and the remainder it wrote after a split
-// "auto a b" line is dropped. mainFile then applies the current seed to
+// "auto a b" line is dropped. withBridges then applies the current seed to
 // the admin's original, so reruns are stable and an interface dropped from
 // the seed gets its old stanza back.
 func undo(content string) string {
@@ -408,7 +317,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 		return res, fmt.Errorf("network: %w", err)
 	}
 	if len(changed) > 0 && p.resolved {
-		if _, err := env.Run.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"try-reload-or-restart", "systemd-resolved.service"}}); err != nil {
+		if _, err := env.Runner.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"try-reload-or-restart", "systemd-resolved.service"}}); err != nil {
 			return res, fmt.Errorf("network: %w", err)
 		}
 	}
@@ -428,7 +337,13 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	if !found {
 		// Keep the current files before touching them: the rollback must
 		// survive a crash between the write and the confirmation.
-		if snap, err = files.Save(env.Root, DropIn, Interfaces); err != nil {
+		paths := []string{DropIn, Interfaces}
+		for _, f := range p.ifaces {
+			if !slices.Contains(paths, f.Path) {
+				paths = append(paths, f.Path)
+			}
+		}
+		if snap, err = files.Save(env.Root, paths...); err != nil {
 			return res, fmt.Errorf("network: save previous files: %w", err)
 		}
 		if err := env.Store.Put(pendingKey, snap); err != nil {
@@ -442,7 +357,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 		return res, m.rollback(ctx, env, snap, fmt.Errorf("network: %w", err))
 	}
 	env.Say("network: ifreload -a")
-	if _, err := env.Run.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
+	if _, err := env.Runner.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
 		return res, m.rollback(ctx, env, snap, fmt.Errorf("network: %w", err))
 	}
 	if p.gateway.IsValid() {
@@ -460,9 +375,10 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 }
 
 // applyHosts writes the /etc/hosts entry, only once the address it names
-// is the confirmed one.
+// is the confirmed one, and the bridges into a pending GUI change, only
+// once they are confirmed to work.
 func (m *Module) applyHosts(env *modules.Env, p *plan, res modules.Result) (modules.Result, error) {
-	changed, err := p.hosts.Apply(env.Root)
+	changed, err := append(slices.Clone(p.staged), p.hosts...).Apply(env.Root)
 	res.Changed = append(res.Changed, changed...)
 	if err != nil {
 		return res, fmt.Errorf("network: %w", err)
@@ -491,7 +407,7 @@ func (m *Module) confirm(ctx context.Context, env *modules.Env, gw netip.Addr) e
 				return serr
 			}
 		}
-		_, err = env.Run.Run(ctx, host.Cmd{Name: "ping", Args: []string{"-c", "1", "-W", "2", gw.String()}, Timeout: 10 * time.Second})
+		_, err = env.Runner.Run(ctx, host.Cmd{Name: "ping", Args: []string{"-c", "1", "-W", "2", gw.String()}, Timeout: 10 * time.Second})
 		if err == nil {
 			return nil
 		}
@@ -510,7 +426,7 @@ func (m *Module) rollback(ctx context.Context, env *modules.Env, snap files.Snap
 	if _, err := snap.Plan().Apply(env.Root); err != nil {
 		return fmt.Errorf("%w; rollback failed: %w", cause, err)
 	}
-	if _, err := env.Run.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
+	if _, err := env.Runner.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
 		return fmt.Errorf("%w; files rolled back but ifreload failed: %w", cause, err)
 	}
 	if err := env.Store.Delete(pendingKey); err != nil {

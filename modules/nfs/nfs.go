@@ -44,7 +44,7 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	missing, err := apt.New(env.Run).Missing(ctx, Package)
+	missing, err := apt.New(env.Runner).Missing(ctx, Package)
 	if err != nil {
 		return nil, err
 	}
@@ -58,14 +58,14 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	if old, err := env.Root.ReadFile(ExportsFile); err != nil || string(old) != header+Render(want) {
 		changes = append(changes, "write "+ExportsFile)
 	}
-	live, err := liveExports(ctx, env.Run)
+	live, err := liveExports(ctx, env.Runner)
 	if err != nil {
 		return nil, err
 	}
 	if d := missingExports(want, live); len(d) > 0 {
 		changes = append(changes, "exportfs -ra (not live: "+strings.Join(d, "; ")+")")
 	}
-	if !serviceUp(ctx, env.Run) {
+	if !serviceUp(ctx, env.Runner) {
 		changes = append(changes, "enable and start "+Service)
 	}
 	return changes, nil
@@ -78,7 +78,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	if err != nil {
 		return res, err
 	}
-	installed, err := apt.New(env.Run).Install(ctx, Package)
+	installed, err := apt.New(env.Runner).Install(ctx, Package)
 	if err != nil {
 		return res, err
 	}
@@ -97,22 +97,22 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	if changed {
 		res.Changed = append(res.Changed, "wrote "+ExportsFile)
 	}
-	if !serviceUp(ctx, env.Run) {
-		if _, err := env.Run.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
+	if !serviceUp(ctx, env.Runner) {
+		if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
 			return res, fmt.Errorf("enable %s: %w", Service, err)
 		}
 		res.Changed = append(res.Changed, "enabled and started "+Service)
 	}
-	live, err := liveExports(ctx, env.Run)
+	live, err := liveExports(ctx, env.Runner)
 	if err != nil {
 		return res, err
 	}
 	if changed || len(missingExports(want, live)) > 0 {
-		if _, err := env.Run.Run(ctx, host.Cmd{Name: ExportfsCmd, Args: []string{"-ra"}}); err != nil {
+		if _, err := env.Runner.Run(ctx, host.Cmd{Name: ExportfsCmd, Args: []string{"-ra"}}); err != nil {
 			return res, fmt.Errorf("exportfs -ra: %w", err)
 		}
 		res.Changed = append(res.Changed, "reloaded exports")
-		if live, err = liveExports(ctx, env.Run); err != nil {
+		if live, err = liveExports(ctx, env.Runner); err != nil {
 			return res, err
 		}
 		if d := missingExports(want, live); len(d) > 0 {

@@ -7,7 +7,9 @@
 // /etc/localtime, /etc/timezone, /etc/chrony/sources.d/phoenix.sources), so
 // the module works on a Debian without dbus and on an offline root.
 // hostnamectl is called in addition only when systemd is PID 1 and the
-// system bus is up, to rename the running system too. /etc/hosts maps the
+// system bus is up, to rename the running system too; on a Proxmox VE host
+// a rename reboots instead (pmxcfs and the PVE tools fix the node name when
+// they start), and is refused for a node with guests or in a cluster. /etc/hosts maps the
 // FQDN and the short name to the management address (seed
 // network.management.address), never to 127.0.1.1: Proxmox's cluster
 // filesystem resolves the node name to find its own address.

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
-	"sync"
 
 	bhost "github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
@@ -24,6 +22,20 @@ const (
 	ZoneinfoDir   = "/usr/share/zoneinfo"
 	ChronySources = "/etc/chrony/sources.d/phoenix.sources"
 	ChronycBin    = "/usr/bin/chronyc"
+
+	// PmxcfsBin marks a Proxmox VE host: pve-cluster.service runs it
+	// (ConditionFileIsExecutable=/usr/bin/pmxcfs, pve-cluster
+	// debian/pve-cluster.service:4).
+	PmxcfsBin = "/usr/bin/pmxcfs"
+	// ClusterConf exists in /etc/pve once the node is in a cluster: pmxcfs
+	// runs in local mode only without it (pve-cluster pmxcfs.c:897-914).
+	ClusterConf = "/etc/pve/corosync.conf"
+	// CorosyncConf is corosync's own copy on a cluster member.
+	CorosyncConf = "/etc/corosync/corosync.conf"
+	// RenameDocs is Proxmox's procedure for renaming a node.
+	RenameDocs = "https://pve.proxmox.com/wiki/Renaming_a_PVE_node"
+
+	renamedKey = "host/renamed" // the rename Phoenix rebooted for
 )
 
 // Module is the host module.
@@ -40,15 +52,22 @@ func (*Module) Name() string { return "host" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Host != nil }
 
-var (
-	tzRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$`) })
-)
-
 // plan is what the seed wants, computed from the seed and the root.
 type plan struct {
 	files    files.Plan
 	hostname string
 	notes    []string
+	// pveRename: the running node is to get a new name on a Proxmox VE
+	// host, which takes a reboot (see Apply).
+	pveRename bool
+	running   string // the running host name ("" offline)
+}
+
+// renamed records the rename Phoenix asked a reboot for.
+type renamed struct {
+	Name   string `json:"name"`
+	From   string `json:"from"`
+	BootID string `json:"boot_id"`
 }
 
 func (m *Module) plan(env *modules.Env) (*plan, error) {
@@ -69,8 +88,24 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 		p.notes = append(p.notes, "no network.management.address: /etc/hosts left alone")
 	}
 
+	old := strings.TrimSpace(readString(env.Root, HostnameFile))
+	p.running = strings.TrimSpace(readString(env.Root, KernelHostname))
+	if old != "" && old != h.Hostname {
+		if err := refuseRename(env.Root, old); err != nil {
+			return nil, err
+		}
+	}
+	if bhost.Exists(env.Root, PmxcfsBin) {
+		if (old != "" && old != h.Hostname) || (p.running != "" && p.running != h.Hostname) {
+			if err := pmxcfsResolves(env.Root, hosts, h.Hostname, &p.notes); err != nil {
+				return nil, err
+			}
+		}
+		p.pveRename = p.running != "" && p.running != h.Hostname
+	}
+
 	if tz := h.Timezone; tz != "" {
-		if !tzRE().MatchString(tz) || strings.Contains(tz, "..") {
+		if !seed.IsTimezone(tz) {
 			return nil, fmt.Errorf("host: timezone %q is not a zone name like Europe/Berlin", tz)
 		}
 		zone := path.Join(ZoneinfoDir, tz)
@@ -108,7 +143,10 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	if liveRename(env.Root, p.hostname) {
+	switch {
+	case p.pveRename:
+		out = append(out, "reboot to rename the running node "+p.running+" to "+p.hostname+" (pmxcfs takes the node name when it starts)")
+	case liveRename(env.Root, p.hostname):
 		out = append(out, "running host name: hostnamectl set-hostname "+p.hostname)
 	}
 	return out, nil
@@ -122,28 +160,56 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 		return res, err
 	}
 	res.Notes = p.notes
-	oldName := strings.TrimSpace(readString(env.Root, HostnameFile))
-	if oldName != "" && oldName != p.hostname {
-		if err := refuseRename(env.Root, oldName); err != nil {
-			return res, err
-		}
-	}
 	env.Say("host: " + p.hostname)
 	changed, err := p.files.Apply(env.Root)
 	res.Changed = changed
 	if err != nil {
 		return res, fmt.Errorf("host: %w", err)
 	}
-	if liveRename(env.Root, p.hostname) {
+	var rn renamed
+	if _, err := env.Store.Get(renamedKey, &rn); err != nil {
+		return res, fmt.Errorf("host: %w", err)
+	}
+	switch {
+	case p.pveRename && rn.Name == p.hostname && rn.BootID != env.BootID:
+		return res, fmt.Errorf("host: rebooted (boot %s) to rename the node to %s, but the running host name is still %s: something else sets it (DHCP, cloud-init?); not rebooting again", rn.BootID, p.hostname, p.running)
+	case p.pveRename:
+		// pmxcfs takes the node name from uname when it starts and links
+		// /etc/pve/local (and qemu-server, lxc) to nodes/<name> then
+		// (pve-cluster src/pmxcfs/pmxcfs.c:814-826,663-686,924), and every
+		// PVE tool and daemon caches the name for its lifetime (pve-common
+		// src/PVE/INotify.pm:521-533). A live rename would leave /etc/pve
+		// pointing at the old node until pve-cluster and every PVE daemon
+		// restarted; the storages, ACLs, firewall and containers that later
+		// modules write would land under the wrong node. A reboot is the
+		// one restart that covers them all (pveproxy's ExecStartPre
+		// `pvecm updatecerts` creates nodes/<new> then, pve-cluster
+		// src/PVE/Cluster/Setup.pm:359-378,572-588), and the engine stops
+		// the run here, so nothing after this module runs before it.
+		if rn.Name != p.hostname || rn.BootID != env.BootID {
+			if err := env.Store.Put(renamedKey, renamed{Name: p.hostname, From: p.running, BootID: env.BootID}); err != nil {
+				return res, fmt.Errorf("host: %w", err)
+			}
+		}
+		res.Reboot = true
+		res.Reason = "host: node renamed " + p.running + " -> " + p.hostname + ": pmxcfs and the PVE tools take the node name when they start; rebooting before anything uses /etc/pve"
+		return res, nil
+	case rn.Name != "":
+		res.Notes = append(res.Notes, "node renamed "+rn.From+" -> "+rn.Name+"; rebooted so that pmxcfs (/etc/pve/local) and the PVE daemons use the new name")
+		if err := env.Store.Delete(renamedKey); err != nil {
+			return res, fmt.Errorf("host: %w", err)
+		}
+	}
+	if !bhost.Exists(env.Root, PmxcfsBin) && liveRename(env.Root, p.hostname) {
 		// Renames the running system (kernel hostname) too; the file
 		// alone takes effect at the next boot. Decided from the running
 		// name, so a crash after the file write still renames.
-		if _, err := env.Run.Run(ctx, bhost.Cmd{Name: "hostnamectl", Args: []string{"set-hostname", p.hostname}}); err != nil {
+		if _, err := env.Runner.Run(ctx, bhost.Cmd{Name: "hostnamectl", Args: []string{"set-hostname", p.hostname}}); err != nil {
 			return res, fmt.Errorf("host: %w", err)
 		}
 	}
 	if contains(changed, ChronySources) && bhost.Exists(env.Root, ChronycBin) {
-		if _, err := env.Run.Run(ctx, bhost.Cmd{Name: "chronyc", Args: []string{"reload", "sources"}}); err != nil {
+		if _, err := env.Runner.Run(ctx, bhost.Cmd{Name: "chronyc", Args: []string{"reload", "sources"}}); err != nil {
 			// chronyd not running yet: it reads the drop-in when it starts.
 			res.Notes = append(res.Notes, "chrony not running: NTP sources apply when it starts")
 		}
@@ -167,10 +233,17 @@ func readString(r bhost.Root, p string) string {
 	return string(b)
 }
 
-// refuseRename stops a rename of a Proxmox node that already has guests:
-// their configuration lives under /etc/pve/nodes/<old name> and would be
-// orphaned. Renaming a fresh node is fine.
+// refuseRename stops a rename of a Proxmox node that already has guests
+// (their configuration lives under /etc/pve/nodes/<old name> and would be
+// orphaned) or is in a cluster (pve-docs pvecm.adoc:104-106: "Changing the
+// hostname and IP is not possible after cluster creation"). Renaming a
+// fresh, standalone node is fine.
 func refuseRename(r bhost.Root, old string) error {
+	for _, c := range []string{ClusterConf, CorosyncConf} {
+		if bhost.Exists(r, c) {
+			return fmt.Errorf("host: refusing to rename node %q: it is in a cluster (%s exists), whose members know it by that name; see %s", old, c, RenameDocs)
+		}
+	}
 	for _, d := range []string{"qemu-server", "lxc"} {
 		dir := path.Join("/etc/pve/nodes", old, d)
 		ents, err := r.ReadDir(dir)
@@ -179,11 +252,47 @@ func refuseRename(r bhost.Root, old string) error {
 		}
 		for _, e := range ents {
 			if strings.HasSuffix(e.Name(), ".conf") {
-				return fmt.Errorf("host: refusing to rename node %q: it has guests (%s); rename it by hand following the Proxmox docs", old, path.Join(dir, e.Name()))
+				return fmt.Errorf("host: refusing to rename node %q: it has guests (%s), whose configuration would stay under the old name; rename it by hand following %s", old, path.Join(dir, e.Name()), RenameDocs)
 			}
 		}
 	}
 	return nil
+}
+
+// pmxcfsResolves checks that the new node name will resolve to an address
+// pmxcfs accepts: it resolves its node name with getaddrinfo and refuses to
+// start when it gets only 127.x or ::1 (pve-cluster src/pmxcfs/pmxcfs.c:
+// 707-741,828-836), which would leave /etc/pve unmounted. /etc/hosts (as
+// the plan writes it, else as it is) mapping the name only to loopback is
+// an error; no entry at all is a note, since DNS may resolve it.
+func pmxcfsResolves(r bhost.Root, planned *files.File, name string, notes *[]string) error {
+	var data []byte
+	if planned != nil && !planned.Absent {
+		data = planned.Data
+	} else {
+		data, _ = r.ReadFile(HostsFile)
+	}
+	var addrs []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		for _, n := range f[min(1, len(f)):] {
+			if n == name || strings.HasPrefix(n, name+".") {
+				addrs = append(addrs, f[0])
+				break
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		*notes = append(*notes, fmt.Sprintf("%s does not name %s: pmxcfs must resolve it (DNS) to a non-loopback address, or it will not start; set network.management.address to have Phoenix write it", HostsFile, name))
+		return nil
+	}
+	for _, a := range addrs {
+		if !strings.HasPrefix(a, "127.") && a != "::1" {
+			return nil
+		}
+	}
+	return fmt.Errorf("host: %s maps %s only to %s: pmxcfs would refuse to start (it needs a non-loopback address for the node name), leaving /etc/pve unmounted; set network.management.address", HostsFile, name, strings.Join(addrs, ", "))
 }
 
 // KernelHostname is the running system's host name.

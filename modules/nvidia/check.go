@@ -26,9 +26,13 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	add := func(format string, a ...any) { todo = append(todo, fmt.Sprintf(format, a...)) }
 	j := &job{env: env, cfg: cfg, kernel: kernel}
 
+	meta, err := j.metaHeaders(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if hdr, err := j.headers(ctx); err != nil {
 		add("install kernel headers: %v", err)
-	} else if miss, err := m.apt(env.Run).Missing(ctx, hdr, "build-essential", "dkms"); err != nil {
+	} else if miss, err := m.apt(env.Runner).Missing(ctx, append([]string{hdr, "build-essential", "dkms"}, nonEmpty(meta)...)...); err != nil {
 		return nil, fmt.Errorf("nvidia: %w", err)
 	} else if len(miss) > 0 {
 		add("install %s", strings.Join(miss, " "))
@@ -41,7 +45,7 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	}
 
 	v := cfg.Version
-	vs, smiErr := smiVersions(ctx, env.Run)
+	vs, smiErr := smiVersions(ctx, env.Runner)
 	installed := smiErr == nil && sameVersion(vs, v, len(gpus)) == nil
 	if !installed {
 		now := "none"
@@ -51,7 +55,7 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 			now = lv
 		}
 		add("install NVIDIA driver %s from %s on %d GPU(s) (nvidia-smi now: %s)", v, cfg.Source, len(gpus), now)
-		if on, err := secureBoot(ctx, env.Root, env.Run); err == nil && on {
+		if on, err := secureBoot(ctx, env.Root, env.Runner); err == nil && on {
 			add("Secure Boot is enabled: the install will refuse (unsigned module)")
 		}
 	}
@@ -62,7 +66,7 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	if cfg.Source == SourcePackages {
 		mod = "nvidia-current"
 	}
-	if dk, err := dkmsStatus(ctx, env.Run); err != nil || !builtFor(dk, mod, v, kernel) {
+	if dk, err := dkmsStatus(ctx, env.Runner); err != nil || !builtFor(dk, mod, v, kernel) {
 		add("build the %s/%s DKMS module for kernel %s", mod, v, kernel)
 	}
 	if b, err := env.Root.ReadFile(ModulesLoadFile); err != nil || string(b) != modulesLoadConf {

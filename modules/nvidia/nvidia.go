@@ -149,6 +149,10 @@ func (j *job) changed(format string, a ...any) {
 	j.res.Changed = append(j.res.Changed, fmt.Sprintf(format, a...))
 }
 
+func (j *job) note(format string, a ...any) {
+	j.res.Notes = append(j.res.Notes, fmt.Sprintf(format, a...))
+}
+
 func (j *job) save() error {
 	b, _ := json.Marshal(j.p)
 	if string(b) == j.saved {
@@ -215,7 +219,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	if err != nil {
 		return modules.Result{}, err
 	}
-	j := &job{env: env, cfg: cfg, apt: m.apt(env.Run), kernel: kernel, gpus: gpus}
+	j := &job{env: env, cfg: cfg, apt: m.apt(env.Runner), kernel: kernel, gpus: gpus}
 	if _, err := env.Store.Get(KeyPhase, &j.p); err != nil {
 		return j.res, fmt.Errorf("nvidia: %w", err)
 	}
@@ -235,7 +239,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	if j.p.Phase == PhasePrepare {
 		// Refuse Secure Boot before the first reboot, not after it,
 		// unless the target driver already runs (signed by the admin).
-		if vs, err := smiVersions(ctx, env.Run); err != nil || sameVersion(vs, cfg.Version, len(gpus)) != nil {
+		if vs, err := smiVersions(ctx, env.Runner); err != nil || sameVersion(vs, cfg.Version, len(gpus)) != nil {
 			if err := j.refuseSecureBoot(ctx); err != nil {
 				return j.res, err
 			}
@@ -285,7 +289,7 @@ func (j *job) reboot(phase, reason, failMsg string) (bool, error) {
 // apt can install.
 func (j *job) headers(ctx context.Context) (string, error) {
 	cands := headerCandidates(j.kernel)
-	pol, err := policy(ctx, j.env.Run, cands...)
+	pol, err := policy(ctx, j.env.Runner, cands...)
 	if err != nil {
 		return "", err
 	}
@@ -307,6 +311,37 @@ func headerCandidates(kernel string) []string {
 	return []string{"proxmox-headers-" + kernel, "pve-headers-" + kernel, "linux-headers-" + kernel}
 }
 
+// MetaHeaders are the packages that always depend on the headers of the
+// newest kernel of the default series, tried in order: proxmox-default-headers
+// (PVE 8 and 9, next to proxmox-default-kernel), pve-headers (its name up
+// to PVE 7), linux-headers-amd64 (plain Debian). With one installed, every
+// kernel upgrade brings its headers, and DKMS's kernel postinst hook
+// rebuilds the driver for it; without headers the hook skips the kernel
+// (dkms dkms_autoinstaller.in:32-35, at 793fdab), and the next boot has no
+// driver. No Proxmox source names the meta package; the name is the one
+// Proxmox's guidance and the PVE 9 field notes use.
+var MetaHeaders = []string{"proxmox-default-headers", "pve-headers", "linux-headers-amd64"}
+
+// metaHeaders picks the installed headers meta package, else the first apt
+// can install; "" when apt has none.
+func (j *job) metaHeaders(ctx context.Context) (string, error) {
+	pol, err := policy(ctx, j.env.Runner, MetaHeaders...)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range MetaHeaders {
+		if pol[c].Installed != "" {
+			return c, nil
+		}
+	}
+	for _, c := range MetaHeaders {
+		if pol[c].Candidate != "" {
+			return c, nil
+		}
+	}
+	return "", nil
+}
+
 // prepare is phase 1: build prerequisites and nouveau out of the way.
 func (j *job) prepare(ctx context.Context) (bool, error) {
 	j.env.Say("nvidia 1/3: kernel headers, build tools, nouveau blacklist")
@@ -314,7 +349,16 @@ func (j *job) prepare(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	got, err := j.apt.Install(ctx, hdr, "build-essential", "dkms")
+	pkgs := []string{hdr, "build-essential", "dkms"}
+	switch meta, err := j.metaHeaders(ctx); {
+	case err != nil:
+		return false, err
+	case meta == "":
+		j.note("no kernel headers meta package in apt (tried %s): DKMS cannot rebuild the driver for the next kernel; install one before upgrading the kernel", strings.Join(MetaHeaders, ", "))
+	default:
+		pkgs = append(pkgs, meta)
+	}
+	got, err := j.apt.Install(ctx, pkgs...)
 	if err != nil {
 		return false, fmt.Errorf("nvidia: prerequisites: %w", err)
 	}
@@ -336,7 +380,7 @@ func (j *job) prepare(ctx context.Context) (bool, error) {
 	// The digest is recorded after update-initramfs succeeded, so a crash
 	// in between rebuilds it again rather than never.
 	if d := sum([]byte(blacklistConf)); j.p.Initramfs != d {
-		if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "update-initramfs", Args: []string{"-u"}, Timeout: 15 * time.Minute}); err != nil {
+		if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "update-initramfs", Args: []string{"-u"}, Timeout: 15 * time.Minute}); err != nil {
 			return false, fmt.Errorf("nvidia: rebuild initramfs: %w", err)
 		}
 		j.p.Initramfs = d
@@ -356,7 +400,7 @@ func (j *job) prepare(ctx context.Context) (bool, error) {
 func (j *job) install(ctx context.Context) (bool, error) {
 	j.env.Say("nvidia 2/3: driver " + j.cfg.Version + " (" + j.cfg.Source + ")")
 	v := j.cfg.Version
-	dk, err := dkmsStatus(ctx, j.env.Run)
+	dk, err := dkmsStatus(ctx, j.env.Runner)
 	if err != nil {
 		return false, err
 	}
@@ -384,7 +428,7 @@ func (j *job) install(ctx context.Context) (bool, error) {
 	}
 	if done && !builtFor(dk, mod, v, j.kernel) {
 		// Installed, but the running kernel is newer than the build.
-		if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "dkms", Args: []string{"install", "-m", mod, "-v", v, "-k", j.kernel}, Timeout: 30 * time.Minute}); err != nil {
+		if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "dkms", Args: []string{"install", "-m", mod, "-v", v, "-k", j.kernel}, Timeout: 30 * time.Minute}); err != nil {
 			return false, fmt.Errorf("nvidia: build %s %s for kernel %s: %w", mod, v, j.kernel, err)
 		}
 		j.changed("built %s %s for kernel %s", mod, v, j.kernel)
@@ -404,7 +448,7 @@ func (j *job) install(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if dk, err = dkmsStatus(ctx, j.env.Run); err != nil {
+		if dk, err = dkmsStatus(ctx, j.env.Runner); err != nil {
 			return false, err
 		}
 		if !builtFor(dk, mod, v, j.kernel) {
@@ -438,7 +482,7 @@ func (j *job) install(ctx context.Context) (bool, error) {
 
 // modprobe runs modprobe and returns its stderr's first line on failure.
 func (j *job) modprobe(ctx context.Context, args ...string) (string, error) {
-	out, err := j.env.Run.Run(ctx, host.Cmd{Name: "modprobe", Args: args, Timeout: 5 * time.Minute})
+	out, err := j.env.Runner.Run(ctx, host.Cmd{Name: "modprobe", Args: args, Timeout: 5 * time.Minute})
 	if err != nil {
 		msg := strings.TrimSpace(string(out.Stderr))
 		if msg == "" {
@@ -452,7 +496,7 @@ func (j *job) modprobe(ctx context.Context, args ...string) (string, error) {
 // refuseSecureBoot stops before an install that would give a module the
 // kernel refuses to load.
 func (j *job) refuseSecureBoot(ctx context.Context) error {
-	on, err := secureBoot(ctx, j.env.Root, j.env.Run)
+	on, err := secureBoot(ctx, j.env.Root, j.env.Runner)
 	if err != nil {
 		return err
 	}
@@ -468,7 +512,7 @@ func (j *job) refuseSecureBoot(ctx context.Context) error {
 func (j *job) removeOld(ctx context.Context, runfile, pkgs bool, dk []dkmsEntry) error {
 	v := j.cfg.Version
 	if runfile && (j.cfg.Source == SourcePackages || !has(dk, "nvidia", v)) {
-		if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "nvidia-uninstall", Args: []string{"--silent"}, Timeout: 30 * time.Minute}); err != nil {
+		if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "nvidia-uninstall", Args: []string{"--silent"}, Timeout: 30 * time.Minute}); err != nil {
 			return fmt.Errorf("nvidia: remove the earlier runfile install: %w", err)
 		}
 		j.changed("removed the earlier runfile driver")
@@ -497,7 +541,7 @@ func has(dk []dkmsEntry, mod, v string) bool {
 // installPackages installs Debian's driver packages, after checking that
 // apt offers the target version (they live in the non-free component).
 func (j *job) installPackages(ctx context.Context) error {
-	pol, err := policy(ctx, j.env.Run, "nvidia-driver")
+	pol, err := policy(ctx, j.env.Runner, "nvidia-driver")
 	if err != nil {
 		return err
 	}
@@ -538,7 +582,7 @@ func (j *job) installRunfile(ctx context.Context) error {
 	}
 	// sh FILE is how NVIDIA documents running it: no exec bit needed.
 	args := append(append([]string{file}, RunfileFlags...), rf.Flags...)
-	if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "sh", Args: args, Timeout: time.Hour}); err != nil {
+	if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "sh", Args: args, Timeout: time.Hour}); err != nil {
 		return fmt.Errorf("nvidia: runfile %s: %w (the installer logs to /var/log/nvidia-installer.log)", filepath.Base(file), err)
 	}
 	j.changed("installed NVIDIA driver %s from %s", j.cfg.Version, filepath.Base(file))
@@ -578,7 +622,7 @@ func (j *job) fetch(ctx context.Context, rf *seed.Runfile) (string, error) {
 		return "", fmt.Errorf("nvidia: %w", err)
 	}
 	j.env.Say("nvidia 2/3: downloading " + name)
-	if err := fetch.Download(ctx, j.env.Run, rf.URL, final, rf.SHA256); err != nil {
+	if err := fetch.Download(ctx, j.env.Runner, rf.URL, final, rf.SHA256); err != nil {
 		if mm := (*fetch.MismatchError)(nil); errors.As(err, &mm) {
 			return "", refuse(final, mm)
 		}
@@ -626,7 +670,7 @@ func (j *job) verify(ctx context.Context) (bool, error) {
 	if changed {
 		j.changed("wrote %s", ModulesLoadFile)
 	}
-	vs, err := smiVersions(ctx, j.env.Run)
+	vs, err := smiVersions(ctx, j.env.Runner)
 	if err != nil {
 		return false, fmt.Errorf("nvidia: driver %s does not answer: %w", v, err)
 	}
@@ -693,11 +737,11 @@ func (j *job) enablePersistenced(ctx context.Context) error {
 			return fmt.Errorf("nvidia: %w", err)
 		}
 		j.changed("wrote %s", PersistencedUnit)
-		if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"daemon-reload"}}); err != nil {
+		if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"daemon-reload"}}); err != nil {
 			return fmt.Errorf("nvidia: %w", err)
 		}
 	}
-	if _, err := j.env.Run.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"enable", "--now", "nvidia-persistenced.service"}}); err != nil {
+	if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"enable", "--now", "nvidia-persistenced.service"}}); err != nil {
 		return fmt.Errorf("nvidia: enable nvidia-persistenced: %w", err)
 	}
 	j.changed("enabled nvidia-persistenced")

@@ -2,6 +2,7 @@ package nvidia
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -583,5 +584,73 @@ func TestCheckFresh(t *testing.T) {
 		if c.Name == "apt-get" || c.Name == "modprobe" || c.Name == "update-initramfs" {
 			t.Errorf("Check ran %s", c.String())
 		}
+	}
+}
+
+// TestKernelUpgradeAfterPhoenix: Phoenix installs the headers meta package
+// (proxmox-default-headers) with the driver, so a kernel upgrade long after
+// Phoenix disabled itself brings the new kernel's headers, DKMS's kernel
+// hook rebuilds the driver for it, and after the reboot into it the driver
+// is loaded, nvidia-smi works and the device majors the containers' devN
+// entries were set up for are unchanged. Without the meta package the same
+// upgrade leaves the new kernel without a driver: the fake is strict
+// enough to tell.
+func TestKernelUpgradeAfterPhoenix(t *testing.T) {
+	const k2 = "6.14.8-2-pve"
+	for _, withMeta := range []bool{true, false} {
+		t.Run(fmt.Sprintf("meta=%v", withMeta), func(t *testing.T) {
+			st := fake.NewState(kernel, 1, debV)
+			if !withMeta {
+				delete(st.Available, fake.MetaHeaders)
+			}
+			r := newRig(t, st)
+			s := runfileSeed(v1, url1)
+			res, err := r.apply(s) // phase 1: prerequisites, then a reboot for nouveau
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.boot()
+			if r.converge(s); withMeta {
+				if _, ok := r.state().Installed[fake.MetaHeaders]; !ok {
+					t.Fatalf("installed %v, want %s", r.state().Installed, fake.MetaHeaders)
+				}
+			} else if !strings.Contains(strings.Join(res.Notes, "\n"), "no kernel headers meta package") {
+				t.Errorf("notes %q: want the missing meta package said", res.Notes)
+			}
+			majors := r.read("/proc/devices")
+
+			// Phoenix is done; the admin upgrades and reboots.
+			r.set(func(st *fake.State) { st.UpgradeKernel(k2) })
+			r.boot()
+			got := r.state()
+			if got.Kernel != k2 {
+				t.Fatalf("running %s, want %s", got.Kernel, k2)
+			}
+			if !withMeta {
+				if _, ok := got.Loaded["nvidia"]; ok {
+					t.Error("driver loaded on the new kernel without its headers: the fake proves nothing")
+				}
+				return
+			}
+			if got.Loaded["nvidia"] != v1 {
+				t.Errorf("loaded %v, want nvidia %s on %s", got.Loaded, v1, k2)
+			}
+			if _, ok := got.Installed["proxmox-headers-"+k2]; !ok {
+				t.Errorf("no headers for %s: %v", k2, got.Installed)
+			}
+			if r.read("/proc/devices") != majors {
+				t.Errorf("device majors changed:\n%s\nwant\n%s", r.read("/proc/devices"), majors)
+			}
+			// nvidia-smi answers: the driver is usable without Phoenix.
+			out, err := r.run.Run(context.Background(), host.Cmd{Name: "nvidia-smi", Args: []string{"--query-gpu=driver_version", "--format=csv,noheader"}})
+			if err != nil || strings.TrimSpace(string(out.Stdout)) != v1 {
+				t.Errorf("nvidia-smi: %q %v", out.Stdout, err)
+			}
+			// And Phoenix, if it ran again, would find nothing to do.
+			r.run.Reset()
+			if todo := r.check(s); len(todo) != 0 {
+				t.Errorf("check after the upgrade: %q", todo)
+			}
+		})
 	}
 }

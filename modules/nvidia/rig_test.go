@@ -72,7 +72,7 @@ func (r *rig) boot() {
 }
 
 func (r *rig) env(s *seed.Seed) *modules.Env {
-	return &modules.Env{Seed: s, Run: r.run, Root: r.root, Store: r.store, Bundle: r.bundle, BootID: r.state().BootID()}
+	return &modules.Env{Seed: s, Runner: r.run, Root: r.root, Store: r.store, Bundle: r.bundle, BootID: r.state().BootID()}
 }
 
 func (r *rig) apply(s *seed.Seed) (modules.Result, error) {
@@ -166,3 +166,9 @@ func writeFile(t *testing.T, p string, b []byte) {
 }
 
 func fakehostFail(code int, stderr string) fakehost.Result { return fakehost.Fail(code, stderr) }
+
+func (r *rig) read(p string) string {
+	r.t.Helper()
+	b, _ := r.root.ReadFile(p)
+	return string(b)
+}

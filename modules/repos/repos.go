@@ -384,7 +384,7 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	if m.upgradeDue(env) {
 		out = append(out, "apt-get dist-upgrade")
 	}
-	missing, err := m.APT(env.Run).Missing(ctx, p.packages...)
+	missing, err := m.APT(env.Runner).Missing(ctx, p.packages...)
 	if err != nil {
 		return nil, fmt.Errorf("repos: %w", err)
 	}
@@ -415,7 +415,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	if err != nil {
 		return res, err
 	}
-	client := m.APT(env.Run)
+	client := m.APT(env.Runner)
 	pending, err := p.files.Pending(env.Root)
 	if err != nil {
 		return res, fmt.Errorf("repos: %w", err)

@@ -69,7 +69,7 @@ type run struct {
 }
 
 func (r *run) cmd(ctx context.Context, c host.Cmd) (string, error) {
-	out, err := r.Env.Run.Run(ctx, c)
+	out, err := r.Env.Runner.Run(ctx, c)
 	return string(out.Stdout), err
 }
 
@@ -79,7 +79,7 @@ func (r *run) converge(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a := apt.New(r.Env.Run)
+	a := apt.New(r.Env.Runner)
 	missing, err := a.Missing(ctx, Package)
 	if err != nil {
 		return err
@@ -163,7 +163,7 @@ func (r *run) testparm(ctx context.Context, candidate []byte) error {
 		return err
 	}
 	defer r.Env.Root.Remove(p)
-	out, err := r.Env.Run.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", r.Env.CmdPath(p)}})
+	out, err := r.Env.Runner.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", r.Env.CmdPath(p)}})
 	var bad []string
 	for _, line := range strings.Split(string(out.Stderr), "\n") {
 		if strings.Contains(line, "Unknown parameter encountered") || strings.Contains(line, "Ignoring") || strings.Contains(line, "Error loading") {
@@ -185,7 +185,7 @@ func (r *run) testparm(ctx context.Context, candidate []byte) error {
 
 // passes reports whether testparm accepts a config file as it is.
 func (r *run) passes(ctx context.Context, file string) bool {
-	_, err := r.Env.Run.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", file}})
+	_, err := r.Env.Runner.Run(ctx, host.Cmd{Name: TestparmCmd, Args: []string{"-s", file}})
 	return err == nil
 }
 
@@ -264,6 +264,11 @@ func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string
 	switch {
 	case u.PasswordFile != "":
 		pw, err := r.readSecret(u.PasswordFile)
+		if errors.Is(err, fs.ErrNotExist) && exists && !strings.HasPrefix(u.PasswordFile, "/") {
+			// The bundle's plaintext copy is removed once the seed
+			// completed (cmd/phoenix scrubBundle); the password was set.
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("user %q: password file: %w", u.Name, unwrapPath(err))
 		}

@@ -209,7 +209,7 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 	var steps []step
 	var pve *pveState
 	run := func(name string, args []string, stdin []byte) error {
-		_, err := env.Run.Run(ctx, host.Cmd{Name: name, Args: args, Stdin: stdin, Timeout: 2 * time.Minute})
+		_, err := env.Runner.Run(ctx, host.Cmd{Name: name, Args: args, Stdin: stdin, Timeout: 2 * time.Minute})
 		return err
 	}
 	seen := map[string]bool{}
@@ -280,7 +280,7 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 		steps = append(steps, keySteps...)
 		if u.Proxmox != nil {
 			if pve == nil {
-				if pve, err = readPVE(ctx, env.Run); err != nil {
+				if pve, err = readPVE(ctx, env.Runner); err != nil {
 					return nil, err
 				}
 			}

@@ -88,7 +88,7 @@ func newBox(t testing.TB) *box {
 		b.run.Handle(tool, testkit.Real)
 	}
 	b.run.Handle("pveum", b.pve.Handler)
-	b.env = &modules.Env{Seed: testSeed(), Run: b.run, Root: root, Store: modules.NewStore(root),
+	b.env = &modules.Env{Seed: testSeed(), Runner: b.run, Root: root, Store: modules.NewStore(root),
 		Log: slog.New(slog.NewTextHandler(b.log, nil))}
 	return b
 }

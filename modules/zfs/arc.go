@@ -14,6 +14,14 @@ import (
 )
 
 const (
+	// ARCStats is the ARC's kstat; its c_min row is the live arc_c_min.
+	ARCStats = "/proc/spl/kstat/zfs/arcstats"
+	// MemInfo gives MemTotal, the RAM arc_c_min derives from.
+	MemInfo = "/proc/meminfo"
+	// arcMinFloor is arc_c_min's floor, 2 << SPA_MAXBLOCKSHIFT = 32 MiB
+	// (openzfs module/zfs/arc.c:8053; include/sys/fs/zfs.h:2104).
+	arcMinFloor = 2 << 24
+
 	arcBlock   = "zfs-arc"
 	arcPending = "zfs/initramfs-pending"
 	// minARC is the smallest zfs_arc_max ZFS honours (64 MiB); smaller
@@ -37,6 +45,9 @@ func (r *run) arc(ctx context.Context, arcMax string) error {
 		}
 		if n < minARC {
 			return fmt.Errorf("arc_max: %s is below the 64M ZFS accepts", arcMax)
+		}
+		if err := r.arcAboveMin(arcMax, n); err != nil {
+			return err
 		}
 		body := fmt.Sprintf("options zfs zfs_arc_max=%d\n", n)
 		old, err := r.Env.Root.ReadFile(ModprobeConf)
@@ -106,4 +117,58 @@ func (r *run) arcLive(n int64) error {
 		}
 		return nil
 	})
+}
+
+// arcAboveMin refuses an arc_max OpenZFS would ignore on this host. A live
+// change of zfs_arc_max (the sysfs write arcLive does) goes through
+// arc_tuning_update, which takes it only when it is above arc_c_min
+// (openzfs module/zfs/arc.c:7637-7640, at be7657e); otherwise the sysfs file
+// shows the new value while the ARC keeps its old limit. pve-docs
+// local-zfs.adoc:617-628 says the same. arc_c_min defaults to 1/32 of RAM,
+// at least 32 MiB (arc.c:8053, arc_all_memory = total RAM pages,
+// module/os/linux/zfs/arc_os.c:100-107). (At module load an option below
+// arc_c_min is taken and arc_c_min lowered instead, arc.c:8084-8091, so a
+// host rebooted with the modprobe.d line would use it; Phoenix refuses it
+// anyway, since the run would report a limit that is not in effect.)
+//
+// arc_c_min is read live from the ARC's kstat when the module is loaded (it
+// reflects a zfs_arc_min the admin set), else derived from MemTotal. With
+// neither readable (an offline image) there is nothing to compare with.
+func (r *run) arcAboveMin(arcMax string, n int64) error {
+	cmin, from := r.arcMin()
+	if cmin == 0 || n > cmin {
+		return nil
+	}
+	least := (cmin/(1<<20) + 1) // whole MiB above arc_c_min
+	return fmt.Errorf("arc_max: %s (%d bytes) is at or below this host's arc_c_min of %d bytes (%s); OpenZFS ignores such a limit (module/zfs/arc.c:7637-7640), so it would not take effect. The smallest arc_max that works here is %dM, or set zfs_arc_min lower first (pve-docs local-zfs.adoc:617-628)",
+		arcMax, n, cmin, from, least)
+}
+
+// arcMin is the host's arc_c_min and where it came from, 0 if unknown.
+func (r *run) arcMin() (int64, string) {
+	if b, err := r.Env.Root.ReadFile(ARCStats); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) == 3 && f[0] == "c_min" {
+				if v, err := strconv.ParseInt(f[2], 10, 64); err == nil {
+					return v, "c_min in " + ARCStats
+				}
+			}
+		}
+	}
+	b, err := r.Env.Root.ReadFile(MemInfo)
+	if err != nil {
+		return 0, ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return 0, ""
+			}
+			return max(kb*1024/32, arcMinFloor), fmt.Sprintf("1/32 of MemTotal %d kB in %s", kb, MemInfo)
+		}
+	}
+	return 0, ""
 }

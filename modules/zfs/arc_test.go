@@ -69,3 +69,41 @@ func TestARCTooSmall(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestARCAtOrBelowCMin: on a 512 GiB host arc_c_min is 16 GiB (1/32 of
+// RAM), and OpenZFS ignores a live zfs_arc_max at or below it
+// (module/zfs/arc.c:7637-7640). Plan (Check) and Apply refuse it before
+// writing anything, naming the smallest value that works; a live c_min
+// (arcstats, lowered by the admin's zfs_arc_min) is preferred over RAM.
+func TestARCAtOrBelowCMin(t *testing.T) {
+	e := newEnv(t)
+	must(t, e.root.WriteFile("/proc/meminfo", []byte("MemTotal:       536870912 kB\nMemFree:        1000 kB\n"), 0o644, hostOwner0))
+	must(t, e.root.WriteFile("/sys/module/zfs/parameters/zfs_arc_max", []byte("0\n"), 0o644, hostOwner0))
+	for _, v := range []string{"16G", "8G"} {
+		s := testkit.Seed(t, "zfs:\n  arc_max: "+v+"\n")
+		_, err := e.check(s)
+		if err == nil || !strings.Contains(err.Error(), "at or below this host's arc_c_min of 17179869184 bytes") ||
+			!strings.Contains(err.Error(), "smallest arc_max that works here is 16385M") {
+			t.Errorf("check %s: err = %v", v, err)
+		}
+		if _, err := e.apply(s); err == nil {
+			t.Errorf("apply %s accepted", v)
+		}
+	}
+	if _, err := e.root.Stat("/etc/modprobe.d/zfs.conf"); err == nil {
+		t.Error("zfs.conf written for a refused limit")
+	}
+	// The smallest value it names works.
+	if _, err := e.apply(testkit.Seed(t, "zfs:\n  arc_max: 16385M\n")); err != nil {
+		t.Errorf("16385M: %v", err)
+	}
+	// The live c_min wins over RAM: an admin who lowered zfs_arc_min to
+	// 4 GiB can set 8G.
+	must(t, e.root.WriteFile("/proc/spl/kstat/zfs/arcstats", []byte("13 1 0x01 147 39984 5478993893 87238452830221\nname                            type data\nhits                            4    123\nc                               4    17179869184\nc_min                           4    4294967296\nc_max                           4    274877906944\n"), 0o644, hostOwner0))
+	if _, err := e.apply(testkit.Seed(t, "zfs:\n  arc_max: 8G\n")); err != nil {
+		t.Errorf("8G over a 4 GiB live c_min: %v", err)
+	}
+	if _, err := e.check(testkit.Seed(t, "zfs:\n  arc_max: 4G\n")); err == nil || !strings.Contains(err.Error(), "c_min in /proc/spl/kstat/zfs/arcstats") {
+		t.Errorf("4G over a 4 GiB live c_min: %v", err)
+	}
+}

@@ -115,7 +115,7 @@ func TestParseStorageCfg(t *testing.T) {
 }
 
 func TestCreateArgs(t *testing.T) {
-	p := &seed.Pool{Name: "t", Layout: "raidz2", Disks: []string{"/dev/disk/by-id/a", "/dev/disk/by-id/b", "/dev/disk/by-id/c"},
+	p := &seed.Pool{Name: "t", Layout: "raidz2", Disks: []string{"/dev/disk/by-id/a", "/dev/disk/by-id/b", "/dev/disk/by-id/c", "/dev/disk/by-id/d"},
 		Options: map[string]string{"autotrim": "off", "comment": "x"}, Properties: map[string]string{"atime": "on", "recordsize": "1M"}, Mountpoint: "/t"}
 	vs, err := expected(p)
 	if err != nil {
@@ -124,7 +124,7 @@ func TestCreateArgs(t *testing.T) {
 	got := createArgs(p, vs)
 	want := []string{"create", "-o", "ashift=12", "-o", "autotrim=off", "-o", "comment=x",
 		"-O", "compression=lz4", "-O", "atime=on", "-O", "xattr=sa", "-O", "acltype=posixacl", "-O", "recordsize=1M",
-		"-O", "mountpoint=/t", "t", "raidz2", "/dev/disk/by-id/a", "/dev/disk/by-id/b", "/dev/disk/by-id/c"}
+		"-O", "mountpoint=/t", "t", "raidz2", "/dev/disk/by-id/a", "/dev/disk/by-id/b", "/dev/disk/by-id/c", "/dev/disk/by-id/d"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}

@@ -122,18 +122,12 @@ func vdevType(name string) string {
 	return ""
 }
 
-// expected is the seed's layout of p, with disks as device paths.
+// expected is the seed's layout of p, with disks as device paths. The
+// layout rules are the seed's (seed.Pool.LayoutErr, what `phoenix
+// validate` enforces); this only maps them to vdevs.
 func expected(p *seed.Pool) ([]vdev, error) {
-	layout := p.Layout
-	if layout == "" {
-		switch {
-		case len(p.VDevs) > 0:
-			layout = "stripe"
-		case len(p.Disks) == 1:
-			layout = "single"
-		default:
-			return nil, fmt.Errorf("pool %q: layout is required for %d disks", p.Name, len(p.Disks))
-		}
+	if err := p.LayoutErr(); err != nil {
+		return nil, fmt.Errorf("pool %q: %w", p.Name, err)
 	}
 	paths := func(ds []string) []string {
 		out := make([]string, len(ds))
@@ -142,42 +136,17 @@ func expected(p *seed.Pool) ([]vdev, error) {
 		}
 		return out
 	}
-	min := map[string]int{"single": 1, "mirror": 2, "raidz1": 2, "raidz2": 3, "raidz3": 4}
-	switch layout {
+	switch p.Layout {
 	case "single":
-		if len(p.Disks) != 1 {
-			return nil, fmt.Errorf("pool %q: layout single takes exactly one disk, not %d", p.Name, len(p.Disks))
-		}
 		return []vdev{{Type: "disk", Disks: paths(p.Disks)}}, nil
-	case "mirror", "raidz1", "raidz2", "raidz3":
-		if len(p.Disks) < min[layout] {
-			return nil, fmt.Errorf("pool %q: layout %s needs at least %d disks, not %d", p.Name, layout, min[layout], len(p.Disks))
-		}
-		return []vdev{{Type: layout, Disks: paths(p.Disks)}}, nil
 	case "stripe":
-		if len(p.VDevs) == 0 {
-			var out []vdev
-			for _, d := range p.Disks {
-				out = append(out, vdev{Type: "disk", Disks: []string{diskPath(d)}})
-			}
-			if len(out) == 0 {
-				return nil, fmt.Errorf("pool %q: layout stripe needs vdevs or disks", p.Name)
-			}
-			return out, nil
-		}
-		var out []vdev
-		for i, v := range p.VDevs {
-			if min[v.Type] == 0 || v.Type == "single" {
-				return nil, fmt.Errorf("pool %q: vdevs[%d]: type %q is not mirror, raidz1, raidz2 or raidz3", p.Name, i, v.Type)
-			}
-			if len(v.Disks) < min[v.Type] {
-				return nil, fmt.Errorf("pool %q: vdevs[%d]: %s needs at least %d disks", p.Name, i, v.Type, min[v.Type])
-			}
+		out := make([]vdev, 0, len(p.VDevs))
+		for _, v := range p.VDevs {
 			out = append(out, vdev{Type: v.Type, Disks: paths(v.Disks)})
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("pool %q: unknown layout %q", p.Name, layout)
+	return []vdev{{Type: p.Layout, Disks: paths(p.Disks)}}, nil
 }
 
 // shape renders a layout with whole-disk names, order-independent, for

@@ -94,7 +94,7 @@ func (r *run) note(format string, a ...any) {
 
 // cmd runs an external command and returns its stdout.
 func (r *run) cmd(ctx context.Context, name string, args ...string) (string, error) {
-	out, err := r.Env.Run.Run(ctx, host.Cmd{Name: name, Args: args})
+	out, err := r.Env.Runner.Run(ctx, host.Cmd{Name: name, Args: args})
 	return string(out.Stdout), err
 }
 

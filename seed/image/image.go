@@ -130,7 +130,9 @@ func writeAtomic(out string, fill func(tmp *os.File) error) (err error) {
 	if err := fill(tmp); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	// 0600 whatever the umask: the image carries the seed (password
+	// hashes) and any password files next to it.
+	if err := tmp.Chmod(0o600); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {

@@ -52,6 +52,10 @@ func CleanRel(rel string) (string, error) {
 	return c, nil
 }
 
+// DirBundle is the bundle of a seed file on this machine: the directory
+// holding it (what `phoenix seed sign` hashes into the manifest).
+func DirBundle(dir string) Bundle { return dirBundle{dir: dir} }
+
 // dirBundle is the directory next to a seed file, as a real path.
 type dirBundle struct{ dir string }
 
@@ -145,7 +149,7 @@ func (f *Found) CopyBundle(root host.Root, dir string, paths []string) (map[stri
 		if _, dup := sums[c]; dup {
 			continue
 		}
-		sum, err := copyOne(root, f.Bundle, c, path.Join(dir, c))
+		sum, err := copyOne(root, f.Bundle, c, path.Join(dir, c), f.Manifest)
 		if err != nil {
 			return nil, fmt.Errorf("seed bundle: copy %s from %s: %w", c, f.Bundle, err)
 		}
@@ -158,7 +162,14 @@ func (f *Found) CopyBundle(root host.Root, dir string, paths []string) (map[stri
 	return sums, nil
 }
 
-func copyOne(root host.Root, b Bundle, rel, dst string) (string, error) {
+// copyOne copies one file; with a signed manifest, a file that is not
+// listed or differs from it is refused before it replaces anything.
+func copyOne(root host.Root, b Bundle, rel, dst string, man *Manifest) (string, error) {
+	if man != nil {
+		if _, ok := man.Files[rel]; !ok {
+			return "", man.CheckFile(rel, "")
+		}
+	}
 	in, err := b.Open(rel)
 	if err != nil {
 		return "", err
@@ -178,6 +189,12 @@ func copyOne(root host.Root, b Bundle, rel, dst string) (string, error) {
 	if _, err := io.Copy(io.MultiWriter(tmp, h), in); err != nil {
 		return "", err
 	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if man != nil {
+		if err := man.CheckFile(rel, "sha256:"+sum); err != nil {
+			return "", err
+		}
+	}
 	if err := tmp.Chmod(0o600); err != nil {
 		return "", err
 	}
@@ -194,7 +211,7 @@ func copyOne(root host.Root, b Bundle, rel, dst string) (string, error) {
 		_ = d.Sync()
 		d.Close()
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return sum, nil
 }
 
 // isNotExist reports a missing file through any wrapping.

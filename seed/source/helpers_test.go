@@ -166,7 +166,9 @@ func addBlock(t testing.TB, r *host.DirRoot, d fakeBlock) {
 	}
 	if d.image != "" {
 		os.MkdirAll(r.Path("/dev"), 0o755)
-		if err := os.Symlink(d.image, r.Path("/dev/"+d.name)); err != nil {
+		// A hard link, not a symlink: the root resolves symlinks inside
+		// itself, so a link to the image's real path would dangle.
+		if err := os.Link(d.image, r.Path("/dev/"+d.name)); err != nil {
 			t.Fatal(err)
 		}
 	}

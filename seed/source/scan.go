@@ -89,7 +89,8 @@ type match struct {
 	data    []byte
 	signed  bool
 	signer  string
-	primary bool // label matched (PHOENIX or phoenix.seed=label:), not PROXMOX-AIS
+	man     *Manifest // the signed manifest, when signed
+	primary bool      // label matched (PHOENIX or phoenix.seed=label:), not PROXMOX-AIS
 }
 
 // fromVolumes scans (and waits for) volumes labelled label.
@@ -208,7 +209,17 @@ func (l *locator) tryVolume(v volume, label string) (m match, ok bool, reason st
 	if isNotExist(err) {
 		sig = nil
 	}
-	m.signed, m.signer, err = l.judge(m.seed, m.data, sig)
+	var man []byte
+	if sig != nil {
+		man, err = readVolumeFile(fsys, manifestName(m.seed))
+		if err != nil && !isNotExist(err) {
+			return m, false, err.Error()
+		}
+		if isNotExist(err) {
+			man = nil
+		}
+	}
+	m.signed, m.signer, m.man, err = l.judge(m.seed, m.data, sig, man)
 	if err != nil {
 		l.warn("%s ignored: %v", v, err)
 		return m, false, "ignored: " + err.Error()
@@ -249,11 +260,12 @@ func (l *locator) choose(ms []match) *Found {
 		return &Found{Origin: m.v.String(), Name: m.seed, Signed: m.signed, Signer: m.signer, source: &src, sourceErr: err}
 	}
 	return &Found{
-		Origin: m.v.String(),
-		Name:   m.seed,
-		Data:   m.data,
-		Signed: m.signed,
-		Signer: m.signer,
-		Bundle: volumeBundle{v: m.v, dir: path.Dir(m.seed)},
+		Origin:   m.v.String(),
+		Name:     m.seed,
+		Data:     m.data,
+		Signed:   m.signed,
+		Signer:   m.signer,
+		Manifest: m.man,
+		Bundle:   volumeBundle{v: m.v, dir: path.Dir(m.seed)},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/seed"
 	"github.com/phoenix-pve/phoenix/seed/remote"
 	"github.com/phoenix-pve/phoenix/seed/sign"
 )
@@ -38,7 +40,7 @@ const (
 	// DefaultWait is how long Locate waits for a late USB device.
 	DefaultWait = 30 * time.Second
 	// MaxSeedSize bounds a seed file read from anywhere.
-	MaxSeedSize = 4 << 20
+	MaxSeedSize = seed.MaxSize
 )
 
 // LocalSeeds are the seed files under ConfigDir, in the order tried.
@@ -84,6 +86,9 @@ type Found struct {
 	// Signed is true when a signature verified; Signer is its principal.
 	Signed bool
 	Signer string
+	// Manifest is the signed manifest of a signed seed: CopyBundle checks
+	// every file against it. Nil for unsigned and local seeds.
+	Manifest *Manifest
 	// Bundle reads the files the seed refers to (nil when Disabled).
 	Bundle Bundle
 	// Disabled is set by phoenix.disable on the kernel command line.
@@ -266,6 +271,10 @@ func (l *locator) fromFile(origin, real string) (*Found, error) {
 	}, nil
 }
 
+// readLimited reads a seed file of at most MaxSeedSize bytes. Only regular
+// files: a device (whose Stat size is 0) or a FIFO could otherwise feed an
+// unbounded or foreign seed. The limit is enforced on the bytes read from
+// the same open file, not on what Stat said.
 func readLimited(p string) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -279,10 +288,20 @@ func readLimited(p string) ([]byte, error) {
 	if fi.IsDir() {
 		return nil, fmt.Errorf("is a directory")
 	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s): a seed file must be a plain file", fi.Mode().Type())
+	}
 	if fi.Size() > MaxSeedSize {
 		return nil, fmt.Errorf("%d bytes: larger than %d", fi.Size(), MaxSeedSize)
 	}
-	return os.ReadFile(p)
+	data, err := io.ReadAll(io.LimitReader(f, MaxSeedSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSeedSize {
+		return nil, fmt.Errorf("more than %d bytes: larger than the limit", MaxSeedSize)
+	}
+	return data, nil
 }
 
 // requireSigned reports whether unsigned volume seeds are refused before
@@ -298,33 +317,54 @@ func (l *locator) requireSigned() (bool, string) {
 }
 
 // judge applies the signature policy to a volume seed. It returns the
-// signer (empty when unsigned) or why the seed is refused.
-func (l *locator) judge(name string, data, sig []byte) (signed bool, signer string, refuse error) {
+// signer (empty when unsigned) and the signed manifest, or why the seed is
+// refused. A signature covers the manifest (seed.yaml.manifest), which
+// names the seed's digest, its bundle files' digests and a serial.
+func (l *locator) judge(name string, data, sig, manifest []byte) (signed bool, signer string, man *Manifest, refuse error) {
 	required, reason := l.requireSigned()
 	if sig == nil {
 		switch {
 		case l.o.Completed:
-			return false, "", fmt.Errorf("unsigned seed ignored after the first completion: sign it with `phoenix seed sign` and list the key in %s", AllowedSigners)
+			return false, "", nil, fmt.Errorf("unsigned seed ignored after the first completion: sign it with `phoenix seed sign` and list the key in %s", AllowedSigners)
 		case required:
-			return false, "", fmt.Errorf("unsigned seed refused: %s", reason)
+			return false, "", nil, fmt.Errorf("unsigned seed refused: %s", reason)
 		}
-		return false, "", nil
+		return false, "", nil, nil
 	}
 	allowed, err := l.o.Root.ReadFile(AllowedSigners)
 	if err != nil {
 		if !isNotExist(err) {
-			return false, "", fmt.Errorf("read %s: %w", AllowedSigners, err)
+			return false, "", nil, fmt.Errorf("read %s: %w", AllowedSigners, err)
 		}
 		if l.o.Completed || required {
-			return false, "", fmt.Errorf("%s%s present but %s is absent: cannot verify it", name, SigSuffix, AllowedSigners)
+			return false, "", nil, fmt.Errorf("%s%s present but %s is absent: cannot verify it", name, SigSuffix, AllowedSigners)
 		}
 		l.warn("%s%s not verified: %s is absent (accepted unsigned before the first completion)", name, SigSuffix, AllowedSigners)
-		return false, "", nil
+		return false, "", nil, nil
 	}
-	return l.verify(name, data, sig, allowed)
+	// From here on the signature is meant to be checked, so anything wrong
+	// with it refuses the seed, even before completion.
+	if manifest == nil {
+		return false, "", nil, fmt.Errorf("%s%s: no %s next to it: a signature covers the seed's manifest; sign it again with `phoenix seed sign`", name, SigSuffix, path.Base(manifestName(name)))
+	}
+	ok, principal, err := l.verify(name, manifest, sig, allowed)
+	if err != nil || !ok {
+		return false, "", nil, err
+	}
+	man, err = ParseManifest(manifest)
+	if err != nil {
+		return false, "", nil, fmt.Errorf("%s: %w", manifestName(name), err)
+	}
+	if err := man.CheckSeed(data); err != nil {
+		return false, "", nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := checkSerial(l.o.Root, man); err != nil {
+		return false, "", nil, fmt.Errorf("%s: %w", manifestName(name), err)
+	}
+	return true, principal, man, nil
 }
 
-// verify checks a detached signature against the allowed signers.
+// verify checks a detached signature of data against the allowed signers.
 func (l *locator) verify(name string, data, sig, allowed []byte) (bool, string, error) {
 	signers, err := sign.ParseAllowedSigners(allowed)
 	if err != nil {
@@ -341,3 +381,6 @@ func (l *locator) verify(name string, data, sig, allowed []byte) (bool, string, 
 
 // sigName is the signature file next to a seed file on a volume.
 func sigName(seedPath string) string { return path.Clean(seedPath) + SigSuffix }
+
+// manifestName is the manifest file next to a seed file on a volume.
+func manifestName(seedPath string) string { return path.Clean(seedPath) + ManifestSuffix }

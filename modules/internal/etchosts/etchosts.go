@@ -11,9 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules/internal/files"
@@ -53,21 +51,16 @@ func Entry(r host.Root, s *seed.Seed) (*files.File, error) {
 	return &files.File{Path: File, Data: data, Mode: mode, Why: "map " + full + " to " + ip.String()}, nil
 }
 
-// FQDN validates the host name and domain and returns the FQDN (the host
-// name alone without a domain).
+// FQDN checks the host name and domain against the seed's rules and
+// returns the FQDN (the host name alone without a domain).
 func FQDN(h *seed.Host) (string, error) {
-	if !labelRE().MatchString(h.Hostname) {
+	if !seed.IsHostname(h.Hostname) {
 		return "", fmt.Errorf("host: hostname %q is not a valid host name (letters, digits, '-', at most 63)", h.Hostname)
 	}
-	if h.Domain == "" {
-		return h.Hostname, nil
+	if h.Domain != "" && !seed.IsDomain(h.Domain) {
+		return "", fmt.Errorf("host: domain %q is not a valid domain name", h.Domain)
 	}
-	for _, l := range strings.Split(h.Domain, ".") {
-		if !labelRE().MatchString(l) {
-			return "", fmt.Errorf("host: domain %q is not a valid domain name", h.Domain)
-		}
-	}
-	return h.Hostname + "." + h.Domain, nil
+	return h.FQDN(), nil
 }
 
 // managementIP is the address of seed network.management.address, or the
@@ -150,5 +143,3 @@ func dedup(s []string) []string {
 	}
 	return out
 }
-
-var labelRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`) })

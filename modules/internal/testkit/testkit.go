@@ -61,7 +61,7 @@ func Seed(t testing.TB, y string) *seed.Seed {
 
 // Env is a module Env on run and root for seed s, with its Store in root.
 func Env(s *seed.Seed, run host.Runner, root host.Root) *modules.Env {
-	return &modules.Env{Seed: s, Run: run, Root: root, Store: modules.NewStore(root)}
+	return &modules.Env{Seed: s, Runner: run, Root: root, Store: modules.NewStore(root)}
 }
 
 // Scrub replaces the real directory of a temp root with $ROOT so call logs

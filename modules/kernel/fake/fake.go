@@ -1,6 +1,15 @@
 // Package fake simulates what the kernel module acts on: the boot loader
 // (proxmox-boot-tool refresh, update-grub), the initramfs
-// (update-initramfs) and a boot that reads them. Boot writes /proc/cmdline
+// (update-initramfs) and a boot that reads them. The loader follows
+// proxmox-boot-tool's rule (proxmox-kernel-helper
+// src/proxmox-boot/zz-proxmox-boot:81-121, jiangcuo fork at 7007b33): with
+// /etc/kernel/proxmox-boot-uuids, an ESP is booted by GRUB on a legacy-BIOS
+// host (no /sys/firmware/efi in the root) or when it carries
+// EFI/proxmox/grubx64.efi (Machine.ESPGrub), and GRUB then reads
+// /etc/default/grub and grub.d only; otherwise systemd-boot boots the
+// entries refresh wrote from /etc/kernel/cmdline, which must hold root=
+// (:49-53), or from /proc/cmdline without initrd= when it is missing
+// (:54-57). Without proxmox-boot-uuids it is plain GRUB. Boot writes /proc/cmdline
 // and /sys/module/<name> into the root the way a real boot would leave
 // them, from what the tools last installed, not from the files: a change
 // whose tool never ran does not take effect, as on real hardware.
@@ -27,6 +36,10 @@ type Machine struct {
 	// Broken are modules that fail to load (missing firmware, wrong
 	// kernel): listed in modules-load.d, they still do not show.
 	Broken map[string]bool
+	// ESPGrub: the ESPs carry EFI/proxmox/grubx64.efi (initialised with
+	// `proxmox-boot-tool init ESP grub`, as the installer does with Secure
+	// Boot on: pve-installer Proxmox/Install.pm:630-639).
+	ESPGrub bool
 
 	mu        sync.Mutex
 	loader    string // the command line the boot loader passes
@@ -76,7 +89,9 @@ func (m *Machine) bootTool(_ context.Context, c fakehost.Call) fakehost.Result {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.Refreshes++
-	m.installLoader()
+	if err := m.installLoader(); err != "" {
+		return fakehost.Fail(1, "Running hook script 'proxmox-auto-removal'..\n"+err)
+	}
 	return fakehost.OK("Running hook script 'proxmox-auto-removal'..\nRefreshing kernels and initrds\n")
 }
 
@@ -84,20 +99,50 @@ func (m *Machine) updateGrub(_ context.Context, c fakehost.Call) fakehost.Result
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.Grubs++
+	if host.Exists(m.Root, "/etc/kernel/proxmox-boot-uuids") {
+		// "Systems using proxmox-boot-tool will call proxmox-boot-tool
+		// refresh upon update-grub" (pve-docs system-booting.adoc:240-242).
+		if err := m.installLoader(); err != "" {
+			return fakehost.Fail(1, err)
+		}
+		return fakehost.OK("")
+	}
 	if err := m.installGrub(); err != "" {
 		return fakehost.Fail(1, err)
 	}
 	return fakehost.OK("")
 }
 
-// installLoader copies the command line the loader will pass.
-func (m *Machine) installLoader() {
-	if host.Exists(m.Root, "/etc/kernel/proxmox-boot-uuids") {
-		b, _ := m.Root.ReadFile("/etc/kernel/cmdline")
-		m.loader = `initrd=\EFI\proxmox\` + Image + `\initrd.img-` + Image + " " + strings.TrimSpace(string(b))
-		return
+// GrubBoots reports whether the loader is GRUB (plain, or on the ESPs).
+func (m *Machine) GrubBoots() bool {
+	if !host.Exists(m.Root, "/etc/kernel/proxmox-boot-uuids") {
+		return true
 	}
-	m.installGrub()
+	return !host.Exists(m.Root, "/sys/firmware/efi") || m.ESPGrub
+}
+
+// installLoader configures the loader the next boot uses, as refresh does;
+// it returns the error refresh would print.
+func (m *Machine) installLoader() string {
+	if m.GrubBoots() {
+		return m.installGrub()
+	}
+	b, err := m.Root.ReadFile("/etc/kernel/cmdline")
+	line := strings.TrimSpace(string(b))
+	if err != nil {
+		proc, _ := m.Root.ReadFile("/proc/cmdline")
+		var keep []string
+		for _, t := range strings.Fields(string(proc)) {
+			if !strings.HasPrefix(t, "initrd=") {
+				keep = append(keep, t)
+			}
+		}
+		line = strings.Join(keep, " ")
+	} else if !strings.Contains(line, "root=") {
+		return "No root= parameter in /etc/kernel/cmdline found!\n"
+	}
+	m.loader = `initrd=\EFI\proxmox\` + Image + `\initrd.img-` + Image + " " + line
+	return ""
 }
 
 // installGrub evaluates /etc/default/grub and grub.d/*.cfg with the real

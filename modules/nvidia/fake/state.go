@@ -56,6 +56,9 @@ type State struct {
 	UVMMajor int `json:"uvm_major,omitempty"`
 	// CapsMajor is the dynamic major of nvidia-caps (default 509).
 	CapsMajor int `json:"caps_major,omitempty"`
+	// NextKernel, when set, is the kernel the next Boot runs (installed
+	// by UpgradeKernel).
+	NextKernel string `json:"next_kernel,omitempty"`
 }
 
 // GPU is one PCI function.
@@ -105,7 +108,7 @@ func NewState(kernel string, n int, debVersion string) *State {
 	if n > 0 {
 		s.Loaded["nouveau"] = ""
 	}
-	for _, p := range []string{"proxmox-headers-" + kernel, "build-essential", "dkms"} {
+	for _, p := range []string{"proxmox-headers-" + kernel, "build-essential", "dkms", MetaHeaders} {
 		s.Available[p] = "1.0"
 	}
 	if debVersion != "" {
@@ -115,6 +118,40 @@ func NewState(kernel string, n int, debVersion string) *State {
 		s.Available["nvidia-persistenced"] = "535.171.04-1"
 	}
 	return s
+}
+
+// MetaHeaders is the headers meta package of the fake Proxmox archive. It
+// depends on the headers of the newest kernel of the default series; the
+// fake resolves that to the kernel that is newest when it is installed or
+// upgraded (the running one at install time, UpgradeKernel's afterwards).
+const MetaHeaders = "proxmox-default-headers"
+
+// UpgradeKernel is `apt full-upgrade` bringing a new default kernel k, with
+// Phoenix nowhere in sight: the kernel package is installed; its headers
+// too, but only through MetaHeaders' dependency; then DKMS's kernel
+// postinst hook (dkms debian_kernel_postinst.d.in -> dkms_autoinstaller
+// start k, at 793fdab) builds and installs every DKMS module for k when its
+// headers are there and skips the kernel otherwise (dkms_autoinstaller.in:
+// 32-35). The running kernel changes only at the next Boot.
+func (s *State) UpgradeKernel(k string) {
+	s.Available["proxmox-kernel-"+k] = "1.0"
+	s.Installed["proxmox-kernel-"+k] = "1.0"
+	s.Available["proxmox-headers-"+k] = "1.0"
+	if _, ok := s.Installed[MetaHeaders]; ok {
+		s.Installed["proxmox-headers-"+k] = "1.0"
+	}
+	s.NextKernel = k
+	if !s.headersFor(k) {
+		return
+	}
+	seen := map[string]bool{}
+	for _, d := range s.DKMS {
+		if d.State != "installed" || seen[d.Module+"/"+d.Version] {
+			continue
+		}
+		seen[d.Module+"/"+d.Version] = true
+		s.DKMS = append(s.DKMS, DKMS{Module: d.Module, Version: d.Version, Kernel: k, State: "installed"})
+	}
 }
 
 // DebianPackages are the driver packages the fake archive knows.
@@ -161,9 +198,11 @@ func (s *State) nvidiaGPUs() int {
 	return n
 }
 
-func (s *State) headers() bool {
+func (s *State) headers() bool { return s.headersFor(s.Kernel) }
+
+func (s *State) headersFor(k string) bool {
 	for _, p := range []string{"proxmox-headers-", "pve-headers-", "linux-headers-"} {
-		if _, ok := s.Installed[p+s.Kernel]; ok {
+		if _, ok := s.Installed[p+k]; ok {
 			return true
 		}
 	}
@@ -240,6 +279,9 @@ func (f *Fake) Boot() error {
 	}
 	return f.Update(func(s *State) {
 		s.Boots++
+		if s.NextKernel != "" {
+			s.Kernel, s.NextKernel = s.NextKernel, ""
+		}
 		s.Loaded = map[string]string{}
 		black := map[string]bool{}
 		for _, m := range s.Initramfs {

@@ -439,6 +439,12 @@ func (s *State) aptGet(args []string) fakehost.Result {
 		for _, p := range pkgs {
 			name, _, _ := strings.Cut(p, "=")
 			s.Installed[name] = s.Available[name]
+			if name == MetaHeaders {
+				// Its dependency: the default (here: running) kernel's headers.
+				if v, ok := s.Available["proxmox-headers-"+s.Kernel]; ok {
+					s.Installed["proxmox-headers-"+s.Kernel] = v
+				}
+			}
 			if name == "nvidia-driver" || name == "nvidia-kernel-dkms" {
 				for _, dep := range DebianPackages {
 					if v, ok := s.Available[dep]; ok {
