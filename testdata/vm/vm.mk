@@ -25,4 +25,4 @@ e2e: build vm-deps
 # demo: provision the full seed on trixie with a live per-module view, then
 # print `phoenix status` from inside the guest and where the console log is.
 demo: build vm-deps
-	BIN=$(BIN) E2E_ACCEL=$${E2E_ACCEL:-auto} testdata/vm/e2e.sh --demo
+	BIN=$(BIN) testdata/vm/e2e.sh --demo
