@@ -10,8 +10,10 @@ TEST_DEBS := file samba samba-common-bin sudo dosfstools mtools xorriso fdisk \
              openssh-client systemd shellcheck e2fsprogs util-linux passwd python3
 # Extra packages for the comparison benchmarks.
 BENCH_DEBS := cloud-init time hyperfine bc
+# The package checks (packaging/): lintian, the shells the completions are for.
+TEST_DEBS += lintian zsh fish man-db
 
-.PHONY: all build test lint bench demo e2e clean deps gocheck
+.PHONY: all build test lint bench demo e2e clean deps gocheck deb
 
 all: build
 
@@ -43,15 +45,23 @@ $(IFUPDOWN2):
 test: gocheck deps build $(IFUPDOWN2)
 	$(GO) mod download
 	PHOENIX_IFUPDOWN2=$(abspath $(IFUPDOWN2)) CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
+	cd packaging && CGO_ENABLED=0 $(GO) test -count=1 -timeout 10m ./...
 
 lint: gocheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd packaging && $(GO) vet ./...
 
 bench: gocheck build
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(BENCH_DEBS)"
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	@for s in testdata/bench/*.sh; do [ -f "$$s" ] && bash "$$s" || true; done
+
+# The Debian package, build/phoenix_VERSION_amd64.deb (docs/packaging.md).
+# packaging/ is its own Go module, so nfpm's dependencies stay out of
+# phoenix's go.mod; like every module they come from the Go module proxy.
+deb: build
+	cd packaging && CGO_ENABLED=0 $(GO) run ./mkdeb -bin ../$(BIN) -version '$(VERSION)' -out ../build
 
 clean:
 	rm -rf bin build

@@ -34,10 +34,21 @@ func Secrets(s *seed.Seed) []string {
 // directory), so their contents are redacted too. Unreadable files are
 // skipped: the module reports those.
 func FileSecrets(s *seed.Seed, r host.Root, bundle string) []string {
-	if s == nil || s.Samba == nil {
+	if s == nil {
 		return nil
 	}
 	var out []string
+	// The cluster join password goes to pvecm on stdin; redact it anyway.
+	if s.Cluster != nil && s.Cluster.Join != nil && s.Cluster.Join.PasswordFile != "" {
+		if b, err := r.ReadFile(s.Cluster.Join.PasswordFile); err == nil {
+			if pw, _, _ := strings.Cut(string(b), "\n"); strings.TrimSpace(pw) != "" {
+				out = append(out, strings.TrimSuffix(pw, "\r"))
+			}
+		}
+	}
+	if s.Samba == nil {
+		return out
+	}
 	for _, u := range s.Samba.Users {
 		var b []byte
 		var err error

@@ -24,7 +24,7 @@ var spans = []struct {
 	{"reDSPart", reDSPart, `^[A-Za-z0-9_.:-]+$`},
 	{"reZProp", reZProp, `^[a-z0-9_.:@-]+$`},
 	{"reByID", reByID, `^/dev/disk/by-id/[A-Za-z0-9._:+@-]+$`},
-	{"reStorageID", reStorageID, `^[a-z][a-z0-9._-]*[a-z0-9]$`},
+	{"reStorageID", reStorageID, `^[A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]$`},
 	{"reUser", reUser, `^[a-z_][a-z0-9_-]{0,31}$`},
 	{"reMode", reMode, `^[0-7]{3,4}$`},
 	{"reAbsPath", reAbsPath, `^/[^\s\x00-\x1f:]*$`},

@@ -429,6 +429,16 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 		}
 		snaps.seen(c, sp, s, "snapshot")
 	}
+	if len(ct.Snapshots) > 0 && len(ct.Mounts) > 0 {
+		// Every mount is a bind mount (mpN: /host/path,mp=...), and
+		// Proxmox snapshots a container only when every mount point has
+		// the snapshot feature: pve-guest-common src/PVE/AbstractConfig.pm
+		// :754-756 dies "snapshot feature is not available", and
+		// pve-storage src/PVE/Storage.pm:502-516 gives a path none. A
+		// clone of such a container dies too (pve-container
+		// src/PVE/API2/LXC.pm:2109).
+		c.errf(p+".snapshots", "Proxmox cannot snapshot a container with mounts: %s is a bind mount, and pct snapshot refuses with \"snapshot feature is not available\"; drop snapshots here, or take them on a container without mounts and give this one its mounts when it is cloned from it (clone_from, then mounts)", index(p+".mounts", 0))
+	}
 	c.text(p+".description", strings.ReplaceAll(ct.Description, "\n", " "))
 }
 

@@ -22,6 +22,7 @@ type section struct {
 var sections = []section{
 	of("host", func(s *Seed) *Host { return s.Host }, (*checker).host),
 	of("network", func(s *Seed) *Network { return s.Network }, (*checker).network),
+	of("cluster", func(s *Seed) *Cluster { return s.Cluster }, (*checker).cluster),
 	of("repos", func(s *Seed) *Repos { return s.Repos }, (*checker).repos),
 	of("kernel", func(s *Seed) *Kernel { return s.Kernel }, (*checker).kernel),
 	of("nvidia", func(s *Seed) *NVIDIA { return s.NVIDIA }, (*checker).nvidia),

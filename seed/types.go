@@ -19,6 +19,7 @@ type Seed struct {
 	Version  int       `yaml:"version" json:"version"`
 	Host     *Host     `yaml:"host,omitempty" json:"host,omitempty"`
 	Network  *Network  `yaml:"network,omitempty" json:"network,omitempty"`
+	Cluster  *Cluster  `yaml:"cluster,omitempty" json:"cluster,omitempty"`
 	Repos    *Repos    `yaml:"repos,omitempty" json:"repos,omitempty"`
 	Kernel   *Kernel   `yaml:"kernel,omitempty" json:"kernel,omitempty"`
 	NVIDIA   *NVIDIA   `yaml:"nvidia,omitempty" json:"nvidia,omitempty"`

@@ -1,6 +1,10 @@
 package seed
 
-import "strings"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // User is one Linux user, optionally also a Proxmox user.
 type User struct {
@@ -15,6 +19,14 @@ type User struct {
 	// 1000); without it such a name is refused.
 	System bool `yaml:"system,omitempty" json:"system,omitempty"`
 }
+
+// BuiltinRoles are the roles every PVE 8 and 9 host has: pve-access-control
+// src/PVE/AccessControl.pm create_roles() (the same 17 names in 8.2.2 and
+// 9.1.1; the privileges differ: PVE 9 dropped VM.Monitor). The users
+// module also checks the running host's `pveum role list`.
+var BuiltinRoles = []string{"Administrator", "NoAccess", "PVEAdmin", "PVEAuditor", "PVEDatastoreAdmin", "PVEDatastoreUser",
+	"PVEMappingAdmin", "PVEMappingUser", "PVEPoolAdmin", "PVEPoolUser", "PVESDNAdmin", "PVESDNUser", "PVESysAdmin",
+	"PVETemplateUser", "PVEUserAdmin", "PVEVMAdmin", "PVEVMUser"}
 
 // ProxmoxUser makes the user NAME@realm in Proxmox with a role on a path.
 type ProxmoxUser struct {
@@ -62,7 +74,17 @@ func (c *checker) users(us []User) {
 		if px := u.Proxmox; px != nil {
 			c.pattern(up+".proxmox.realm", px.Realm, reRealm.match, "a Proxmox realm (e.g. pam or pve)")
 			if c.required(up+".proxmox.role", px.Role) {
-				c.pattern(up+".proxmox.role", px.Role, reRole.match, "a Proxmox role (e.g. Administrator)")
+				if !reRole.match(px.Role) {
+					c.pattern(up+".proxmox.role", px.Role, reRole.match, "a Proxmox role (e.g. Administrator)")
+				} else if !slices.Contains(BuiltinRoles, px.Role) {
+					hint := ""
+					for _, r := range BuiltinRoles {
+						if strings.EqualFold(r, px.Role) {
+							hint = fmt.Sprintf(" (role names are case-sensitive: %s)", r)
+						}
+					}
+					c.errf(up+".proxmox.role", "%q is not a built-in Proxmox role%s; Phoenix creates no roles, and a fresh PVE 8 or 9 has only %s", px.Role, hint, strings.Join(BuiltinRoles, ", "))
+				}
 			}
 			c.pattern(up+".proxmox.path", px.Path, reACLPath.match, "an ACL path (e.g. / or /vms/100)")
 		}

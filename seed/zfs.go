@@ -137,7 +137,7 @@ func (c *checker) zfs(z *ZFS) {
 		sp := index("zfs.storages", i)
 		if c.required(sp+".id", st.ID) {
 			if !reStorageID.match(st.ID) {
-				c.errf(sp+".id", "%q is not a Proxmox storage id (lowercase letter first; letters, digits, - _ .)", st.ID)
+				c.errf(sp+".id", "%q is not a Proxmox storage id (a letter first; letters, digits, - _ .; not ending in - _ .)", st.ID)
 			} else if wellKnownStorage[st.ID] != "" && !st.External {
 				c.errf(sp+".id", "%q is a Proxmox default storage: pick another id, or mark it external: true", st.ID)
 			}

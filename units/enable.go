@@ -143,24 +143,29 @@ func IsEnabled(root host.Root, name string) (bool, error) {
 // systemd's D-Bus API acts on.
 func isLive(root host.Root) bool { return root.Path("/") == "/" }
 
-// unitFile reads the installed unit, falling back to the embedded copy so a
-// unit can be enabled in the same breath as it is written.
-func unitFile(root host.Root, name string) ([]byte, error) {
-	data, err := root.ReadFile(Path(name))
-	if err == nil {
-		return data, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("units: enable %s: %w", name, err)
+// unitFile reads the installed unit from the first unit directory that has
+// it (the admin's /etc, then the package's), falling back to the embedded
+// copy so a unit can be enabled in the same breath as it is written. It
+// returns the path the wants symlink must point to.
+func unitFile(root host.Root, name string) (data []byte, at string, err error) {
+	for _, dir := range unitDirs {
+		p := path.Join(dir, name)
+		data, err := root.ReadFile(p)
+		if err == nil {
+			return data, p, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, "", fmt.Errorf("units: enable %s: %w", name, err)
+		}
 	}
 	if data, err := Read(name); err == nil {
-		return data, nil
+		return data, Path(name), nil
 	}
-	return nil, fmt.Errorf("units: enable %s: not installed in %s", name, Dir)
+	return nil, "", fmt.Errorf("units: enable %s: not installed in %s", name, strings.Join(unitDirs, " or "))
 }
 
 func enableLinks(root host.Root, name string) error {
-	data, err := unitFile(root, name)
+	data, at, err := unitFile(root, name)
 	if err != nil {
 		return err
 	}
@@ -170,10 +175,10 @@ func enableLinks(root host.Root, name string) error {
 	}
 	for _, t := range targets {
 		link := path.Join(Dir, t+".wants", name)
-		if cur, err := root.Readlink(link); err == nil && cur == Path(name) {
+		if cur, err := root.Readlink(link); err == nil && cur == at {
 			continue
 		}
-		if err := root.Symlink(Path(name), link); err != nil {
+		if err := root.Symlink(at, link); err != nil {
 			return fmt.Errorf("units: enable %s: %w", name, err)
 		}
 	}

@@ -30,7 +30,17 @@ const (
 	SeedFile = "/etc/phoenix/seed.yaml"
 	// DisabledFile switches Phoenix off at boot when it exists.
 	DisabledFile = "/etc/phoenix/disabled"
+
+	// PackageDir and PackageBinary are where the Debian package puts the
+	// units and the binary: the directories dpkg owns (docs/packaging.md).
+	PackageDir    = "/usr/lib/systemd/system"
+	PackageBinary = "/usr/sbin/phoenix"
 )
+
+// unitDirs are the directories a unit file may be installed in, in
+// systemd's precedence order (systemd.unit(5), "Unit File Load Path"): the
+// admin's copy in /etc overrides the package's.
+var unitDirs = []string{Dir, PackageDir, "/lib/systemd/system"}
 
 //go:embed phoenix.service phoenix-reseed.path phoenix-reseed.service
 var files embed.FS
@@ -54,6 +64,13 @@ func All() []Unit {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// WithBinary returns u with every reference to Binary replaced by bin: the
+// package's units run /usr/sbin/phoenix, and are made from the embedded files
+// so the two layouts cannot drift.
+func (u Unit) WithBinary(bin string) Unit {
+	return Unit{Name: u.Name, Data: bytes.ReplaceAll(u.Data, []byte(Binary), []byte(bin))}
 }
 
 // Enabled lists the units `phoenix install --enable` enables: the boot unit,

@@ -268,3 +268,57 @@ func TestSwitch(t *testing.T) {
 		t.Fatalf("after DisableBoot: %q", got)
 	}
 }
+
+// TestEnablePackaged: with the Debian package, the units live in PackageDir
+// and run PackageBinary; enabling offline must link to where the unit is,
+// as `systemctl enable` does, and an admin's copy in Dir wins.
+func TestEnablePackaged(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	root := host.NewDirRoot(dir)
+	for _, u := range All() {
+		pu := u.WithBinary(PackageBinary)
+		if strings.Contains(string(pu.Data), Binary) {
+			t.Errorf("%s still names %s after WithBinary", u.Name, Binary)
+		}
+		if strings.Contains(string(u.Data), "ExecStart=") && !strings.Contains(string(pu.Data), "ExecStart="+PackageBinary+" run") {
+			t.Errorf("%s: packaged ExecStart does not run %s:\n%s", u.Name, PackageBinary, pu.Data)
+		}
+		if err := root.MkdirAll(PackageDir, 0o755, host.Owner{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, PackageDir, u.Name), pu.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Enable(ctx, root, false, Boot); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/etc/systemd/system/multi-user.target.wants/phoenix.service -> /usr/lib/systemd/system/phoenix.service"}
+	if got := links(t, dir); !reflect.DeepEqual(got, want) {
+		t.Fatalf("links = %q, want %q", got, want)
+	}
+	if on, _ := IsEnabled(root, Boot); !on {
+		t.Error("IsEnabled(Boot) = false after Enable of the packaged unit")
+	}
+	data, _ := Read(Boot)
+	if err := root.MkdirAll(Dir, 0o755, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, Path(Boot)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Enable(ctx, root, false, Boot); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"/etc/systemd/system/multi-user.target.wants/phoenix.service -> /etc/systemd/system/phoenix.service"}
+	if got := links(t, dir); !reflect.DeepEqual(got, want) {
+		t.Fatalf("with an admin copy in %s: links = %q, want %q", Dir, got, want)
+	}
+	if err := Disable(ctx, root, false, Boot); err != nil {
+		t.Fatal(err)
+	}
+	if got := links(t, dir); len(got) != 0 {
+		t.Fatalf("after Disable: links = %q", got)
+	}
+}

@@ -31,7 +31,7 @@ func runBake(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fl := flag.NewFlagSet("bake hook", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	out := fl.String("o", "", "write the hook to FILE (- for stdout)")
+	out := fl.String("o", "", "write the hook to `FILE` (- for stdout)")
 	if err := fl.Parse(args[1:]); err != nil || fl.NArg() != 0 || *out == "" {
 		fmt.Fprintln(stderr, "usage: phoenix bake hook -o FILE")
 		return exitUsage

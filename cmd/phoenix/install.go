@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -29,9 +30,9 @@ func init() {
 func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("install", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	dir := fl.String("root", "/", "install into this root directory (a mounted image or chroot)")
+	dir := fl.String("root", "/", "install into this root `DIR` (a mounted image or chroot)")
 	enable := fl.Bool("enable", false, "enable "+units.Boot+", "+units.ReseedPath+" and "+units.ReseedService)
-	seedFile := fl.String("seed", "", "install this seed as "+units.SeedFile+" (validated first)")
+	seedFile := fl.String("seed", "", "install this seed `FILE` as "+units.SeedFile+" (validated first)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: phoenix install [--root DIR] [--enable] [--seed FILE]")
 		fl.PrintDefaults()
@@ -122,16 +123,26 @@ func (in *installer) install(ctx context.Context, bin, seedData []byte, enable b
 	if err := os.MkdirAll(in.root.Dir(), 0o755); err != nil {
 		return err
 	}
-	if err := in.write(units.Binary, bin, 0o755); err != nil {
-		return err
-	}
-	unitsChanged := in.changed
-	for _, u := range units.All() {
-		if err := in.write(units.Path(u.Name), u.Data, 0o644); err != nil {
+	// With the Debian package installed, its binary and units are the ones
+	// to run: copies in /usr/local/sbin and /etc/systemd/system would
+	// shadow them and survive every upgrade. install then only adds the
+	// seed and enables (docs/packaging.md).
+	packaged := host.Exists(in.root, units.PackageBinary) && host.Exists(in.root, path.Join(units.PackageDir, units.Boot))
+	unitsChanged := 0
+	if packaged {
+		fmt.Fprintf(in.out, "phoenix install: the phoenix package is installed (%s): using its binary and units\n", units.PackageBinary)
+	} else {
+		if err := in.write(units.Binary, bin, 0o755); err != nil {
 			return err
 		}
+		unitsChanged = in.changed
+		for _, u := range units.All() {
+			if err := in.write(units.Path(u.Name), u.Data, 0o644); err != nil {
+				return err
+			}
+		}
+		unitsChanged = in.changed - unitsChanged
 	}
-	unitsChanged = in.changed - unitsChanged
 	if seedData != nil {
 		// The seed may hold password hashes: 0600, in a 0700 directory.
 		if err := in.root.MkdirAll(filepath.Dir(units.SeedFile), 0o700, host.Owner{}); err != nil {
@@ -174,7 +185,7 @@ func (in *installer) install(ctx context.Context, bin, seedData []byte, enable b
 func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("uninstall", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	dir := fl.String("root", "/", "uninstall from this root directory")
+	dir := fl.String("root", "/", "uninstall from this root `DIR`")
 	purge := fl.Bool("purge", false, "also remove "+filepath.Dir(units.SeedFile)+" (the seed) and "+stateDir+" (markers, status, logs)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: phoenix uninstall [--root DIR] [--purge]")

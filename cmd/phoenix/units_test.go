@@ -79,34 +79,41 @@ func TestUnitsVerify(t *testing.T) {
 	installPVEUnits(t, dir)
 	t.Run("with Proxmox units", func(t *testing.T) { verify(t, "multi-user.target") })
 	// That check can fail: a drop-in ordering phoenix after pve-guests
-	// (which it must precede) is a cycle.
-	dropin := filepath.Join(dir, units.Path(units.Boot)+".d")
-	if err := os.MkdirAll(dropin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dropin, "cycle.conf"), []byte("[Unit]\nAfter=pve-guests.service\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := exec.Command(analyze, "verify", "--root="+dir, "--man=no", "multi-user.target").CombinedOutput()
-	if !strings.Contains(string(got), "ordering cycle") {
-		t.Errorf("verify with a cycle said %q, want an ordering cycle", got)
-	}
-	if err := os.RemoveAll(dropin); err != nil {
-		t.Fatal(err)
+	// (which it must precede), or zfs-mount after phoenix (which is after
+	// zfs.target), is a cycle.
+	for unit, line := range map[string]string{
+		units.Path(units.Boot):                      "After=pve-guests.service",
+		"/usr/lib/systemd/system/zfs-mount.service": "After=" + units.Boot,
+	} {
+		dropin := filepath.Join(dir, unit+".d")
+		if err := os.MkdirAll(dropin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dropin, "cycle.conf"), []byte("[Unit]\n"+line+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := exec.Command(analyze, "verify", "--root="+dir, "--man=no", "multi-user.target").CombinedOutput()
+		if !strings.Contains(string(got), "ordering cycle") {
+			t.Errorf("verify with %s in %s said %q, want an ordering cycle", line, unit, got)
+		}
+		if err := os.RemoveAll(dropin); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// The check can fail: without the binary, ExecStart= is refused.
 	if err := os.Remove(filepath.Join(dir, units.Binary)); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = exec.Command(analyze, "verify", "--root="+dir, "--man=no", filepath.Join(dir, units.Path(units.Boot))).CombinedOutput()
+	got, _ := exec.Command(analyze, "verify", "--root="+dir, "--man=no", filepath.Join(dir, units.Path(units.Boot))).CombinedOutput()
 	if !strings.Contains(string(got), "is not executable") {
 		t.Errorf("verify without the binary said %q, want an ExecStart complaint", got)
 	}
 }
 
-// installPVEUnits copies testdata/pve-units into root's /usr/lib/systemd/system,
-// enables pve-cluster and pve-guests as a PVE host has them, and puts
+// installPVEUnits copies testdata/pve-units (and the OpenZFS units of
+// testdata/zfs-units) into root's /usr/lib/systemd/system, enables
+// pve-cluster, pve-guests and zfs as a PVE host has them, and puts
 // placeholder executables where their ExecStart= points (verify checks
 // that the command exists).
 func installPVEUnits(t *testing.T, root string) {
@@ -131,6 +138,53 @@ func installPVEUnits(t *testing.T, root string) {
 	wants := filepath.Join(root, "etc/systemd/system/multi-user.target.wants")
 	for _, n := range []string{"pve-cluster.service", "pve-guests.service"} {
 		if err := os.Symlink("/usr/lib/systemd/system/"+n, filepath.Join(wants, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// OpenZFS's units, enabled as zfsutils-linux's preset has them
+	// (etc/systemd/system/50-zfs.preset), the paths filled in.
+	zents, err := os.ReadDir("testdata/zfs-units")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := strings.NewReplacer("@sbindir@", "/usr/sbin", "@bindir@", "/usr/bin", "@sysconfdir@", "/etc", "@initconfdir@", "/etc/default")
+	for _, e := range zents {
+		name, ok := strings.CutSuffix(e.Name(), ".in")
+		if !ok {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("testdata/zfs-units", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(sys, name), []byte(paths.Replace(string(data))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"zfs.target": "multi-user.target.wants", "zfs-import.target": "zfs.target.wants",
+		"zfs-import-cache.service": "zfs-import.target.wants", "zfs-mount.service": "zfs.target.wants",
+		"zfs-share.service": "zfs.target.wants", "zfs-zed.service": "zfs.target.wants",
+		"zfs-volumes.target": "zfs.target.wants", "zfs-volume-wait.service": "zfs-volumes.target.wants",
+	}
+	for n, dir := range links {
+		d := filepath.Join(root, "etc/systemd/system", dir)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("/usr/lib/systemd/system/"+n, filepath.Join(d, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, b := range []string{"usr/sbin/zfs", "usr/sbin/zpool", "usr/sbin/zed", "usr/bin/zvol_wait"} {
+		p := filepath.Join(root, b)
+		if _, err := os.Stat(p); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}

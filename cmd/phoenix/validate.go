@@ -21,7 +21,7 @@ func init() {
 func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	format := fs.String("format", "text", "output format: text or json")
+	format := fs.String("format", "text", "output `FORMAT`: text or json")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: phoenix validate [--format text|json] FILE...")
 		fmt.Fprintln(stderr, "exit status: 0 valid, 1 invalid, 2 usage or I/O error")

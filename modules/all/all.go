@@ -6,6 +6,7 @@ package all
 
 import (
 	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/cluster"
 	"github.com/phoenix-pve/phoenix/modules/firewall"
 	"github.com/phoenix-pve/phoenix/modules/kernel"
 	"github.com/phoenix-pve/phoenix/modules/lxc"
@@ -25,6 +26,7 @@ func Default() []modules.Module {
 	return []modules.Module{
 		node.New(),
 		network.New(),
+		cluster.New(),
 		repos.New(),
 		kernel.New(),
 		nvidia.New(),

@@ -156,7 +156,7 @@ func (m *Module) container(ctx context.Context, r *run, c *ct) ([]string, error)
 		}
 	}
 
-	// 3. GPUs as raw lxc.* lines before PVE 8.2 (and their removal once
+	// 3. GPUs as raw lxc.* lines before PVE 8.1 (and their removal once
 	// the seed drops the GPUs).
 	if len(c.C.GPUs) > 0 || len(rec.Raw) > 0 {
 		lines, err := m.rawLines(ctx, r, c)

@@ -34,7 +34,7 @@ func gpuDevices(gpus []int) []string {
 
 // desired renders the seed's container as pct options. mounts holds the
 // host path of each mount (dataset mountpoints resolved); devKeys says
-// whether GPUs go in as devN keys (PVE 8.2+).
+// whether GPUs go in as devN keys (PVE 8.1+).
 func desired(c *seed.Container, mounts []string, devKeys bool) options {
 	o := options{"hostname": c.Hostname}
 	if c.Memory > 0 {

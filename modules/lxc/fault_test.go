@@ -47,7 +47,7 @@ func TestFaults(t *testing.T) {
 		Modules: []modules.Module{&Module{Sleep: instant, WaitTries: 5}},
 		NewWorld: func(tb testing.TB) *fault.World {
 			root := host.NewDirRoot(tb.TempDir())
-			pve := &fake.PVE{Dir: tb.TempDir(), Root: root.Dir(), Version: "8.1.4",
+			pve := &fake.PVE{Dir: tb.TempDir(), Root: root.Dir(), Version: "8.0.9",
 				Majors: map[string]int{"nvidia-frontend": 195, "nvidia-uvm": 508}}
 			r := fakehost.New()
 			pve.Register(r)

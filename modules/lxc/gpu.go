@@ -20,7 +20,7 @@ const DevicesKey = "nvidia/devices"
 const VersionKey = "nvidia/version"
 
 // rawGPULines are the lxc.* lines that pass the GPUs through on PVE
-// before 8.2: a cgroup rule per driver major, as the nvidia module found
+// before 8.1: a cgroup rule per driver major, as the nvidia module found
 // them (nvidia-uvm's major is dynamic), and a bind mount per device node.
 func rawGPULines(store *modules.Store, gpus []int) ([]string, error) {
 	devs := gpuDevices(gpus)

@@ -123,13 +123,15 @@ func (r *run) report(it modules.Item) {
 	r.env.ReportItem(it)
 }
 
-// devKeysSupported reports whether pct takes devN keys (PVE 8.2 and later),
-// asking pveversion once per run.
+// devKeysSupported reports whether pct takes devN keys, asking pveversion
+// once per run: pve-container 5.0.7 added them (debian/changelog,
+// 2023-11-21, "allow passing raw device nodes through to containers"),
+// and PVE 8.1 is the release that shipped it.
 func (r *run) devKeysSupported(ctx context.Context) (bool, error) {
 	r.verOnce.Do(func() {
 		maj, mnr, err := pveVersion(ctx, r.env.Runner)
 		r.verErr = err
-		r.devKeys = maj > 8 || maj == 8 && mnr >= 2
+		r.devKeys = maj > 8 || maj == 8 && mnr >= 1
 	})
 	return r.devKeys, r.verErr
 }
@@ -238,7 +240,7 @@ func (m *Module) check(ctx context.Context, r *run, c *ct) ([]string, error) {
 	return out, nil
 }
 
-// rawLines are the lxc.* lines c needs: its GPUs on PVE before 8.2.
+// rawLines are the lxc.* lines c needs: its GPUs on PVE before 8.1.
 func (m *Module) rawLines(ctx context.Context, r *run, c *ct) ([]string, error) {
 	if len(c.C.GPUs) == 0 {
 		return nil, nil

@@ -75,6 +75,19 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	if !loaded(env.Root, "nvidia_uvm") {
 		add("load nvidia-uvm")
 	}
+	if cfg.Source == SourceRunfile {
+		rules, unit := nodesFiles(max(len(gpus), 1))
+		if b, err := env.Root.ReadFile(NodesRules); err != nil || string(b) != rules {
+			add("make the device nodes at every boot (%s)", NodesRules)
+		}
+		var enabled string
+		if _, err := env.Store.Get(KeyNodes, &enabled); err != nil {
+			return nil, fmt.Errorf("nvidia: %w", err)
+		}
+		if b, err := env.Root.ReadFile(NodesUnit); err != nil || string(b) != unit || enabled != unit {
+			add("make the device nodes before pve-guests.service (%s)", NodesUnit)
+		}
+	}
 	var p Progress
 	if _, err := env.Store.Get(KeyPhase, &p); err != nil {
 		return nil, fmt.Errorf("nvidia: %w", err)

@@ -28,6 +28,10 @@ const (
 	// ModulesLoadFile loads nvidia and nvidia-uvm at every boot, so the
 	// device nodes and majors containers need exist before they start.
 	ModulesLoadFile = "/etc/modules-load.d/phoenix-nvidia.conf"
+	// NodesRules and NodesUnit make the device nodes of a runfile install
+	// at every boot (see nodesFiles).
+	NodesRules = "/etc/udev/rules.d/70-phoenix-nvidia.rules"
+	NodesUnit  = "/etc/systemd/system/phoenix-nvidia-nodes.service"
 	// CacheDir holds downloaded runfiles.
 	CacheDir = "/var/lib/phoenix/cache"
 	// Uninstaller is what a runfile install leaves behind; its presence

@@ -27,6 +27,7 @@ const (
 	KeyPhase   = "nvidia/phase"
 	KeyDevices = "nvidia/devices" // map[string]int: /proc/devices name -> major
 	KeyVersion = "nvidia/version" // driver version string
+	KeyNodes   = "nvidia/nodes"   // the device node unit that was enabled
 )
 
 // Phases, in order.
@@ -670,6 +671,11 @@ func (j *job) verify(ctx context.Context) (bool, error) {
 	if changed {
 		j.changed("wrote %s", ModulesLoadFile)
 	}
+	if j.cfg.Source == SourceRunfile {
+		if err := j.nodes(ctx); err != nil {
+			return false, err
+		}
+	}
 	vs, err := smiVersions(ctx, j.env.Runner)
 	if err != nil {
 		return false, fmt.Errorf("nvidia: driver %s does not answer: %w", v, err)
@@ -711,6 +717,75 @@ func sameVersion(vs []string, want string, n int) error {
 	if !ok {
 		return fmt.Errorf("nvidia: nvidia-smi reports driver %v on %d GPU(s), want %s on %d", vs, len(vs), want, n)
 	}
+	return nil
+}
+
+// nodesFiles are the udev rules and the unit that make the device nodes a
+// container's devN entries name. Loading nvidia or nvidia-uvm registers a
+// major but creates no /dev node: nvidia-modprobe(1) makes them, and
+// NVIDIA's own packages call it from udev (NVIDIA/yum-packaging-nvidia-
+// kmod-common 60-nvidia.rules: ACTION=="add|bind", KERNEL=="nvidia",
+// RUN+="/usr/bin/nvidia-modprobe"). A runfile install ships nvidia-modprobe
+// but no rules, so pct set and every start would die "Device
+// /dev/nvidia-uvm does not exist" (pve-container src/PVE/LXC/Tools.pm:
+// 157-165). The rules cover a module loaded at any time; the oneshot unit
+// orders the nodes before pve-guests.service starts the onboot
+// containers, whatever udev's timing.
+func nodesFiles(gpus int) (rules, unit string) {
+	var c []string
+	for i := 0; i < gpus; i++ {
+		c = append(c, fmt.Sprintf("-c%d", i))
+	}
+	create := strings.Join(c, " ")
+	rules = "# Written by phoenix (nvidia module): NVIDIA device nodes for containers.\n" +
+		"ACTION==\"add\", SUBSYSTEM==\"module\", KERNEL==\"nvidia\", RUN+=\"/usr/bin/nvidia-modprobe " + create + "\"\n" +
+		"ACTION==\"add\", SUBSYSTEM==\"module\", KERNEL==\"nvidia_uvm\", RUN+=\"/usr/bin/nvidia-modprobe -c0 -u\"\n" +
+		"ACTION==\"add\", SUBSYSTEM==\"module\", KERNEL==\"nvidia_modeset\", RUN+=\"/usr/bin/nvidia-modprobe -m\"\n"
+	unit = "# Written by phoenix (nvidia module).\n[Unit]\nDescription=NVIDIA device nodes for containers\n" +
+		"After=systemd-modules-load.service systemd-udevd.service\nBefore=pve-guests.service\n\n" +
+		"[Service]\nType=oneshot\nRemainAfterExit=yes\n" +
+		"ExecStart=/usr/bin/nvidia-modprobe " + create + "\n" +
+		"ExecStart=/usr/bin/nvidia-modprobe -c0 -u\n" +
+		"ExecStart=/usr/bin/nvidia-modprobe -m\n\n" +
+		"[Install]\nWantedBy=multi-user.target\n"
+	return rules, unit
+}
+
+// nodes writes nodesFiles and enables the unit.
+func (j *job) nodes(ctx context.Context) error {
+	rules, unit := nodesFiles(max(len(j.gpus), 1))
+	changedRules, err := host.WriteIfChanged(j.env.Root, NodesRules, []byte(rules), 0o644, host.Owner{})
+	if err != nil {
+		return fmt.Errorf("nvidia: %w", err)
+	}
+	if changedRules {
+		j.changed("wrote %s", NodesRules)
+	}
+	changedUnit, err := host.WriteIfChanged(j.env.Root, NodesUnit, []byte(unit), 0o644, host.Owner{})
+	if err != nil {
+		return fmt.Errorf("nvidia: %w", err)
+	}
+	if changedUnit {
+		j.changed("wrote %s", NodesUnit)
+	}
+	// The store records the unit once it is enabled, so a run that
+	// stopped between the write and the enable enables it next time.
+	var enabled string
+	if _, err := j.env.Store.Get(KeyNodes, &enabled); err != nil {
+		return fmt.Errorf("nvidia: %w", err)
+	}
+	if !changedUnit && enabled == unit {
+		return nil
+	}
+	for _, args := range [][]string{{"daemon-reload"}, {"enable", "--now", path.Base(NodesUnit)}} {
+		if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "systemctl", Args: args}); err != nil {
+			return fmt.Errorf("nvidia: device node unit: %w", err)
+		}
+	}
+	if err := j.env.Store.Put(KeyNodes, unit); err != nil {
+		return fmt.Errorf("nvidia: %w", err)
+	}
+	j.changed("enabled %s", path.Base(NodesUnit))
 	return nil
 }
 

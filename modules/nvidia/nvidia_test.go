@@ -635,6 +635,11 @@ func TestKernelUpgradeAfterPhoenix(t *testing.T) {
 			if got.Loaded["nvidia"] != v1 {
 				t.Errorf("loaded %v, want nvidia %s on %s", got.Loaded, v1, k2)
 			}
+			// nvidia-uvm comes up at boot too (modules-load.d), which the
+			// containers' /dev/nvidia-uvm needs.
+			if _, ok := got.Loaded["nvidia_uvm"]; !ok {
+				t.Errorf("nvidia-uvm not loaded on %s: %v", k2, got.Loaded)
+			}
 			if _, ok := got.Installed["proxmox-headers-"+k2]; !ok {
 				t.Errorf("no headers for %s: %v", k2, got.Installed)
 			}

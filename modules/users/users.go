@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -228,6 +229,11 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 		}
 		u := u
 		acct, exists := d.users[u.Name]
+		// The twin of validate's rule (seed.SystemAccount): an existing
+		// account with a system UID is only managed when the seed says so.
+		if exists && seed.SystemUID(acct.UID) && !u.System {
+			return nil, fmt.Errorf("users: %s is a system account (uid %d): set system: true on it to let Phoenix manage it", u.Name, acct.UID)
+		}
 		if !exists {
 			args := append(rootArgs(env), "--create-home", "--user-group")
 			if u.Shell != "" {
@@ -283,6 +289,9 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 				if pve, err = readPVE(ctx, env.Runner); err != nil {
 					return nil, err
 				}
+			}
+			if err := pve.checkRole(u); err != nil {
+				return nil, err
 			}
 			steps = append(steps, pve.steps(u, run)...)
 		}
@@ -357,7 +366,11 @@ func (m *Module) keys(env *modules.Env, u seed.User, exists bool, acct account) 
 			if !ok {
 				return fmt.Errorf("account not found after useradd")
 			}
-			for _, f := range keyFiles(env.Root, u, a) {
+			kf, err := keyFiles(env.Root, u, a)
+			if err != nil {
+				return err
+			}
+			for _, f := range kf {
 				if _, err := f.Apply(env.Root); err != nil {
 					return err
 				}
@@ -366,7 +379,11 @@ func (m *Module) keys(env *modules.Env, u seed.User, exists bool, acct account) 
 		}}}, nil
 	}
 	var out []step
-	for _, f := range keyFiles(env.Root, u, acct) {
+	kf, err := keyFiles(env.Root, u, acct)
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	for _, f := range kf {
 		f := f
 		pending, err := f.Pending(env.Root)
 		if err != nil {
@@ -383,11 +400,16 @@ func (m *Module) keys(env *modules.Env, u seed.User, exists bool, acct account) 
 }
 
 // keyFiles are ~/.ssh and authorized_keys with the seed's keys merged in.
-func keyFiles(r host.Root, u seed.User, a account) []files.File {
+func keyFiles(r host.Root, u seed.User, a account) ([]files.File, error) {
 	owner := host.Owner{UID: a.UID, GID: a.GID}
 	dir := path.Join(a.Home, ".ssh")
 	ak := path.Join(dir, "authorized_keys")
-	old, _ := r.ReadFile(ak)
+	// The user controls home, ~/.ssh and the file: never read through a
+	// symlink, a FIFO or someone else's file (security review H1).
+	old, err := host.ReadOwned(r, ak, owner, a.Home, dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", u.Name, err)
+	}
 	have := map[string]bool{}
 	for _, l := range strings.Split(string(old), "\n") {
 		if id, err := keyID(l); err == nil {
@@ -411,7 +433,7 @@ func keyFiles(r host.Root, u seed.User, a account) []files.File {
 		{Path: a.Home, Dir: true, Mode: 0o750, Owner: owner, IfMissing: true, Why: "home directory"},
 		{Path: dir, Dir: true, Mode: 0o700, Owner: owner, Why: "~/.ssh"},
 		{Path: ak, Data: data, Mode: 0o600, Owner: owner, Why: fmt.Sprintf("%d SSH keys added", added)},
-	}
+	}, nil
 }
 
 // Check implements modules.Module.
@@ -461,6 +483,7 @@ func includesDir(b []byte) bool {
 type pveState struct {
 	users map[string]bool
 	acl   map[string]bool // path|ugid|role
+	roles []string        // what this host's PVE has, built-in and custom
 }
 
 // pveUser and pveACL are the fields of `pveum ... --output-format json`
@@ -502,7 +525,33 @@ func readPVE(ctx context.Context, r host.Runner) (*pveState, error) {
 			st.acl[a.Path+"|"+a.UGID+"|"+a.RoleID] = true
 		}
 	}
+	// The roles of the running PVE: names differ between versions (and
+	// privileges: PVE 9 dropped VM.Monitor), so a role is checked against
+	// what this host has, before any change (pveum acl modify would die
+	// "role 'X' does not exist", pve-access-control API2/ACL.pm:183-187,
+	// after the account was already made).
+	out, err = r.Run(ctx, host.Cmd{Name: "pveum", Args: []string{"role", "list", "--output-format", "json"}, Timeout: time.Minute})
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	var roles []struct {
+		RoleID string `json:"roleid"`
+	}
+	if err := json.Unmarshal(out.Stdout, &roles); err != nil {
+		return nil, fmt.Errorf("users: pveum role list: %w", err)
+	}
+	for _, ro := range roles {
+		st.roles = append(st.roles, ro.RoleID)
+	}
 	return st, nil
+}
+
+// checkRole reports a role this host does not have.
+func (st *pveState) checkRole(u seed.User) error {
+	if slices.Contains(st.roles, u.Proxmox.Role) {
+		return nil
+	}
+	return fmt.Errorf("users: %s: Proxmox role %q does not exist on this host (it has %s); nothing was changed", u.Name, u.Proxmox.Role, strings.Join(st.roles, ", "))
 }
 
 func (st *pveState) steps(u seed.User, run func(string, []string, []byte) error) []step {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -170,7 +171,7 @@ func TestFirstRunRerunDrift(t *testing.T) {
 	// Rerun: reads only.
 	b.run.Reset()
 	res := b.converge(t)
-	if len(res.Changed) != 0 || b.run.Log() != strings.Repeat("pveum user list --output-format json\npveum acl list --output-format json\n", 2) {
+	if len(res.Changed) != 0 || b.run.Log() != strings.Repeat("pveum user list --output-format json\npveum acl list --output-format json\npveum role list --output-format json\n", 2) {
 		t.Errorf("rerun changed %q ran:\n%s", res.Changed, b.run.Log())
 	}
 
@@ -308,8 +309,14 @@ func TestBadHostState(t *testing.T) {
 		b := newBox(t)
 		b.env.Seed.Users[0].Proxmox.Role = "Wizard"
 		_, err := New().Apply(context.Background(), b.env)
-		if err == nil || !strings.Contains(err.Error(), "role 'Wizard' does not exist") || host.ExitCode(err) != 255 {
+		if err == nil || !strings.Contains(err.Error(), `Proxmox role "Wizard" does not exist on this host`) {
 			t.Errorf("err = %v", err)
+		}
+		// Reported before any change: no account was made.
+		for _, c := range b.run.Calls() {
+			if c.Name != "pveum" || !slices.Contains(c.Args, "list") {
+				t.Errorf("ran %s %v before refusing the role", c.Name, c.Args)
+			}
 		}
 	})
 	t.Run("no pveum", func(t *testing.T) {

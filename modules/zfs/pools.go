@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -20,10 +21,14 @@ type vdev struct {
 
 // poolInfo is one pool of `zpool status` or of the `zpool import` listing.
 type poolInfo struct {
-	Name    string
-	VDevs   []vdev
-	Aux     []string // log, cache, spare, special, dedup devices
-	Foreign bool     // "last accessed by another system": import needs -f
+	Name  string
+	VDevs []vdev
+	Aux   []string // log, cache, spare, special, dedup devices
+	// Nested are the devices below a replacing-N or spare-N vdev inside a
+	// top-level vdev (a disk being replaced, its replacement, a hot spare
+	// in use): members too, not part of the layout.
+	Nested  []string
+	Foreign bool // "last accessed by another system": import needs -f
 }
 
 func (p poolInfo) allDisks() []string {
@@ -31,6 +36,7 @@ func (p poolInfo) allDisks() []string {
 	for _, v := range p.VDevs {
 		d = append(d, v.Disks...)
 	}
+	d = append(d, p.Nested...)
 	return append(d, p.Aux...)
 }
 
@@ -96,9 +102,19 @@ func parsePools(out string) []poolInfo {
 			cur.VDevs = append(cur.VDevs, vdev{Type: vdevType(name)})
 		case depth == 1:
 			cur.VDevs = append(cur.VDevs, vdev{Type: "disk", Disks: []string{name}})
-		case depth == 2 && len(cur.VDevs) > 0:
+		case len(cur.VDevs) == 0:
+		case vdevType(name) != "":
+			// replacing-N, spare-N (OpenZFS tests nest them up to
+			// mirror-0/spare-0/replacing-0: add_nested_replacing_spare.ksh)
+			// and draid distributed spares (draidP-G-S, vdev_draid.c) are
+			// no disks; their children are.
+		case depth == 2:
 			v := &cur.VDevs[len(cur.VDevs)-1]
 			v.Disks = append(v.Disks, name)
+		default:
+			// Deeper: a leaf under a nested vdev. zpool_main.c
+			// print_status_config indents each level two more.
+			cur.Nested = append(cur.Nested, name)
 		}
 	}
 	return pools
@@ -227,7 +243,10 @@ func (r *run) listPools(ctx context.Context) (imported, exported []poolInfo, err
 	imported = parsePools(out)
 	out, err = r.cmd(ctx, ZpoolCmd, "import", "-d", ByIDDir)
 	if err != nil {
-		// "no pools available to import" is exit 1 with nothing listed.
+		// With nothing to import zpool prints "no pools available to
+		// import" on stderr and exits 0 (openzfs zpool_main.c:4115-4118,
+		// 4703); older releases and other errors exit 1, so both are
+		// handled.
 		if !strings.Contains(out+stderrOf(err), "no pools available") {
 			return nil, nil, fmt.Errorf("list importable pools: %w", err)
 		}
@@ -333,9 +352,37 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 		if _, err := r.cmd(ctx, ZpoolCmd, args...); err != nil {
 			return fmt.Errorf("create pool %q: %w", p.Name, err)
 		}
+		// As Proxmox does for the pools it creates (pve-storage
+		// src/PVE/API2/Disks/ZFS.pm:511-516): import this pool at boot
+		// by name, not only through zpool.cache.
+		if host.Exists(r.Env.Root, ImportUnitTemplate) {
+			unit := "zfs-import@" + escapeUnit(p.Name) + ".service"
+			if _, err := r.cmd(ctx, SystemctlCmd, "enable", unit); err != nil {
+				return fmt.Errorf("pool %q: enable %s: %w", p.Name, unit, err)
+			}
+		}
 		r.report(itemFor(p.Name, "done", "created"))
 		return nil
 	})
+}
+
+// escapeUnit escapes a unit instance name as systemd-escape does (and
+// PVE::Systemd::escape_unit): "/" becomes "-", and every byte outside
+// [A-Za-z0-9:_.] (and a leading ".") becomes \xHH.
+func escapeUnit(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '/':
+			b.WriteByte('-')
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == ':', c == '_', c == '.' && i > 0:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "\\x%02x", c)
+		}
+	}
+	return b.String()
 }
 
 // compareLayout checks a live pool against the seed. A different data

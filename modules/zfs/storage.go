@@ -71,7 +71,13 @@ func (r *run) storageWants() ([]storageWant, error) {
 			if w.target == "" {
 				return nil, fmt.Errorf("storage %q: dataset %q has no mountpoint", st.ID, ds)
 			}
-			w.add = []string{"add", "dir", st.ID, "--path", w.target, "--content", strings.Join(st.Content, ","), "--is_mountpoint", "yes", "--mkdir", "0"}
+			// The dataset is the base directory: with is_mountpoint,
+			// activation refuses an unmounted one, and create-base-path 0
+			// never makes a plain directory in its place. create-subdirs
+			// makes dump/, template/cache/ and the rest for the content
+			// types (pve-storage src/PVE/Storage/Plugin.pm:1998-2013); the
+			// deprecated mkdir would turn that off too (DirPlugin.pm:55).
+			w.add = []string{"add", "dir", st.ID, "--path", w.target, "--content", strings.Join(st.Content, ","), "--is_mountpoint", "yes", "--create-base-path", "0", "--create-subdirs", "1"}
 		default:
 			return nil, fmt.Errorf("storage %q: type %q is not zfspool or dir", st.ID, st.Type)
 		}

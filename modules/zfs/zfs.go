@@ -12,13 +12,14 @@ import (
 
 // Command names and well-known paths, in one place.
 const (
-	ZpoolCmd   = "zpool"
-	ZfsCmd     = "zfs"
-	PvesmCmd   = "pvesm"
-	LsblkCmd   = "lsblk"
-	WipefsCmd  = "wipefs"
-	SgdiskCmd  = "sgdisk"
-	UdevadmCmd = "udevadm"
+	ZpoolCmd     = "zpool"
+	ZfsCmd       = "zfs"
+	PvesmCmd     = "pvesm"
+	SystemctlCmd = "systemctl"
+	LsblkCmd     = "lsblk"
+	WipefsCmd    = "wipefs"
+	SgdiskCmd    = "sgdisk"
+	UdevadmCmd   = "udevadm"
 
 	ByIDDir       = "/dev/disk/by-id"
 	ModprobeConf  = "/etc/modprobe.d/zfs.conf"
@@ -26,6 +27,8 @@ const (
 	StorageCfg    = "/etc/pve/storage.cfg"
 	MountsFile    = "/proc/mounts"
 	BootUUIDsFile = "/etc/kernel/proxmox-boot-uuids"
+	// ImportUnitTemplate is zfsutils-linux's per-pool import unit.
+	ImportUnitTemplate = "/lib/systemd/system/zfs-import@.service"
 )
 
 // Module is the zfs module.

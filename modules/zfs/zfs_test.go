@@ -52,6 +52,14 @@ func TestCreateThenRerun(t *testing.T) {
 	}
 	testkit.GoldenFile(t, "create.effects", e.world.Effects())
 	testkit.GoldenFile(t, "create.storage.cfg", e.read("/etc/pve/storage.cfg"))
+	// The dir storage got its content directories at activation (row 4 of
+	// the fidelity review): the first vzdump, pveam download or ISO upload
+	// needs them, and nothing else creates them.
+	for _, d := range []string{"/tank/backup/dump", "/tank/backup/template/cache", "/tank/backup/template/iso"} {
+		if fi, err := e.root.Stat(d); err != nil || !fi.IsDir() {
+			t.Errorf("%s: not a directory after the dir storage was added (%v)", d, err)
+		}
+	}
 	if got := e.read("/sys/module/zfs/parameters/zfs_arc_max"); got != "8589934592\n" {
 		t.Errorf("live ARC = %q", got)
 	}

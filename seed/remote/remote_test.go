@@ -2,9 +2,16 @@ package remote
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
 )
+
+func hostRoot(dir string) host.Root { return host.NewDirRoot(dir) }
 
 func TestReadResponseBodies(t *testing.T) {
 	for name, tc := range map[string]struct {
@@ -84,5 +91,20 @@ func TestParseSource(t *testing.T) {
 		if _, err := ParseSource("source.yaml", []byte(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestDNSFailureNamed: a host that does not resolve (RFC 6761 .invalid)
+// fails with the DNS cause and the URL, never the token.
+func TestDNSFailureNamed(t *testing.T) {
+	root := t.TempDir()
+	f := &Fetcher{Root: hostRoot(root), Client: Client{Timeout: 3 * time.Second}}
+	_, err := f.Fetch(context.Background(), Source{URL: "https://seeds.phoenix-test.invalid/answer"})
+	var re *Error
+	if !errors.As(err, &re) || re.Cause != CauseDNS || !strings.HasPrefix(err.Error(), "https://seeds.phoenix-test.invalid/answer: DNS: ") {
+		t.Fatalf("%v", err)
+	}
+	if !re.Temporary() {
+		t.Error("a DNS failure is retried at boot")
 	}
 }

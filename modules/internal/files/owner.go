@@ -1,6 +1,7 @@
 package files
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -20,7 +21,18 @@ func canChown() bool { return os.Geteuid() == 0 }
 // change, as in the modules' Check/Apply runs. Samba share directories use
 // it too.
 func ApplyOwnerMode(root host.Root, p, owner, mode string, dry bool, do func(string, func() error) error) error {
-	fi, err := root.Stat(p)
+	// Lstat: the directory may be in a tree users write to (a 0777
+	// share); a symlink planted there must not pass its target on.
+	fi, err := root.Lstat(p)
+	if err == nil && (fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir()) {
+		return fmt.Errorf("%s: not a plain directory (a symlink or a file): %w", p, host.ErrUnsafe)
+	}
+	if err == nil {
+		err = host.CheckNoUserLinks(root, p)
+		if errors.Is(err, host.ErrUnsafe) {
+			return err
+		}
+	}
 	if err != nil {
 		if !dry {
 			return fmt.Errorf("%s: %w", p, err)
@@ -41,7 +53,7 @@ func ApplyOwnerMode(root host.Root, p, owner, mode string, dry bool, do func(str
 			return fmt.Errorf("%s: %w", p, err)
 		}
 		if host.FileOwner(fi) != o {
-			if err := do(fmt.Sprintf("chown %s %s", owner, p), func() error { return root.Chown(p, o) }); err != nil {
+			if err := do(fmt.Sprintf("chown %s %s", owner, p), func() error { return host.SafeChown(root, p, o) }); err != nil {
 				return err
 			}
 		}
@@ -62,7 +74,7 @@ func ApplyOwnerMode(root host.Root, p, owner, mode string, dry bool, do func(str
 			fm |= fs.ModeSticky
 		}
 		if fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != fm {
-			if err := do(fmt.Sprintf("chmod %s %s", mode, p), func() error { return root.Chmod(p, fm) }); err != nil {
+			if err := do(fmt.Sprintf("chmod %s %s", mode, p), func() error { return host.SafeChmod(root, p, fm) }); err != nil {
 				return err
 			}
 		}

@@ -16,18 +16,11 @@ import (
 )
 
 // exec runs `pct exec <vmid> -- argv...` against the container's tracked
-// state.
-func (p *PVE) exec(args []string, stdin []byte, out *strings.Builder) error {
-	if len(args) == 0 {
-		return errf("400 not enough arguments\n%s", usage["exec"])
-	}
-	id, err := strconv.Atoi(args[0])
+// state; the contract check has split vmid from the free arguments.
+func (p *PVE) exec(vmid string, argv []string, stdin []byte, out *strings.Builder) error {
+	id, err := strconv.Atoi(vmid)
 	if err != nil {
 		return paramErr("exec", "vmid", "invalid format - value does not look like a valid VM ID")
-	}
-	argv := args[1:]
-	if len(argv) > 0 && argv[0] == "--" {
-		argv = argv[1:]
 	}
 	if len(argv) == 0 {
 		return errf("missing command")
@@ -292,14 +285,14 @@ func (p *PVE) Effects() string {
 // (the fakes' shared state dir, required; this one keeps FAKE_STATE/pve),
 // FAKE_ROOT (host root, default FAKE_STATE/pve),
 // FAKE_PVE_VERSION, FAKE_PCT_CREATE_DELAY (a Go duration), FAKE_MAJORS
-// ("nvidia-frontend=195,nvidia-uvm=508"), FAKE_STORAGES ("id=/path,...").
+// ("nvidia-frontend=195,nvidia-uvm=508").
 func FromEnv() (*PVE, error) {
 	dir := os.Getenv("FAKE_STATE")
 	if dir == "" {
 		return nil, fmt.Errorf("FAKE_STATE is not set")
 	}
 	dir = filepath.Join(dir, "pve")
-	p := &PVE{Dir: dir, Root: orDefault(os.Getenv("FAKE_ROOT"), dir), Version: os.Getenv("FAKE_PVE_VERSION")}
+	p := &PVE{Dir: dir, Root: orDefault(os.Getenv("FAKE_ROOT"), dir), Version: os.Getenv("FAKE_PVE_VERSION"), stateDir: os.Getenv("FAKE_STATE")}
 	if d := os.Getenv("FAKE_PCT_CREATE_DELAY"); d != "" {
 		v, err := time.ParseDuration(d)
 		if err != nil {
@@ -316,13 +309,6 @@ func FromEnv() (*PVE, error) {
 				return nil, fmt.Errorf("FAKE_MAJORS: %q: %w", kv, err)
 			}
 			p.Majors[k] = n
-		}
-	}
-	if s := os.Getenv("FAKE_STORAGES"); s != "" {
-		p.Storages = map[string]string{}
-		for _, kv := range strings.Split(s, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			p.Storages[k] = v
 		}
 	}
 	return p, nil

@@ -2,6 +2,7 @@ package fake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/phoenix-pve/phoenix/modules/internal/pvecontract"
 )
 
 var (
@@ -23,49 +26,17 @@ var (
 	reSnap     = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_\-]{1,39}$`)
 )
 
-// usage lines as pct prints them after a parameter error.
-var usage = map[string]string{
-	"create":       "pct create <vmid> <ostemplate> [OPTIONS]",
-	"clone":        "pct clone <vmid> <newid> [OPTIONS]",
-	"set":          "pct set <vmid> [OPTIONS]",
-	"config":       "pct config <vmid> [OPTIONS]",
-	"status":       "pct status <vmid> [OPTIONS]",
-	"start":        "pct start <vmid> [OPTIONS]",
-	"stop":         "pct stop <vmid> [OPTIONS]",
-	"shutdown":     "pct shutdown <vmid> [OPTIONS]",
-	"reboot":       "pct reboot <vmid> [OPTIONS]",
-	"exec":         "pct exec <vmid> [<extra-args>]",
-	"push":         "pct push <vmid> <file> <destination> [OPTIONS]",
-	"snapshot":     "pct snapshot <vmid> <snapname> [OPTIONS]",
-	"listsnapshot": "pct listsnapshot <vmid>",
-	"list":         "pct list",
-	"resize":       "pct resize <vmid> <disk> <size> [OPTIONS]",
-}
-
-// positional argument counts per subcommand.
-var positional = map[string]int{
-	"create": 2, "clone": 2, "set": 1, "config": 1, "status": 1, "start": 1, "stop": 1,
-	"shutdown": 1, "reboot": 1, "push": 3, "snapshot": 2, "listsnapshot": 1, "list": 0, "resize": 3,
-}
-
-// subcommand options that are not container config keys.
-var cmdOptions = map[string][]string{
-	"create":   {"storage", "password", "ssh-public-keys", "start", "restore", "force", "unique", "pool"},
-	"clone":    {"snapname", "hostname", "full", "description", "storage", "target", "pool"},
-	"set":      {"delete", "revert", "digest"},
-	"config":   {"current", "snapshot"},
-	"status":   {"verbose"},
-	"start":    {"debug", "skiplock"},
-	"stop":     {"skiplock", "overrule-shutdown"},
-	"shutdown": {"timeout", "forceStop"},
-	"reboot":   {"timeout"},
-	"push":     {"perms", "user", "group"},
-	"snapshot": {"description"},
-	"resize":   {"digest"},
+// usage is the short usage pct prints after a parameter error (the
+// contract's synopsis line).
+func usage(cmd string) string {
+	if c := pvecontract.MustLoad().Tools["pct"].Commands[cmd]; c != nil {
+		return c.Usage
+	}
+	return "pct <COMMAND> [ARGS] [OPTIONS]"
 }
 
 func paramErr(cmd, key, msg string) error {
-	return errf("400 Parameter verification failed.\n%s: %s\n%s", key, msg, usage[cmd])
+	return errf("400 Parameter verification failed.\n%s: %s\n%s", key, msg, usage(cmd))
 }
 
 // Pct implements the pct subcommands Phoenix uses.
@@ -73,17 +44,47 @@ func (p *PVE) Pct(ctx context.Context, args []string, stdin []byte, out *strings
 	if len(args) == 0 {
 		return errf("ERROR: no command specified")
 	}
-	cmd := args[0]
-	if cmd == "exec" {
-		return p.exec(args[1:], stdin, out)
-	}
-	n, ok := positional[cmd]
-	if !ok {
-		return errf("unknown command 'pct %s'", cmd)
-	}
-	pos, opts, err := parseArgs(cmd, args[1:], n)
+	// Every call is checked against Proxmox's published contract first
+	// (modules/internal/pvecontract): what the real pct refuses, the
+	// fake refuses with the same message and exit status.
+	call, err := pvecontract.CheckStrict("pct", args)
 	if err != nil {
+		var ce *pvecontract.Error
+		if errors.As(err, &ce) {
+			return &exitErr{code: ce.Code, stderr: ce.Msg}
+		}
 		return err
+	}
+	cmd := call.Command
+	if !p.devSupported() {
+		// devN keys came with pve-container 5.0.7 (debian/changelog,
+		// 2023-11-21: "allow passing raw device nodes"), PVE 8.1; before,
+		// Getopt::Long does not know the option.
+		for k := range call.Params {
+			if m := reIndexed.FindStringSubmatch(k); m != nil && m[1] == "dev" {
+				return &exitErr{code: pvecontract.ExitCode, stderr: "Unknown option: " + k + "\n400 unable to parse option\n" + usage(cmd) + "\n"}
+			}
+		}
+	}
+	if cmd == "exec" {
+		return p.exec(call.Params["vmid"], call.Extra, stdin, out)
+	}
+	if _, ok := modelled[cmd]; !ok {
+		return errf("pct (fake): command '%s' is not modelled", cmd)
+	}
+	var pos []string
+	opts := map[string]string{}
+	argNames := map[string]bool{}
+	for _, a := range pvecontract.MustLoad().Tools["pct"].Commands[cmd].Args {
+		argNames[a.Name] = true
+		if v, ok := call.Params[a.Name]; ok {
+			pos = append(pos, v)
+		}
+	}
+	for k, v := range call.Params {
+		if !argNames[k] {
+			opts[k] = v
+		}
 	}
 	if cmd == "list" {
 		return p.withLock(func() error { return p.list(out) })
@@ -147,42 +148,6 @@ func (p *PVE) withLock(f func() error, ids ...int) error {
 	return f()
 }
 
-// parseArgs splits positionals from --key value / --key=value options and
-// checks option names against the schema.
-func parseArgs(cmd string, args []string, n int) ([]string, map[string]string, error) {
-	var pos []string
-	opts := map[string]string{}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") {
-			pos = append(pos, a)
-			continue
-		}
-		k, v, hasV := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !hasV {
-			if i+1 >= len(args) {
-				return nil, nil, errf("400 unable to parse option\n%s", usage[cmd])
-			}
-			i++
-			v = args[i]
-		}
-		if !knownOption(cmd, k) {
-			return nil, nil, paramErr(cmd, k, "property is not defined in schema and the schema does not allow additional properties")
-		}
-		if _, dup := opts[k]; dup {
-			return nil, nil, errf("400 duplicate option '%s'\n%s", k, usage[cmd])
-		}
-		opts[k] = v
-	}
-	if len(pos) < n {
-		return nil, nil, errf("400 not enough arguments\n%s", usage[cmd])
-	}
-	if len(pos) > n {
-		return nil, nil, errf("400 too many arguments\n%s", usage[cmd])
-	}
-	return pos, opts, nil
-}
-
 // configKeys are the container config keys pct create and set accept
 // (besides netN, mpN, devN).
 var configKeys = map[string]bool{
@@ -192,16 +157,10 @@ var configKeys = map[string]bool{
 	"protection": true, "template": true, "timezone": true, "console": true, "tty": true, "cmode": true,
 }
 
-func knownOption(cmd, k string) bool {
-	for _, o := range cmdOptions[cmd] {
-		if o == k {
-			return true
-		}
-	}
-	if cmd != "create" && cmd != "set" {
-		return false
-	}
-	return configKeys[k] || reIndexed.MatchString(k)
+// modelled are the pct commands the fake implements (exec aside).
+var modelled = map[string]bool{
+	"create": true, "clone": true, "set": true, "config": true, "status": true, "start": true, "stop": true,
+	"shutdown": true, "reboot": true, "push": true, "snapshot": true, "listsnapshot": true, "list": true, "resize": true,
 }
 
 // validate checks one config value and returns it normalised as pct stores it.
@@ -358,7 +317,12 @@ func (p *PVE) validate(cmd string, id int, k, v string) (string, error) {
 		vol := props["volume"]
 		if store, size, ok := strings.Cut(vol, ":"); ok && !strings.HasPrefix(vol, "/") {
 			if _, err := strconv.ParseFloat(size, 64); err == nil {
-				props["volume"] = fmt.Sprintf("%s:subvol-%d-disk-%s", store, id, m[2]+"1")
+				// pve-storage find_free_diskname takes the first free
+				// disk-N; rootfs has disk-0, so mpN is modelled as
+				// disk-(N+1) (exact only when mount points are allocated in
+				// order).
+				n, _ := strconv.Atoi(m[2])
+				props["volume"] = fmt.Sprintf("%s:subvol-%d-disk-%d", store, id, n+1)
 				props["size"] = size + "G"
 			}
 		} else if !path.IsAbs(vol) {
@@ -426,6 +390,12 @@ func (p *PVE) create(id int, tmpl string, opts map[string]string, out *strings.B
 	if opts["rootfs"] == "" {
 		opts["rootfs"] = fmt.Sprintf("%s:4", orDefault(opts["storage"], "local"))
 	}
+	if err := p.checkAllocStorages(opts); err != nil {
+		return err
+	}
+	if err := p.checkDevices(opts); err != nil {
+		return err
+	}
 	s := newSection("")
 	s.Keys["arch"], s.Keys["ostype"] = "amd64", "debian"
 	s.Keys["hostname"] = "CT" + strconv.Itoa(id)
@@ -464,6 +434,12 @@ func (p *PVE) cloneCT(src int, newid string, opts map[string]string, out *string
 		}
 		from, in = *s, rt.Snaps[sn]
 	}
+	// API2/LXC.pm:2064-2110: only volume mount points can be cloned.
+	for _, v := range volumes(from) {
+		if t := mountType(v[1]); t != "volume" {
+			return errf("unable to clone mountpoint '%s' (type %s)", v[0], t)
+		}
+	}
 	if opts["full"] == "0" && from.Keys["template"] != "1" {
 		return errf("parameter 'full' - Linked clone feature for 'CT %d' is not available", src)
 	}
@@ -477,7 +453,7 @@ func (p *PVE) cloneCT(src int, newid string, opts map[string]string, out *string
 			m["hwaddr"] = hwaddr(id, k)
 			n.Keys[k] = joinProps(m, "name", "bridge")
 		}
-		if k == "rootfs" {
+		if k == "rootfs" || strings.HasPrefix(k, "mp") && reIndexed.MatchString(k) {
 			n.Keys[k] = strings.Replace(v, fmt.Sprintf("-%d-", src), fmt.Sprintf("-%d-", id), 1)
 		}
 	}
@@ -500,7 +476,10 @@ func (p *PVE) set(id int, opts map[string]string) error {
 		return err
 	}
 	if _, ok := opts["unprivileged"]; ok {
-		return errf("400 Parameter verification failed.\nunprivileged: unable to modify read-only option: 'unprivileged'\n%s", usage["set"])
+		return errf("400 Parameter verification failed.\nunprivileged: unable to modify read-only option: 'unprivileged'\n%s", usage("set"))
+	}
+	if err := p.checkDevices(opts); err != nil {
+		return err
 	}
 	if err := p.applyConfig("set", id, &c.Main, opts); err != nil {
 		return err
@@ -556,6 +535,12 @@ func (p *PVE) power(cmd string, id int) error {
 	case "start":
 		if rt.Status == "running" {
 			return errf("CT %d already running", id)
+		}
+		if err := p.checkDevices(c.Main.Keys); err != nil {
+			return err
+		}
+		if err := p.checkBindSources(c.Main); err != nil {
+			return err
 		}
 		p.boot(c, rt)
 	case "stop", "shutdown":
@@ -647,6 +632,10 @@ func (p *PVE) snapshot(id int, name string, opts map[string]string) error {
 	}
 	if c.snap(name) != nil {
 		return errf("snapshot name '%s' already used", name)
+	}
+	// pve-guest-common src/PVE/AbstractConfig.pm:754-756.
+	if !p.hasSnapshotFeature(c.Main) {
+		return errf("snapshot feature is not available")
 	}
 	s := c.Main.clone(name)
 	if d := opts["description"]; d != "" {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	"github.com/phoenix-pve/phoenix/modules/internal/fake/pvesm"
+	"github.com/phoenix-pve/phoenix/modules/internal/pvecontract"
 )
 
 // PVE is the fake's state and settings. The zero value of every setting is
@@ -42,19 +44,26 @@ type PVE struct {
 	// only when an lxc.cgroup2.devices.allow line grants its major.
 	Majors map[string]int
 	// Catalog is what pveam can download: template name -> content.
-	// Default: debian-12-standard_12.7-1_amd64.tar.zst and
+	// Default: debian-12-standard_12.7-1_amd64.tar.zst,
+	// debian-13-standard_13.6-1_amd64.tar.zst and
 	// ubuntu-24.04-standard_24.04-2_amd64.tar.zst.
 	Catalog map[string]string
-	// Storages maps dir storage ids to their in-root paths; "local" is
-	// /var/lib/vz. Other ids are block storages (no template cache).
-	Storages map[string]string
+	// Storages are in Root's /etc/pve/storage.cfg, shared with the one
+	// pvesm fake (modules/internal/fake/pvesm); a root without one gets
+	// the installer's (see installerStorageCfg).
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
+	// stateDir is $FAKE_STATE in PATH mode, where the zfs fake keeps its
+	// World (pvesm's ZFS facts).
+	stateDir string
 }
 
 // DefaultTemplate is a template name in the default catalog.
 const DefaultTemplate = "debian-12-standard_12.7-1_amd64.tar.zst"
+
+// PVE9Template is the Debian 13 template PVE 9's index offers.
+const PVE9Template = "debian-13-standard_13.6-1_amd64.tar.zst"
 
 // runtime is one container's state that a config file does not hold.
 type runtime struct {
@@ -102,7 +111,9 @@ func (p *PVE) version() string {
 	return p.Version
 }
 
-// devSupported reports whether pct knows devN keys (PVE 8.2 and later).
+// devSupported reports whether pct knows devN keys: pve-container 5.0.7
+// (debian/changelog, 2023-11-21, "allow passing raw device nodes"), which
+// PVE 8.1 shipped.
 func (p *PVE) devSupported() bool {
 	f := strings.Split(p.version(), ".")
 	maj, _ := strconv.Atoi(f[0])
@@ -110,7 +121,7 @@ func (p *PVE) devSupported() bool {
 	if len(f) > 1 {
 		mnr, _ = strconv.Atoi(f[1])
 	}
-	return maj > 8 || maj == 8 && mnr >= 2
+	return maj > 8 || maj == 8 && mnr >= 1
 }
 
 func (p *PVE) catalog() map[string]string {
@@ -120,6 +131,8 @@ func (p *PVE) catalog() map[string]string {
 	return map[string]string{
 		DefaultTemplate: "fake template " + DefaultTemplate + "\n",
 		"ubuntu-24.04-standard_24.04-2_amd64.tar.zst": "fake template ubuntu-24.04\n",
+		// PVE 9's Debian (pve-manager aplinfo/aplinfo.dat at 9d6e4c8).
+		PVE9Template: "fake template " + PVE9Template + "\n",
 	}
 }
 
@@ -245,6 +258,7 @@ func (p *PVE) Register(r *fakehost.Runner) {
 	r.Handle("pct", p.handler(p.Pct))
 	r.Handle("pveam", p.handler(p.Pveam))
 	r.Handle("pvesm", p.handler(p.Pvesm))
+
 	r.Handle("pveversion", p.handler(p.Pveversion))
 }
 
@@ -287,84 +301,102 @@ func (p *PVE) Pveversion(_ context.Context, args []string, _ []byte, out *string
 	return nil
 }
 
-// storagePath is the in-root directory of a dir storage.
-func (p *PVE) storagePath(id string) (string, bool) {
-	if id == "local" {
-		return "/var/lib/vz", true
-	}
-	d, ok := p.Storages[id]
-	return d, ok
-}
-
-// Pvesm implements `pvesm path VOLID` for vztmpl volumes.
+// Pvesm is the one pvesm fake (modules/internal/fake/pvesm) on this
+// root, without ZFS facts (the zfs fake's World provides them where it is
+// registered, and in PATH mode from its state).
 func (p *PVE) Pvesm(_ context.Context, args []string, _ []byte, out *strings.Builder) error {
-	if len(args) != 2 || args[0] != "path" {
-		return errf("400 unable to parse arguments\npvesm path <volume>")
+	if err := p.ensureStorageCfg(); err != nil {
+		return err
 	}
-	store, vol, ok := strings.Cut(args[1], ":")
-	if !ok {
-		return errf("unable to parse volume ID '%s'", args[1])
+	f := &pvesm.Fake{Root: p.hostRoot()}
+	if p.stateDir != "" && pvesm.StateZFS != nil {
+		z, err := pvesm.StateZFS(p.stateDir, f.Root)
+		if err != nil {
+			return err
+		}
+		if z != nil {
+			f.ZFS = z
+		}
 	}
-	dir, ok := p.storagePath(store)
-	if !ok {
-		return errf("storage '%s' does not exist", store)
+	res := f.Run(args)
+	out.WriteString(res.Stdout)
+	if res.Code != 0 || res.Stderr != "" {
+		return &exitErr{code: res.Code, stderr: res.Stderr}
 	}
-	name, ok := strings.CutPrefix(vol, "vztmpl/")
-	if !ok || name == "" || strings.Contains(name, "/") {
-		return errf("unable to parse directory volume name '%s'", vol)
-	}
-	fmt.Fprintf(out, "%s/template/cache/%s\n", dir, name)
 	return nil
 }
 
-// Pveam implements update, download STORAGE NAME and list STORAGE.
+// Pveam implements update, download STORAGE NAME and list STORAGE, after
+// the contract check.
 func (p *PVE) Pveam(_ context.Context, args []string, _ []byte, out *strings.Builder) error {
+	call, err := pvecontract.CheckStrict("pveam", args)
+	if err != nil {
+		var ce *pvecontract.Error
+		if errors.As(err, &ce) {
+			return &exitErr{code: ce.Code, stderr: ce.Msg}
+		}
+		return err
+	}
 	unlock, err := p.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if len(args) == 0 {
-		return errf("ERROR: no command specified")
-	}
-	switch args[0] {
+	switch call.Command {
 	case "update":
 		return writeFile(filepath.Join(p.Dir, "pveam-updated"), []byte("1\n"), 0o644)
 	case "download":
-		if len(args) != 3 {
-			return errf("400 not enough arguments\npveam download <storage> <template>")
-		}
-		dir, ok := p.storagePath(args[1])
-		if !ok {
-			return errf("storage '%s' does not exist", args[1])
-		}
-		content, ok := p.catalog()[args[2]]
-		if !ok {
-			return errf("400 Parameter verification failed.\ntemplate: no such template\npveam download <storage> <template>")
-		}
+		store, tmpl := call.Params["storage"], call.Params["template"]
 		if _, err := os.Stat(filepath.Join(p.Dir, "pveam-updated")); err != nil {
 			return errf("unable to open file '/var/lib/pve-manager/apl-info/download.proxmox.com' - No such file or directory")
 		}
-		fmt.Fprintf(out, "downloading http://download.proxmox.com/images/system/%s to %s/template/cache/%s\n", args[2], dir, args[2])
-		return writeFile(filepath.Join(p.Root, dir, "template/cache", args[2]), []byte(content), 0o644)
-	case "list":
-		if len(args) != 2 {
-			return errf("400 not enough arguments\npveam list <storage>")
-		}
-		dir, ok := p.storagePath(args[1])
+		// pve-manager PVE/API2/Nodes.pm:1811-1839 (apl_download, at
+		// 14a22df): the template must be in the index, the storage exist
+		// and allow vztmpl; the download goes straight into its template
+		// directory, which nothing creates (pve-common
+		// src/PVE/Tools.pm:1522-1544 runs wget -O there).
+		content, ok := p.catalog()[tmpl]
 		if !ok {
-			return errf("storage '%s' does not exist", args[1])
+			return errf("400 Parameter verification failed.\ntemplate: no such template\n%s", pvecontract.MustLoad().Tools["pveam"].Commands["download"].Usage)
+		}
+		e, err := p.storage(store)
+		if err != nil {
+			return err
+		}
+		if !hasContent(e.Opts["content"], "vztmpl") {
+			return errf("storage '%s' does not support templates", store)
+		}
+		dir := filepath.Join(e.Opts["path"], "template/cache")
+		if fi, err := os.Stat(filepath.Join(p.Root, dir)); err != nil || !fi.IsDir() {
+			// The wget's exact message is not modelled.
+			return errf("%s/%s.tmp_dwnl: No such file or directory\ncommand 'wget' failed: exit code 1", dir, tmpl)
+		}
+		fmt.Fprintf(out, "downloading http://download.proxmox.com/images/system/%s to %s/%s\n", tmpl, dir, tmpl)
+		return os.WriteFile(filepath.Join(p.Root, dir, tmpl), []byte(content), 0o644)
+	case "list":
+		dir, ok := p.storagePath(call.Params["storage"])
+		if !ok {
+			return errf("storage '%s' does not exist", call.Params["storage"])
 		}
 		fmt.Fprintf(out, "%-70s %s\n", "NAME", "SIZE")
 		ents, _ := os.ReadDir(filepath.Join(p.Root, dir, "template/cache"))
 		for _, e := range ents {
 			if fi, err := e.Info(); err == nil && !e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-				fmt.Fprintf(out, "%-70s %.2fMB\n", args[1]+":vztmpl/"+e.Name(), float64(fi.Size())/1e6)
+				fmt.Fprintf(out, "%-70s %.2fMB\n", call.Params["storage"]+":vztmpl/"+e.Name(), float64(fi.Size())/1e6)
 			}
 		}
 		return nil
 	}
-	return errf("unknown command 'pveam %s'", args[0])
+	return errf("pveam (fake): command '%s' is not modelled", call.Command)
+}
+
+func hasContent(csv, c string) bool {
+	for _, x := range strings.FieldsFunc(csv, func(r rune) bool { return r == ',' || r == ';' || r == ' ' }) {
+		if x == c {
+			return true
+		}
+	}
+	return false
 }
 
 // hwaddr is a deterministic MAC in Proxmox's BC:24:11 prefix.

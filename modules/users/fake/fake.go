@@ -1,7 +1,10 @@
 // Package fake is a stateful fake of Proxmox's pveum for the subcommands
 // Phoenix uses: `user list --output-format json`, `user add USERID`,
-// `acl list --output-format json` and `acl modify PATH --users U --roles
-// R`. It follows pveum's JSON output fields and its behaviour on errors:
+// `acl list --output-format json`, `role list --output-format json` and
+// `acl modify PATH --users U --roles R`. Every call is checked against
+// Proxmox's published contract first (modules/internal/pvecontract); the
+// built-in roles and privileges of PVE 8 and 9 come from
+// pve-access-control (roles.go). It follows pveum's JSON output fields and its behaviour on errors:
 // the message on stderr and exit status 255 (a Perl die in the PVE CLI).
 //
 // The state is a JSON file in a directory, so the same fake serves as a
@@ -23,6 +26,7 @@ import (
 	"sync"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	"github.com/phoenix-pve/phoenix/modules/internal/pvecontract"
 )
 
 // User is one entry of `pveum user list --output-format json`.
@@ -48,15 +52,37 @@ type State struct {
 	ACL   []ACL  `json:"acl"`
 }
 
-// Roles are the built-in roles of PVE 8/9.
-var Roles = []string{"Administrator", "NoAccess", "PVEAdmin", "PVEAuditor", "PVEDatastoreAdmin", "PVEDatastoreUser",
-	"PVEMappingAdmin", "PVEMappingUser", "PVEPoolAdmin", "PVEPoolUser", "PVESDNAdmin", "PVESDNUser", "PVESysAdmin",
-	"PVETemplateUser", "PVEUserAdmin", "PVEVMAdmin", "PVEVMUser"}
+// Role is one entry of `pveum role list --output-format json`
+// (pve-access-control src/PVE/API2/Role.pm:41-67).
+type Role struct {
+	RoleID  string `json:"roleid"`
+	Privs   string `json:"privs"`
+	Special int    `json:"special"`
+}
+
+// Roles lists the built-in roles of PVE major (8 or 9).
+func Roles(major int) []string {
+	var out []string
+	for r := range builtin[major].Roles {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // PVE is the fake over a state directory.
 type PVE struct {
 	Dir string
-	mu  sync.Mutex
+	// Major is the PVE major whose built-in roles exist (default 9).
+	Major int
+	mu    sync.Mutex
+}
+
+func (p *PVE) major() int {
+	if p.Major == 0 {
+		return 9
+	}
+	return p.Major
 }
 
 // New returns a fake keeping its state in dir, seeded like a fresh
@@ -96,6 +122,15 @@ func (p *PVE) Handler(_ context.Context, c fakehost.Call) fakehost.Result {
 func (p *PVE) run(args []string) (string, string, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Every call is checked against Proxmox's published contract first.
+	call, err := pvecontract.CheckStrict("pveum", args)
+	if err != nil {
+		var ce *pvecontract.Error
+		if errors.As(err, &ce) {
+			return "", ce.Msg, ce.Code
+		}
+		return "", err.Error() + "\n", 255
+	}
 	s, err := p.Load()
 	if err != nil {
 		return "", err.Error() + "\n", 255
@@ -103,32 +138,31 @@ func (p *PVE) run(args []string) (string, string, int) {
 	die := func(format string, a ...any) (string, string, int) {
 		return "", fmt.Sprintf(format, a...) + "\n", 255
 	}
-	if len(args) < 2 {
-		return die("ERROR: no command specified")
+	opts := call.Params
+	jsonOut := func(v any) (string, string, int) {
+		if opts["output-format"] != "json" {
+			return die("pveum (fake): only --output-format json is modelled")
+		}
+		b, _ := json.Marshal(v)
+		return string(b) + "\n", "", 0
 	}
-	opts, pos := parse(args[2:])
-	switch args[0] + " " + args[1] {
+	roles := builtin[p.major()].Roles
+	switch call.Command {
 	case "user list":
-		if opts["output-format"] != "json" {
-			return die("fake pveum: only --output-format json")
-		}
-		b, _ := json.Marshal(s.Users)
-		return string(b) + "\n", "", 0
+		return jsonOut(s.Users)
 	case "acl list":
-		if opts["output-format"] != "json" {
-			return die("fake pveum: only --output-format json")
+		return jsonOut(s.ACL)
+	case "role list":
+		var out []Role
+		for _, r := range Roles(p.major()) {
+			out = append(out, Role{RoleID: r, Privs: strings.Join(roles[r], ","), Special: 1})
 		}
-		b, _ := json.Marshal(s.ACL)
-		return string(b) + "\n", "", 0
+		return jsonOut(out)
 	case "user add":
-		if len(pos) != 1 {
-			return die("400 wrong number of arguments")
-		}
-		id := pos[0]
-		name, realm, ok := strings.Cut(id, "@")
-		if !ok || name == "" || (realm != "pam" && realm != "pve") {
-			return die("400 Parameter verification failed.\nuserid: value '%s' does not look like a valid user name", id)
-		}
+		id := opts["userid"]
+		_, realm, _ := strings.Cut(id, "@")
+		// API2/User.pm:325-363 (create_user): only a duplicate is refused
+		// here; the realm is not looked up unless a password is set.
 		for _, u := range s.Users {
 			if u.UserID == id {
 				return die("create user failed: user '%s' already exists", id)
@@ -137,41 +171,42 @@ func (p *PVE) run(args []string) (string, string, int) {
 		s.Users = append(s.Users, User{UserID: id, Enable: 1, RealmType: realm})
 		sort.Slice(s.Users, func(i, j int) bool { return s.Users[i].UserID < s.Users[j].UserID })
 	case "acl modify":
-		if len(pos) != 1 || !strings.HasPrefix(pos[0], "/") {
-			return die("400 Parameter verification failed.\npath: property is missing")
+		path := opts["path"]
+		if !strings.HasPrefix(path, "/") {
+			// API2/ACL.pm:163-166: check_path (AccessControl.pm:1281);
+			// only its leading "/" is modelled.
+			return die("400 Parameter verification failed.\npath: invalid ACL path '%s'\n%s", path, pvecontract.MustLoad().Tools["pveum"].Commands["acl modify"].Usage)
 		}
-		if opts["roles"] == "" {
-			return die("400 Parameter verification failed.\nroles: property is missing")
-		}
-		for _, r := range strings.Split(opts["roles"], ",") {
-			known := false
-			for _, k := range Roles {
-				known = known || k == r
-			}
-			if !known {
+		// pve-access-control src/PVE/API2/ACL.pm:183-187: every role must
+		// exist, before anything changes.
+		for _, r := range splitList(opts["roles"]) {
+			if _, ok := roles[r]; !ok {
 				return die("role '%s' does not exist", r)
 			}
 		}
-		for _, u := range strings.Split(opts["users"], ",") {
+		for _, u := range splitList(opts["users"]) {
 			found := false
 			for _, x := range s.Users {
 				found = found || x.UserID == u
 			}
 			if !found {
+				// API2/ACL.pm:239.
 				return die("user '%s' does not exist", u)
 			}
-			for _, r := range strings.Split(opts["roles"], ",") {
+		}
+		for _, u := range splitList(opts["users"]) {
+			for _, r := range splitList(opts["roles"]) {
 				dup := false
 				for _, a := range s.ACL {
-					dup = dup || (a.Path == pos[0] && a.UGID == u && a.RoleID == r && a.Type == "user")
+					dup = dup || (a.Path == path && a.UGID == u && a.RoleID == r && a.Type == "user")
 				}
 				if !dup {
-					s.ACL = append(s.ACL, ACL{Path: pos[0], RoleID: r, Type: "user", UGID: u, Propagate: 1})
+					s.ACL = append(s.ACL, ACL{Path: path, RoleID: r, Type: "user", UGID: u, Propagate: 1})
 				}
 			}
 		}
 	default:
-		return die("ERROR: unknown command 'pveum %s %s'", args[0], args[1])
+		return die("pveum (fake): command '%s' is not modelled", call.Command)
 	}
 	if err := p.save(s); err != nil {
 		return die("%v", err)
@@ -179,19 +214,8 @@ func (p *PVE) run(args []string) (string, string, int) {
 	return "", "", 0
 }
 
-// parse splits "--key value" options from positional arguments.
-func parse(args []string) (map[string]string, []string) {
-	opts := map[string]string{}
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		if strings.HasPrefix(args[i], "--") && i+1 < len(args) {
-			opts[strings.TrimPrefix(args[i], "--")] = args[i+1]
-			i++
-			continue
-		}
-		pos = append(pos, args[i])
-	}
-	return opts, pos
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' })
 }
 
 // Main runs the fake as a command: pveum ARGS..., state in $FAKE_STATE.

@@ -1,10 +1,11 @@
 // Package fake holds stateful fakes of the storage tools the zfs module
-// drives: zpool, zfs, pvesm, lsblk, wipefs and sgdisk. One World keeps the
+// drives: zpool, zfs, lsblk, wipefs and sgdisk, and registers the one pvesm
+// fake (modules/internal/fake/pvesm) with this World's ZFS facts. One World keeps the
 // disks, pools (with their vdev layout and whether they are imported),
-// datasets with local properties, and Proxmox storages; every fake reads and
-// changes that one state, so a `zpool create` shows up in `lsblk` as
-// zfs_member partitions and a `pvesm add zfspool` fails when the dataset does
-// not exist, as on a real host. Output formats follow the real tools: `zfs get
+// datasets with local properties, and the Root's /etc/pve/storage.cfg; every fake reads and changes
+// that one state, so a `zpool create` shows up in `lsblk` as zfs_member
+// partitions and a `pvesm add zfspool` records the dataset's mountpoint, as
+// on a real host. Output formats follow the real tools: `zfs get
 // -H -p`, `lsblk --json -b`, `zpool status -P -L`, the `zpool import` listing,
 // `pvesm status`, and the /etc/pve/storage.cfg section format. Exit codes are
 // the real ones (zfs/zpool 1 for errors and 2 for usage, pvesm 255).

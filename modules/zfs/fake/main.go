@@ -17,7 +17,9 @@ import (
 const ControlCommand = "zfs-fake"
 
 // Commands are the fake tools Main serves. pvesm is left out on PATH: the
-// lxc area's fake serves it there; in-process tests use World.Register.
+// one pvesm fake (modules/internal/fake/pvesm) serves it there, through
+// the lxc fake's Main, and reads this World's state for its ZFS facts;
+// in-process, World.Register installs it.
 var Commands = []string{"zpool", "zfs", "lsblk", "wipefs", "sgdisk", "udevadm"}
 
 // StateFile is where Main keeps the World, under $FAKE_STATE.
@@ -31,7 +33,7 @@ func (w *World) Standard() error {
 	for _, d := range []*Dev{
 		{Name: "sda", Size: 500 * G, ByID: []string{"ata-ROOT_SSD"}, Children: []*Dev{
 			{Name: "sda1", Type: "part", Size: 1 << 20},
-			{Name: "sda2", Type: "part", Size: G, FSType: "vfat", Mounts: []string{"/boot/efi"}},
+			{Name: "sda2", Type: "part", Size: G, FSType: "vfat", UUID: "A1B2-C3D4", Mounts: []string{"/boot/efi"}},
 			{Name: "sda3", Type: "part", Size: 499 * G, FSType: "LVM2_member", Children: []*Dev{
 				{Name: "pve-root", Type: "lvm", Size: 96 * G, FSType: "ext4", Mounts: []string{"/"}},
 				{Name: "pve-swap", Type: "lvm", Size: 8 * G, FSType: "swap", Mounts: []string{"[SWAP]"}},

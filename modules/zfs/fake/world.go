@@ -20,6 +20,7 @@ type Dev struct {
 	Size     int64    `json:"size,omitempty"`
 	FSType   string   `json:"fstype,omitempty"`
 	Mounts   []string `json:"mounts,omitempty"`
+	UUID     string   `json:"uuid,omitempty"`  // the filesystem UUID lsblk's UUID column shows
 	ByID     []string `json:"by_id,omitempty"` // disks: names under /dev/disk/by-id
 	Children []*Dev   `json:"children,omitempty"`
 }
@@ -49,41 +50,12 @@ type Pool struct {
 	Props    map[string]string `json:"props,omitempty"`
 }
 
-// Storage is one Proxmox storage: its type, id and options in storage.cfg
-// order.
-type Storage struct {
-	ID   string     `json:"id"`
-	Type string     `json:"type"`
-	Opts [][]string `json:"opts"` // [key, value] pairs
-}
-
-// Opt returns the value of option k.
-func (s *Storage) Opt(k string) (string, bool) {
-	for _, kv := range s.Opts {
-		if kv[0] == k {
-			return kv[1], true
-		}
-	}
-	return "", false
-}
-
-func (s *Storage) setOpt(k, v string) {
-	for _, kv := range s.Opts {
-		if kv[0] == k {
-			kv[1] = v
-			return
-		}
-	}
-	s.Opts = append(s.Opts, []string{k, v})
-}
-
 // State is everything the fakes know; it is what Effects dumps.
 type State struct {
 	HostID   string                       `json:"hostid"`
 	Disks    []*Dev                       `json:"disks"`
 	Pools    map[string]*Pool             `json:"pools"`
 	Datasets map[string]map[string]string `json:"datasets"` // name -> local properties
-	Storages []*Storage                   `json:"storages"`
 	NextID   uint64                       `json:"next_id"`
 }
 
@@ -196,7 +168,14 @@ func (w *World) Effects() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	b, _ := json.MarshalIndent(w.S, "", " ") // maps are sorted by encoding/json
-	return string(b)
+	out := string(b)
+	if w.Root != nil {
+		// Storages live in storage.cfg (the pvesm fake's state).
+		if cfg, err := w.Root.ReadFile(StorageCfg); err == nil {
+			out += "\n" + StorageCfg + ":\n" + string(cfg)
+		}
+	}
+	return out
 }
 
 // Register installs the fakes on r under their command names.

@@ -203,7 +203,11 @@ func (w *World) zpoolImport(args []string) fakehost.Result {
 			b.WriteString("\n")
 		}
 		if b.Len() == 0 {
-			return fail(1, "no pools available to import")
+			// openzfs cmd/zpool/zpool_main.c:4115-4118 (at be7657e):
+			// with no pool named and none found, the message goes to
+			// stderr and err stays 0, so zpool_do_import returns 0
+			// (:4703).
+			return fakehost.Result{Stderr: "no pools available to import\n"}
 		}
 		return fakehost.OK(b.String())
 	}
