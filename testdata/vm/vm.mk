@@ -19,7 +19,7 @@ vm-image: vm-deps
 # reseed, failing seed, USB stick, first-boot hook, cloud-init comparison,
 # dpkg-installed package; the comparison again on bookworm); exits non-zero
 # on any FAIL.
-e2e: build vm-deps
+e2e: build vm-deps deb
 	BIN=$(BIN) testdata/vm/e2e.sh
 
 # demo: provision the full seed on trixie with a live per-module view, then
