@@ -644,16 +644,14 @@ func safeApply(ctx context.Context, m modules.Module, env *modules.Env) (res mod
 			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return m.Apply(ctx, env)
+	return modules.Apply(ctx, m, env)
 }
 
 // fail records a module's failure and stops the run.
 func (e *engine) fail(ms *ModuleStatus, err error) (Outcome, error) {
-	// Modules prefix their errors with their name by convention ("zfs:
-	// create pool ..."); add it only when missing.
-	if !strings.HasPrefix(err.Error(), ms.Name+":") {
-		err = fmt.Errorf("%s: %w", ms.Name, err)
-	}
+	// Modules never name themselves in their errors; the engine always
+	// does ("zfs: create pool ...").
+	err = fmt.Errorf("%s: %w", ms.Name, err)
 	err = e.red.Error(err)
 	f := &Failure{Error: err.Error()}
 	var ee *host.ExitError

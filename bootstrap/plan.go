@@ -74,7 +74,7 @@ func Plan(ctx context.Context, o Options) ([]PlanEntry, error) {
 			Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Select: o.Select[name], BootID: o.BootID,
 		}
-		changes, err := m.Check(ctx, env)
+		changes, err := modules.Check(ctx, m, env)
 		pe.Changes, pe.Err = red.Strings(changes), red.Error(err)
 		out = append(out, pe)
 	}

@@ -46,3 +46,7 @@ func TestDigestFollowsInputs(t *testing.T) {
 		t.Fatalf("absent own section must digest to \"\", got %q", got)
 	}
 }
+
+func (m mod) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.Check, m.Apply)
+}

@@ -10,18 +10,21 @@ import (
 )
 
 // Module is one provisioning step. Name is also its seed key and its marker
-// name. Check must only read; Apply converges and must be idempotent: safe to
-// repeat after a crash at any point.
+// name. Converge is the module's one way to work: it reads the real state
+// and makes each change through Steps.Do, which performs it (Apply) or only
+// lists it (Check, `phoenix plan`: Steps.Dry). Because plan and apply are
+// the same code, a plan cannot list other changes than Apply makes. Apply
+// must be idempotent: safe to repeat after a crash at any point; a dry run
+// must only read. Errors are not prefixed with the module's name: the
+// engine adds it.
 type Module interface {
 	Name() string
 	// Active reports whether the seed has work for this module (usually:
 	// its section is present).
 	Active(s *seed.Seed) bool
-	// Check reads the real state and lists what Apply would change; an
-	// empty list means converged.
-	Check(ctx context.Context, env *Env) ([]string, error)
-	// Apply converges the host to the seed.
-	Apply(ctx context.Context, env *Env) (Result, error)
+	// Converge converges the host to the seed, or in a dry run lists what
+	// that would change.
+	Converge(ctx context.Context, s *Steps) error
 }
 
 // Result is what Apply did.

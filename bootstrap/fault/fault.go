@@ -205,7 +205,7 @@ func checkConverged(w *World, sc Scenario) []string {
 		if !m.Active(sc.Seed) {
 			continue
 		}
-		changes, err := m.Check(context.Background(), env)
+		changes, err := modules.Check(context.Background(), m, env)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: Check after a complete run: %v", m.Name(), err))
 		} else if len(changes) > 0 {

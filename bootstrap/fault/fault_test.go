@@ -262,3 +262,27 @@ func anyContains(ss []string, sub string) bool {
 	}
 	return false
 }
+
+func (m hostModule) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.Check, m.Apply)
+}
+
+func (m kernelModule) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.Check, m.Apply)
+}
+
+func (m appendModule) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.Check, m.Apply)
+}
+
+func (m incrModule) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.Check, m.Apply)
+}
+
+func (m lyingModule) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.Check, m.Apply)
+}
+
+func (m rebootForever) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.Check, m.Apply)
+}

@@ -189,3 +189,7 @@ func (m *scriptModule) Apply(ctx context.Context, e *modules.Env) (modules.Resul
 	}
 	return modules.Result{Changed: []string{m.file()}}, nil
 }
+
+func (m *scriptModule) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.Check, m.Apply)
+}

@@ -107,11 +107,11 @@ func TestExampleProvisionsOnContractFakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := &modules.Env{Seed: s, Runner: run, Root: root, Store: store, Bundle: bundle, Report: func(modules.Item) {}}
-	if _, err := zfs.New().Apply(context.Background(), env); err != nil {
+	if _, err := modules.Apply(context.Background(), zfs.New(), env); err != nil {
 		t.Fatalf("zfs: %v\n%s", err, run.Log())
 	}
 	m := &lxc.Module{Sleep: func(context.Context, time.Duration) error { return nil }, WaitTries: 10}
-	res, err := m.Apply(context.Background(), env)
+	res, err := modules.Apply(context.Background(), m, env)
 	if err != nil {
 		t.Fatalf("lxc: %v\n%s", err, run.Log())
 	}
@@ -135,7 +135,7 @@ func TestExampleProvisionsOnContractFakes(t *testing.T) {
 	// The example as it was (CT 901 with its dataset mount and a
 	// snapshot), past validate: the fakes refuse it as Proxmox does.
 	s.LXC.Containers["901"].Snapshots = []string{"final-form"}
-	if _, err := m.Apply(context.Background(), env); err == nil || !strings.Contains(err.Error(), "snapshot feature is not available") {
+	if _, err := modules.Apply(context.Background(), m, env); err == nil || !strings.Contains(err.Error(), "snapshot feature is not available") {
 		t.Errorf("snapshot of CT 901 with a bind mount: err = %v", err)
 	}
 }

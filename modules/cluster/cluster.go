@@ -60,18 +60,6 @@ func New() *Module { return &Module{Sleep: modules.Sleep, RetryFor: 10 * time.Mi
 func (m *Module) Name() string             { return "cluster" }
 func (m *Module) Active(s *seed.Seed) bool { return s.Cluster != nil }
 
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
-	st := &modules.Steps{Env: env, Dry: true}
-	err := m.converge(ctx, st)
-	return st.Changes, err
-}
-
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	st := &modules.Steps{Env: env}
-	err := m.converge(ctx, st)
-	return st.Result(), err
-}
-
 // Membership is what /etc/pve/corosync.conf says about the node's cluster.
 type Membership struct {
 	Name  string
@@ -92,7 +80,7 @@ func ReadMembership(r host.Root) (Membership, bool, error) {
 		return Membership{}, false, nil
 	}
 	if err != nil {
-		return Membership{}, false, fmt.Errorf("cluster: %s: %w", CorosyncConf, err)
+		return Membership{}, false, fmt.Errorf("%s: %w", CorosyncConf, err)
 	}
 	var ms Membership
 	var stack []string
@@ -132,7 +120,7 @@ func ReadMembership(r host.Root) (Membership, bool, error) {
 		}
 	}
 	if ms.Name == "" {
-		return ms, true, fmt.Errorf("cluster: %s has no totem cluster_name", CorosyncConf)
+		return ms, true, fmt.Errorf("%s has no totem cluster_name", CorosyncConf)
 	}
 	return ms, true, nil
 }
@@ -152,7 +140,8 @@ func (ms Membership) has(peer string) bool {
 	return false
 }
 
-func (m *Module) converge(ctx context.Context, st *modules.Steps) error {
+// Converge implements modules.Module.
+func (m *Module) Converge(ctx context.Context, st *modules.Steps) error {
 	env := st.Env
 	c := env.Seed.Cluster
 	ms, in, err := ReadMembership(env.Root)
@@ -200,9 +189,9 @@ func (m *Module) converge(ctx context.Context, st *modules.Steps) error {
 		case err != nil:
 			return err
 		case !in:
-			return fmt.Errorf("cluster: pvecm add succeeded but %s is missing", CorosyncConf)
+			return fmt.Errorf("pvecm add succeeded but %s is missing", CorosyncConf)
 		case j.Name != "" && got.Name != j.Name:
-			return fmt.Errorf("cluster: joined cluster %q through %s, but the seed names %q", got.Name, j.Peer, j.Name)
+			return fmt.Errorf("joined cluster %q through %s, but the seed names %q", got.Name, j.Peer, j.Name)
 		}
 		return nil
 	})
@@ -214,16 +203,16 @@ func (m *Module) converge(ctx context.Context, st *modules.Steps) error {
 func judgeMembership(c *seed.Cluster, ms Membership) error {
 	if c.Create != nil {
 		if ms.Name != c.Create.Name {
-			return fmt.Errorf("cluster: this node is in cluster %q, the seed creates %q", ms.Name, c.Create.Name)
+			return fmt.Errorf("this node is in cluster %q, the seed creates %q", ms.Name, c.Create.Name)
 		}
 		return nil
 	}
 	j := c.Join
 	switch {
 	case j.Name != "" && ms.Name != j.Name:
-		return fmt.Errorf("cluster: this node is in cluster %q, the seed joins %q", ms.Name, j.Name)
+		return fmt.Errorf("this node is in cluster %q, the seed joins %q", ms.Name, j.Name)
 	case j.Name == "" && !ms.has(j.Peer):
-		return fmt.Errorf("cluster: this node is in cluster %q, which does not list %s; the seed joins %s's cluster", ms.Name, j.Peer, j.Peer)
+		return fmt.Errorf("this node is in cluster %q, which does not list %s; the seed joins %s's cluster", ms.Name, j.Peer, j.Peer)
 	}
 	return nil
 }
@@ -249,14 +238,14 @@ func noGuests(r host.Root) error {
 		} `json:"ids"`
 	}
 	if err := json.Unmarshal(b, &vl); err != nil {
-		return fmt.Errorf("cluster: %s: %w", VMList, err)
+		return fmt.Errorf("%s: %w", VMList, err)
 	}
 	if len(vl.IDs) > 0 {
 		var ids []string
 		for id, g := range vl.IDs {
 			ids = append(ids, g.Type+" "+id)
 		}
-		return fmt.Errorf("cluster: this host already contains virtual guests (%s): pvecm refuses to join it; move or remove them first", strings.Join(ids, ", "))
+		return fmt.Errorf("this host already contains virtual guests (%s): pvecm refuses to join it; move or remove them first", strings.Join(ids, ", "))
 	}
 	return nil
 }
@@ -291,7 +280,7 @@ func (m *Module) pvecm(ctx context.Context, env *modules.Env, args []string, std
 			return nil
 		}
 		if !lockTimeout(err) || waited+delay > retryFor {
-			return fmt.Errorf("cluster: %w", err)
+			return err
 		}
 		env.Say(fmt.Sprintf("pvecm %s: a lock is held (another node joining?); trying again in %s", args[0], delay))
 		if err := sleep(ctx, delay); err != nil {
@@ -307,25 +296,25 @@ func (m *Module) pvecm(ctx context.Context, env *modules.Env, args []string, std
 func readSecret(r host.Root, p string, owner int) (string, error) {
 	fi, err := r.Lstat(p)
 	if err != nil {
-		return "", fmt.Errorf("cluster: password_file: %w", err)
+		return "", fmt.Errorf("password_file: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("cluster: password_file %s: not a regular file (symlinks are refused)", p)
+		return "", fmt.Errorf("password_file %s: not a regular file (symlinks are refused)", p)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("cluster: password_file %s: mode %04o: must be 0600 (readable by root only)", p, fi.Mode().Perm())
+		return "", fmt.Errorf("password_file %s: mode %04o: must be 0600 (readable by root only)", p, fi.Mode().Perm())
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != owner {
-		return "", fmt.Errorf("cluster: password_file %s: owned by uid %d, not root", p, st.Uid)
+		return "", fmt.Errorf("password_file %s: owned by uid %d, not root", p, st.Uid)
 	}
 	b, err := r.ReadFile(p)
 	if err != nil {
-		return "", fmt.Errorf("cluster: password_file: %w", err)
+		return "", fmt.Errorf("password_file: %w", err)
 	}
 	pw, _, _ := strings.Cut(string(b), "\n")
 	pw = strings.TrimSuffix(pw, "\r")
 	if pw == "" {
-		return "", fmt.Errorf("cluster: password_file %s is empty", p)
+		return "", fmt.Errorf("password_file %s is empty", p)
 	}
 	return pw, nil
 }

@@ -75,13 +75,13 @@ func joinSeed(peer, links string) string {
 func apply(t *testing.T, m *cluster.Module, n node, y string) (modules.Result, error) {
 	t.Helper()
 	env := testkit.Env(testkit.Seed(t, y), n.run, n.fake.Root)
-	return m.Apply(context.Background(), env)
+	return modules.Apply(context.Background(), m, env)
 }
 
 func check(t *testing.T, m *cluster.Module, n node, y string) ([]string, error) {
 	t.Helper()
 	env := testkit.Env(testkit.Seed(t, y), n.run, n.fake.Root)
-	return m.Check(context.Background(), env)
+	return modules.Check(context.Background(), m, env)
 }
 
 // TestThreeNodesJoinInParallel: pve1 creates the cluster; pve2 and pve3
@@ -196,6 +196,15 @@ func TestClusterRefusals(t *testing.T) {
 		t.Fatalf("fake: %v", err)
 	}
 	os.Remove(ns[1].fake.Root.Path(cluster.VMList))
+	// The fake checks every call against pvecm's published contract.
+	_, err = ns[1].run.Run(context.Background(), hostCmd("pvecm", []string{"add", "192.168.10.1", "--fingerprint", "abc", "--link9", "10.0.0.1"}, ""))
+	if err == nil || !strings.Contains(err.Error(), "Unknown option: link9") {
+		t.Fatalf("contract: %v", err)
+	}
+	_, err = ns[1].run.Run(context.Background(), hostCmd("pvecm", []string{"add", "192.168.10.1", "--fingerprint", "abc"}, ""))
+	if err == nil || !strings.Contains(err.Error(), "400 Parameter verification failed.\nfingerprint: ") {
+		t.Fatalf("contract: %v", err)
+	}
 	ns[1].run.Reset()
 
 	// A password file others can read: refused, pvecm not run.

@@ -45,12 +45,12 @@ func Node(s *seed.Seed, r host.Root) (string, error) {
 	if name == "" {
 		b, err := r.ReadFile(HostnameFile)
 		if err != nil {
-			return "", fmt.Errorf("firewall: node name: %w", err)
+			return "", fmt.Errorf("node name: %w", err)
 		}
 		name, _, _ = strings.Cut(strings.TrimSpace(string(b)), ".")
 	}
 	if !seed.IsHostname(name) {
-		return "", fmt.Errorf("firewall: node name %q is not a host name", name)
+		return "", fmt.Errorf("node name %q is not a host name", name)
 	}
 	return name, nil
 }
@@ -89,7 +89,7 @@ func render(f *seed.Firewall) (string, error) {
 func wwwData(r host.Root) (int, error) {
 	b, err := r.ReadFile(GroupFile)
 	if err != nil {
-		return 0, fmt.Errorf("firewall: %w", err)
+		return 0, err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Split(l, ":")
@@ -97,14 +97,14 @@ func wwwData(r host.Root) (int, error) {
 			return strconv.Atoi(f[2])
 		}
 	}
-	return 0, fmt.Errorf("firewall: no www-data group in %s: is this a Proxmox VE host?", GroupFile)
+	return 0, fmt.Errorf("no www-data group in %s: is this a Proxmox VE host?", GroupFile)
 }
 
 func (m *Module) plan(env *modules.Env) (files.File, error) {
 	// The rules are the seed's: a seed built in Go is held to them here,
 	// a loaded one passed them already.
 	if err := env.Seed.SectionErr("firewall"); err != nil {
-		return files.File{}, fmt.Errorf("firewall: %w", err)
+		return files.File{}, err
 	}
 	node, err := Node(env.Seed, env.Root)
 	if err != nil {
@@ -112,7 +112,7 @@ func (m *Module) plan(env *modules.Env) (files.File, error) {
 	}
 	dir := path.Join(NodesDir, node)
 	if fi, err := env.Root.Stat(dir); err != nil || !fi.IsDir() {
-		return files.File{}, fmt.Errorf("firewall: %s does not exist: is pve-cluster (pmxcfs) running? Not writing into an unmounted /etc/pve", dir)
+		return files.File{}, fmt.Errorf("%s does not exist: is pve-cluster (pmxcfs) running? Not writing into an unmounted /etc/pve", dir)
 	}
 	gid, err := wwwData(env.Root)
 	if err != nil {
@@ -126,34 +126,19 @@ func (m *Module) plan(env *modules.Env) (files.File, error) {
 		Why: fmt.Sprintf("%d host firewall rules", len(env.Seed.Firewall.Rules))}, nil
 }
 
-// Check implements modules.Module.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
-	f, err := m.plan(env)
+// Converge implements modules.Module.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	f, err := m.plan(s.Env)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out, err := files.Plan{f}.Pending(env.Root)
-	if err != nil {
-		return nil, fmt.Errorf("firewall: %w", err)
+	if _, err := (files.Plan{f}).Converge(s); err != nil {
+		return err
 	}
-	return out, nil
-}
-
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	var res modules.Result
-	f, err := m.plan(env)
-	if err != nil {
-		return res, err
+	if !s.Dry && !clusterEnabled(s.Env.Root) {
+		s.Note("the datacenter firewall is off (%s has no enable: 1): host rules apply once it is enabled; Phoenix does not enable it", ClusterFW)
 	}
-	res.Changed, err = files.Plan{f}.Apply(env.Root)
-	if err != nil {
-		return res, fmt.Errorf("firewall: %w", err)
-	}
-	if !clusterEnabled(env.Root) {
-		res.Notes = append(res.Notes, "the datacenter firewall is off ("+ClusterFW+" has no enable: 1): host rules apply once it is enabled; Phoenix does not enable it")
-	}
-	return res, nil
+	return nil
 }
 
 // clusterEnabled reports whether cluster.fw enables the firewall: host

@@ -40,7 +40,7 @@ const hostFW = "/etc/pve/nodes/pve1/host.fw"
 
 func TestFirstRunRerunDrift(t *testing.T) {
 	root, env := world(t)
-	if p, _ := New().Check(context.Background(), env); len(p) != 1 {
+	if p, _ := modules.Check(context.Background(), New(), env); len(p) != 1 {
 		t.Errorf("check %q", p)
 	}
 	res := converge(t, env)
@@ -69,7 +69,7 @@ func TestBadHostState(t *testing.T) {
 		root, env := world(t)
 		_ = root.Remove("/etc/pve/nodes/pve1/lrm_status")
 		_ = root.Remove("/etc/pve/nodes/pve1")
-		_, err := New().Apply(context.Background(), env)
+		_, err := modules.Apply(context.Background(), New(), env)
 		if err == nil || !strings.Contains(err.Error(), "is pve-cluster (pmxcfs) running") || host.Exists(root, hostFW) {
 			t.Errorf("err = %v", err)
 		}
@@ -77,7 +77,7 @@ func TestBadHostState(t *testing.T) {
 	t.Run("no www-data", func(t *testing.T) {
 		root, env := world(t)
 		testkit.Write(t, root, "/etc/group", "root:x:0:\n")
-		if _, err := New().Apply(context.Background(), env); err == nil || !strings.Contains(err.Error(), "www-data") {
+		if _, err := modules.Apply(context.Background(), New(), env); err == nil || !strings.Contains(err.Error(), "www-data") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -97,7 +97,7 @@ func TestBadHostState(t *testing.T) {
 	t.Run("bad port", func(t *testing.T) {
 		_, env := world(t)
 		env.Seed.Firewall.Rules[0].Dport = "22 -j ACCEPT"
-		if _, err := New().Check(context.Background(), env); err == nil {
+		if _, err := modules.Check(context.Background(), New(), env); err == nil {
 			t.Error("accepted")
 		}
 	})

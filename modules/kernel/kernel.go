@@ -168,19 +168,19 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	p.loader, p.why = DetectLoader(env.Root)
 	for _, a := range k.Cmdline {
 		if !argRE().MatchString(a) {
-			return nil, fmt.Errorf("kernel: cmdline argument %q: only letters, digits and _.,:=/+@- are allowed", a)
+			return nil, fmt.Errorf("cmdline argument %q: only letters, digits and _.,:=/+@- are allowed", a)
 		}
 	}
 	for _, list := range [][]string{k.Modules, k.Blacklist} {
 		for _, n := range list {
 			if !kmodRE().MatchString(n) {
-				return nil, fmt.Errorf("kernel: %q is not a module name", n)
+				return nil, fmt.Errorf("%q is not a module name", n)
 			}
 		}
 	}
 	for n, o := range k.Options {
 		if !kmodRE().MatchString(n) || !kmoptsRE().MatchString(o) {
-			return nil, fmt.Errorf("kernel: options %s %q: not a module name and options", n, o)
+			return nil, fmt.Errorf("options %s %q: not a module name and options", n, o)
 		}
 	}
 
@@ -188,7 +188,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	case p.loader == SystemdBoot:
 		var managed []string
 		if _, err := env.Store.Get(argsKey, &managed); err != nil {
-			return nil, fmt.Errorf("kernel: %w", err)
+			return nil, err
 		}
 		old, err := env.Root.ReadFile(KernelCmdline)
 		missing := errors.Is(err, fs.ErrNotExist)
@@ -197,7 +197,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 			break // nothing to set, nothing to remove
 		}
 		if err != nil && !missing {
-			return nil, fmt.Errorf("kernel: %s: %w", KernelCmdline, err)
+			return nil, fmt.Errorf("%s: %w", KernelCmdline, err)
 		}
 		cur := strings.Fields(string(old))
 		if missing {
@@ -205,7 +205,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 			// initrd= (zz-proxmox-boot:54-57): start the file from that.
 			b, err := env.Root.ReadFile(ProcCmdline)
 			if err != nil {
-				return nil, fmt.Errorf("kernel: no %s and %s unreadable: %w", KernelCmdline, ProcCmdline, err)
+				return nil, fmt.Errorf("no %s and %s unreadable: %w", KernelCmdline, ProcCmdline, err)
 			}
 			cur = stripInitrd(strings.Fields(string(b)))
 		}
@@ -216,7 +216,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 		}
 		if !slices.ContainsFunc(strings.Fields(line), func(t string) bool { return strings.HasPrefix(t, "root=") }) {
 			// refresh exits 1 on such a file (zz-proxmox-boot:52-53).
-			return nil, fmt.Errorf("kernel: %s would have no root= argument (%q): proxmox-boot-tool refresh refuses that; add the root= of this host to it first", KernelCmdline, line)
+			return nil, fmt.Errorf("%s would have no root= argument (%q): proxmox-boot-tool refresh refuses that; add the root= of this host to it first", KernelCmdline, line)
 		}
 		mode := fs.FileMode(0o644)
 		if fi, err := env.Root.Stat(KernelCmdline); err == nil {
@@ -231,7 +231,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	case p.loader == GrubESP, p.loader == Grub:
 		p.cmdline = files.Plan{grubDropIn(k.Cmdline)}
 	case len(k.Cmdline) > 0:
-		return nil, fmt.Errorf("kernel: cannot set kernel arguments: neither %s (proxmox-boot-tool) nor %s (GRUB) exists", BootUUIDs, GrubDefault)
+		return nil, fmt.Errorf("cannot set kernel arguments: neither %s (proxmox-boot-tool) nor %s (GRUB) exists", BootUUIDs, GrubDefault)
 	}
 
 	load := files.File{Path: ModulesLoad, Absent: true, Why: "no modules to load"}
@@ -396,72 +396,49 @@ func sysPath(n string) string { return path.Join(SysModule, strings.ReplaceAll(n
 
 func loaded(r host.Root, n string) bool { return host.Exists(r, sysPath(n)) }
 
-// Check implements modules.Module.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+// Converge implements modules.Module: the files, then the boot loader and
+// initramfs updates they need (recorded in the Store first, so a crash in
+// between finishes them on the next run), then one reboot to activate.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	env := s.Env
 	p, err := m.plan(env)
 	if err != nil {
-		return nil, err
-	}
-	out, err := append(append(files.Plan{}, p.cmdline...), p.initramfs...).Pending(env.Root)
-	if err != nil {
-		return nil, fmt.Errorf("kernel: %w", err)
-	}
-	var pend pending
-	if found, err := env.Store.Get(pendingKey, &pend); err != nil {
-		return nil, fmt.Errorf("kernel: %w", err)
-	} else if found {
-		out = append(out, "boot loader / initramfs update of an interrupted run")
-	}
-	if len(out) == 0 {
-		if missing := m.verify(env); len(missing) > 0 {
-			var rb rebooted
-			_, _ = env.Store.Get(rebootKey, &rb)
-			what := "reboot to activate: "
-			if rb.Digest == p.digest && rb.BootID != env.BootID {
-				what = "not in effect after the reboot: "
-			}
-			out = append(out, what+strings.Join(missing, "; "))
-		}
-	}
-	return out, nil
-}
-
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	var res modules.Result
-	p, err := m.plan(env)
-	if err != nil {
-		return res, err
+		return err
 	}
 	cmdPending, err := p.cmdline.Pending(env.Root)
 	if err != nil {
-		return res, fmt.Errorf("kernel: %w", err)
+		return err
 	}
 	initPending, err := p.initramfs.Pending(env.Root)
 	if err != nil {
-		return res, fmt.Errorf("kernel: %w", err)
+		return err
 	}
 	var pend pending
 	found, err := env.Store.Get(pendingKey, &pend)
 	if err != nil {
-		return res, fmt.Errorf("kernel: %w", err)
+		return err
 	}
 	if len(cmdPending) == 0 && len(initPending) == 0 && !found {
 		// Files are in place: is the change live?
 		missing := m.verify(env)
 		if len(missing) == 0 {
-			return res, nil
+			return nil
 		}
 		var rb rebooted
 		if _, err := env.Store.Get(rebootKey, &rb); err != nil {
-			return res, fmt.Errorf("kernel: %w", err)
+			return err
 		}
-		if rb.Digest == p.digest {
-			if rb.BootID == env.BootID {
-				// Asked for the reboot, which has not happened yet.
-				return modules.Result{Reboot: true, Reason: "kernel: activate " + strings.Join(missing, "; ")}, nil
+		if rb.Digest == p.digest && rb.BootID != env.BootID {
+			if s.Dry {
+				return s.DoQuiet("not in effect after the reboot: "+strings.Join(missing, "; "), nil)
 			}
-			return res, fmt.Errorf("kernel: rebooted for this change (boot %s) but it did not take effect: %s; not rebooting again", rb.BootID, strings.Join(missing, "; "))
+			return fmt.Errorf("rebooted for this change (boot %s) but it did not take effect: %s; not rebooting again", rb.BootID, strings.Join(missing, "; "))
+		}
+		_ = s.DoQuiet("reboot to activate: "+strings.Join(missing, "; "), nil)
+		if rb.Digest == p.digest {
+			// Asked for the reboot, which has not happened yet.
+			s.RebootFor("kernel: activate " + strings.Join(missing, "; "))
+			return nil
 		}
 		// The files were there before Phoenix (or its record is gone):
 		// refresh both to be sure, then reboot once.
@@ -470,55 +447,57 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	pend.Digest = p.digest
 	pend.Cmdline = pend.Cmdline || len(cmdPending) > 0
 	pend.Initramfs = pend.Initramfs || len(initPending) > 0
-	if p.loader == SystemdBoot && len(cmdPending) > 0 {
-		// Remember the arguments Phoenix manages in the shared file, so
-		// that dropping one from the seed removes it later.
-		if err := env.Store.Put(argsKey, p.args); err != nil {
-			return res, fmt.Errorf("kernel: %w", err)
+	if !s.Dry {
+		if p.loader == SystemdBoot && len(cmdPending) > 0 {
+			// Remember the arguments Phoenix manages in the shared file, so
+			// that dropping one from the seed removes it later.
+			if err := env.Store.Put(argsKey, p.args); err != nil {
+				return err
+			}
+		}
+		if err := env.Store.Put(pendingKey, pend); err != nil {
+			return err
 		}
 	}
-	if err := env.Store.Put(pendingKey, pend); err != nil {
-		return res, fmt.Errorf("kernel: %w", err)
+	if _, err := append(append(files.Plan{}, p.cmdline...), p.initramfs...).Converge(s); err != nil {
+		return err
 	}
-	changed, err := append(append(files.Plan{}, p.cmdline...), p.initramfs...).Apply(env.Root)
-	res.Changed = changed
-	if err != nil {
-		return res, fmt.Errorf("kernel: %w", err)
+	if found {
+		_ = s.DoQuiet("boot loader / initramfs update of an interrupted run", nil)
+	}
+	if s.Dry {
+		return nil
 	}
 	run := func(name string, args ...string) error {
-		env.Say("kernel: " + name + " " + strings.Join(args, " "))
+		s.Say("kernel: " + name + " " + strings.Join(args, " "))
 		_, err := env.Runner.Run(ctx, host.Cmd{Name: name, Args: args, Timeout: 30 * time.Minute})
-		if err != nil {
-			return fmt.Errorf("kernel: %w", err)
-		}
-		return nil
+		return err
 	}
 	if pend.Initramfs {
 		if err := run("update-initramfs", "-u", "-k", "all"); err != nil {
-			return res, err
+			return err
 		}
 	}
-	res.Notes = append(res.Notes, "boot loader: "+p.loader+" ("+p.why+")")
+	s.Note("boot loader: %s (%s)", p.loader, p.why)
 	switch {
 	case (p.loader == SystemdBoot || p.loader == GrubESP) && (pend.Cmdline || pend.Initramfs):
 		// Copies kernels and initrds to every ESP and configures its
 		// loader: the systemd-boot entries from /etc/kernel/cmdline, or
 		// update-grub for a GRUB ESP (zz-proxmox-boot:98-121).
 		if err := run("proxmox-boot-tool", "refresh"); err != nil {
-			return res, err
+			return err
 		}
 	case p.loader == Grub && pend.Cmdline:
 		if err := run("update-grub"); err != nil {
-			return res, err
+			return err
 		}
 	}
 	if err := env.Store.Put(rebootKey, rebooted{Digest: p.digest, BootID: env.BootID}); err != nil {
-		return res, fmt.Errorf("kernel: %w", err)
+		return err
 	}
 	if err := env.Store.Delete(pendingKey); err != nil {
-		return res, fmt.Errorf("kernel: %w", err)
+		return err
 	}
-	res.Reboot = true
-	res.Reason = "kernel: boot with the new command line and modules"
-	return res, nil
+	s.RebootFor("kernel: boot with the new command line and modules")
+	return nil
 }

@@ -87,7 +87,7 @@ func (b *box) reboot() {
 
 func (b *box) apply(t *testing.T) modules.Result {
 	t.Helper()
-	res, err := New().Apply(context.Background(), b.env)
+	res, err := modules.Apply(context.Background(), New(), b.env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func (b *box) apply(t *testing.T) modules.Result {
 
 func (b *box) check(t *testing.T) []string {
 	t.Helper()
-	out, err := New().Check(context.Background(), b.env)
+	out, err := modules.Check(context.Background(), New(), b.env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestNotInEffectAfterRebootFailsWithoutRebooting(t *testing.T) {
 	b.apply(t)
 	b.reboot()
 	b.run.Reset()
-	res, err := New().Apply(context.Background(), b.env)
+	res, err := modules.Apply(context.Background(), New(), b.env)
 	if err == nil || res.Reboot {
 		t.Fatalf("res %+v err %v", res, err)
 	}
@@ -230,7 +230,7 @@ func TestBadHostState(t *testing.T) {
 	t.Run("no boot loader config", func(t *testing.T) {
 		b := newBox(t, "")
 		_ = b.root.Remove(GrubDefault)
-		_, err := New().Apply(context.Background(), b.env)
+		_, err := modules.Apply(context.Background(), New(), b.env)
 		if err == nil || !strings.Contains(err.Error(), "neither /etc/kernel/proxmox-boot-uuids") {
 			t.Errorf("err = %v", err)
 		}
@@ -238,15 +238,15 @@ func TestBadHostState(t *testing.T) {
 	t.Run("shell in an argument", func(t *testing.T) {
 		b := newBox(t, "")
 		b.env.Seed.Kernel.Cmdline = []string{`x"; reboot; "`}
-		if _, err := New().Check(context.Background(), b.env); err == nil {
+		if _, err := modules.Check(context.Background(), New(), b.env); err == nil {
 			t.Error("accepted")
 		}
 	})
 	t.Run("update-initramfs fails, next run finishes", func(t *testing.T) {
 		b := newBox(t, "")
 		b.run.Script("update-initramfs", fakehost.Fail(1, "E: /usr/share/initramfs-tools/hooks/zz-busybox failed with return 1.\n"))
-		_, err := New().Apply(context.Background(), b.env)
-		if err == nil || !strings.Contains(err.Error(), "kernel: update-initramfs -u -k all: exit status 1: E: /usr/share/initramfs-tools/hooks/zz-busybox failed") {
+		_, err := modules.Apply(context.Background(), New(), b.env)
+		if err == nil || !strings.Contains(err.Error(), "update-initramfs -u -k all: exit status 1: E: /usr/share/initramfs-tools/hooks/zz-busybox failed") {
 			t.Fatalf("err = %v", err)
 		}
 		b.m.Register(b.run) // the tool works again
@@ -280,7 +280,7 @@ func TestOptionsVerified(t *testing.T) {
 	b.reboot()
 	testkit.Write(t, b.root, "/sys/module/zfs/parameters/zfs_arc_max", "0\n")
 	testkit.Write(t, b.root, "/sys/module/kvm/parameters/ignore_msrs", "Y\n")
-	_, err := New().Apply(context.Background(), b.env)
+	_, err := modules.Apply(context.Background(), New(), b.env)
 	if err == nil || !strings.Contains(err.Error(), "option zfs zfs_arc_max=8589934592 is 0") || strings.Contains(err.Error(), "kvm") {
 		t.Fatalf("err = %v", err)
 	}
@@ -390,7 +390,7 @@ func TestSystemdBootCmdlineFile(t *testing.T) {
 
 	b = newBox(t, "boot=zfs\n")
 	b.run.Reset()
-	_, err := New().Apply(context.Background(), b.env)
+	_, err := modules.Apply(context.Background(), New(), b.env)
 	if err == nil || !strings.Contains(err.Error(), "no root= argument") || len(b.run.Calls()) != 0 {
 		t.Errorf("err = %v, ran %s", err, b.run.Log())
 	}

@@ -136,9 +136,8 @@ func (r *run) devKeysSupported(ctx context.Context) (bool, error) {
 	return r.devKeys, r.verErr
 }
 
-// Check implements modules.Module: it lists what Apply would do, reading
-// only.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+// plan lists what apply would do, reading only.
+func (m *Module) plan(ctx context.Context, env *modules.Env) ([]string, error) {
 	p, err := newPlan(env.Seed.LXC, env.Select)
 	if err != nil {
 		return nil, err
@@ -148,7 +147,7 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	for _, c := range p.order {
 		w, err := m.check(ctx, r, c)
 		if err != nil {
-			return out, fmt.Errorf("lxc: %d: %w", c.ID, err)
+			return out, fmt.Errorf("%d: %w", c.ID, err)
 		}
 		for _, s := range w {
 			out = append(out, fmt.Sprintf("%d: %s", c.ID, s))
@@ -288,8 +287,15 @@ func (m *Module) options(ctx context.Context, r *run, c *ct) (options, error) {
 	return desired(&c.C, mounts, devKeys), nil
 }
 
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
+// Converge implements modules.Module. This module still reads its plan
+// (lxc.go plan) apart from its Apply (lxc.go apply); the table test in modules/all
+// holds the two to the same changes on a fresh host.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.plan, m.apply)
+}
+
+// apply converges the host.
+func (m *Module) apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
 	p, err := newPlan(env.Seed.LXC, env.Select)
 	if err != nil {
 		return modules.Result{}, err
@@ -334,7 +340,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 			}
 			state[d] = "skipped"
 			r.report(modules.Item{Name: strconv.Itoa(d), State: "skipped", Detail: fmt.Sprintf("dependency %d failed", cause)})
-			errs = append(errs, fmt.Errorf("lxc: %d: skipped: dependency %d failed", d, cause))
+			errs = append(errs, fmt.Errorf("%d: skipped: dependency %d failed", d, cause))
 			skip(d, cause)
 		}
 	}
@@ -377,7 +383,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 			state[o.id] = "failed"
 			it.State, it.Detail = "failed", o.err.Error()
 			r.report(it)
-			errs = append(errs, fmt.Errorf("lxc: %d: %w", o.id, o.err))
+			errs = append(errs, fmt.Errorf("%d: %w", o.id, o.err))
 			skip(o.id, o.id)
 			continue
 		}

@@ -96,7 +96,7 @@ func (w *world) env(s *seed.Seed, sel ...string) *modules.Env {
 
 func (w *world) apply(m *Module, s *seed.Seed, sel ...string) (modules.Result, error) {
 	w.t.Helper()
-	return m.Apply(context.Background(), w.env(s, sel...))
+	return modules.Apply(context.Background(), m, w.env(s, sel...))
 }
 
 func (w *world) conf(id string) string {
@@ -222,7 +222,7 @@ func TestCreateThenRerunDoesNothing(t *testing.T) {
 	if conf2 := w.conf("101"); conf2 != conf {
 		t.Errorf("rerun changed the config:\n%s", conf2)
 	}
-	if ch, err := m.Check(context.Background(), w.env(s)); err != nil || len(ch) > 0 {
+	if ch, err := modules.Check(context.Background(), m, w.env(s)); err != nil || len(ch) > 0 {
 		t.Errorf("Check after apply = %q, %v", ch, err)
 	}
 }
@@ -243,7 +243,7 @@ func TestDriftConverged(t *testing.T) {
 	}
 	before := hw(w.conf("101"))
 
-	ch, err := m.Check(context.Background(), w.env(s))
+	ch, err := modules.Check(context.Background(), m, w.env(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestDriftConverged(t *testing.T) {
 	if after := hw(w.conf("101")); after != before {
 		t.Errorf("converge changed the MAC: %s -> %s", before, after)
 	}
-	if ch, err := m.Check(context.Background(), w.env(s)); err != nil || len(ch) > 0 {
+	if ch, err := modules.Check(context.Background(), m, w.env(s)); err != nil || len(ch) > 0 {
 		t.Errorf("Check after converge = %q, %v", ch, err)
 	}
 }
@@ -387,7 +387,7 @@ lxc:
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"lxc: 901: provision script:bad.sh", "exit status 3", "lxc: 902: skipped: dependency 901 failed", "lxc: 903: skipped: dependency 901 failed"} {
+	for _, want := range []string{"901: provision script:bad.sh", "exit status 3", "902: skipped: dependency 901 failed", "903: skipped: dependency 901 failed"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -454,13 +454,13 @@ func TestGPURawLinesUseRecordedMajors(t *testing.T) {
 	if i, j := strings.Index(h, "test -e /dev/nvidia-uvm-tools"), strings.Index(h, "NVIDIA-Linux"); i < 0 || j < i {
 		t.Errorf("devices not awaited before provisioning:\n%s", h)
 	}
-	if ch, err := m.Check(context.Background(), w.env(s)); err != nil || len(ch) > 0 {
+	if ch, err := modules.Check(context.Background(), m, w.env(s)); err != nil || len(ch) > 0 {
 		t.Errorf("Check after apply = %q, %v", ch, err)
 	}
 	// Someone deletes a line by hand: Check sees it, Apply puts it back.
 	conf2 := strings.Replace(conf, "lxc.cgroup2.devices.allow: c 508:* rwm\n", "", 1)
 	os.WriteFile(filepath.Join(w.root.Dir(), "etc/pve/lxc/901.conf"), []byte(conf2), 0o640)
-	if ch, _ := m.Check(context.Background(), w.env(s)); !slices.Contains(ch, "901: add lxc.cgroup2.devices.allow: c 508:* rwm") {
+	if ch, _ := modules.Check(context.Background(), m, w.env(s)); !slices.Contains(ch, "901: add lxc.cgroup2.devices.allow: c 508:* rwm") {
 		t.Errorf("Check = %q", ch)
 	}
 	if _, err := w.apply(m, s); err != nil {
@@ -772,7 +772,7 @@ func TestParallelIsBounded(t *testing.T) {
 		g := &gate{next: w.run, want: workers, arrived: make(chan struct{})}
 		env := w.env(loadSeed(t, y.String()))
 		env.Runner = g
-		if _, err := newModule().Apply(context.Background(), env); err != nil {
+		if _, err := modules.Apply(context.Background(), newModule(), env); err != nil {
 			t.Fatal(err)
 		}
 		if g.max != workers {

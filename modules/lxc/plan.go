@@ -102,15 +102,15 @@ func newPlan(l *seed.LXC, selected []string) (*plan, error) {
 	for key, c := range l.Containers {
 		id, err := strconv.Atoi(key)
 		if err != nil || id < 100 {
-			return nil, fmt.Errorf("lxc: containers: %q is not a CTID (100 or more)", key)
+			return nil, fmt.Errorf("containers: %q is not a CTID (100 or more)", key)
 		}
 		if c == nil {
-			return nil, fmt.Errorf("lxc: %d: empty entry", id)
+			return nil, fmt.Errorf("%d: empty entry", id)
 		}
 		x := &ct{ID: id, C: withDefaults(*c, l.Defaults)}
 		if cf := c.CloneFrom; cf != nil {
 			if cf.CTID == id {
-				return nil, fmt.Errorf("lxc: %d: clone_from itself", id)
+				return nil, fmt.Errorf("%d: clone_from itself", id)
 			}
 			x.Deps = append(x.Deps, cf.CTID)
 		}
@@ -125,14 +125,14 @@ func newPlan(l *seed.LXC, selected []string) (*plan, error) {
 			if _, ok := all[d]; ok {
 				deps = append(deps, d)
 			} else if i > 0 || x.C.CloneFrom == nil {
-				return nil, fmt.Errorf("lxc: %d: depends_on %d: not a container of the seed", x.ID, d)
+				return nil, fmt.Errorf("%d: depends_on %d: not a container of the seed", x.ID, d)
 			}
 		}
 		sort.Ints(deps)
 		x.Deps = dedup(deps)
 		if cf := x.C.CloneFrom; cf != nil {
 			if src, ok := all[cf.CTID]; ok && !src.C.External && !slices.Contains(src.C.Snapshots, cf.Snapshot) {
-				return nil, fmt.Errorf("lxc: %d: clone_from %d snapshot %q: %d never takes that snapshot (add it to its snapshots)", x.ID, cf.CTID, cf.Snapshot, cf.CTID)
+				return nil, fmt.Errorf("%d: clone_from %d snapshot %q: %d never takes that snapshot (add it to its snapshots)", x.ID, cf.CTID, cf.Snapshot, cf.CTID)
 			}
 		}
 	}
@@ -152,10 +152,10 @@ func newPlan(l *seed.LXC, selected []string) (*plan, error) {
 		for _, s := range selected {
 			id, err := strconv.Atoi(s)
 			if err != nil {
-				return nil, fmt.Errorf("lxc: %q is not a CTID", s)
+				return nil, fmt.Errorf("%q is not a CTID", s)
 			}
 			if _, ok := all[id]; !ok {
-				return nil, fmt.Errorf("lxc: %d: not a container of the seed", id)
+				return nil, fmt.Errorf("%d: not a container of the seed", id)
 			}
 			add(id)
 		}
@@ -178,7 +178,7 @@ func newPlan(l *seed.LXC, selected []string) (*plan, error) {
 				left = append(left, id)
 			}
 			sort.Ints(left)
-			return nil, fmt.Errorf("lxc: dependency cycle among %v", left)
+			return nil, fmt.Errorf("dependency cycle among %v", left)
 		}
 		sort.Ints(ready)
 		for _, id := range ready {

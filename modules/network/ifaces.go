@@ -60,10 +60,10 @@ func stanzas(bridges []seed.Bridge) ([]stanza, []string, error) {
 	seen := map[string]bool{}
 	own := func(name, what string) error {
 		if !ifnameRE().MatchString(name) {
-			return fmt.Errorf("network: %s %q is not an interface name", what, name)
+			return fmt.Errorf("%s %q is not an interface name", what, name)
 		}
 		if seen[name] {
-			return fmt.Errorf("network: interface %q is defined twice", name)
+			return fmt.Errorf("interface %q is defined twice", name)
 		}
 		seen[name] = true
 		owned = append(owned, name)
@@ -84,7 +84,7 @@ func stanzas(bridges []seed.Bridge) ([]stanza, []string, error) {
 		st := stanza{name: br.Name, auto: true, method: "manual", comment: strings.ReplaceAll(br.Comment, "\n", " ")}
 		if br.Address != "" {
 			if _, err := netip.ParsePrefix(br.Address); err != nil {
-				return nil, nil, fmt.Errorf("network: %s.address %q: want an address with prefix length like 192.168.1.10/24", br.Name, br.Address)
+				return nil, nil, fmt.Errorf("%s.address %q: want an address with prefix length like 192.168.1.10/24", br.Name, br.Address)
 			}
 			st.method = "static"
 		} else if i == 0 {
@@ -97,12 +97,12 @@ func stanzas(bridges []seed.Bridge) ([]stanza, []string, error) {
 		if br.Gateway != "" {
 			gw, err := netip.ParseAddr(br.Gateway)
 			if err != nil {
-				return nil, nil, fmt.Errorf("network: %s.gateway %q: %w", br.Name, br.Gateway, err)
+				return nil, nil, fmt.Errorf("%s.gateway %q: %w", br.Name, br.Gateway, err)
 			}
 			if pfx, err := netip.ParsePrefix(br.Address); err == nil && pfx.Addr() == gw {
 				// The commit-confirm check pings the gateway: the host
 				// would answer itself and confirm any change.
-				return nil, nil, fmt.Errorf("network: %s.gateway %s is this host's own address", br.Name, br.Gateway)
+				return nil, nil, fmt.Errorf("%s.gateway %s is this host's own address", br.Name, br.Gateway)
 			}
 			l = append(l, "\tgateway "+br.Gateway)
 		}
@@ -121,16 +121,16 @@ func stanzas(bridges []seed.Bridge) ([]stanza, []string, error) {
 				vids = "2-4094"
 			}
 			if !vidsRE().MatchString(vids) {
-				return nil, nil, fmt.Errorf("network: %s.vids %q: want VLAN ids like \"2-4094\" or \"10 20 30-40\"", br.Name, vids)
+				return nil, nil, fmt.Errorf("%s.vids %q: want VLAN ids like \"2-4094\" or \"10 20 30-40\"", br.Name, vids)
 			}
 			l = append(l, "\tbridge-vlan-aware yes", "\tbridge-vids "+vids)
 		} else if br.VIDs != "" {
-			return nil, nil, fmt.Errorf("network: %s.vids needs vlan_aware: true", br.Name)
+			return nil, nil, fmt.Errorf("%s.vids needs vlan_aware: true", br.Name)
 		}
 		mtu := br.MTU != 0
 		if mtu {
 			if br.MTU < 576 || br.MTU > 65535 {
-				return nil, nil, fmt.Errorf("network: %s.mtu %d out of range", br.Name, br.MTU)
+				return nil, nil, fmt.Errorf("%s.mtu %d out of range", br.Name, br.MTU)
 			}
 			l = append(l, "\tmtu "+strconv.Itoa(br.MTU))
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 )
 
@@ -32,7 +33,8 @@ func TestIfupdown2SyntaxCheck(t *testing.T) {
 	share := filepath.Join(dir, "usr/share")
 	conf := filepath.Join(dir, "etc/network/ifupdown2")
 	check := func(file string) (string, error) {
-		out, err := exec.Command("python3", "testdata/ifupdown2.py", share, conf, "ifup", "-s", "-i", file, "-a").CombinedOutput()
+		// A private lock and state directory per check (see the script).
+		out, err := exec.Command("python3", "testdata/ifupdown2.py", share, conf, t.TempDir(), "ifup", "-s", "-i", file, "-a").CombinedOutput()
 		return string(out), err
 	}
 	// Not vacuous: a bad value is reported.
@@ -45,7 +47,7 @@ func TestIfupdown2SyntaxCheck(t *testing.T) {
 	}
 
 	root, _, _, env := world(t)
-	if _, err := quick().Apply(context.Background(), env); err != nil {
+	if _, err := modules.Apply(context.Background(), quick(), env); err != nil {
 		t.Fatal(err)
 	}
 	// The file as ifupdown2 reads it, and as the Proxmox GUI rewrites it.

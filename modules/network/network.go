@@ -86,10 +86,6 @@ type plan struct {
 	notes    []string
 }
 
-func (p *plan) all() files.Plan {
-	return slices.Concat(p.ifaces, p.staged, p.dns, p.hosts)
-}
-
 func (m *Module) plan(env *modules.Env) (*plan, error) {
 	n := env.Seed.Network
 	mgmt := n.Management
@@ -101,7 +97,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	if mgmt.Gateway != "" {
 		gw, err := netip.ParseAddr(mgmt.Gateway)
 		if err != nil {
-			return nil, fmt.Errorf("network: management.gateway: %w", err)
+			return nil, fmt.Errorf("management.gateway: %w", err)
 		}
 		p.gateway = gw
 	}
@@ -163,7 +159,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	// when only this section changes, only this module runs again.
 	hosts, err := etchosts.Entry(env.Root, env.Seed)
 	if err != nil {
-		return nil, fmt.Errorf("network: %w", err)
+		return nil, err
 	}
 	if hosts != nil {
 		p.hosts = files.Plan{*hosts}
@@ -185,7 +181,7 @@ func names(bs []seed.Bridge) string {
 func withBridges(content string, sts []stanza) ([]byte, error) {
 	stripped, err := host.SetBlock([]byte(content), sourceBlock, nil)
 	if err != nil {
-		return nil, fmt.Errorf("network: %s: %w", Interfaces, err)
+		return nil, fmt.Errorf("%s: %w", Interfaces, err)
 	}
 	return []byte(mergeInterfaces(undo(string(stripped)), sts)), nil
 }
@@ -193,7 +189,7 @@ func withBridges(content string, sts []stanza) ([]byte, error) {
 func r(root host.Root, p string) (string, error) {
 	b, err := root.ReadFile(p)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("network: %w", err)
+		return "", err
 	}
 	return string(b), nil
 }
@@ -240,12 +236,12 @@ func subset(a, b []string) bool {
 func (m *Module) planDNS(root host.Root, n *seed.Network, p *plan) error {
 	for _, s := range n.DNS {
 		if _, err := netip.ParseAddr(s); err != nil {
-			return fmt.Errorf("network: dns %q is not an IP address", s)
+			return fmt.Errorf("dns %q is not an IP address", s)
 		}
 	}
 	for _, s := range n.Search {
 		if s == "" || strings.ContainsAny(s, " \t\n#") {
-			return fmt.Errorf("network: search domain %q is not a domain", s)
+			return fmt.Errorf("search domain %q is not a domain", s)
 		}
 	}
 	if len(n.DNS) > 3 {
@@ -282,59 +278,45 @@ func (m *Module) planDNS(root host.Root, n *seed.Network, p *plan) error {
 	return nil
 }
 
-// Check implements modules.Module.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+// Converge implements modules.Module. DNS goes first: it needs no reload
+// and no confirmation. The bridges are written with a snapshot of the old
+// files kept in the Store, reloaded, and confirmed by a ping of the
+// gateway, else rolled back. /etc/hosts follows only once the address it
+// names is the confirmed one, and the bridges go into a pending GUI change
+// only once they are confirmed to work.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	env := s.Env
 	p, err := m.plan(env)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out, err := p.all().Pending(env.Root)
-	if err != nil {
-		return nil, fmt.Errorf("network: %w", err)
-	}
-	var snap files.Snapshot
-	if found, err := env.Store.Get(pendingKey, &snap); err != nil {
-		return nil, fmt.Errorf("network: %w", err)
-	} else if found {
-		out = append(out, "unconfirmed change from an interrupted run: reload and confirm the gateway answers")
-	}
-	return out, nil
-}
+	s.Notes = append(s.Notes, p.notes...)
 
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	var res modules.Result
-	p, err := m.plan(env)
+	changed, err := p.dns.Converge(s)
 	if err != nil {
-		return res, err
+		return err
 	}
-	res.Notes = p.notes
-
-	// DNS first: it needs no reload and no confirmation.
-	changed, err := p.dns.Apply(env.Root)
-	res.Changed = append(res.Changed, changed...)
-	if err != nil {
-		return res, fmt.Errorf("network: %w", err)
-	}
-	if len(changed) > 0 && p.resolved {
+	if len(changed) > 0 && p.resolved && !s.Dry {
 		if _, err := env.Runner.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"try-reload-or-restart", "systemd-resolved.service"}}); err != nil {
-			return res, fmt.Errorf("network: %w", err)
+			return err
 		}
 	}
 
 	var snap files.Snapshot
 	found, err := env.Store.Get(pendingKey, &snap)
 	if err != nil {
-		return res, fmt.Errorf("network: %w", err)
+		return err
 	}
 	pending, err := p.ifaces.Pending(env.Root)
 	if err != nil {
-		return res, fmt.Errorf("network: %w", err)
+		return err
 	}
+	after := slices.Concat(p.staged, p.hosts)
 	if len(pending) == 0 && !found {
-		return m.applyHosts(env, p, res)
+		_, err := after.Converge(s)
+		return err
 	}
-	if !found {
+	if !found && !s.Dry {
 		// Keep the current files before touching them: the rollback must
 		// survive a crash between the write and the confirmation.
 		paths := []string{DropIn, Interfaces}
@@ -344,46 +326,41 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 			}
 		}
 		if snap, err = files.Save(env.Root, paths...); err != nil {
-			return res, fmt.Errorf("network: save previous files: %w", err)
+			return fmt.Errorf("save previous files: %w", err)
 		}
 		if err := env.Store.Put(pendingKey, snap); err != nil {
-			return res, fmt.Errorf("network: %w", err)
+			return err
 		}
 	}
-	env.Say("network: writing bridges")
-	changed, err = p.ifaces.Apply(env.Root)
-	res.Changed = append(res.Changed, changed...)
-	if err != nil {
-		return res, m.rollback(ctx, env, snap, fmt.Errorf("network: %w", err))
-	}
-	env.Say("network: ifreload -a")
-	if _, err := env.Runner.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
-		return res, m.rollback(ctx, env, snap, fmt.Errorf("network: %w", err))
-	}
-	if p.gateway.IsValid() {
-		env.Say("network: waiting for gateway " + p.gateway.String())
-		if err := m.confirm(ctx, env, p.gateway); err != nil {
-			return res, m.rollback(ctx, env, snap, err)
+	s.Say("network: writing bridges")
+	if _, err := p.ifaces.Converge(s); err != nil {
+		if s.Dry {
+			return err
 		}
-	} else {
-		res.Notes = append(res.Notes, "no management gateway: change not confirmed by ping")
+		return m.rollback(ctx, env, snap, err)
 	}
-	if err := env.Store.Delete(pendingKey); err != nil {
-		return res, fmt.Errorf("network: %w", err)
+	if found {
+		_ = s.DoQuiet("unconfirmed change from an interrupted run: reload and confirm the gateway answers", nil)
 	}
-	return m.applyHosts(env, p, res)
-}
-
-// applyHosts writes the /etc/hosts entry, only once the address it names
-// is the confirmed one, and the bridges into a pending GUI change, only
-// once they are confirmed to work.
-func (m *Module) applyHosts(env *modules.Env, p *plan, res modules.Result) (modules.Result, error) {
-	changed, err := append(slices.Clone(p.staged), p.hosts...).Apply(env.Root)
-	res.Changed = append(res.Changed, changed...)
-	if err != nil {
-		return res, fmt.Errorf("network: %w", err)
+	if !s.Dry {
+		s.Say("network: ifreload -a")
+		if _, err := env.Runner.Run(ctx, host.Cmd{Name: "ifreload", Args: []string{"-a"}, Timeout: 2 * time.Minute}); err != nil {
+			return m.rollback(ctx, env, snap, err)
+		}
+		if p.gateway.IsValid() {
+			s.Say("network: waiting for gateway " + p.gateway.String())
+			if err := m.confirm(ctx, env, p.gateway); err != nil {
+				return m.rollback(ctx, env, snap, err)
+			}
+		} else {
+			s.Note("no management gateway: change not confirmed by ping")
+		}
+		if err := env.Store.Delete(pendingKey); err != nil {
+			return err
+		}
 	}
-	return res, nil
+	_, err = after.Converge(s)
+	return err
 }
 
 // confirm pings the gateway until it answers, a bounded number of times.
@@ -412,7 +389,7 @@ func (m *Module) confirm(ctx context.Context, env *modules.Env, gw netip.Addr) e
 			return nil
 		}
 	}
-	return fmt.Errorf("network: gateway %s did not answer %d pings after ifreload: %w", gw, attempts, err)
+	return fmt.Errorf("gateway %s did not answer %d pings after ifreload: %w", gw, attempts, err)
 }
 
 // rollback restores the files from before the change (unless the seed

@@ -105,7 +105,7 @@ func converge(t *testing.T, env *modules.Env) modules.Result {
 
 func TestFirstRunRerunDrift(t *testing.T) {
 	root, run, _, env := world(t)
-	pending, err := quick().Check(context.Background(), env)
+	pending, err := modules.Check(context.Background(), quick(), env)
 	if err != nil || len(pending) != 4 {
 		t.Fatalf("check: %q %v", pending, err)
 	}
@@ -142,7 +142,7 @@ func TestUnreachableGatewayRollsBack(t *testing.T) {
 	env.Seed.Network.Management.Address = "10.9.9.9/24" // wrong subnet: gateway unreachable
 	env.Seed.Network.DNS = nil
 	env.Seed.Network.Search = nil
-	_, err := quick().Apply(context.Background(), env)
+	_, err := modules.Apply(context.Background(), quick(), env)
 	if err == nil || !strings.Contains(err.Error(), "gateway 192.168.1.1 did not answer 5 pings") || !strings.Contains(err.Error(), "rolled back to the previous network configuration") {
 		t.Fatalf("err = %v", err)
 	}
@@ -163,7 +163,7 @@ func TestRollbackDisabled(t *testing.T) {
 	no := false
 	env.Seed.Network.Rollback = &no
 	env.Seed.Network.Management.Address = "10.9.9.9/24"
-	_, err := quick().Apply(context.Background(), env)
+	_, err := modules.Apply(context.Background(), quick(), env)
 	if err == nil || !strings.Contains(err.Error(), "rollback disabled") {
 		t.Fatalf("err = %v", err)
 	}
@@ -176,7 +176,7 @@ func TestIfreloadFailureRollsBack(t *testing.T) {
 	root, _, nf, env := world(t)
 	before := testkit.Read(t, root, Interfaces)
 	nf.reloadErr = "error: vmbr1: bridge-vids: invalid vlan range"
-	_, err := quick().Apply(context.Background(), env)
+	_, err := modules.Apply(context.Background(), quick(), env)
 	if err == nil || !strings.Contains(err.Error(), "invalid vlan range") || !strings.Contains(err.Error(), "files rolled back but ifreload failed") {
 		t.Fatalf("err = %v", err)
 	}
@@ -205,12 +205,12 @@ func TestCrashBeforeConfirmation(t *testing.T) {
 			t.Fatal(err)
 		}
 		// -- crash here: the new files are on disk, never confirmed --
-		pending, _ := m.Check(context.Background(), env)
+		pending, _ := modules.Check(context.Background(), m, env)
 		if len(pending) == 0 || !strings.Contains(strings.Join(pending, "\n"), "unconfirmed change") {
 			t.Errorf("check after crash: %q", pending)
 		}
 		nf.reach = func(string) bool { return reachable }
-		_, err = m.Apply(context.Background(), env)
+		_, err = modules.Apply(context.Background(), m, env)
 		if !strings.Contains(run.Log(), "ifreload -a\nping") {
 			t.Errorf("not reloaded and confirmed: %s", run.Log())
 		}
@@ -257,7 +257,7 @@ func TestDNSTargets(t *testing.T) {
 	t.Run("bad server", func(t *testing.T) {
 		_, _, _, env := world(t)
 		env.Seed.Network.DNS = []string{"dns.example"}
-		if _, err := quick().Check(context.Background(), env); err == nil {
+		if _, err := modules.Check(context.Background(), quick(), env); err == nil {
 			t.Error("accepted")
 		}
 	})
@@ -289,7 +289,7 @@ func TestBadSeedValues(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, run, _, env := world(t)
 			mut(env.Seed.Network)
-			if _, err := quick().Apply(context.Background(), env); err == nil {
+			if _, err := modules.Apply(context.Background(), quick(), env); err == nil {
 				t.Error("accepted")
 			}
 			if len(run.Calls()) != 0 {
@@ -319,7 +319,7 @@ func TestRolledBackAddressNotInHosts(t *testing.T) {
 	env.Seed.Host = &seed.Host{Hostname: "pve1"}
 	testkit.Write(t, root, "/etc/hosts", "127.0.0.1 localhost\n")
 	env.Seed.Network.Management.Address = "10.9.9.9/24"
-	if _, err := quick().Apply(context.Background(), env); err == nil {
+	if _, err := modules.Apply(context.Background(), quick(), env); err == nil {
 		t.Fatal("no rollback")
 	}
 	if got := testkit.Read(t, root, "/etc/hosts"); got != "127.0.0.1 localhost\n" {

@@ -80,7 +80,7 @@ func pins(r host.Root) (map[string][2]string, error) {
 		p := path.Join(LinkDir, e.Name())
 		b, err := r.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("network: %w", err)
+			return nil, err
 		}
 		var mac, name, section string
 		for _, l := range strings.Split(string(b), "\n") {
@@ -127,7 +127,7 @@ func pin(r host.Root, bridges []seed.Bridge) (pinPlan, error) {
 	want := func(n nic) error {
 		if pin, ok := existing[n.mac]; ok {
 			if pin[0] != n.name {
-				return fmt.Errorf("network: NIC %s (%s) is pinned to the name %s by %s, which this boot has not applied yet: reboot, then run again", n.name, n.mac, pin[0], pin[1])
+				return fmt.Errorf("NIC %s (%s) is pinned to the name %s by %s, which this boot has not applied yet: reboot, then run again", n.name, n.mac, pin[0], pin[1])
 			}
 			return nil
 		}
@@ -147,11 +147,11 @@ func pin(r host.Root, bridges []seed.Bridge) (pinPlan, error) {
 			mac, isMAC := seed.PortMAC(p)
 			switch {
 			case isMAC && !ok:
-				return pp, fmt.Errorf("network: %s port %s is a MAC address, but %s cannot be read to find its NIC", b.Name, p, SysNet)
+				return pp, fmt.Errorf("%s port %s is a MAC address, but %s cannot be read to find its NIC", b.Name, p, SysNet)
 			case isMAC:
 				n, found := byMAC[mac]
 				if !found {
-					return pp, fmt.Errorf("network: %s port %s: no NIC has that MAC address (NICs: %s)", b.Name, p, describe(all))
+					return pp, fmt.Errorf("%s port %s: no NIC has that MAC address (NICs: %s)", b.Name, p, describe(all))
 				}
 				b.Ports[i] = n.name
 				if err := want(n); err != nil {

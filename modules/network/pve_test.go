@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 )
 
@@ -35,7 +36,7 @@ func TestBridgesWhereProxmoxReadsThem(t *testing.T) {
 	}
 	// Phoenix on a file the GUI wrote: nothing to do.
 	testkit.Write(t, root, Interfaces, gui)
-	if todo, err := quick().Check(context.Background(), env); err != nil || len(todo) != 0 {
+	if todo, err := modules.Check(context.Background(), quick(), env); err != nil || len(todo) != 0 {
 		t.Errorf("check after a GUI rewrite: %q %v", todo, err)
 	}
 }
@@ -140,7 +141,7 @@ func TestPendingGUIChange(t *testing.T) {
 			settings: map[string]string{"bridge_ports": "eno3", "bridge_stp": "off", "bridge_fd": "0"}}
 	})
 	testkit.Write(t, root, InterfacesNew, staged)
-	todo, err := quick().Check(context.Background(), env)
+	todo, err := modules.Check(context.Background(), quick(), env)
 	if err != nil || !strings.Contains(strings.Join(todo, "\n"), InterfacesNew+": bridges vmbr0 vmbr1 vmbr2 in the pending GUI change") {
 		t.Errorf("check: %q %v", todo, err)
 	}
@@ -165,7 +166,7 @@ func TestPendingGUIChange(t *testing.T) {
 	if err := root.Remove(InterfacesNew); err != nil {
 		t.Fatal(err)
 	}
-	if todo, err := quick().Check(context.Background(), env); err != nil || len(todo) != 0 {
+	if todo, err := modules.Check(context.Background(), quick(), env); err != nil || len(todo) != 0 {
 		t.Errorf("check after the commit: %q %v", todo, err)
 	}
 }
@@ -191,7 +192,7 @@ func TestPortsByMAC(t *testing.T) {
 	t.Run("unknown MAC", func(t *testing.T) {
 		_, run, _, env := world(t)
 		env.Seed.Network.Bridges[0].Ports = []string{"52:54:00:ff:ff:ff"}
-		_, err := quick().Check(context.Background(), env)
+		_, err := modules.Check(context.Background(), quick(), env)
 		if err == nil || !strings.Contains(err.Error(), "no NIC has that MAC address (NICs: eno1 52:54:00:12:34:01, eno2 52:54:00:12:34:02)") || len(run.Calls()) != 0 {
 			t.Errorf("err = %v", err)
 		}
@@ -199,7 +200,7 @@ func TestPortsByMAC(t *testing.T) {
 	t.Run("pin not applied yet", func(t *testing.T) {
 		root, _, _, env := world(t)
 		testkit.Write(t, root, LinkDir+"/50-pmx-nic1.link", "[Match]\nMACAddress=52:54:00:12:34:02\nType=ether\n\n[Link]\nName=nic1\n")
-		_, err := quick().Apply(context.Background(), env)
+		_, err := modules.Apply(context.Background(), quick(), env)
 		if err == nil || !strings.Contains(err.Error(), "pinned to the name nic1") {
 			t.Errorf("err = %v", err)
 		}
@@ -220,10 +221,10 @@ func TestPortsByMAC(t *testing.T) {
 func TestGatewayIsOwnAddress(t *testing.T) {
 	_, run, _, env := world(t)
 	env.Seed.Network.Management.Gateway = "192.168.1.20"
-	if _, err := quick().Check(context.Background(), env); err == nil || !strings.Contains(err.Error(), "this host's own address") {
+	if _, err := modules.Check(context.Background(), quick(), env); err == nil || !strings.Contains(err.Error(), "this host's own address") {
 		t.Errorf("err = %v", err)
 	}
-	if _, err := quick().Apply(context.Background(), env); err == nil || len(run.Calls()) != 0 {
+	if _, err := modules.Apply(context.Background(), quick(), env); err == nil || len(run.Calls()) != 0 {
 		t.Errorf("apply: %v, ran %s", err, run.Log())
 	}
 }

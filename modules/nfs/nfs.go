@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"path"
+	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
@@ -37,89 +40,93 @@ func (*Module) Name() string { return "nfs" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.NFS != nil }
 
-// Check implements modules.Module.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
-	var changes []string
+// Converge implements modules.Module: the server package, /etc/exports,
+// the service, and the live export table.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	env := s.Env
 	want, err := Build(env.Seed.NFS)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	missing, err := apt.New(env.Runner).Missing(ctx, Package)
-	if err != nil {
-		return nil, err
-	}
-	if len(missing) > 0 {
-		// Nothing else can be read before the server is installed.
-		return []string{"install " + Package, "write " + ExportsFile, "exportfs -ra", "enable and start " + Service}, nil
-	}
-	if err := checkPaths(env.Root, want); err != nil {
-		return nil, err
-	}
-	if old, err := env.Root.ReadFile(ExportsFile); err != nil || string(old) != header+Render(want) {
-		changes = append(changes, "write "+ExportsFile)
-	}
-	live, err := liveExports(ctx, env.Runner)
-	if err != nil {
-		return nil, err
-	}
-	if d := missingExports(want, live); len(d) > 0 {
-		changes = append(changes, "exportfs -ra (not live: "+strings.Join(d, "; ")+")")
-	}
-	if !serviceUp(ctx, env.Runner) {
-		changes = append(changes, "enable and start "+Service)
-	}
-	return changes, nil
-}
-
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	var res modules.Result
-	want, err := Build(env.Seed.NFS)
-	if err != nil {
-		return res, err
-	}
-	installed, err := apt.New(env.Runner).Install(ctx, Package)
-	if err != nil {
-		return res, err
-	}
-	if len(installed) > 0 {
-		res.Changed = append(res.Changed, "installed "+Package)
-	}
-	if err := checkPaths(env.Root, want); err != nil {
-		return res, err
-	}
-	res.Notes = offDataset(env.Seed)
-	env.Say("writing " + ExportsFile)
-	changed, err := host.WriteIfChanged(env.Root, ExportsFile, []byte(header+Render(want)), 0o644, host.Owner{})
-	if err != nil {
-		return res, fmt.Errorf("write %s: %w", ExportsFile, err)
-	}
-	if changed {
-		res.Changed = append(res.Changed, "wrote "+ExportsFile)
-	}
-	if !serviceUp(ctx, env.Runner) {
-		if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
-			return res, fmt.Errorf("enable %s: %w", Service, err)
+	client := apt.New(env.Runner)
+	if s.Dry {
+		missing, err := client.Missing(ctx, Package)
+		if err != nil {
+			return err
 		}
-		res.Changed = append(res.Changed, "enabled and started "+Service)
+		if len(missing) > 0 {
+			// Nothing else can be read before the server is installed.
+			for _, c := range []string{"install " + Package, "write " + ExportsFile, "enable and start " + Service, "exportfs -ra"} {
+				_ = s.DoQuiet(c, nil)
+			}
+			return nil
+		}
+	} else {
+		installed, err := client.Install(ctx, Package)
+		if err != nil {
+			return err
+		}
+		if len(installed) > 0 {
+			s.Changes = append(s.Changes, "install "+Package)
+		}
+	}
+	if err := checkPaths(env.Root, env.Seed, want); err != nil {
+		return err
+	}
+	if !s.Dry {
+		s.Notes = append(s.Notes, offDataset(env.Seed)...)
+	}
+	data := []byte(header + Render(want))
+	changed := false
+	if old, err := env.Root.ReadFile(ExportsFile); err != nil || string(old) != string(data) {
+		changed = true
+		s.Say("writing " + ExportsFile)
+		err := s.DoQuiet("write "+ExportsFile, func() error {
+			if _, err := host.WriteIfChanged(env.Root, ExportsFile, data, 0o644, host.Owner{}); err != nil {
+				return fmt.Errorf("write %s: %w", ExportsFile, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if !serviceUp(ctx, env.Runner) {
+		err := s.DoQuiet("enable and start "+Service, func() error {
+			if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
+				return fmt.Errorf("enable %s: %w", Service, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	live, err := liveExports(ctx, env.Runner)
 	if err != nil {
-		return res, err
+		return err
 	}
-	if changed || len(missingExports(want, live)) > 0 {
+	d := missingExports(want, live)
+	if !changed && len(d) == 0 {
+		return nil
+	}
+	desc := "exportfs -ra"
+	if len(d) > 0 {
+		desc += " (not live: " + strings.Join(d, "; ") + ")"
+	}
+	return s.DoQuiet(desc, func() error {
 		if _, err := env.Runner.Run(ctx, host.Cmd{Name: ExportfsCmd, Args: []string{"-ra"}}); err != nil {
-			return res, fmt.Errorf("exportfs -ra: %w", err)
+			return fmt.Errorf("exportfs -ra: %w", err)
 		}
-		res.Changed = append(res.Changed, "reloaded exports")
-		if live, err = liveExports(ctx, env.Runner); err != nil {
-			return res, err
+		live, err := liveExports(ctx, env.Runner)
+		if err != nil {
+			return err
 		}
 		if d := missingExports(want, live); len(d) > 0 {
-			return res, fmt.Errorf("after exportfs -ra, not exported: %s", strings.Join(d, "; "))
+			return fmt.Errorf("after exportfs -ra, not exported: %s", strings.Join(d, "; "))
 		}
-	}
-	return res, nil
+		return nil
+	})
 }
 
 // Build turns the seed's exports into validated entries (with sync and
@@ -178,7 +185,7 @@ func offDataset(s *seed.Seed) []string {
 // checkPaths refuses to export a directory that does not exist: exportfs
 // would fail, and an unmounted dataset's empty directory on the root
 // filesystem is never what was meant.
-func checkPaths(root host.Root, want []Entry) error {
+func checkPaths(root host.Root, s *seed.Seed, want []Entry) error {
 	for _, e := range want {
 		fi, err := root.Stat(e.Path)
 		if err != nil {
@@ -186,6 +193,87 @@ func checkPaths(root host.Root, want []Entry) error {
 		}
 		if !fi.IsDir() {
 			return fmt.Errorf("export %s: not a directory", e.Path)
+		}
+		// An export on a seed dataset needs that dataset mounted: its
+		// mountpoint is otherwise a plain directory of the root
+		// filesystem (security review M4b, docs/modules/nfs.md).
+		if ds := s.DatasetAt(e.Path); ds != "" {
+			mp := s.Mountpoint(ds)
+			on, err := mountPoint(root, mp)
+			if err != nil {
+				return fmt.Errorf("export %s: %w", e.Path, unwrapPath(err))
+			}
+			if !on {
+				return fmt.Errorf("export %s: dataset %s is not mounted at %s: the directory there belongs to the root filesystem, so it is not exported (zfs mount %s)", e.Path, ds, mp, ds)
+			}
+		}
+	}
+	return shadowed(root, want)
+}
+
+// mountPoint reports whether p is a mount point the way mountpoint(1)
+// tells: its device differs from its parent's (or it is the root).
+func mountPoint(root host.Root, p string) (bool, error) {
+	if path.Clean(p) == "/" {
+		return true, nil
+	}
+	fi, err := root.Stat(p)
+	if err != nil {
+		return false, err
+	}
+	pi, err := root.Stat(path.Dir(path.Clean(p)))
+	if err != nil {
+		return false, err
+	}
+	a, ok1 := fi.Sys().(*syscall.Stat_t)
+	b, ok2 := pi.Sys().(*syscall.Stat_t)
+	if !ok1 || !ok2 {
+		return true, nil // no device numbers (a fake Root): cannot tell
+	}
+	return a.Dev != b.Dev || a.Ino == b.Ino, nil
+}
+
+// shadowed refuses an export whose path and client the admin's own
+// exports already list with other options. nfs-utils reads /etc/exports
+// first, then /etc/exports.d/*.exports in name order, and for a host and
+// path keeps the first entry it reads, warning only (support/export/
+// export.c export_read: "duplicated export entries"): the admin's line,
+// looser or not, is what clients get (security review M4a).
+func shadowed(root host.Root, want []Entry) error {
+	files := []string{"/etc/exports"}
+	if ents, err := root.ReadDir(path.Dir(ExportsFile)); err == nil {
+		for _, e := range ents {
+			n := path.Join(path.Dir(ExportsFile), e.Name())
+			if strings.HasSuffix(e.Name(), ".exports") && n < ExportsFile {
+				files = append(files, n)
+			}
+		}
+	}
+	ours := map[string][]string{}
+	for _, e := range want {
+		for _, c := range e.Clients {
+			ours[path.Clean(e.Path)+" "+c.Host] = sortedCopy(c.Options)
+		}
+	}
+	for _, f := range files {
+		b, err := root.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		theirs, err := ParseExports(string(b))
+		if err != nil {
+			continue // exportfs reports a broken admin file itself
+		}
+		for _, e := range theirs {
+			for _, c := range e.Clients {
+				mine, ok := ours[path.Clean(e.Path)+" "+c.Host]
+				if !ok {
+					continue
+				}
+				if got := sortedCopy(withDefaults(c.Options)); !slices.Equal(got, mine) {
+					return fmt.Errorf("export %s to %s: %s exports it to that client already (%s), and nfs-utils serves the first entry it reads, not the seed's (%s): remove that line", e.Path, c.Host, f, strings.Join(c.Options, ","), strings.Join(mine, ","))
+				}
+			}
 		}
 	}
 	return nil

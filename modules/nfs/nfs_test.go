@@ -2,6 +2,7 @@ package nfs_test
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -68,7 +69,7 @@ func TestApplyThenRerun(t *testing.T) {
 	s := testkit.Seed(t, nfsSeed)
 	ctx := context.Background()
 	m := nfs.New()
-	res, err := m.Apply(ctx, w.env(s))
+	res, err := modules.Apply(ctx, m, w.env(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestApplyThenRerun(t *testing.T) {
 		t.Errorf("changed %q", res.Changed)
 	}
 	w.run.Reset()
-	res, err = m.Apply(ctx, w.env(s))
+	res, err = modules.Apply(ctx, m, w.env(s))
 	if err != nil || len(res.Changed) > 0 {
 		t.Errorf("rerun: %q %v", res.Changed, err)
 	}
@@ -89,7 +90,7 @@ func TestApplyThenRerun(t *testing.T) {
 			t.Errorf("rerun ran %s", c.String())
 		}
 	}
-	if ch, err := m.Check(ctx, w.env(s)); err != nil || len(ch) > 0 {
+	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) > 0 {
 		t.Errorf("Check: %q %v", ch, err)
 	}
 }
@@ -99,7 +100,7 @@ func TestApplyThenRerun(t *testing.T) {
 // Phoenix's are live.
 func TestAdminExportsUntouched(t *testing.T) {
 	w := newWorld(t)
-	if _, err := nfs.New().Apply(context.Background(), w.env(testkit.Seed(t, nfsSeed))); err != nil {
+	if _, err := modules.Apply(context.Background(), nfs.New(), w.env(testkit.Seed(t, nfsSeed))); err != nil {
 		t.Fatal(err)
 	}
 	b, err := w.root.ReadFile("/etc/exports")
@@ -133,7 +134,7 @@ func TestRefusals(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t)
-			_, err := nfs.New().Apply(context.Background(), w.env(testkit.Seed(t, tc.seed)))
+			_, err := modules.Apply(context.Background(), nfs.New(), w.env(testkit.Seed(t, tc.seed)))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v", err)
 			}
@@ -158,12 +159,55 @@ func TestRefusals(t *testing.T) {
 // mounted on).
 func TestNoteOffDataset(t *testing.T) {
 	w := newWorld(t)
+	// The pool must be mounted (M4): a tmpfs stands in for it.
+	if out, err := exec.Command("mount", "-t", "tmpfs", "tmpfs", w.root.Path("/tank")).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs for the pool here: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", w.root.Path("/tank")).Run() })
+	if err := w.root.MkdirAll("/tank/media", 0o755, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
 	s := testkit.Seed(t, "zfs:\n  pools: [{name: tank, external: true}]\nnfs:\n  exports:\n    - {path: /tank/media, clients: [{host: nas}]}\n    - {path: /srv/legacy, clients: [{host: nas}]}\n")
-	res, err := nfs.New().Apply(context.Background(), w.env(s))
+	res, err := modules.Apply(context.Background(), nfs.New(), w.env(s))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "export /srv/legacy is on no seed dataset") {
 		t.Errorf("notes: %q", res.Notes)
 	}
+}
+
+// TestM4LooserAdminExportAndUnmountedDataset replays the review: the
+// admin's /etc/exports already exports /tank/media to the seed's client
+// with rw,no_root_squash (nfs-utils serves that first entry, not the
+// seed's ro one), and a dataset that is not mounted leaves a plain root
+// filesystem directory at its mountpoint. Both are refused.
+func TestM4LooserAdminExportAndUnmountedDataset(t *testing.T) {
+	ctx := context.Background()
+	t.Run("looser admin export", func(t *testing.T) {
+		w := newWorld(t)
+		admin := adminExports + "/tank/media 192.168.1.0/24(rw,no_root_squash,sync,no_subtree_check)\n"
+		if err := w.root.WriteFile("/etc/exports", []byte(admin), 0o644, host.Owner{}); err != nil {
+			t.Fatal(err)
+		}
+		s := testkit.Seed(t, "nfs:\n  exports:\n    - {path: /tank/media, clients: [{host: 192.168.1.0/24, options: [ro, root_squash]}]}\n")
+		_, err := modules.Apply(ctx, nfs.New(), w.env(s))
+		if err == nil || !strings.Contains(err.Error(), "serves the first entry") {
+			t.Fatalf("want the shadowing admin export refused, got %v", err)
+		}
+		if _, err := modules.Check(ctx, nfs.New(), w.env(s)); err == nil {
+			t.Fatal("Check reports converged")
+		}
+	})
+	t.Run("unmounted dataset", func(t *testing.T) {
+		w := newWorld(t)
+		s := testkit.Seed(t, "zfs:\n  pools: [{name: tank, external: true}]\nnfs:\n  exports:\n    - {path: /tank/media, clients: [{host: nas}]}\n")
+		_, err := modules.Apply(ctx, nfs.New(), w.env(s))
+		if err == nil || !strings.Contains(err.Error(), "is not mounted") {
+			t.Fatalf("want the unmounted dataset refused, got %v", err)
+		}
+		if b, _ := w.root.ReadFile(nfs.ExportsFile); strings.Contains(string(b), "/tank/media") {
+			t.Fatalf("exported anyway:\n%s", b)
+		}
+	})
 }

@@ -106,11 +106,11 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 
 	if tz := h.Timezone; tz != "" {
 		if !seed.IsTimezone(tz) {
-			return nil, fmt.Errorf("host: timezone %q is not a zone name like Europe/Berlin", tz)
+			return nil, fmt.Errorf("timezone %q is not a zone name like Europe/Berlin", tz)
 		}
 		zone := path.Join(ZoneinfoDir, tz)
 		if fi, err := env.Root.Stat(zone); err != nil || !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("host: timezone %q: no zone file %s (is tzdata installed?)", tz, zone)
+			return nil, fmt.Errorf("timezone %q: no zone file %s (is tzdata installed?)", tz, zone)
 		}
 		p.files = append(p.files,
 			files.File{Path: LocaltimeFile, Link: zone, Why: "timezone " + tz},
@@ -122,7 +122,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 		b.WriteString("# Managed by phoenix (seed host.ntp); edits are overwritten.\n")
 		for _, s := range h.NTP {
 			if s == "" || strings.ContainsAny(s, " \t\n#") {
-				return nil, fmt.Errorf("host: ntp server %q is not a host name or address", s)
+				return nil, fmt.Errorf("ntp server %q is not a host name or address", s)
 			}
 			b.WriteString("server " + s + " iburst\n")
 		}
@@ -133,46 +133,30 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	return p, nil
 }
 
-// Check implements modules.Module.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+// Converge implements modules.Module.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	env := s.Env
 	p, err := m.plan(env)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out, err := p.files.Pending(env.Root)
+	s.Notes = append(s.Notes, p.notes...)
+	s.Say("host: " + p.hostname)
+	changed, err := p.files.Converge(s)
 	if err != nil {
-		return nil, fmt.Errorf("host: %w", err)
-	}
-	switch {
-	case p.pveRename:
-		out = append(out, "reboot to rename the running node "+p.running+" to "+p.hostname+" (pmxcfs takes the node name when it starts)")
-	case liveRename(env.Root, p.hostname):
-		out = append(out, "running host name: hostnamectl set-hostname "+p.hostname)
-	}
-	return out, nil
-}
-
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	var res modules.Result
-	p, err := m.plan(env)
-	if err != nil {
-		return res, err
-	}
-	res.Notes = p.notes
-	env.Say("host: " + p.hostname)
-	changed, err := p.files.Apply(env.Root)
-	res.Changed = changed
-	if err != nil {
-		return res, fmt.Errorf("host: %w", err)
+		return err
 	}
 	var rn renamed
 	if _, err := env.Store.Get(renamedKey, &rn); err != nil {
-		return res, fmt.Errorf("host: %w", err)
+		return err
 	}
+	rename := "reboot to rename the running node " + p.running + " to " + p.hostname + " (pmxcfs takes the node name when it starts)"
 	switch {
 	case p.pveRename && rn.Name == p.hostname && rn.BootID != env.BootID:
-		return res, fmt.Errorf("host: rebooted (boot %s) to rename the node to %s, but the running host name is still %s: something else sets it (DHCP, cloud-init?); not rebooting again", rn.BootID, p.hostname, p.running)
+		if s.Dry {
+			return s.DoQuiet(rename, nil)
+		}
+		return fmt.Errorf("rebooted (boot %s) to rename the node to %s, but the running host name is still %s: something else sets it (DHCP, cloud-init?); not rebooting again", rn.BootID, p.hostname, p.running)
 	case p.pveRename:
 		// pmxcfs takes the node name from uname when it starts and links
 		// /etc/pve/local (and qemu-server, lxc) to nodes/<name> then
@@ -186,37 +170,47 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 		// `pvecm updatecerts` creates nodes/<new> then, pve-cluster
 		// src/PVE/Cluster/Setup.pm:359-378,572-588), and the engine stops
 		// the run here, so nothing after this module runs before it.
-		if rn.Name != p.hostname || rn.BootID != env.BootID {
-			if err := env.Store.Put(renamedKey, renamed{Name: p.hostname, From: p.running, BootID: env.BootID}); err != nil {
-				return res, fmt.Errorf("host: %w", err)
+		err := s.DoQuiet(rename, func() error {
+			if rn.Name != p.hostname || rn.BootID != env.BootID {
+				return env.Store.Put(renamedKey, renamed{Name: p.hostname, From: p.running, BootID: env.BootID})
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		res.Reboot = true
-		res.Reason = "host: node renamed " + p.running + " -> " + p.hostname + ": pmxcfs and the PVE tools take the node name when they start; rebooting before anything uses /etc/pve"
-		return res, nil
-	case rn.Name != "":
-		res.Notes = append(res.Notes, "node renamed "+rn.From+" -> "+rn.Name+"; rebooted so that pmxcfs (/etc/pve/local) and the PVE daemons use the new name")
+		s.RebootFor("host: node renamed " + p.running + " -> " + p.hostname + ": pmxcfs and the PVE tools take the node name when they start; rebooting before anything uses /etc/pve")
+		return nil
+	case rn.Name != "" && !s.Dry:
+		s.Note("node renamed %s -> %s; rebooted so that pmxcfs (/etc/pve/local) and the PVE daemons use the new name", rn.From, rn.Name)
 		if err := env.Store.Delete(renamedKey); err != nil {
-			return res, fmt.Errorf("host: %w", err)
+			return err
 		}
 	}
 	if !bhost.Exists(env.Root, PmxcfsBin) && liveRename(env.Root, p.hostname) {
 		// Renames the running system (kernel hostname) too; the file
 		// alone takes effect at the next boot. Decided from the running
 		// name, so a crash after the file write still renames.
-		if _, err := env.Runner.Run(ctx, bhost.Cmd{Name: "hostnamectl", Args: []string{"set-hostname", p.hostname}}); err != nil {
-			return res, fmt.Errorf("host: %w", err)
+		err := s.DoQuiet("running host name: hostnamectl set-hostname "+p.hostname, func() error {
+			_, err := env.Runner.Run(ctx, bhost.Cmd{Name: "hostnamectl", Args: []string{"set-hostname", p.hostname}})
+			return err
+		})
+		if err != nil {
+			return err
 		}
+	}
+	if s.Dry {
+		return nil
 	}
 	if contains(changed, ChronySources) && bhost.Exists(env.Root, ChronycBin) {
 		if _, err := env.Runner.Run(ctx, bhost.Cmd{Name: "chronyc", Args: []string{"reload", "sources"}}); err != nil {
 			// chronyd not running yet: it reads the drop-in when it starts.
-			res.Notes = append(res.Notes, "chrony not running: NTP sources apply when it starts")
+			s.Note("chrony not running: NTP sources apply when it starts")
 		}
 	} else if len(env.Seed.Host.NTP) > 0 && !bhost.Exists(env.Root, ChronycBin) {
-		res.Notes = append(res.Notes, "chrony is not installed: add it to repos.packages; its sources are ready in "+ChronySources)
+		s.Note("chrony is not installed: add it to repos.packages; its sources are ready in %s", ChronySources)
 	}
-	return res, nil
+	return nil
 }
 
 func contains(changed []string, p string) bool {
@@ -241,7 +235,7 @@ func readString(r bhost.Root, p string) string {
 func refuseRename(r bhost.Root, old string) error {
 	for _, c := range []string{ClusterConf, CorosyncConf} {
 		if bhost.Exists(r, c) {
-			return fmt.Errorf("host: refusing to rename node %q: it is in a cluster (%s exists), whose members know it by that name; see %s", old, c, RenameDocs)
+			return fmt.Errorf("refusing to rename node %q: it is in a cluster (%s exists), whose members know it by that name; see %s", old, c, RenameDocs)
 		}
 	}
 	for _, d := range []string{"qemu-server", "lxc"} {
@@ -252,7 +246,7 @@ func refuseRename(r bhost.Root, old string) error {
 		}
 		for _, e := range ents {
 			if strings.HasSuffix(e.Name(), ".conf") {
-				return fmt.Errorf("host: refusing to rename node %q: it has guests (%s), whose configuration would stay under the old name; rename it by hand following %s", old, path.Join(dir, e.Name()), RenameDocs)
+				return fmt.Errorf("refusing to rename node %q: it has guests (%s), whose configuration would stay under the old name; rename it by hand following %s", old, path.Join(dir, e.Name()), RenameDocs)
 			}
 		}
 	}
@@ -292,7 +286,7 @@ func pmxcfsResolves(r bhost.Root, planned *files.File, name string, notes *[]str
 			return nil
 		}
 	}
-	return fmt.Errorf("host: %s maps %s only to %s: pmxcfs would refuse to start (it needs a non-loopback address for the node name), leaving /etc/pve unmounted; set network.management.address", HostsFile, name, strings.Join(addrs, ", "))
+	return fmt.Errorf("%s maps %s only to %s: pmxcfs would refuse to start (it needs a non-loopback address for the node name), leaving /etc/pve unmounted; set network.management.address", HostsFile, name, strings.Join(addrs, ", "))
 }
 
 // KernelHostname is the running system's host name.

@@ -51,7 +51,7 @@ func converge(t *testing.T, env *modules.Env) modules.Result {
 func TestFirstRunRerunDrift(t *testing.T) {
 	root, run, env := world(t)
 	m := New()
-	pending, err := m.Check(context.Background(), env)
+	pending, err := modules.Check(context.Background(), m, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestFirstRunRerunDrift(t *testing.T) {
 	if err := root.Symlink("/usr/share/zoneinfo/UTC", LocaltimeFile); err != nil {
 		t.Fatal(err)
 	}
-	pending, _ = m.Check(context.Background(), env)
+	pending, _ = modules.Check(context.Background(), m, env)
 	if len(pending) != 3 {
 		t.Errorf("drift: %q", pending)
 	}
@@ -117,7 +117,7 @@ func TestBadHostState(t *testing.T) {
 	t.Run("unknown timezone", func(t *testing.T) {
 		_, _, env := world(t)
 		env.Seed.Host.Timezone = "Mars/Olympus"
-		_, err := New().Apply(context.Background(), env)
+		_, err := modules.Apply(context.Background(), New(), env)
 		if err == nil || !strings.Contains(err.Error(), `timezone "Mars/Olympus": no zone file`) {
 			t.Errorf("err = %v", err)
 		}
@@ -125,21 +125,21 @@ func TestBadHostState(t *testing.T) {
 	t.Run("timezone escaping zoneinfo", func(t *testing.T) {
 		_, _, env := world(t)
 		env.Seed.Host.Timezone = "../../etc/passwd"
-		if _, err := New().Check(context.Background(), env); err == nil {
+		if _, err := modules.Check(context.Background(), New(), env); err == nil {
 			t.Error("accepted")
 		}
 	})
 	t.Run("bad hostname", func(t *testing.T) {
 		_, _, env := world(t)
 		env.Seed.Host.Hostname = "pve_1"
-		if _, err := New().Check(context.Background(), env); err == nil {
+		if _, err := modules.Check(context.Background(), New(), env); err == nil {
 			t.Error("accepted")
 		}
 	})
 	t.Run("node with guests is not renamed", func(t *testing.T) {
 		root, _, env := world(t)
 		testkit.Write(t, root, "/etc/pve/nodes/debian/lxc/101.conf", "arch: amd64\n")
-		_, err := New().Apply(context.Background(), env)
+		_, err := modules.Apply(context.Background(), New(), env)
 		if err == nil || !strings.Contains(err.Error(), `refusing to rename node "debian"`) {
 			t.Errorf("err = %v", err)
 		}

@@ -38,11 +38,11 @@ func bootAs(t *testing.T, env *modules.Env, boot string) {
 // would keep the old name), and after the boot it finishes, saying so.
 func TestRenamePVENodeReboots(t *testing.T) {
 	env, run := pveWorld(t)
-	todo, err := New().Check(context.Background(), env)
+	todo, err := modules.Check(context.Background(), New(), env)
 	if err != nil || !strings.Contains(strings.Join(todo, "\n"), "reboot to rename the running node debian to pve1") {
 		t.Fatalf("check: %q %v", todo, err)
 	}
-	res, err := New().Apply(context.Background(), env)
+	res, err := modules.Apply(context.Background(), New(), env)
 	if err != nil || !res.Reboot || !strings.Contains(res.Reason, "node renamed debian -> pve1") || !strings.Contains(res.Reason, "pmxcfs") {
 		t.Fatalf("apply: %+v %v", res, err)
 	}
@@ -53,15 +53,15 @@ func TestRenamePVENodeReboots(t *testing.T) {
 		t.Error("/etc/hostname not written before the reboot")
 	}
 	// The engine died before rebooting: same boot, ask again.
-	if res, err := New().Apply(context.Background(), env); err != nil || !res.Reboot {
+	if res, err := modules.Apply(context.Background(), New(), env); err != nil || !res.Reboot {
 		t.Errorf("same boot: %+v %v", res, err)
 	}
 	bootAs(t, env, "boot-2")
-	res, err = New().Apply(context.Background(), env)
+	res, err = modules.Apply(context.Background(), New(), env)
 	if err != nil || res.Reboot || !strings.Contains(strings.Join(res.Notes, "\n"), "node renamed debian -> pve1; rebooted") {
 		t.Errorf("after the reboot: %+v %v", res, err)
 	}
-	if todo, err := New().Check(context.Background(), env); err != nil || len(todo) != 0 {
+	if todo, err := modules.Check(context.Background(), New(), env); err != nil || len(todo) != 0 {
 		t.Errorf("check after: %q %v", todo, err)
 	}
 }
@@ -70,11 +70,11 @@ func TestRenamePVENodeReboots(t *testing.T) {
 // reboot: an error, no second reboot.
 func TestRenameRebootThatDidNotTake(t *testing.T) {
 	env, _ := pveWorld(t)
-	if res, _ := New().Apply(context.Background(), env); !res.Reboot {
+	if res, _ := modules.Apply(context.Background(), New(), env); !res.Reboot {
 		t.Fatal("no reboot")
 	}
 	env.BootID = "boot-2" // the kernel name stays debian
-	_, err := New().Apply(context.Background(), env)
+	_, err := modules.Apply(context.Background(), New(), env)
 	if err == nil || !strings.Contains(err.Error(), "the running host name is still debian") {
 		t.Errorf("err = %v", err)
 	}
@@ -134,8 +134,8 @@ func TestRenameRefused(t *testing.T) {
 		env, _ := pveWorld(t)
 		testkit.Write(t, env.Root, ClusterConf, "totem {\n  cluster_name: lab\n}\n")
 		for _, f := range []func() error{
-			func() error { _, err := New().Check(context.Background(), env); return err },
-			func() error { _, err := New().Apply(context.Background(), env); return err },
+			func() error { _, err := modules.Check(context.Background(), New(), env); return err },
+			func() error { _, err := modules.Apply(context.Background(), New(), env); return err },
 		} {
 			if err := f(); err == nil || !strings.Contains(err.Error(), "it is in a cluster") || !strings.Contains(err.Error(), RenameDocs) {
 				t.Errorf("err = %v", err)
@@ -148,7 +148,7 @@ func TestRenameRefused(t *testing.T) {
 	t.Run("guests point to the docs", func(t *testing.T) {
 		env, _ := pveWorld(t)
 		testkit.Write(t, env.Root, "/etc/pve/nodes/debian/qemu-server/100.conf", "memory: 2048\n")
-		if _, err := New().Check(context.Background(), env); err == nil || !strings.Contains(err.Error(), RenameDocs) {
+		if _, err := modules.Check(context.Background(), New(), env); err == nil || !strings.Contains(err.Error(), RenameDocs) {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -156,7 +156,7 @@ func TestRenameRefused(t *testing.T) {
 		env, _ := pveWorld(t)
 		env.Seed.Network = nil // /etc/hosts left as it is
 		testkit.Write(t, env.Root, HostsFile, "127.0.0.1 localhost\n127.0.1.1 pve1.lab.lan pve1\n")
-		if _, err := New().Check(context.Background(), env); err == nil || !strings.Contains(err.Error(), "pmxcfs would refuse to start") {
+		if _, err := modules.Check(context.Background(), New(), env); err == nil || !strings.Contains(err.Error(), "pmxcfs would refuse to start") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -164,9 +164,13 @@ func TestRenameRefused(t *testing.T) {
 		env, _ := pveWorld(t)
 		env.Seed.Network = nil
 		testkit.Write(t, env.Root, HostsFile, "127.0.0.1 localhost\n")
-		res, err := New().Apply(context.Background(), env)
+		res, err := modules.Apply(context.Background(), New(), env)
 		if err != nil || !strings.Contains(strings.Join(res.Notes, "\n"), "pmxcfs must resolve it") {
 			t.Errorf("%+v %v", res, err)
 		}
 	})
+}
+
+func (u *pveUser) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, u.Check, u.Apply)
 }

@@ -9,10 +9,10 @@ import (
 	"github.com/phoenix-pve/phoenix/modules"
 )
 
-// Check implements modules.Module. It only reads: sysfs, /proc, the Store,
+// plan lists what apply would change. It only reads: sysfs, /proc, the Store,
 // and read-only queries (apt-cache policy, dpkg-query, dkms status,
 // nvidia-smi, mokutil).
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+func (m *Module) plan(ctx context.Context, env *modules.Env) ([]string, error) {
 	cfg := env.Seed.NVIDIA
 	gpus, note, err := gpuCheck(env, cfg)
 	if err != nil || note != "" {
@@ -33,7 +33,7 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	if hdr, err := j.headers(ctx); err != nil {
 		add("install kernel headers: %v", err)
 	} else if miss, err := m.apt(env.Runner).Missing(ctx, append([]string{hdr, "build-essential", "dkms"}, nonEmpty(meta)...)...); err != nil {
-		return nil, fmt.Errorf("nvidia: %w", err)
+		return nil, err
 	} else if len(miss) > 0 {
 		add("install %s", strings.Join(miss, " "))
 	}
@@ -82,7 +82,7 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 		}
 		var enabled string
 		if _, err := env.Store.Get(KeyNodes, &enabled); err != nil {
-			return nil, fmt.Errorf("nvidia: %w", err)
+			return nil, err
 		}
 		if b, err := env.Root.ReadFile(NodesUnit); err != nil || string(b) != unit || enabled != unit {
 			add("make the device nodes before pve-guests.service (%s)", NodesUnit)
@@ -90,7 +90,7 @@ func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) 
 	}
 	var p Progress
 	if _, err := env.Store.Get(KeyPhase, &p); err != nil {
-		return nil, fmt.Errorf("nvidia: %w", err)
+		return nil, err
 	}
 	if j.persistenced() && (!p.Persistenced || p.Target != target(cfg)) {
 		add("enable nvidia-persistenced")

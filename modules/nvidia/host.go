@@ -113,7 +113,7 @@ func readTrim(r host.Root, p string) (string, error) {
 func kernelRelease(r host.Root) (string, error) {
 	k, err := readTrim(r, OSRelease)
 	if err != nil || k == "" {
-		return "", fmt.Errorf("nvidia: running kernel release (%s): %w", OSRelease, orEmpty(err))
+		return "", fmt.Errorf("running kernel release (%s): %w", OSRelease, orEmpty(err))
 	}
 	return k, nil
 }
@@ -142,7 +142,7 @@ func loadedVersion(r host.Root) string {
 func Devices(r host.Root) (map[string]int, error) {
 	b, err := r.ReadFile(ProcDevices)
 	if err != nil {
-		return nil, fmt.Errorf("nvidia: %w", err)
+		return nil, err
 	}
 	devs := map[string]int{}
 	inChar := false
@@ -209,7 +209,7 @@ func parseDKMS(out []byte) []dkmsEntry {
 func dkmsStatus(ctx context.Context, run host.Runner) ([]dkmsEntry, error) {
 	out, err := run.Run(ctx, host.Cmd{Name: "dkms", Args: []string{"status"}})
 	if err != nil {
-		return nil, fmt.Errorf("nvidia: %w", err)
+		return nil, err
 	}
 	var es []dkmsEntry
 	for _, e := range parseDKMS(out.Stdout) {
@@ -267,7 +267,7 @@ func secureBoot(ctx context.Context, r host.Root, run host.Runner) (bool, error)
 	}
 	out, err := run.Run(ctx, host.Cmd{Name: "mokutil", Args: []string{"--sb-state"}})
 	if err != nil {
-		return false, fmt.Errorf("nvidia: Secure Boot state: %w", err)
+		return false, fmt.Errorf("Secure Boot state: %w", err)
 	}
 	return bytes.Contains(out.Stdout, []byte("SecureBoot enabled")), nil
 }
@@ -279,7 +279,7 @@ type aptPolicy map[string]struct{ Installed, Candidate string }
 func policy(ctx context.Context, run host.Runner, pkgs ...string) (aptPolicy, error) {
 	out, err := run.Run(ctx, host.Cmd{Name: "apt-cache", Args: append([]string{"policy"}, pkgs...)})
 	if err != nil {
-		return nil, fmt.Errorf("nvidia: %w", err)
+		return nil, err
 	}
 	pol := aptPolicy{}
 	cur := ""

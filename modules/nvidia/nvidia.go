@@ -160,7 +160,7 @@ func (j *job) save() error {
 		return nil
 	}
 	if err := j.env.Store.Put(KeyPhase, j.p); err != nil {
-		return fmt.Errorf("nvidia: %w", err)
+		return err
 	}
 	j.saved = string(b)
 	return nil
@@ -190,7 +190,7 @@ func phaseIndex(ph string) int {
 func gpuCheck(env *modules.Env, cfg *seed.NVIDIA) (gpus []GPU, note string, err error) {
 	all, err := DetectGPUs(env.Root)
 	if err != nil {
-		return nil, "", fmt.Errorf("nvidia: %w", err)
+		return nil, "", err
 	}
 	gpus = hostGPUs(all)
 	if len(gpus) > 0 {
@@ -201,20 +201,27 @@ func gpuCheck(env *modules.Env, cfg *seed.NVIDIA) (gpus []GPU, note string, err 
 		why = fmt.Sprintf("all %d NVIDIA GPUs are bound to vfio-pci (passed through to VMs)", len(all))
 	}
 	if cfg.RequireGPU {
-		return nil, "", fmt.Errorf("nvidia: %s and require_gpu is set", why)
+		return nil, "", fmt.Errorf("%s and require_gpu is set", why)
 	}
 	return nil, why + ": skipped (require_gpu is false)", nil
 }
 
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
+// Converge implements modules.Module. This module still reads its plan
+// (check.go) apart from its Apply (nvidia.go apply); the table test in modules/all
+// holds the two to the same changes on a fresh host.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.plan, m.apply)
+}
+
+// apply converges the host.
+func (m *Module) apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
 	cfg := env.Seed.NVIDIA
 	gpus, note, err := gpuCheck(env, cfg)
 	if err != nil || note != "" {
 		return modules.Result{Notes: nonEmpty(note)}, err
 	}
 	if cfg.Source != SourceRunfile && cfg.Source != SourcePackages {
-		return modules.Result{}, fmt.Errorf("nvidia: source %q: want runfile or packages", cfg.Source)
+		return modules.Result{}, fmt.Errorf("source %q: want runfile or packages", cfg.Source)
 	}
 	kernel, err := kernelRelease(env.Root)
 	if err != nil {
@@ -222,7 +229,7 @@ func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	}
 	j := &job{env: env, cfg: cfg, apt: m.apt(env.Runner), kernel: kernel, gpus: gpus}
 	if _, err := env.Store.Get(KeyPhase, &j.p); err != nil {
-		return j.res, fmt.Errorf("nvidia: %w", err)
+		return j.res, err
 	}
 	b, _ := json.Marshal(j.p)
 	j.saved = string(b)
@@ -273,7 +280,7 @@ func (j *job) reboot(phase, reason, failMsg string) (bool, error) {
 			j.res.Reboot, j.res.Reason = true, reason
 			return true, nil
 		}
-		return false, errors.New("nvidia: " + failMsg + "; not rebooting again")
+		return false, errors.New("" + failMsg + "; not rebooting again")
 	}
 	j.p.Reboots[phase]++
 	j.p.RebootBoot = j.env.BootID
@@ -304,7 +311,7 @@ func (j *job) headers(ctx context.Context) (string, error) {
 			return c, nil
 		}
 	}
-	return "", fmt.Errorf("nvidia: no kernel headers for the running kernel %s in apt (tried %s): enable the Proxmox repository and run apt update, or boot a kernel that has headers",
+	return "", fmt.Errorf("no kernel headers for the running kernel %s in apt (tried %s): enable the Proxmox repository and run apt update, or boot a kernel that has headers",
 		j.kernel, strings.Join(cands, ", "))
 }
 
@@ -361,7 +368,7 @@ func (j *job) prepare(ctx context.Context) (bool, error) {
 	}
 	got, err := j.apt.Install(ctx, pkgs...)
 	if err != nil {
-		return false, fmt.Errorf("nvidia: prerequisites: %w", err)
+		return false, fmt.Errorf("prerequisites: %w", err)
 	}
 	if len(got) > 0 {
 		j.changed("installed %s", strings.Join(got, " "))
@@ -374,7 +381,7 @@ func (j *job) prepare(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		if _, err := host.WriteIfChanged(j.env.Root, BlacklistFile, []byte(blacklistConf), 0o644, host.Owner{}); err != nil {
-			return false, fmt.Errorf("nvidia: blacklist nouveau: %w", err)
+			return false, fmt.Errorf("blacklist nouveau: %w", err)
 		}
 		j.changed("wrote %s", BlacklistFile)
 	}
@@ -382,7 +389,7 @@ func (j *job) prepare(ctx context.Context) (bool, error) {
 	// in between rebuilds it again rather than never.
 	if d := sum([]byte(blacklistConf)); j.p.Initramfs != d {
 		if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "update-initramfs", Args: []string{"-u"}, Timeout: 15 * time.Minute}); err != nil {
-			return false, fmt.Errorf("nvidia: rebuild initramfs: %w", err)
+			return false, fmt.Errorf("rebuild initramfs: %w", err)
 		}
 		j.p.Initramfs = d
 		if err := j.save(); err != nil {
@@ -408,7 +415,7 @@ func (j *job) install(ctx context.Context) (bool, error) {
 	runfile := host.Exists(j.env.Root, Uninstaller)
 	missing, err := j.apt.Missing(ctx, debPackages...)
 	if err != nil {
-		return false, fmt.Errorf("nvidia: %w", err)
+		return false, err
 	}
 	pkgs := len(missing) < len(debPackages) // some Debian driver package is installed
 
@@ -430,7 +437,7 @@ func (j *job) install(ctx context.Context) (bool, error) {
 	if done && !builtFor(dk, mod, v, j.kernel) {
 		// Installed, but the running kernel is newer than the build.
 		if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "dkms", Args: []string{"install", "-m", mod, "-v", v, "-k", j.kernel}, Timeout: 30 * time.Minute}); err != nil {
-			return false, fmt.Errorf("nvidia: build %s %s for kernel %s: %w", mod, v, j.kernel, err)
+			return false, fmt.Errorf("build %s %s for kernel %s: %w", mod, v, j.kernel, err)
 		}
 		j.changed("built %s %s for kernel %s", mod, v, j.kernel)
 	}
@@ -453,7 +460,7 @@ func (j *job) install(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		if !builtFor(dk, mod, v, j.kernel) {
-			return false, fmt.Errorf("nvidia: the driver %s installed, but DKMS has no %s/%s built for kernel %s", v, mod, v, j.kernel)
+			return false, fmt.Errorf("the driver %s installed, but DKMS has no %s/%s built for kernel %s", v, mod, v, j.kernel)
 		}
 	}
 
@@ -502,7 +509,7 @@ func (j *job) refuseSecureBoot(ctx context.Context) error {
 		return err
 	}
 	if on {
-		return fmt.Errorf("nvidia: UEFI Secure Boot is enabled: the kernel would refuse the unsigned nvidia module that DKMS builds. " +
+		return fmt.Errorf("UEFI Secure Boot is enabled: the kernel would refuse the unsigned nvidia module that DKMS builds. " +
 			"Disable Secure Boot in the firmware, or enrol a Machine Owner Key (mokutil --import) and sign the module (runfile flags --module-signing-secret-key/--module-signing-public-key), then reseed")
 	}
 	return nil
@@ -514,14 +521,14 @@ func (j *job) removeOld(ctx context.Context, runfile, pkgs bool, dk []dkmsEntry)
 	v := j.cfg.Version
 	if runfile && (j.cfg.Source == SourcePackages || !has(dk, "nvidia", v)) {
 		if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "nvidia-uninstall", Args: []string{"--silent"}, Timeout: 30 * time.Minute}); err != nil {
-			return fmt.Errorf("nvidia: remove the earlier runfile install: %w", err)
+			return fmt.Errorf("remove the earlier runfile install: %w", err)
 		}
 		j.changed("removed the earlier runfile driver")
 	}
 	if pkgs && (j.cfg.Source == SourceRunfile || !has(dk, "nvidia-current", v)) {
 		gone, err := j.apt.Purge(ctx, purgePackages...)
 		if err != nil {
-			return fmt.Errorf("nvidia: remove the earlier driver packages: %w", err)
+			return fmt.Errorf("remove the earlier driver packages: %w", err)
 		}
 		if len(gone) > 0 {
 			j.changed("purged %s", strings.Join(gone, " "))
@@ -548,10 +555,10 @@ func (j *job) installPackages(ctx context.Context) error {
 	}
 	cand := pol["nvidia-driver"].Candidate
 	if cand == "" {
-		return fmt.Errorf("nvidia: apt has no nvidia-driver package: enable the non-free and non-free-firmware components of the Debian repository (repos module) and run apt update")
+		return fmt.Errorf("apt has no nvidia-driver package: enable the non-free and non-free-firmware components of the Debian repository (repos module) and run apt update")
 	}
 	if up := upstream(cand); up != j.cfg.Version {
-		return fmt.Errorf("nvidia: apt offers nvidia-driver %s, the seed asks for %s: set version: %s, or use source: runfile for other versions", cand, j.cfg.Version, up)
+		return fmt.Errorf("apt offers nvidia-driver %s, the seed asks for %s: set version: %s, or use source: runfile for other versions", cand, j.cfg.Version, up)
 	}
 	pkgs := append([]string(nil), debPackages...)
 	if j.persistenced() {
@@ -559,7 +566,7 @@ func (j *job) installPackages(ctx context.Context) error {
 	}
 	got, err := j.apt.Install(ctx, pkgs...)
 	if err != nil {
-		return fmt.Errorf("nvidia: %w", err)
+		return err
 	}
 	j.changed("installed %s (driver %s)", strings.Join(got, " "), j.cfg.Version)
 	return nil
@@ -572,7 +579,7 @@ var safeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(
 func (j *job) installRunfile(ctx context.Context) error {
 	rf := j.cfg.Runfile
 	if rf == nil || (rf.URL == "" && rf.File == "") {
-		return errors.New("nvidia: source runfile needs runfile.url or runfile.file")
+		return errors.New("source runfile needs runfile.url or runfile.file")
 	}
 	file, err := j.fetch(ctx, rf)
 	if err != nil {
@@ -584,7 +591,7 @@ func (j *job) installRunfile(ctx context.Context) error {
 	// sh FILE is how NVIDIA documents running it: no exec bit needed.
 	args := append(append([]string{file}, RunfileFlags...), rf.Flags...)
 	if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "sh", Args: args, Timeout: time.Hour}); err != nil {
-		return fmt.Errorf("nvidia: runfile %s: %w (the installer logs to /var/log/nvidia-installer.log)", filepath.Base(file), err)
+		return fmt.Errorf("runfile %s: %w (the installer logs to /var/log/nvidia-installer.log)", filepath.Base(file), err)
 	}
 	j.changed("installed NVIDIA driver %s from %s", j.cfg.Version, filepath.Base(file))
 	return nil
@@ -596,7 +603,7 @@ func (j *job) installRunfile(ctx context.Context) error {
 func (j *job) fetch(ctx context.Context, rf *seed.Runfile) (string, error) {
 	if rf.File != "" {
 		if j.env.Bundle == "" {
-			return "", fmt.Errorf("nvidia: runfile.file %q: the seed came without a bundle (seed volume) to take it from", rf.File)
+			return "", fmt.Errorf("runfile.file %q: the seed came without a bundle (seed volume) to take it from", rf.File)
 		}
 		p := filepath.Join(j.env.Bundle, filepath.Clean("/"+rf.File))
 		if err := verify(p, rf.SHA256); err != nil {
@@ -605,7 +612,7 @@ func (j *job) fetch(ctx context.Context, rf *seed.Runfile) (string, error) {
 		return p, nil
 	}
 	if !strings.HasPrefix(rf.URL, "https://") && !strings.HasPrefix(rf.URL, "http://") {
-		return "", fmt.Errorf("nvidia: runfile.url %q: want an http(s) URL", rf.URL)
+		return "", fmt.Errorf("runfile.url %q: want an http(s) URL", rf.URL)
 	}
 	name := path.Base(rf.URL)
 	if !safeName().MatchString(name) {
@@ -620,14 +627,14 @@ func (j *job) fetch(ctx context.Context, rf *seed.Runfile) (string, error) {
 		// again.
 	}
 	if err := j.env.Root.MkdirAll(CacheDir, 0o700, host.Owner{}); err != nil {
-		return "", fmt.Errorf("nvidia: %w", err)
+		return "", err
 	}
 	j.env.Say("nvidia 2/3: downloading " + name)
 	if err := fetch.Download(ctx, j.env.Runner, rf.URL, final, rf.SHA256); err != nil {
 		if mm := (*fetch.MismatchError)(nil); errors.As(err, &mm) {
 			return "", refuse(final, mm)
 		}
-		return "", fmt.Errorf("nvidia: download runfile: %w", err)
+		return "", fmt.Errorf("download runfile: %w", err)
 	}
 	j.changed("downloaded %s", name)
 	return final, nil
@@ -640,13 +647,13 @@ func verify(p, want string) error {
 		return refuse(p, mm)
 	}
 	if err != nil {
-		return fmt.Errorf("nvidia: runfile: %w", err)
+		return fmt.Errorf("runfile: %w", err)
 	}
 	return nil
 }
 
 func refuse(p string, mm *fetch.MismatchError) error {
-	return fmt.Errorf("nvidia: runfile %s: sha256 is %s, the seed says %s: refusing to run it", filepath.Base(p), mm.Got, mm.Want)
+	return fmt.Errorf("runfile %s: sha256 is %s, the seed says %s: refusing to run it", filepath.Base(p), mm.Got, mm.Want)
 }
 
 func (j *job) persistenced() bool { return j.cfg.Persistence == nil || *j.cfg.Persistence }
@@ -659,14 +666,14 @@ func (j *job) verify(ctx context.Context) (bool, error) {
 		// Containers use CUDA through nvidia-uvm; its major exists only
 		// once it is loaded.
 		if msg, err := j.modprobe(ctx, "nvidia-uvm"); err != nil {
-			return false, fmt.Errorf("nvidia: load nvidia-uvm: %s: %w", msg, err)
+			return false, fmt.Errorf("load nvidia-uvm: %s: %w", msg, err)
 		}
 	}
 	// Without this nvidia-uvm is loaded only on first use: after a reboot
 	// /dev/nvidia-uvm would be missing when containers start.
 	changed, err := host.WriteIfChanged(j.env.Root, ModulesLoadFile, []byte(modulesLoadConf), 0o644, host.Owner{})
 	if err != nil {
-		return false, fmt.Errorf("nvidia: %w", err)
+		return false, err
 	}
 	if changed {
 		j.changed("wrote %s", ModulesLoadFile)
@@ -678,7 +685,7 @@ func (j *job) verify(ctx context.Context) (bool, error) {
 	}
 	vs, err := smiVersions(ctx, j.env.Runner)
 	if err != nil {
-		return false, fmt.Errorf("nvidia: driver %s does not answer: %w", v, err)
+		return false, fmt.Errorf("driver %s does not answer: %w", v, err)
 	}
 	if err := sameVersion(vs, v, len(j.gpus)); err != nil {
 		return false, err
@@ -693,7 +700,7 @@ func (j *job) verify(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if _, ok := devs["nvidia-uvm"]; !ok || len(devs) < 2 {
-		return false, fmt.Errorf("nvidia: %s lists no nvidia-uvm and nvidia devices (%v) although the modules are loaded", ProcDevices, devs)
+		return false, fmt.Errorf("%s lists no nvidia-uvm and nvidia devices (%v) although the modules are loaded", ProcDevices, devs)
 	}
 	if err := putIfChanged(j.env.Store, KeyDevices, devs); err != nil {
 		return false, err
@@ -715,7 +722,7 @@ func sameVersion(vs []string, want string, n int) error {
 		ok = ok && x == want
 	}
 	if !ok {
-		return fmt.Errorf("nvidia: nvidia-smi reports driver %v on %d GPU(s), want %s on %d", vs, len(vs), want, n)
+		return fmt.Errorf("nvidia-smi reports driver %v on %d GPU(s), want %s on %d", vs, len(vs), want, n)
 	}
 	return nil
 }
@@ -756,14 +763,14 @@ func (j *job) nodes(ctx context.Context) error {
 	rules, unit := nodesFiles(max(len(j.gpus), 1))
 	changedRules, err := host.WriteIfChanged(j.env.Root, NodesRules, []byte(rules), 0o644, host.Owner{})
 	if err != nil {
-		return fmt.Errorf("nvidia: %w", err)
+		return err
 	}
 	if changedRules {
 		j.changed("wrote %s", NodesRules)
 	}
 	changedUnit, err := host.WriteIfChanged(j.env.Root, NodesUnit, []byte(unit), 0o644, host.Owner{})
 	if err != nil {
-		return fmt.Errorf("nvidia: %w", err)
+		return err
 	}
 	if changedUnit {
 		j.changed("wrote %s", NodesUnit)
@@ -772,18 +779,18 @@ func (j *job) nodes(ctx context.Context) error {
 	// stopped between the write and the enable enables it next time.
 	var enabled string
 	if _, err := j.env.Store.Get(KeyNodes, &enabled); err != nil {
-		return fmt.Errorf("nvidia: %w", err)
+		return err
 	}
 	if !changedUnit && enabled == unit {
 		return nil
 	}
 	for _, args := range [][]string{{"daemon-reload"}, {"enable", "--now", path.Base(NodesUnit)}} {
 		if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "systemctl", Args: args}); err != nil {
-			return fmt.Errorf("nvidia: device node unit: %w", err)
+			return fmt.Errorf("device node unit: %w", err)
 		}
 	}
 	if err := j.env.Store.Put(KeyNodes, unit); err != nil {
-		return fmt.Errorf("nvidia: %w", err)
+		return err
 	}
 	j.changed("enabled %s", path.Base(NodesUnit))
 	return nil
@@ -794,7 +801,7 @@ func (j *job) enablePersistenced(ctx context.Context) error {
 		// Installed with the driver, unless persistenced was off then.
 		got, err := j.apt.Install(ctx, "nvidia-persistenced")
 		if err != nil {
-			return fmt.Errorf("nvidia: %w", err)
+			return err
 		}
 		if len(got) > 0 {
 			j.changed("installed nvidia-persistenced")
@@ -806,18 +813,18 @@ func (j *job) enablePersistenced(ctx context.Context) error {
 	}
 	if !found {
 		if j.cfg.Source != SourceRunfile {
-			return errors.New("nvidia: nvidia-persistenced.service is missing although the nvidia-persistenced package is installed")
+			return errors.New("nvidia-persistenced.service is missing although the nvidia-persistenced package is installed")
 		}
 		if err := j.env.Root.WriteFile(PersistencedUnit, []byte(persistencedUnit), 0o644, host.Owner{}); err != nil {
-			return fmt.Errorf("nvidia: %w", err)
+			return err
 		}
 		j.changed("wrote %s", PersistencedUnit)
 		if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"daemon-reload"}}); err != nil {
-			return fmt.Errorf("nvidia: %w", err)
+			return err
 		}
 	}
 	if _, err := j.env.Runner.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"enable", "--now", "nvidia-persistenced.service"}}); err != nil {
-		return fmt.Errorf("nvidia: enable nvidia-persistenced: %w", err)
+		return fmt.Errorf("enable nvidia-persistenced: %w", err)
 	}
 	j.changed("enabled nvidia-persistenced")
 	j.p.Persistenced = true
@@ -836,7 +843,7 @@ func putIfChanged(s *modules.Store, key string, v any) error {
 		}
 	}
 	if err := s.Put(key, v); err != nil {
-		return fmt.Errorf("nvidia: %w", err)
+		return err
 	}
 	return nil
 }

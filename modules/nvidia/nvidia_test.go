@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -534,7 +536,7 @@ func TestAptFailure(t *testing.T) {
 	}
 	r.run.Script("apt-get", fakehostFail(100, "E: Could not get lock /var/lib/dpkg/lock-frontend\n"))
 	_, err := r.apply(runfileSeed(v1, url1))
-	if err == nil || !strings.Contains(err.Error(), "Could not get lock") || !strings.Contains(err.Error(), "nvidia: prerequisites") {
+	if err == nil || !strings.Contains(err.Error(), "Could not get lock") || !strings.Contains(err.Error(), "prerequisites: ") {
 		t.Fatalf("err %v", err)
 	}
 }
@@ -635,10 +637,15 @@ func TestKernelUpgradeAfterPhoenix(t *testing.T) {
 			if got.Loaded["nvidia"] != v1 {
 				t.Errorf("loaded %v, want nvidia %s on %s", got.Loaded, v1, k2)
 			}
-			// nvidia-uvm comes up at boot too (modules-load.d), which the
-			// containers' /dev/nvidia-uvm needs.
+			// nvidia-uvm comes up at boot too (modules-load.d), and the
+			// device nodes the containers' devN entries name are made by
+			// the rules and the oneshot unit, which do not depend on the
+			// kernel: they are in place and enabled on the new one.
 			if _, ok := got.Loaded["nvidia_uvm"]; !ok {
 				t.Errorf("nvidia-uvm not loaded on %s: %v", k2, got.Loaded)
+			}
+			if !strings.Contains(r.read(NodesRules), "nvidia-modprobe -c0 -u") || !slices.Contains(got.Enabled, path.Base(NodesUnit)) {
+				t.Errorf("device node rules/unit missing after the upgrade: rules %q, enabled %v", r.read(NodesRules), got.Enabled)
 			}
 			if _, ok := got.Installed["proxmox-headers-"+k2]; !ok {
 				t.Errorf("no headers for %s: %v", k2, got.Installed)

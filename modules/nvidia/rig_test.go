@@ -77,12 +77,12 @@ func (r *rig) env(s *seed.Seed) *modules.Env {
 
 func (r *rig) apply(s *seed.Seed) (modules.Result, error) {
 	r.t.Helper()
-	return r.mod.Apply(context.Background(), r.env(s))
+	return modules.Apply(context.Background(), r.mod, r.env(s))
 }
 
 func (r *rig) check(s *seed.Seed) []string {
 	r.t.Helper()
-	todo, err := r.mod.Check(context.Background(), r.env(s))
+	todo, err := modules.Check(context.Background(), r.mod, r.env(s))
 	if err != nil {
 		r.t.Fatalf("Check: %v", err)
 	}

@@ -75,7 +75,7 @@ func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Repos != nil }
 func DetectRelease(r host.Root) (Release, error) {
 	b, err := r.ReadFile(OSRelease)
 	if err != nil {
-		return Release{}, fmt.Errorf("repos: detect release: %w", err)
+		return Release{}, fmt.Errorf("detect release: %w", err)
 	}
 	kv := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
@@ -90,7 +90,7 @@ func DetectRelease(r host.Root) (Release, error) {
 	}
 	rel, ok := Releases[code]
 	if !ok || kv["ID"] != "debian" {
-		return Release{}, fmt.Errorf("repos: %s: %s %q is not supported (Debian bookworm = PVE 8, trixie = PVE 9)", OSRelease, kv["ID"], code)
+		return Release{}, fmt.Errorf("%s: %s %q is not supported (Debian bookworm = PVE 8, trixie = PVE 9)", OSRelease, kv["ID"], code)
 	}
 	return rel, nil
 }
@@ -110,7 +110,7 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	p := &plan{rel: rel, packages: s.Packages}
 	ceph := s.Ceph
 	if ceph != "" && ceph != "none" && !slices.Contains(rel.Ceph, ceph) {
-		return nil, fmt.Errorf("repos: ceph %q is not available on PVE %d (%s): choose one of %s or none", ceph, rel.PVE, rel.Codename, strings.Join(rel.Ceph, ", "))
+		return nil, fmt.Errorf("ceph %q is not available on PVE %d (%s): choose one of %s or none", ceph, rel.PVE, rel.Codename, strings.Join(rel.Ceph, ", "))
 	}
 	noSub := s.NoSubscription == nil || *s.NoSubscription
 
@@ -192,7 +192,7 @@ func aptConf(s *seed.Repos) (string, fs.FileMode, error) {
 	if s.Proxy != "" {
 		u, err := url.Parse(s.Proxy)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s.Proxy, "\"\n;") {
-			return "", 0, errors.New("repos: proxy is not a URL like http://proxy:3128")
+			return "", 0, errors.New("proxy is not a URL like http://proxy:3128")
 		}
 		if u.User != nil {
 			mode = 0o600
@@ -217,7 +217,7 @@ func (m *Module) others(r host.Root, ownPath, otherPath string, rule func(uri, c
 	}
 	ents, err := r.ReadDir(SourcesDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("repos: %w", err)
+		return nil, err
 	}
 	for _, e := range ents {
 		p := path.Join(SourcesDir, e.Name())
@@ -230,11 +230,11 @@ func (m *Module) others(r host.Root, ownPath, otherPath string, rule func(uri, c
 	for _, p := range paths {
 		old, err := r.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("repos: %w", err)
+			return nil, err
 		}
 		fi, err := r.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("repos: %w", err)
+			return nil, err
 		}
 		var out string
 		var n int
@@ -363,35 +363,79 @@ func stanzas(content string) []string {
 	return out
 }
 
-// Check implements modules.Module. It reads files and asks dpkg-query,
-// which changes nothing.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+// Converge implements modules.Module. Its reads (files, the Store,
+// dpkg-query) change nothing; apt-get runs only in Apply.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	env := s.Env
 	p, err := m.plan(env)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out, err := p.files.Pending(env.Root)
+	client := m.APT(env.Runner)
+	pending, err := p.files.Pending(env.Root)
 	if err != nil {
-		return nil, fmt.Errorf("repos: %w", err)
+		return err
 	}
 	var pendingUpdate bool
 	if _, err := env.Store.Get(updateKey, &pendingUpdate); err != nil {
-		return nil, fmt.Errorf("repos: %w", err)
+		return err
 	}
-	if (len(out) > 0 || pendingUpdate) && m.update(env) {
-		out = append(out, "apt-get update")
+	if len(pending) > 0 && !pendingUpdate {
+		// Recorded before the files change: a crash after the write still
+		// runs apt update on the next run.
+		pendingUpdate = true
+		if !s.Dry {
+			if err := env.Store.Put(updateKey, true); err != nil {
+				return err
+			}
+		}
 	}
-	if m.upgradeDue(env) {
-		out = append(out, "apt-get dist-upgrade")
+	s.Say(fmt.Sprintf("repos: PVE %d (%s)", p.rel.PVE, p.rel.Codename))
+	if _, err := p.files.Converge(s); err != nil {
+		return err
 	}
-	missing, err := m.APT(env.Runner).Missing(ctx, p.packages...)
+	missing, err := client.Missing(ctx, p.packages...)
 	if err != nil {
-		return nil, fmt.Errorf("repos: %w", err)
+		return err
+	}
+	upgrade := m.upgradeDue(env)
+	if m.update(env) && (pendingUpdate || len(missing) > 0 || upgrade) {
+		s.Say("repos: apt-get update")
+		if err := s.DoQuiet("apt-get update", func() error { return client.Update(ctx) }); err != nil {
+			return err
+		}
+	}
+	if pendingUpdate && !s.Dry {
+		if err := env.Store.Delete(updateKey); err != nil {
+			return err
+		}
+	}
+	if upgrade {
+		s.Say("repos: apt-get dist-upgrade")
+		err := s.DoQuiet("apt-get dist-upgrade", func() error {
+			if err := client.DistUpgrade(ctx); err != nil {
+				return err
+			}
+			return env.Store.Put(upgradeKey, seed.SectionDigest(env.Seed, "repos"))
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if len(missing) > 0 {
-		out = append(out, "install "+strings.Join(missing, " "))
+		s.Say("repos: installing " + strings.Join(missing, " "))
+		if s.Dry {
+			return s.DoQuiet("install "+strings.Join(missing, " "), nil)
+		}
+		installed, err := client.Install(ctx, missing...)
+		if err != nil {
+			return err
+		}
+		if len(installed) > 0 {
+			s.Changes = append(s.Changes, "install "+strings.Join(installed, " "))
+		}
 	}
-	return out, nil
+	return nil
 }
 
 func (m *Module) update(env *modules.Env) bool {
@@ -406,74 +450,4 @@ func (m *Module) upgradeDue(env *modules.Env) bool {
 	var done string
 	found, _ := env.Store.Get(upgradeKey, &done)
 	return !found || done != seed.SectionDigest(env.Seed, "repos")
-}
-
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	var res modules.Result
-	p, err := m.plan(env)
-	if err != nil {
-		return res, err
-	}
-	client := m.APT(env.Runner)
-	pending, err := p.files.Pending(env.Root)
-	if err != nil {
-		return res, fmt.Errorf("repos: %w", err)
-	}
-	var pendingUpdate bool
-	if _, err := env.Store.Get(updateKey, &pendingUpdate); err != nil {
-		return res, fmt.Errorf("repos: %w", err)
-	}
-	if len(pending) > 0 && !pendingUpdate {
-		// Recorded before the files change: a crash after the write still
-		// runs apt update on the next run.
-		pendingUpdate = true
-		if err := env.Store.Put(updateKey, true); err != nil {
-			return res, fmt.Errorf("repos: %w", err)
-		}
-	}
-	env.Say(fmt.Sprintf("repos: PVE %d (%s)", p.rel.PVE, p.rel.Codename))
-	changed, err := p.files.Apply(env.Root)
-	res.Changed = changed
-	if err != nil {
-		return res, fmt.Errorf("repos: %w", err)
-	}
-	missing, err := client.Missing(ctx, p.packages...)
-	if err != nil {
-		return res, fmt.Errorf("repos: %w", err)
-	}
-	upgrade := m.upgradeDue(env)
-	if m.update(env) && (pendingUpdate || len(missing) > 0 || upgrade) {
-		env.Say("repos: apt-get update")
-		if err := client.Update(ctx); err != nil {
-			return res, fmt.Errorf("repos: %w", err)
-		}
-		res.Changed = append(res.Changed, "apt-get update")
-	}
-	if pendingUpdate {
-		if err := env.Store.Delete(updateKey); err != nil {
-			return res, fmt.Errorf("repos: %w", err)
-		}
-	}
-	if upgrade {
-		env.Say("repos: apt-get dist-upgrade")
-		if err := client.DistUpgrade(ctx); err != nil {
-			return res, fmt.Errorf("repos: %w", err)
-		}
-		if err := env.Store.Put(upgradeKey, seed.SectionDigest(env.Seed, "repos")); err != nil {
-			return res, fmt.Errorf("repos: %w", err)
-		}
-		res.Changed = append(res.Changed, "apt-get dist-upgrade")
-	}
-	if len(missing) > 0 {
-		env.Say("repos: installing " + strings.Join(missing, " "))
-		installed, err := client.Install(ctx, missing...)
-		if err != nil {
-			return res, fmt.Errorf("repos: %w", err)
-		}
-		if len(installed) > 0 {
-			res.Changed = append(res.Changed, "install "+strings.Join(installed, " "))
-		}
-	}
-	return res, nil
 }

@@ -60,7 +60,7 @@ func quickModule() *Module {
 
 func TestPVE8FirstRunRerunDrift(t *testing.T) {
 	root, run, db, env, m := world(t, pve8, &seed.Repos{Ceph: "reef", DistUpgrade: true, Packages: []string{"jq", "s-tui", "chrony"}, ForceIPv4: true})
-	pending, err := m.Check(context.Background(), env)
+	pending, err := modules.Check(context.Background(), m, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +125,8 @@ func TestBadHostState(t *testing.T) {
 	t.Run("dpkg lock held", func(t *testing.T) {
 		root, _, db, env, m := world(t, pve8, &seed.Repos{Packages: []string{"s-tui"}})
 		db.Locked = true
-		_, err := m.Apply(context.Background(), env)
-		if !errors.Is(err, apt.ErrLocked) || !strings.Contains(err.Error(), "repos: apt: update: dpkg lock is held by another process (waited 5m0s)") {
+		_, err := modules.Apply(context.Background(), m, env)
+		if !errors.Is(err, apt.ErrLocked) || !strings.Contains(err.Error(), "apt: update: dpkg lock is held by another process (waited 5m0s)") {
 			t.Fatalf("err = %v", err)
 		}
 		// The lock goes away; the next run still updates (the files were
@@ -140,7 +140,7 @@ func TestBadHostState(t *testing.T) {
 	t.Run("failing apt update", func(t *testing.T) {
 		_, _, db, env, m := world(t, pve8, &seed.Repos{})
 		db.FailUpdate = "E: Failed to fetch http://download.proxmox.com/debian/pve/dists/bookworm/InRelease  Temporary failure resolving 'download.proxmox.com'\n"
-		_, err := m.Apply(context.Background(), env)
+		_, err := modules.Apply(context.Background(), m, env)
 		if err == nil || !strings.Contains(err.Error(), "after 4 attempts") || !strings.Contains(err.Error(), "Temporary failure resolving") {
 			t.Errorf("err = %v", err)
 		}
@@ -148,7 +148,7 @@ func TestBadHostState(t *testing.T) {
 	t.Run("unknown package", func(t *testing.T) {
 		_, _, db, env, m := world(t, pve8, &seed.Repos{Packages: []string{"no-such-pkg"}})
 		db.Available = map[string]bool{}
-		_, err := m.Apply(context.Background(), env)
+		_, err := modules.Apply(context.Background(), m, env)
 		if err == nil || !strings.Contains(err.Error(), "Unable to locate package no-such-pkg") {
 			t.Errorf("err = %v", err)
 		}
@@ -156,13 +156,13 @@ func TestBadHostState(t *testing.T) {
 	t.Run("unsupported release", func(t *testing.T) {
 		fs := map[string]string{OSRelease: "VERSION_CODENAME=bullseye\nID=debian\n"}
 		_, _, _, env, m := world(t, fs, &seed.Repos{})
-		if _, err := m.Check(context.Background(), env); err == nil || !strings.Contains(err.Error(), `"bullseye" is not supported`) {
+		if _, err := modules.Check(context.Background(), m, env); err == nil || !strings.Contains(err.Error(), `"bullseye" is not supported`) {
 			t.Errorf("err = %v", err)
 		}
 	})
 	t.Run("ceph release not on PVE 9", func(t *testing.T) {
 		_, _, _, env, m := world(t, pve9, &seed.Repos{Ceph: "reef"})
-		if _, err := m.Check(context.Background(), env); err == nil || !strings.Contains(err.Error(), `ceph "reef" is not available on PVE 9`) {
+		if _, err := modules.Check(context.Background(), m, env); err == nil || !strings.Contains(err.Error(), `ceph "reef" is not available on PVE 9`) {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -187,7 +187,7 @@ func TestProxyDropIn(t *testing.T) {
 		t.Error("drop-in left after the proxy was removed")
 	}
 	env.Seed.Repos.Proxy = "http://x\";Dir \"/tmp"
-	if _, err := m.Check(context.Background(), env); err == nil {
+	if _, err := modules.Check(context.Background(), m, env); err == nil {
 		t.Error("injection accepted")
 	}
 }

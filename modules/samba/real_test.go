@@ -10,6 +10,7 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 	"github.com/phoenix-pve/phoenix/modules/samba"
 )
@@ -70,7 +71,7 @@ samba:
     - {name: bin, password_file: /etc/phoenix/secrets/bin.pw}
 `
 	s := testkit.Seed(t, y)
-	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
+	if _, err := modules.Apply(context.Background(), samba.New(), w.env(s)); err != nil {
 		t.Fatal(err)
 	}
 	list := func() string {
@@ -90,12 +91,12 @@ samba:
 	if _, err := os.Stat(w.root.Path(samba.ScratchDir + "/import.smbpasswd")); err == nil {
 		t.Error("import file left behind")
 	}
-	res, err := samba.New().Apply(context.Background(), w.env(s))
+	res, err := modules.Apply(context.Background(), samba.New(), w.env(s))
 	if err != nil || len(res.Changed) > 0 {
 		t.Errorf("rerun against the real passdb: %q %v", res.Changed, err)
 	}
 	s.Samba.Users[0].NTHash = "31d6cfe0d16ae931b73c59d7e0c089c0"
-	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
+	if _, err := modules.Apply(context.Background(), samba.New(), w.env(s)); err != nil {
 		t.Fatal(err)
 	}
 	if got := list(); !strings.Contains(got, "daemon:1:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:31D6CFE0D16AE931B73C59D7E0C089C0:") {

@@ -20,6 +20,11 @@ func Render(sb *seed.Samba) (string, error) {
 		if strings.ContainsAny(k+v, "\n\r\x00") || strings.ContainsAny(k, "[]=") {
 			return fmt.Errorf("%q: values must be one line", k)
 		}
+		// The twin of validate's rule: a trailing backslash continues
+		// the line, swallowing the next setting (security review L2).
+		if !seed.SmbValueSafe(v) {
+			return fmt.Errorf("%q: value must not end with a backslash or hold control characters", k)
+		}
 		fmt.Fprintf(&b, "   %s = %s\n", k, v)
 		return nil
 	}

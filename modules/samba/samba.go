@@ -49,22 +49,13 @@ func (*Module) Name() string { return "samba" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Samba != nil }
 
-// Check implements modules.Module.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
-	r := &run{Steps: modules.Steps{Env: env, Dry: true}}
-	err := r.converge(ctx)
-	return r.Changes, err
-}
-
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	r := &run{Steps: modules.Steps{Env: env}}
-	err := r.converge(ctx)
-	return r.Result(), err
+// Converge implements modules.Module.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	return (&run{Steps: s}).converge(ctx)
 }
 
 type run struct {
-	modules.Steps
+	*modules.Steps
 	configChanged bool
 }
 
@@ -208,7 +199,62 @@ func conflicts(smb []byte, sb *seed.Samba) error {
 			return fmt.Errorf("share %q: %s defines [%s] already; rename the share or remove it there", sh.Name, SmbConf, sh.Name)
 		}
 	}
+	return globalConflicts(outside)
+}
+
+// globalConflicts refuses an admin's [global] that makes a different kind
+// of server than the standalone one Phoenix's include configures: Phoenix's
+// file is included last, so its "server role = standalone server" and
+// "passdb backend = tdbsam" would silently win over an AD or domain member
+// setup (security review L3). Settings that agree (Debian's default
+// smb.conf has the same role and backend) are fine.
+func globalConflicts(smb []byte) error {
+	want := map[string]func(string) bool{
+		"security":       func(v string) bool { return v == "user" || v == "auto" },
+		"server role":    func(v string) bool { return strings.HasPrefix(v, "standalone") || v == "auto" },
+		"passdb backend": func(v string) bool { return v == "tdbsam" || strings.HasPrefix(v, "tdbsam:") },
+		"realm":          func(string) bool { return false },
+	}
+	inGlobal := false
+	for _, line := range joinContinued(string(smb)) {
+		t := strings.TrimSpace(line)
+		if t == "" || t[0] == '#' || t[0] == ';' {
+			continue
+		}
+		if strings.HasPrefix(t, "[") {
+			inGlobal = strings.EqualFold(strings.TrimSpace(strings.Trim(t, "[]")), "global")
+			continue
+		}
+		k, v, ok := strings.Cut(t, "=")
+		if !inGlobal || !ok {
+			continue
+		}
+		key := strings.ToLower(strings.Join(strings.Fields(k), " "))
+		val := strings.ToLower(strings.Join(strings.Fields(v), " "))
+		if ok, known := want[key]; known && !ok(val) || strings.HasPrefix(key, "idmap config") {
+			return fmt.Errorf("%s [global] sets %q = %q: that is not the standalone tdbsam server Phoenix's samba section makes, and Phoenix's include would override it; remove the samba section from the seed, or the setting from %s", SmbConf, key, strings.TrimSpace(v), SmbConf)
+		}
+	}
 	return nil
+}
+
+// joinContinued joins smb.conf lines ending in a backslash with the next
+// one, as Samba's parser (lib/util/params.c) does.
+func joinContinued(s string) []string {
+	var out []string
+	cur := ""
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasSuffix(l, `\`) {
+			cur += strings.TrimSuffix(l, `\`)
+			continue
+		}
+		out = append(out, cur+l)
+		cur = ""
+	}
+	if cur != "" {
+		out = append(out, cur)
+	}
+	return out
 }
 
 // shareDir creates a share's directory if needed and gives it the seed's
@@ -323,6 +369,16 @@ func (r *run) importHash(ctx context.Context, name, hash string) error {
 	defer r.Env.Root.Remove(p)
 	if _, err := r.cmd(ctx, host.Cmd{Name: PdbeditCmd, Args: []string{"-i", "smbpasswd:" + r.Env.CmdPath(p), "-e", "tdbsam"}}); err != nil {
 		return fmt.Errorf("user %q: pdbedit import: %w", name, err)
+	}
+	// pdbedit -i exits 0 even when it imported nothing (a user NSS does
+	// not know: only -d 3 says "smbpasswd database is corrupt!"), so read
+	// the passdb back before the marker says the password is set.
+	have, err := r.passdb(ctx)
+	if err != nil {
+		return fmt.Errorf("user %q: %w", name, err)
+	}
+	if have[name] != hash {
+		return fmt.Errorf("user %q: pdbedit -i exited 0 but the user has no such NT hash in the passdb afterwards (is the Unix user known to NSS?)", name)
 	}
 	return nil
 }

@@ -136,10 +136,10 @@ func TestApplyThenRerun(t *testing.T) {
 	s := testkit.Seed(t, sambaSeed)
 	ctx := context.Background()
 	m := samba.New()
-	if ch, err := m.Check(ctx, w.env(s)); err != nil || len(ch) == 0 {
+	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) == 0 {
 		t.Fatalf("Check before: %q %v", ch, err)
 	}
-	res, err := m.Apply(ctx, w.env(s))
+	res, err := modules.Apply(ctx, m, w.env(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,11 +168,11 @@ func TestApplyThenRerun(t *testing.T) {
 		t.Error("no changes reported")
 	}
 	w.run.Reset()
-	res, err = m.Apply(ctx, w.env(s))
+	res, err = modules.Apply(ctx, m, w.env(s))
 	if err != nil || len(res.Changed) > 0 {
 		t.Errorf("rerun: %q %v", res.Changed, err)
 	}
-	if ch, err := m.Check(ctx, w.env(s)); err != nil || len(ch) > 0 {
+	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) > 0 {
 		t.Errorf("Check after: %q %v", ch, err)
 	}
 }
@@ -182,7 +182,7 @@ func TestApplyThenRerun(t *testing.T) {
 // nor the NT hash is in any argv.
 func TestPasswordsNeverInArgv(t *testing.T) {
 	w := newWorld(t)
-	if _, err := samba.New().Apply(context.Background(), w.env(testkit.Seed(t, sambaSeed))); err != nil {
+	if _, err := modules.Apply(context.Background(), samba.New(), w.env(testkit.Seed(t, sambaSeed))); err != nil {
 		t.Fatal(err)
 	}
 	eff := w.smb.Effects()
@@ -202,7 +202,7 @@ func TestPasswordsNeverInArgv(t *testing.T) {
 	if err := w.root.WriteFile("/etc/phoenix/secrets/bob.pw", []byte("new secret\n"), 0o600, host.Owner{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := samba.New().Apply(context.Background(), w.env(testkit.Seed(t, sambaSeed)))
+	res, err := modules.Apply(context.Background(), samba.New(), w.env(testkit.Seed(t, sambaSeed)))
 	if err != nil || len(res.Changed) != 1 || !strings.Contains(w.smb.Effects(), "user bob "+samba.NTHash("new secret")) {
 		t.Errorf("password change: %q %v", res.Changed, err)
 	}
@@ -213,7 +213,7 @@ func TestPasswordsNeverInArgv(t *testing.T) {
 func TestTestparmRejects(t *testing.T) {
 	w := newWorld(t)
 	s := testkit.Seed(t, sambaSeed)
-	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
+	if _, err := modules.Apply(context.Background(), samba.New(), w.env(s)); err != nil {
 		t.Fatal(err)
 	}
 	before := map[string]string{}
@@ -230,7 +230,7 @@ func TestTestparmRejects(t *testing.T) {
 			bad := testkit.Seed(t, sambaSeed)
 			bad.Samba.Global = g
 			w.run.Reset()
-			_, err := samba.New().Apply(context.Background(), w.env(bad))
+			_, err := modules.Apply(context.Background(), samba.New(), w.env(bad))
 			if err == nil || !strings.Contains(err.Error(), "testparm rejected the new configuration") {
 				t.Fatalf("err = %v", err)
 			}
@@ -275,12 +275,12 @@ func TestEveryConfigPassesTestparm(t *testing.T) {
 func TestReloadOnChange(t *testing.T) {
 	w := newWorld(t)
 	s := testkit.Seed(t, sambaSeed)
-	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
+	if _, err := modules.Apply(context.Background(), samba.New(), w.env(s)); err != nil {
 		t.Fatal(err)
 	}
 	s.Samba.Shares[1].ReadOnly = false
 	w.run.Reset()
-	if _, err := samba.New().Apply(context.Background(), w.env(s)); err != nil {
+	if _, err := modules.Apply(context.Background(), samba.New(), w.env(s)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(w.run.Log(), "smbcontrol smbd reload-config\n") || strings.Contains(w.run.Log(), "systemctl enable") {
@@ -309,11 +309,59 @@ func TestBrokenAdminConfig(t *testing.T) {
 	if err := w.root.WriteFile(samba.SmbConf, []byte("[global]\n   server min protocol = SMB9\n"), 0o644, host.Owner{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := samba.New().Apply(context.Background(), w.env(testkit.Seed(t, sambaSeed)))
+	_, err := modules.Apply(context.Background(), samba.New(), w.env(testkit.Seed(t, sambaSeed)))
 	if err == nil || !strings.Contains(err.Error(), "the current /etc/samba/smb.conf fails testparm too") {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := w.root.ReadFile(samba.DropIn); err == nil {
 		t.Error("drop-in written")
+	}
+}
+
+// TestL5ImportVerified: pdbedit -i exits 0 without importing a user NSS
+// does not know; the module reads the passdb back and fails instead of
+// writing a marker for a user with no password.
+func TestL5ImportVerified(t *testing.T) {
+	w := newWorld(t)
+	w.smb.NSSUnknown = map[string]bool{"alice": true}
+	s := &seed.Seed{Version: 1, Samba: &seed.Samba{
+		Users:  []seed.SambaUser{{Name: "alice", NTHash: "8846f7eaee8fb117ad06bdd830b7586c"}},
+		Shares: []seed.Share{{Name: "media", Path: "/tank/media"}},
+	}}
+	_, err := modules.Apply(context.Background(), samba.New(), w.env(s))
+	if err == nil || !strings.Contains(err.Error(), "no such NT hash in the passdb") {
+		t.Fatalf("want the silent import caught, got %v", err)
+	}
+}
+
+// TestL3AdminGlobalNotOverridden: an AD-member smb.conf is refused, not
+// silently turned into a standalone server by Phoenix's include.
+func TestL3AdminGlobalNotOverridden(t *testing.T) {
+	w := newWorld(t)
+	ad := "[global]\n   workgroup = CORP\n   security = ADS\n   realm = CORP.EXAMPLE.COM\n   idmap config * : backend = tdb\n"
+	if err := w.root.WriteFile(samba.SmbConf, []byte(ad), 0o644, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	s := &seed.Seed{Version: 1, Samba: &seed.Samba{Shares: []seed.Share{{Name: "media", Path: "/tank/media"}}}}
+	_, err := modules.Apply(context.Background(), samba.New(), w.env(s))
+	if err == nil || !strings.Contains(err.Error(), `"security" = "ADS"`) {
+		t.Fatalf("want the AD member config refused, got %v", err)
+	}
+	if b, _ := w.root.ReadFile(samba.SmbConf); string(b) != ad {
+		t.Fatalf("smb.conf changed:\n%s", b)
+	}
+}
+
+// TestL2TrailingBackslash: the renderer refuses a value ending in a
+// backslash (the twin of validate's rule); real testparm would otherwise
+// join the next line into it.
+func TestL2TrailingBackslash(t *testing.T) {
+	_, err := samba.Render(&seed.Samba{ServerString: `Lab NAS \`, Shares: []seed.Share{{Name: "media", Path: "/tank/media"}}})
+	if err == nil || !strings.Contains(err.Error(), "backslash") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	_, err = seed.Load("s.yaml", []byte("version: 1\nsamba:\n  server_string: 'Lab NAS \\'\n  shares: [{name: media, path: /tank/media}]\n"))
+	if err == nil || !strings.Contains(err.Error(), "backslash") {
+		t.Fatalf("validate: want a refusal, got %v", err)
 	}
 }

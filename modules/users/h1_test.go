@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
 )
 
 // TestH1AuthorizedKeysNotFollowed replays the review's attack: bob points
@@ -44,7 +45,7 @@ func TestH1AuthorizedKeysNotFollowed(t *testing.T) {
 			plant(t, b)
 			done := make(chan error, 1)
 			go func() {
-				_, err := New().Apply(context.Background(), b.env)
+				_, err := modules.Apply(context.Background(), New(), b.env)
 				done <- err
 			}()
 			var err error

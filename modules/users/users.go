@@ -100,7 +100,7 @@ func readDB(r host.Root) (*db, error) {
 			if errors.Is(err, fs.ErrNotExist) && f.path == Shadow {
 				continue
 			}
-			return nil, fmt.Errorf("users: %w", err)
+			return nil, err
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if line != "" && !strings.HasPrefix(line, "#") {
@@ -123,38 +123,38 @@ func member(d *db, group, user string) bool {
 // validate checks one seed user; its errors never quote the hash.
 func validate(u seed.User) error {
 	if !nameRE().MatchString(u.Name) {
-		return fmt.Errorf("users: %q is not a valid user name", u.Name)
+		return fmt.Errorf("%q is not a valid user name", u.Name)
 	}
 	for _, g := range u.Groups {
 		if !nameRE().MatchString(g) {
-			return fmt.Errorf("users: %s: %q is not a valid group name", u.Name, g)
+			return fmt.Errorf("%s: %q is not a valid group name", u.Name, g)
 		}
 	}
 	if u.Shell != "" && (!path.IsAbs(u.Shell) || strings.ContainsAny(u.Shell, ": \n")) {
-		return fmt.Errorf("users: %s: shell %q is not an absolute path", u.Name, u.Shell)
+		return fmt.Errorf("%s: shell %q is not an absolute path", u.Name, u.Shell)
 	}
 	if u.PasswordHash != "" && (!hashRE().MatchString(u.PasswordHash) || strings.ContainsAny(u.PasswordHash, ":\n")) {
-		return fmt.Errorf("users: %s: password_hash is not a crypt(3) hash ($id$...), '!' or '*' (a plain password is never accepted)", u.Name)
+		return fmt.Errorf("%s: password_hash is not a crypt(3) hash ($id$...), '!' or '*' (a plain password is never accepted)", u.Name)
 	}
 	switch u.Sudo {
 	case "", "password", "nopasswd":
 	default:
-		return fmt.Errorf("users: %s: sudo %q: want password or nopasswd", u.Name, u.Sudo)
+		return fmt.Errorf("%s: sudo %q: want password or nopasswd", u.Name, u.Sudo)
 	}
 	for i, k := range u.SSHAuthorizedKeys {
 		if _, err := keyID(k); err != nil {
-			return fmt.Errorf("users: %s: ssh_authorized_keys[%d]: %w", u.Name, i, err)
+			return fmt.Errorf("%s: ssh_authorized_keys[%d]: %w", u.Name, i, err)
 		}
 	}
 	if p := u.Proxmox; p != nil {
 		if !roleRE().MatchString(p.Role) {
-			return fmt.Errorf("users: %s: proxmox role %q is not a role name", u.Name, p.Role)
+			return fmt.Errorf("%s: proxmox role %q is not a role name", u.Name, p.Role)
 		}
 		if p.Realm != "" && !realmRE().MatchString(p.Realm) {
-			return fmt.Errorf("users: %s: proxmox realm %q is not a realm name", u.Name, p.Realm)
+			return fmt.Errorf("%s: proxmox realm %q is not a realm name", u.Name, p.Realm)
 		}
 		if p.Path != "" && !aclRE().MatchString(p.Path) {
-			return fmt.Errorf("users: %s: proxmox path %q is not an ACL path", u.Name, p.Path)
+			return fmt.Errorf("%s: proxmox path %q is not an ACL path", u.Name, p.Path)
 		}
 	}
 	return nil
@@ -219,12 +219,12 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 			return nil, err
 		}
 		if seen[u.Name] {
-			return nil, fmt.Errorf("users: %s is listed twice", u.Name)
+			return nil, fmt.Errorf("%s is listed twice", u.Name)
 		}
 		seen[u.Name] = true
 		for _, g := range u.Groups {
 			if _, ok := d.groups[g]; !ok {
-				return nil, fmt.Errorf("users: %s: group %q does not exist (create it, or install the package that does)", u.Name, g)
+				return nil, fmt.Errorf("%s: group %q does not exist (create it, or install the package that does)", u.Name, g)
 			}
 		}
 		u := u
@@ -232,7 +232,7 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 		// The twin of validate's rule (seed.SystemAccount): an existing
 		// account with a system UID is only managed when the seed says so.
 		if exists && seed.SystemUID(acct.UID) && !u.System {
-			return nil, fmt.Errorf("users: %s is a system account (uid %d): set system: true on it to let Phoenix manage it", u.Name, acct.UID)
+			return nil, fmt.Errorf("%s is a system account (uid %d): set system: true on it to let Phoenix manage it", u.Name, acct.UID)
 		}
 		if !exists {
 			args := append(rootArgs(env), "--create-home", "--user-group")
@@ -276,7 +276,7 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 		}
 		sudoSteps, err := m.sudo(env, u, run)
 		if err != nil {
-			return nil, fmt.Errorf("users: %w", err)
+			return nil, err
 		}
 		steps = append(steps, sudoSteps...)
 		keySteps, err := m.keys(env, u, exists, acct)
@@ -381,13 +381,13 @@ func (m *Module) keys(env *modules.Env, u seed.User, exists bool, acct account) 
 	var out []step
 	kf, err := keyFiles(env.Root, u, acct)
 	if err != nil {
-		return nil, fmt.Errorf("users: %w", err)
+		return nil, err
 	}
 	for _, f := range kf {
 		f := f
 		pending, err := f.Pending(env.Root)
 		if err != nil {
-			return nil, fmt.Errorf("users: %w", err)
+			return nil, err
 		}
 		if pending {
 			out = append(out, step{u.Name + ": " + f.String(), func(context.Context) error {
@@ -436,37 +436,26 @@ func keyFiles(r host.Root, u seed.User, a account) ([]files.File, error) {
 	}, nil
 }
 
-// Check implements modules.Module.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
+// Converge implements modules.Module.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	env := s.Env
 	steps, err := m.plan(ctx, env)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []string
-	for _, s := range steps {
-		out = append(out, s.what)
-	}
-	return out, nil
-}
-
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	var res modules.Result
-	steps, err := m.plan(ctx, env)
-	if err != nil {
-		return res, err
-	}
-	for _, s := range steps {
-		env.Say("users: " + s.what)
-		if err := s.do(ctx); err != nil {
-			return res, fmt.Errorf("users: %s: %w", s.what, err)
+	for _, st := range steps {
+		s.Say("users: " + st.what)
+		if err := s.DoQuiet(st.what, func() error { return st.do(ctx) }); err != nil {
+			return fmt.Errorf("%s: %w", st.what, err)
 		}
-		res.Changed = append(res.Changed, s.what)
+	}
+	if s.Dry {
+		return nil
 	}
 	if b, err := env.Root.ReadFile(Sudoers); err == nil && !includesDir(b) {
-		res.Notes = append(res.Notes, "/etc/sudoers has no @includedir /etc/sudoers.d: Phoenix's sudo rules are inactive (Phoenix never edits /etc/sudoers)")
+		s.Note("/etc/sudoers has no @includedir /etc/sudoers.d: Phoenix's sudo rules are inactive (Phoenix never edits /etc/sudoers)")
 	}
-	return res, nil
+	return nil
 }
 
 func includesDir(b []byte) bool {
@@ -503,22 +492,22 @@ func readPVE(ctx context.Context, r host.Runner) (*pveState, error) {
 	st := &pveState{users: map[string]bool{}, acl: map[string]bool{}}
 	out, err := r.Run(ctx, host.Cmd{Name: "pveum", Args: []string{"user", "list", "--output-format", "json"}, Timeout: time.Minute})
 	if err != nil {
-		return nil, fmt.Errorf("users: %w", err)
+		return nil, err
 	}
 	var users []pveUser
 	if err := json.Unmarshal(out.Stdout, &users); err != nil {
-		return nil, fmt.Errorf("users: pveum user list: %w", err)
+		return nil, fmt.Errorf("pveum user list: %w", err)
 	}
 	for _, u := range users {
 		st.users[u.UserID] = true
 	}
 	out, err = r.Run(ctx, host.Cmd{Name: "pveum", Args: []string{"acl", "list", "--output-format", "json"}, Timeout: time.Minute})
 	if err != nil {
-		return nil, fmt.Errorf("users: %w", err)
+		return nil, err
 	}
 	var acl []pveACL
 	if err := json.Unmarshal(out.Stdout, &acl); err != nil {
-		return nil, fmt.Errorf("users: pveum acl list: %w", err)
+		return nil, fmt.Errorf("pveum acl list: %w", err)
 	}
 	for _, a := range acl {
 		if a.Type == "user" {
@@ -532,13 +521,13 @@ func readPVE(ctx context.Context, r host.Runner) (*pveState, error) {
 	// after the account was already made).
 	out, err = r.Run(ctx, host.Cmd{Name: "pveum", Args: []string{"role", "list", "--output-format", "json"}, Timeout: time.Minute})
 	if err != nil {
-		return nil, fmt.Errorf("users: %w", err)
+		return nil, err
 	}
 	var roles []struct {
 		RoleID string `json:"roleid"`
 	}
 	if err := json.Unmarshal(out.Stdout, &roles); err != nil {
-		return nil, fmt.Errorf("users: pveum role list: %w", err)
+		return nil, fmt.Errorf("pveum role list: %w", err)
 	}
 	for _, ro := range roles {
 		st.roles = append(st.roles, ro.RoleID)
@@ -551,7 +540,7 @@ func (st *pveState) checkRole(u seed.User) error {
 	if slices.Contains(st.roles, u.Proxmox.Role) {
 		return nil
 	}
-	return fmt.Errorf("users: %s: Proxmox role %q does not exist on this host (it has %s); nothing was changed", u.Name, u.Proxmox.Role, strings.Join(st.roles, ", "))
+	return fmt.Errorf("%s: Proxmox role %q does not exist on this host (it has %s); nothing was changed", u.Name, u.Proxmox.Role, strings.Join(st.roles, ", "))
 }
 
 func (st *pveState) steps(u seed.User, run func(string, []string, []byte) error) []step {

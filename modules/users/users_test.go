@@ -96,11 +96,11 @@ func newBox(t testing.TB) *box {
 
 func (b *box) converge(t *testing.T) modules.Result {
 	t.Helper()
-	res, err := New().Apply(context.Background(), b.env)
+	res, err := modules.Apply(context.Background(), New(), b.env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pending, err := New().Check(context.Background(), b.env); err != nil || len(pending) != 0 {
+	if pending, err := modules.Check(context.Background(), New(), b.env); err != nil || len(pending) != 0 {
 		t.Fatalf("not converged: %q %v", pending, err)
 	}
 	return res
@@ -118,7 +118,7 @@ func line(t *testing.T, r host.Root, file, user string) string {
 
 func TestFirstRunRerunDrift(t *testing.T) {
 	b := newBox(t)
-	pending, err := New().Check(context.Background(), b.env)
+	pending, err := modules.Check(context.Background(), New(), b.env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestFirstRunRerunDrift(t *testing.T) {
 	if err := b.root.Chmod("/home/bob/.ssh/authorized_keys", 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pending, _ = New().Check(context.Background(), b.env)
+	pending, _ = modules.Check(context.Background(), New(), b.env)
 	if len(pending) != 4 {
 		t.Errorf("drift: %q", pending)
 	}
@@ -196,7 +196,7 @@ func TestFirstRunRerunDrift(t *testing.T) {
 // output, Result, the module's log or an error.
 func TestPasswordNeverLeaks(t *testing.T) {
 	b := newBox(t)
-	pending, _ := New().Check(context.Background(), b.env)
+	pending, _ := modules.Check(context.Background(), New(), b.env)
 	res := b.converge(t)
 	var stdin []byte
 	b.run.Handle("chpasswd", func(_ context.Context, c fakehost.Call) fakehost.Result {
@@ -205,7 +205,7 @@ func TestPasswordNeverLeaks(t *testing.T) {
 		return fakehost.Fail(1, "chpasswd: line 1: cannot parse "+string(c.Stdin))
 	})
 	testkit.Write(t, b.root, Shadow, strings.Replace(testkit.Read(t, b.root, Shadow), hash, "!", 1))
-	_, err := New().Apply(context.Background(), b.env)
+	_, err := modules.Apply(context.Background(), New(), b.env)
 	if err == nil {
 		t.Fatal("chpasswd failure not reported")
 	}
@@ -281,7 +281,7 @@ func TestSudoersNeverEditedAndRulesChecked(t *testing.T) {
 	// A rule visudo rejects is never installed, and its temp file is gone.
 	b2 := newBox(t)
 	b2.run.Script("visudo", fakehost.Fail(1, ">>> /etc/sudoers.d/x: syntax error near line 2 <<<\nparse error in /etc/sudoers.d/x near line 2"))
-	_, err := New().Apply(context.Background(), b2.env)
+	_, err := modules.Apply(context.Background(), New(), b2.env)
 	if err == nil || !strings.Contains(err.Error(), "rejected by visudo, not installed") {
 		t.Fatalf("err = %v", err)
 	}
@@ -300,7 +300,7 @@ func TestBadHostState(t *testing.T) {
 	t.Run("missing group", func(t *testing.T) {
 		b := newBox(t)
 		b.env.Seed.Users[0].Groups = []string{"docker"}
-		_, err := New().Apply(context.Background(), b.env)
+		_, err := modules.Apply(context.Background(), New(), b.env)
 		if err == nil || !strings.Contains(err.Error(), `group "docker" does not exist`) {
 			t.Errorf("err = %v", err)
 		}
@@ -308,7 +308,7 @@ func TestBadHostState(t *testing.T) {
 	t.Run("unknown proxmox role", func(t *testing.T) {
 		b := newBox(t)
 		b.env.Seed.Users[0].Proxmox.Role = "Wizard"
-		_, err := New().Apply(context.Background(), b.env)
+		_, err := modules.Apply(context.Background(), New(), b.env)
 		if err == nil || !strings.Contains(err.Error(), `Proxmox role "Wizard" does not exist on this host`) {
 			t.Errorf("err = %v", err)
 		}
@@ -323,7 +323,7 @@ func TestBadHostState(t *testing.T) {
 		b := newBox(t)
 		b.run.Handle("pveum", nil)
 		b.run.Unknown = nil
-		_, err := New().Check(context.Background(), b.env)
+		_, err := modules.Check(context.Background(), New(), b.env)
 		if err == nil || host.ExitCode(err) != 127 {
 			t.Errorf("err = %v", err)
 		}
@@ -331,7 +331,7 @@ func TestBadHostState(t *testing.T) {
 	t.Run("plain password refused", func(t *testing.T) {
 		b := newBox(t)
 		b.env.Seed.Users[0].PasswordHash = "hunter2"
-		_, err := New().Check(context.Background(), b.env)
+		_, err := modules.Check(context.Background(), New(), b.env)
 		if err == nil || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("err = %v", err)
 		}
@@ -339,7 +339,7 @@ func TestBadHostState(t *testing.T) {
 	t.Run("bad key", func(t *testing.T) {
 		b := newBox(t)
 		b.env.Seed.Users[0].SSHAuthorizedKeys = []string{"ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ== x"}
-		if _, err := New().Check(context.Background(), b.env); err == nil {
+		if _, err := modules.Check(context.Background(), New(), b.env); err == nil {
 			t.Error("accepted")
 		}
 	})

@@ -90,13 +90,13 @@ func (e *env) modEnv(s *seed.Seed) *modules.Env {
 func (e *env) apply(s *seed.Seed) (modules.Result, error) {
 	e.t.Helper()
 	e.run.Reset()
-	return e.mod.Apply(context.Background(), e.modEnv(s))
+	return modules.Apply(context.Background(), e.mod, e.modEnv(s))
 }
 
 func (e *env) check(s *seed.Seed) ([]string, error) {
 	e.t.Helper()
 	e.run.Reset()
-	return e.mod.Check(context.Background(), e.modEnv(s))
+	return modules.Check(context.Background(), e.mod, e.modEnv(s))
 }
 
 // do runs a tool directly against the fakes (an admin's or a bash

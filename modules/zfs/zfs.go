@@ -45,26 +45,18 @@ func (*Module) Name() string { return "zfs" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.ZFS != nil }
 
-// Check implements modules.Module: it reads the pools, datasets, storages
-// and the ARC limit and lists what Apply would change. Unsafe disks are an
-// error here too, so `phoenix plan` shows them before anything runs.
-func (m *Module) Check(ctx context.Context, env *modules.Env) ([]string, error) {
-	r := &run{Steps: modules.Steps{Env: env, Dry: true}}
-	err := r.converge(ctx)
-	return r.Changes, err
+// Converge implements modules.Module: it reads the pools, datasets,
+// storages and the ARC limit and makes (dry: lists) each change. Unsafe
+// disks are an error in a dry run too, so `phoenix plan` shows them before
+// anything runs.
+func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
+	return (&run{Steps: s}).converge(ctx)
 }
 
-// Apply implements modules.Module.
-func (m *Module) Apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
-	r := &run{Steps: modules.Steps{Env: env}}
-	err := r.converge(ctx)
-	return r.Result(), err
-}
-
-// run is one Check or Apply: the same reads, and actions that are either
-// done or only listed.
+// run is one Converge: the same reads, and actions that are either done
+// or only listed.
 type run struct {
-	modules.Steps
+	*modules.Steps
 }
 
 func (r *run) converge(ctx context.Context) error {

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -66,6 +67,8 @@ type Answer struct {
 	JSON bool
 	// Sig is the detached signature, nil when the server sent none.
 	Sig []byte
+	// SigNote says why a signature file was ignored.
+	SigNote string
 }
 
 // Fetcher asks one answer server for this host's seed.
@@ -153,7 +156,7 @@ func (f *Fetcher) Fetch(ctx context.Context, src Source) (*Answer, error) {
 		return nil, err
 	}
 	shown := req.url.String()
-	if err := statusError(shown, resp); err != nil {
+	if err := statusError(shown, resp, token); err != nil {
 		return nil, err
 	}
 	a := &Answer{URL: shown, Data: resp.body, JSON: strings.HasPrefix(resp.header["content-type"], "application/json")}
@@ -178,7 +181,11 @@ func (f *Fetcher) Fetch(ctx context.Context, src Source) (*Answer, error) {
 			return nil, err
 		case sresp.status == 404:
 		case sresp.status != 200:
-			return nil, statusError(su.String(), sresp)
+			return nil, statusError(su.String(), sresp, token)
+		case !bytes.HasPrefix(bytes.TrimSpace(sresp.body), []byte("-----BEGIN SSH SIGNATURE-----")):
+			// Matchbox serves OpenPGP signatures at the same place
+			// (/generic.sig); they are not Phoenix's to verify.
+			a.SigNote = su.String() + ": not an SSH signature (OpenPGP?): ignored"
 		default:
 			a.Sig = sresp.body
 		}
@@ -188,7 +195,7 @@ func (f *Fetcher) Fetch(ctx context.Context, src Source) (*Answer, error) {
 
 // statusError turns anything but 200/201 into an *Error; the installer's
 // post() accepts the same two (proxmox-installer-common src/http.rs).
-func statusError(shown string, resp *response) error {
+func statusError(shown string, resp *response, token string) error {
 	switch resp.status {
 	case 200, 201:
 		return nil
@@ -201,6 +208,10 @@ func statusError(shown string, resp *response) error {
 	msg := fmt.Sprintf("%d %s", resp.status, resp.reason)
 	if first := firstLine(resp.body); first != "" {
 		msg += ": " + first
+	}
+	// A server that echoes the request must not get the token into logs.
+	if token != "" {
+		msg = strings.ReplaceAll(msg, token, "[token]")
 	}
 	if resp.status >= 300 && resp.status < 400 {
 		msg += " (redirects are not followed: give the final URL)"

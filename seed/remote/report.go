@@ -114,8 +114,9 @@ func (p *Reporter) Post(ctx context.Context, rawURL, tokenFile, fingerprint stri
 		c.Timeout = 5 * time.Second
 	}
 	req := request{method: "POST", url: u, body: data, header: [][2]string{{"Content-Type", "application/json; charset=utf-8"}}}
+	var tok string
 	if tokenFile != "" {
-		tok, err := ReadToken(p.Root, tokenFile, p.TokenOwner)
+		tok, err = ReadToken(p.Root, tokenFile, p.TokenOwner)
 		if err != nil {
 			return &Error{URL: u.String(), Cause: CauseToken, Err: err}
 		}
@@ -156,6 +157,9 @@ func (p *Reporter) Post(ctx context.Context, rawURL, tokenFile, fingerprint stri
 			msg := fmt.Sprintf("%d %s", resp.status, resp.reason)
 			if first := firstLine(resp.body); first != "" {
 				msg += ": " + first
+			}
+			if tok != "" {
+				msg = strings.ReplaceAll(msg, tok, "[token]")
 			}
 			err = &Error{URL: u.String(), Cause: CauseStatus, Status: resp.status, Err: errors.New(msg)}
 		}

@@ -52,9 +52,18 @@ func isURL(s string) bool {
 }
 
 // withDefaults fills what src leaves empty from the caller's Remote.Source
-// and then from /etc/phoenix/source.yaml.
+// and then from /etc/phoenix/source.yaml. A fingerprint and a token only
+// go with the server they were given for (same scheme, host and port): a
+// URL typed on the kernel command line must not receive the token meant
+// for another server.
 func (l *locator) withDefaults(src remote.Source) (remote.Source, error) {
 	fill := func(from remote.Source) {
+		if from.URL != "" && !sameServer(from.URL, src.URL) {
+			if src.Mode == "" {
+				src.Mode = from.Mode
+			}
+			return
+		}
 		if src.Fingerprint == "" {
 			src.Fingerprint = from.Fingerprint
 		}
@@ -76,6 +85,25 @@ func (l *locator) withDefaults(src remote.Source) (remote.Source, error) {
 	return src, nil
 }
 
+// sameServer reports whether two URLs name the same scheme, host and port.
+func sameServer(a, b string) bool {
+	if a == remote.Discover || b == remote.Discover {
+		return a == b
+	}
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		return map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	return ua.Scheme == ub.Scheme && strings.EqualFold(ua.Hostname(), ub.Hostname()) && port(ua) == port(ub)
+}
+
 // fromURL fetches the seed from an answer server, retrying temporary
 // failures (and 404) with a bounded backoff, and applies the trust rule:
 // https (system roots or the pinned fingerprint) is trusted like a local
@@ -83,6 +111,11 @@ func (l *locator) withDefaults(src remote.Source) (remote.Source, error) {
 // is present must always verify.
 func (l *locator) fromURL(ctx context.Context, origin string, src remote.Source) (*Found, error) {
 	if src.URL == remote.Discover {
+		// DHCP and DNS answers are unauthenticated: the token only goes to
+		// a discovered server whose certificate the source file pins.
+		if src.TokenFile != "" && src.Fingerprint == "" {
+			return nil, fmt.Errorf("seed: %s: url: discover with a token_file needs a fingerprint in the same file: a discovered server is not trusted with the token", origin)
+		}
 		d := remote.Discovery{Root: l.o.Root, LookupTXT: l.o.Remote.LookupTXT}
 		found, trace, err := d.Find(ctx, src.Fingerprint)
 		for _, t := range trace {
@@ -126,6 +159,9 @@ func (l *locator) fromURL(ctx context.Context, origin string, src remote.Source)
 	a, err := l.fetchRetrying(ctx, f, src)
 	if err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
+	}
+	if a.SigNote != "" {
+		l.note("%s", a.SigNote)
 	}
 	u, _ := url.Parse(src.URL)
 	signed, signer, err := l.judgeURL(u.Scheme == "https", a)

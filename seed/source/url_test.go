@@ -534,3 +534,64 @@ func TestURLSourceOnStick(t *testing.T) {
 		t.Fatalf("completed: %v", err)
 	}
 }
+
+// A URL from the command line never receives the token (or the pin) that
+// /etc/phoenix/source.yaml gives for another server; discovery only sends
+// the token to a pinned server.
+func TestURLTokenStaysWithItsServer(t *testing.T) {
+	srv := newAnswerServer(t, true)
+	other := newAnswerServer(t, true)
+	srv.seeds["K1"], other.seeds["K1"] = seedFor("mine"), seedFor("other")
+	r := answerHost(t, "K1", "3c:ec:ef:00:00:01")
+	tok := writeToken(t, r, 0o600)
+	if err := os.WriteFile(r.Path(LocalSource), []byte("url: "+srv.URL+"/auth/answer\nfingerprint: "+srv.fingerprint()+"\ntoken_file: "+tok+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := urlOptions(r, remote.Source{}, nil)
+	o.Flag = other.URL + "/seed.yaml"
+	o.Remote.Roots = other.roots()
+	f, err := Locate(context.Background(), o)
+	if err != nil || !strings.Contains(string(f.Data), "other") {
+		t.Fatalf("other server: %v", err)
+	}
+	if got, _ := other.lastAuth.Load().(string); got != "" {
+		t.Fatalf("the other server got Authorization %q", got)
+	}
+	if err := os.WriteFile(r.Path(LocalSource), []byte("url: discover\ntoken_file: "+tok+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.Flag = ""
+	if _, err := Locate(context.Background(), o); err == nil || !strings.Contains(err.Error(), "needs a fingerprint") {
+		t.Fatalf("discover with token, no pin: %v", err)
+	}
+}
+
+// A server that echoes the request in its error body does not get the
+// token into the error.
+func TestURLTokenNotEchoed(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "denied: "+r.Header.Get("Authorization"), 403)
+	}))
+	defer srv.Close()
+	r := answerHost(t, "E1", "3c:ec:ef:00:00:01")
+	tok := writeToken(t, r, 0o600)
+	p := x509.NewCertPool()
+	p.AddCert(srv.Certificate())
+	_, err := Locate(context.Background(), urlOptions(r, remote.Source{URL: srv.URL + "/a", TokenFile: tok}, p))
+	if err == nil || !strings.Contains(err.Error(), "403 Forbidden: denied: Bearer [token]") {
+		t.Fatalf("%v", err)
+	}
+	noToken(t, "error", err.Error())
+}
+
+// An OpenPGP .sig (what Matchbox serves) is ignored, not a failed check.
+func TestURLForeignSigIgnored(t *testing.T) {
+	srv := newAnswerServer(t, true)
+	srv.seeds["M1"] = seedFor("matchbox")
+	srv.sigs["M1"] = []byte("-----BEGIN PGP SIGNATURE-----\nabc\n-----END PGP SIGNATURE-----\n")
+	r := answerHost(t, "M1", "3c:ec:ef:00:00:01")
+	f, err := Locate(context.Background(), urlOptions(r, remote.Source{URL: srv.URL + "/generic", Mode: remote.ModeGet, Fingerprint: srv.fingerprint()}, nil))
+	if err != nil || f.Signed || !strings.Contains(strings.Join(f.Trace, "\n"), "not an SSH signature") {
+		t.Fatalf("%v %+v", err, f)
+	}
+}

@@ -2,11 +2,14 @@
 // a cluster whose corosync.conf lock serialises joins, and the checks
 // pvecm makes before it lets a node join. Rules are ported from
 // pve-cluster 9.1.6 (commit 7091d92) and pve-common 9.2.1 (f665029),
-// cited file:line; where no source was read, a comment says so.
+// cited file:line; where no source was read, a comment says so. Every
+// call is first checked against pvecm's CLI contract (pve-docs 9.1.3,
+// modules/internal/pvecontract), as the real tool checks its schema.
 package fake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
+	"github.com/phoenix-pve/phoenix/modules/internal/pvecontract"
 )
 
 // Paths pvecm reads and writes (pve-cluster src/PVE/Cluster/Setup.pm:71-73).
@@ -149,70 +153,25 @@ func (nd *Node) pvecm(ctx context.Context, c fakehost.Call) fakehost.Result {
 	nd.mu.Lock()
 	nd.Calls[args[0]]++
 	nd.mu.Unlock()
-	opts, pos, err := parseOpts(args[1:])
+	// Every call is checked against pvecm's published CLI contract first
+	// (modules/internal/pvecontract: options, patterns, link[n] keys), as
+	// the real pvecm's schema check runs before it acts.
+	call, err := pvecontract.CheckStrict("pvecm", args)
 	if err != nil {
-		return die("400 Parameter verification failed.\n%s\n", err)
+		var ce *pvecontract.Error
+		if errors.As(err, &ce) {
+			return fakehost.Fail(ce.Code, ce.Msg)
+		}
+		return die("%v\n", err)
 	}
-	switch args[0] {
+	switch call.Command {
 	case "create":
-		if len(pos) != 1 {
-			return die("400 not enough arguments\npvecm create <clustername> [OPTIONS]\n")
-		}
-		return nd.create(pos[0], opts)
+		return nd.create(call.Params["clustername"], call.Params)
 	case "add":
-		if len(pos) != 1 {
-			return die("400 not enough arguments\npvecm add <hostname> [OPTIONS]\n")
-		}
-		return nd.add(ctx, pos[0], opts, c.Stdin)
+		return nd.add(ctx, call.Params["hostname"], call.Params, c.Stdin)
 	}
 	// status, nodes, ...: not modelled (no source read for their output).
 	return die("fake pvecm: %s not modelled\n", args[0])
-}
-
-// parseOpts reads --key value pairs (and --use_ssh/--force with an
-// optional boolean) and positional arguments; unknown options are refused
-// as the JSON schema of pvecm create/add does.
-func parseOpts(args []string) (map[string]string, []string, error) {
-	opts := map[string]string{}
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		k, ok := strings.CutPrefix(a, "--")
-		if !ok {
-			pos = append(pos, a)
-			continue
-		}
-		if k, v, eq := strings.Cut(k, "="); eq {
-			opts[k] = v
-			continue
-		}
-		switch {
-		case k == "use_ssh" || k == "force":
-			if i+1 < len(args) && (args[i+1] == "1" || args[i+1] == "0") {
-				opts[k] = args[i+1]
-				i++
-			} else {
-				opts[k] = "1"
-			}
-		case i+1 < len(args):
-			opts[k] = args[i+1]
-			i++
-		default:
-			return nil, nil, fmt.Errorf("%s: missing value", k)
-		}
-	}
-	for k := range opts {
-		switch {
-		case k == "fingerprint" || k == "use_ssh" || k == "force" || k == "nodeid" || k == "votes":
-		case strings.HasPrefix(k, "link"):
-			if n, err := strconv.Atoi(strings.TrimPrefix(k, "link")); err != nil || n < 0 || n > 7 {
-				return nil, nil, fmt.Errorf("%s: property is not defined in schema and the schema does not allow additional properties", k)
-			}
-		default:
-			return nil, nil, fmt.Errorf("%s: property is not defined in schema and the schema does not allow additional properties", k)
-		}
-	}
-	return opts, pos, nil
 }
 
 func links(opts map[string]string) []string {

@@ -55,10 +55,10 @@ func Entry(r host.Root, s *seed.Seed) (*files.File, error) {
 // returns the FQDN (the host name alone without a domain).
 func FQDN(h *seed.Host) (string, error) {
 	if !seed.IsHostname(h.Hostname) {
-		return "", fmt.Errorf("host: hostname %q is not a valid host name (letters, digits, '-', at most 63)", h.Hostname)
+		return "", fmt.Errorf("hostname %q is not a valid host name (letters, digits, '-', at most 63)", h.Hostname)
 	}
 	if h.Domain != "" && !seed.IsDomain(h.Domain) {
-		return "", fmt.Errorf("host: domain %q is not a valid domain name", h.Domain)
+		return "", fmt.Errorf("domain %q is not a valid domain name", h.Domain)
 	}
 	return h.FQDN(), nil
 }
@@ -71,7 +71,7 @@ func managementIP(s *seed.Seed) (netip.Addr, error) {
 	}
 	pfx, err := netip.ParsePrefix(s.Network.Management.Address)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("host: network.management.address: %w", err)
+		return netip.Addr{}, fmt.Errorf("network.management.address: %w", err)
 	}
 	return pfx.Addr(), nil
 }
@@ -83,11 +83,11 @@ func managementIP(s *seed.Seed) (netip.Addr, error) {
 func hostsContent(r host.Root, ip netip.Addr, names ...string) ([]byte, error) {
 	old, err := r.ReadFile(File)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("host: %w", err)
+		return nil, err
 	}
 	stripped, err := host.SetBlock(old, hostsBlock, nil)
 	if err != nil {
-		return nil, fmt.Errorf("host: %s: %w", File, err)
+		return nil, fmt.Errorf("%s: %w", File, err)
 	}
 	var out bytes.Buffer
 	for _, line := range strings.SplitAfter(string(stripped), "\n") {
@@ -106,7 +106,7 @@ func hostsContent(r host.Root, ip netip.Addr, names ...string) ([]byte, error) {
 	block := fmt.Sprintf("%s\t%s\n", ip, strings.Join(dedup(names), " "))
 	res, err := host.SetBlock(out.Bytes(), hostsBlock, []byte(block))
 	if err != nil {
-		return nil, fmt.Errorf("host: %s: %w", File, err)
+		return nil, fmt.Errorf("%s: %w", File, err)
 	}
 	return res, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/modules"
 )
 
 // File is the wanted state of one in-root path.
@@ -201,4 +202,29 @@ func (s Snapshot) Plan() Plan {
 		p = append(p, File{Path: f.Path, Data: f.Data, Mode: f.Mode, Link: f.Link, Absent: !f.Exists, Why: "restore"})
 	}
 	return p
+}
+
+// Converge makes each pending file through s (a dry run only lists it)
+// and returns the descriptions of those that differed. It is Pending and
+// Apply in one pass, so a module's plan and its Apply list the same files.
+func (p Plan) Converge(s *modules.Steps) ([]string, error) {
+	var out []string
+	for _, f := range p {
+		pending, err := f.Pending(s.Env.Root)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		if !pending {
+			continue
+		}
+		err = s.DoQuiet(f.String(), func() error {
+			_, err := f.Apply(s.Env.Root)
+			return err
+		})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, f.String())
+	}
+	return out, nil
 }

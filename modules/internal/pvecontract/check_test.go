@@ -79,3 +79,36 @@ func TestParamMessageShape(t *testing.T) {
 		t.Errorf("Check refused a deprecated option: %v", err)
 	}
 }
+
+func TestCheckPvesh(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		ok   bool
+		want string
+	}{
+		{"create /nodes/pve/network --iface vmbr1 --type bridge --bridge_ports enp4s0 --autostart 1", true, ""},
+		{"get /nodes/pve/network --type any_bridge", true, ""},
+		{"set /nodes/pve/network/vmbr1 --type bridge --mtu 9000", true, ""},
+		{"get /cluster/config/nodes", true, ""},
+		{"create /nodes/pve/network --iface vmbr1 --type tunnel", false, "type: value 'tunnel' does not have a value in the enumeration"},
+		{"create /nodes/pve/network --iface vmbr1", false, "type: property is missing and it is not optional"},
+		{"create /nodes/pve/network --iface vmbr1 --type bridge --colour red", false, "Unknown option: colour"},
+		{"create /nodes/pve_1/network --iface vmbr1 --type bridge", false, "node: invalid format - value does not look like a valid node name"},
+		{"frob /nodes/pve/network", false, "ERROR: unknown command 'pvesh frob'"},
+	} {
+		_, err := CheckPvesh(strings.Fields(c.line))
+		if c.ok {
+			if err != nil {
+				t.Errorf("pvesh %s: refused: %v", c.line, err)
+			}
+			continue
+		}
+		var ce *Error
+		if !errors.As(err, &ce) || !strings.Contains(ce.Msg, c.want) {
+			t.Errorf("pvesh %s: got %v; want %q", c.line, err, c.want)
+		}
+	}
+	if _, err := CheckPvesh([]string{"get", "/version"}); !errors.Is(err, ErrNotInContract) {
+		t.Errorf("path outside the contract: %v", err)
+	}
+}

@@ -14,7 +14,7 @@ import (
 var (
 	// pve-common src/PVE/JSONSchema.pm:30 $CONFIGID_RE.
 	reConfigID = regexp.MustCompile(`(?i)^[a-z][a-z0-9_-]+$`)
-	// JSONSchema.pm:295-304 parse_id (storage IDs); pve-storage
+	// JSONSchema.pm:292-305 parse_id (storage IDs); pve-storage
 	// src/PVE/Storage/Plugin.pm:423 parse_volume_id uses the same ID.
 	reID     = regexp.MustCompile(`(?i)^[a-z][a-z0-9\-_.]*[a-z0-9]$`)
 	reVolID  = regexp.MustCompile(`(?i)^([a-z][a-z0-9\-_.]*[a-z0-9]):(.+)$`)

@@ -47,7 +47,7 @@ func CheckOnlyReads(t *testing.T, m modules.Module, env *modules.Env) {
 	t.Helper()
 	ro := ReadOnly(env.Root)
 	env.Root = ro
-	pending, err := m.Check(context.Background(), env)
+	pending, err := modules.Check(context.Background(), m, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +63,11 @@ func CheckOnlyReads(t *testing.T, m modules.Module, env *modules.Env) {
 // Check right after finds nothing left to do. It returns Apply's result.
 func Converge(t *testing.T, m modules.Module, env *modules.Env) modules.Result {
 	t.Helper()
-	res, err := m.Apply(context.Background(), env)
+	res, err := modules.Apply(context.Background(), m, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pending, err := m.Check(context.Background(), env); err != nil || len(pending) != 0 {
+	if pending, err := modules.Check(context.Background(), m, env); err != nil || len(pending) != 0 {
 		t.Fatalf("not converged after Apply: %q %v", pending, err)
 	}
 	return res

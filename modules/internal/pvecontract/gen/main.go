@@ -251,7 +251,7 @@ func docsVersion(docs string) (string, error) {
 }
 
 var (
-	reHead  = regexp.MustCompile("^\\*([a-z0-9][a-z0-9 _-]*)\\*\\s*(.*)$")
+	reHead  = regexp.MustCompile(`^\*([a-z0-9][a-z0-9 _-]*)\*\s*(.*)$`)
 	reAlias = regexp.MustCompile(`^An alias for '([^']+)'\.`)
 	reArg   = regexp.MustCompile("^`<([^>]+)>`: `(.*)` (?:\\('default =' `(.*)`\\))?::$")
 	reOpt   = regexp.MustCompile("^`--([^`]+)` `(.*)` ?(?:\\('default =' `(.*)`\\))?::$")
