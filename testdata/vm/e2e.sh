@@ -83,6 +83,10 @@ for _p in "${SCEN[@]}"; do
 	NEED_ZFS[$_su]=${NEED_ZFS[$_su]:-0} NEED_GEN[$_su]=${NEED_GEN[$_su]:-0}
 	case $_n in full | fail) NEED_ZFS[$_su]=1 ;; usb) NEED_GEN[$_su]=1 ;; esac
 done
+# A go.mod makes the cache its own (empty) module, so `go test ./...` in the
+# repository skips the guest roots (and a chroot's /proc mounted in them).
+mkdir -p "$VM"
+[ -e "$VM/go.mod" ] || printf '// Not Go: the e2e cache (testdata/vm/e2e.sh). Keeps ./... out of it.\nmodule e2e.invalid/vmcache\n' >"$VM/go.mod"
 rm -rf --one-file-system "$RUN"
 mkdir -p "$RUN"
 : >"$RUN/report.txt"
