@@ -6,9 +6,6 @@
 # (a chroot), never on the host: the host's apt sources and packages are
 # left as they are (contrib is enabled in the guest's sources only).
 #
-# On a first run the ZFS builder (its own small debootstrap) runs in
-# parallel with the base's debootstrap.
-#
 # Every step leaves a stamp under $VM/stamps, so a rerun only does what is
 # missing. Output, for SUITE (trixie = PVE 9's base, bookworm = PVE 8's):
 #   $VM/base/          the root directory (never booted; variants copy it)
@@ -60,11 +57,7 @@ chroot_run() {
 	umount "$CH/proc"
 	return $rc
 }
-cleanup() {
-	[ -n "$CH" ] && mountpoint -q "$CH/proc" && umount "$CH/proc"
-	[ -n "${BUILDER_PID:-}" ] && kill "$BUILDER_PID" 2>/dev/null
-	return 0
-}
+cleanup() { [ -n "$CH" ] && mountpoint -q "$CH/proc" && umount "$CH/proc"; return 0; }
 trap cleanup EXIT
 
 # The packages the guest needs. Everything is in one debootstrap so the
@@ -72,34 +65,6 @@ trap cleanup EXIT
 # debootstrap does not resolve virtual packages: python3-cffi-backend
 # provides the python3-cffi-backend-api-* that cloud-init needs.
 PKGS=systemd-sysv,udev,kmod,linux-image-cloud-amd64,initramfs-tools,e2fsprogs,util-linux,tzdata,sudo,openssh-server,samba,nfs-kernel-server,zfsutils-linux,cloud-init,dbus,iproute2,procps,python3-cffi-backend
-
-# The ZFS builder: its own small debootstrap (headers, dkms, compiler),
-# then zfs-dkms, whose postinst builds the modules for the newest kernel
-# headers present. It needs nothing from the base, so on a first run it
-# runs in the background while the base is debootstrapped: the compile, the
-# longest step, overlaps the base's download and unpacking. Afterwards the
-# kernel and zfs versions are checked against the base's and fixed up.
-CHB=$VM/zfs-builder
-builder() {
-	rm -rf --one-file-system "$CHB"
-	debootstrap --variant=minbase --components=main,contrib --include=linux-headers-cloud-amd64,dkms \
-		"$SUITE" "$CHB" "$MIRROR" || return 1
-	# update_initramfs=no as in the base; no initramfs exists here anyway.
-	mount -t proc proc "$CHB/proc" || return 1
-	rc=0
-	DEBIAN_FRONTEND=noninteractive chroot "$CHB" apt-get install -y -q --no-install-recommends zfs-dkms || rc=$?
-	umount "$CHB/proc"
-	return $rc
-}
-BUILDER_PID=
-if [ "${ZFS:-1}" = 1 ] && ! have zfs-modules && ! have debootstrap; then
-	log "starting the ZFS builder in the background ($CHB)"
-	tb=$(date +%s)
-	rm -f "$VM/zfs-builder.rc"
-	(rc=0; builder || rc=$?; echo $rc >"$VM/zfs-builder.rc"; echo "zfs-builder-background $(($(date +%s) - tb))" >>"$VM/build-times") \
-		>"$VM/zfs-build.log" 2>&1 &
-	BUILDER_PID=$!
-fi
 
 t0=$(date +%s)
 if ! have debootstrap; then
@@ -158,49 +123,43 @@ if ! have config; then
 	done_ config
 fi
 
-# ZFS modules: built with dkms in the builder (above), against the guest
-# kernel's headers, from the same suite's zfs-dkms as the root's
-# zfsutils-linux. Only the .ko files leave the builder: they are kept under
-# $VM/zfs/KV and copied into the root; the builder (compiler, headers,
-# dkms) is deleted. The host gets nothing: no apt source, no package, no
-# module.
+# ZFS modules: built with dkms inside a copy of the root (the builder),
+# against the guest kernel's headers, from the same suite's zfs-dkms as the
+# root's zfsutils-linux. Only the .ko files leave the builder: they are kept
+# under $VM/zfs/KV and copied into the root; the builder (compiler,
+# headers, dkms: ~500 MB the scenarios would copy into every image) is
+# deleted. The host gets nothing: no apt source, no package, no module.
 if [ "${ZFS:-1}" = 1 ] && ! have zfs-modules; then
 	t1=$(date +%s)
 	ZC=$VM/zfs/$KV
 	if ! ls "$ZC"/zfs.ko* >/dev/null 2>&1; then
-		if [ -n "$BUILDER_PID" ]; then
-			log "waiting for the ZFS builder"
-			wait "$BUILDER_PID" || true
-			[ "$(cat "$VM/zfs-builder.rc" 2>/dev/null)" = 0 ] || { tail -30 "$VM/zfs-build.log" >&2; exit 1; }
-		else
-			log "building ZFS modules for $KV in a chroot ($CHB)"
-			builder >"$VM/zfs-build.log" 2>&1 || { tail -30 "$VM/zfs-build.log" >&2; exit 1; }
-		fi
-		CH=$CHB
-		# The base's versions rule: the builder's index was read a little
-		# later and may be one point release ahead.
-		# shellcheck disable=SC2016 # ${Version} is dpkg-query's, not the shell's
-		ZU=$(chroot "$BASE" dpkg-query -W -f='${Version}' zfsutils-linux)
-		# shellcheck disable=SC2016
-		ZD=$(chroot "$CH" dpkg-query -W -f='${Version}' zfs-dkms)
-		if [ ! -e "$CH/usr/src/linux-headers-$KV" ] || [ "$ZU" != "$ZD" ]; then
-			log "builder differs from the base (zfs-dkms $ZD, zfsutils-linux $ZU): installing linux-headers-$KV zfs-dkms=$ZU"
-			chroot_run apt-get install -y -q --no-install-recommends "linux-headers-$KV" "zfs-dkms=$ZU" >>"$VM/zfs-build.log" 2>&1 ||
+		CH=$VM/zfs-builder
+		log "building ZFS modules for $KV in a chroot ($CH)"
+		rm -rf --one-file-system "$CH"
+		cp -a "$BASE" "$CH"
+		# The root's own apt index (from debootstrap) matches its kernel;
+		# refresh it only when it cannot serve the headers.
+		inst="apt-get install -y -q --no-install-recommends linux-headers-$KV dkms zfs-dkms"
+		# shellcheck disable=SC2086 # $inst is a fixed word list
+		if ! chroot_run $inst >"$VM/zfs-build.log" 2>&1; then
+			log "refreshing the builder's apt index"
+			# shellcheck disable=SC2086
+			{ chroot_run apt-get update -q && chroot_run $inst; } >>"$VM/zfs-build.log" 2>&1 ||
 				{ tail -30 "$VM/zfs-build.log" >&2; exit 1; }
 		fi
-		ZV=${ZU%%-*}
+		# shellcheck disable=SC2016 # ${Version} is dpkg-query's, not the shell's
+		ZV=$(chroot "$CH" dpkg-query -W -f='${Version}' zfs-dkms | sed 's/-.*//')
 		# zfs-dkms's postinst builds for the newest kernel that has headers;
-		# build explicitly when that was not $KV.
-		if [ -z "$(find "$CH/lib/modules/$KV/" -name 'zfs.ko*' 2>/dev/null)" ]; then
+		# build explicitly when it did not (the host's kernel is not it).
+		if [ -z "$(find "$CH/lib/modules/$KV" -name 'zfs.ko*' 2>/dev/null)" ]; then
 			log "dkms install zfs/$ZV for $KV"
 			chroot_run dkms install -m zfs -v "$ZV" -k "$KV" >>"$VM/zfs-build.log" 2>&1 ||
 				{ tail -30 "$VM/zfs-build.log" >&2; exit 1; }
 		fi
-		rm -rf "$ZC.tmp"
 		mkdir -p "$ZC.tmp"
-		find "$CH/lib/modules/$KV/" -path '*/updates/*' -name '*.ko*' -exec cp {} "$ZC.tmp/" \;
+		find "$CH/lib/modules/$KV" -path '*/updates/*' -name '*.ko*' -exec cp {} "$ZC.tmp/" \;
 		ls "$ZC.tmp"/zfs.ko* >/dev/null 2>&1 || { echo "build-image: dkms built no zfs.ko (see $VM/zfs-build.log)" >&2; exit 1; }
-		echo "$ZU" >"$ZC.tmp/zfs-version"
+		echo "$ZV" >"$ZC.tmp/zfs-version"
 		rm -rf "$ZC"
 		mv "$ZC.tmp" "$ZC"
 		rm -rf --one-file-system "$CH"
@@ -211,7 +170,7 @@ if [ "${ZFS:-1}" = 1 ] && ! have zfs-modules; then
 	# The guest's own depmod (the host may have no kmod).
 	chroot "$BASE" depmod "$KV"
 	done_ zfs-modules
-	took zfs-modules-after-base "$t1"
+	took zfs-modules "$t1"
 fi
 
 # The generic kernel, for the one scenario that needs USB (the cloud kernel
