@@ -166,7 +166,7 @@ lxc:
 			if tc.wantDenied != "" {
 				msg := ""
 				if startErr != nil {
-					msg = startErr.Error() + string(out.Stderr)
+					msg = startErr.Error()
 				}
 				if !strings.Contains(msg, tc.wantDenied) {
 					t.Fatalf("pct start 901 = %v %q, want %q (unit: %v, loaded %v)", startErr, out.Stderr, tc.wantDenied, unitErr, got.Loaded)
