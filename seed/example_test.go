@@ -1,6 +1,7 @@
 package seed
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -132,8 +133,8 @@ func TestSectionDigest(t *testing.T) {
 func TestJSONPositions(t *testing.T) {
 	data := "{\n  \"version\": 1,\n  \"host\": {\"domain\": \"caf\u00e9\\/x\", \"hostname\": \"a_b\"}\n}\n"
 	_, err := Load("s.json", []byte(data))
-	rep, ok := err.(*Report)
-	if !ok {
+	var rep *Report
+	if !errors.As(err, &rep) {
 		t.Fatalf("want *Report, got %v", err)
 	}
 	want := []string{
@@ -158,7 +159,10 @@ func TestJSONDetection(t *testing.T) {
 
 func TestReportJSON(t *testing.T) {
 	_, err := Load("s.yaml", []byte("version: 1\nhost: {hostname: a_b}\n"))
-	rep := err.(*Report)
+	var rep *Report
+	if !errors.As(err, &rep) {
+		t.Fatalf("want *Report, got %v", err)
+	}
 	got := string(rep.JSON())
 	for _, want := range []string{`"file": "s.yaml"`, `"valid": false`, `"line": 2`, `"col": 18`, `"path": "host.hostname"`} {
 		if !strings.Contains(got, want) {
@@ -190,8 +194,14 @@ func TestSecretsNotEchoed(t *testing.T) {
 		t.Fatal("seed with plaintext passwords accepted")
 	}
 	for _, secret := range []string{"hunter2", "314159", "s3cret", "271828"} {
-		if strings.Contains(err.Error(), secret) || strings.Contains(string(err.(*Report).JSON()), secret) {
+		if strings.Contains(err.Error(), secret) || reportLeaks(err, secret) {
 			t.Errorf("report echoes %q:\n%v", secret, err)
 		}
 	}
+}
+
+// reportLeaks reports whether err's JSON report holds secret.
+func reportLeaks(err error, secret string) bool {
+	var rep *Report
+	return errors.As(err, &rep) && strings.Contains(string(rep.JSON()), secret)
 }

@@ -189,7 +189,7 @@ func parse(name string, data []byte, rep *Report) *yaml.Node {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			rep.add(0, 0, "", "empty seed: it needs at least `version: 1`")
 			return nil
 		}
@@ -198,7 +198,7 @@ func parse(name string, data []byte, rep *Report) *yaml.Node {
 	}
 	var second yaml.Node
 	switch err := dec.Decode(&second); {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 	case err != nil:
 		yamlErr(err, rep)
 		return nil

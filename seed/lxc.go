@@ -186,6 +186,56 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 			c.errf(index(p+".tags", i), "%q is not a tag (lowercase letters, digits, _ + . -)", t)
 		}
 	}
+	c.containerSource(p, id, ct, d, all)
+	c.intRange(p+".memory", ct.Memory, minMemory, maxMemory, " MiB")
+	if ct.Swap != nil {
+		c.intRange(p+".swap", *ct.Swap, 0, maxMemory, " MiB")
+	}
+	c.intRange(p+".cores", ct.Cores, 1, maxCores, "")
+	if r := ct.RootFS; r != nil {
+		if !c.has(p + ".rootfs.size") {
+			c.errf(p+".rootfs.size", "required: size in GiB (1..%d)", maxRootFS)
+		}
+		c.intRange(p+".rootfs.size", r.Size, 1, maxRootFS, " GiB")
+		c.storageRef(p+".rootfs.storage", r.Storage, "rootdir")
+	}
+	if !ct.External && ct.CloneFrom == nil && (ct.RootFS == nil || ct.RootFS.Storage == "") && d.Storage == "" {
+		c.errf(p, "no storage for the root filesystem: set rootfs.storage or lxc.defaults.storage")
+	}
+	c.containerNet(p, id, ct, d, macs, addrs)
+	c.pattern(p+".nameserver", ct.Nameserver, ip, "an IP address")
+	if s := ct.Startup; s != nil {
+		c.intRange(p+".startup.order", s.Order, 0, 1<<20, "")
+		c.intRange(p+".startup.up", s.Up, 0, 86400, " s")
+		c.intRange(p+".startup.down", s.Down, 0, 86400, " s")
+	}
+	c.containerMounts(p, id, ct)
+	c.containerRefs(p, id, ct, all)
+	c.containerProvision(p, id, ct)
+	snaps := dups{}
+	for i, s := range ct.Snapshots {
+		sp := index(p+".snapshots", i)
+		if !reSnapshot.match(s) || s == "current" {
+			c.errf(sp, "%q is not a snapshot name (a letter, then letters, digits, _ -; 2..40 long; not current)", s)
+			continue
+		}
+		snaps.seen(c, sp, s, "snapshot")
+	}
+	if len(ct.Snapshots) > 0 && len(ct.Mounts) > 0 {
+		// Every mount is a bind mount (mpN: /host/path,mp=...), and
+		// Proxmox snapshots a container only when every mount point has
+		// the snapshot feature: pve-guest-common src/PVE/AbstractConfig.pm
+		// :754-756 dies "snapshot feature is not available", and
+		// pve-storage src/PVE/Storage.pm:502-516 gives a path none. A
+		// clone of such a container dies too (pve-container
+		// src/PVE/API2/LXC.pm:2109).
+		c.errf(p+".snapshots", "Proxmox cannot snapshot a container with mounts: %s is a bind mount, and pct snapshot refuses with \"snapshot feature is not available\"; drop snapshots here, or take them on a container without mounts and give this one its mounts when it is cloned from it (clone_from, then mounts)", index(p+".mounts", 0))
+	}
+	c.text(p+".description", strings.ReplaceAll(ct.Description, "\n", " "))
+}
+
+// containerSource checks where the root filesystem comes from of container p.
+func (c *checker) containerSource(p string, id int, ct *Container, d *ContainerDefaults, all map[int]*Container) {
 	// Where the root filesystem comes from: exactly one source.
 	var sources []string
 	for _, k := range []string{"template", "template_url", "template_file", "clone_from"} {
@@ -230,21 +280,10 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 			}
 		}
 	}
-	c.intRange(p+".memory", ct.Memory, minMemory, maxMemory, " MiB")
-	if ct.Swap != nil {
-		c.intRange(p+".swap", *ct.Swap, 0, maxMemory, " MiB")
-	}
-	c.intRange(p+".cores", ct.Cores, 1, maxCores, "")
-	if r := ct.RootFS; r != nil {
-		if !c.has(p + ".rootfs.size") {
-			c.errf(p+".rootfs.size", "required: size in GiB (1..%d)", maxRootFS)
-		}
-		c.intRange(p+".rootfs.size", r.Size, 1, maxRootFS, " GiB")
-		c.storageRef(p+".rootfs.storage", r.Storage, "rootdir")
-	}
-	if !ct.External && ct.CloneFrom == nil && (ct.RootFS == nil || ct.RootFS.Storage == "") && d.Storage == "" {
-		c.errf(p, "no storage for the root filesystem: set rootfs.storage or lxc.defaults.storage")
-	}
+}
+
+// containerNet checks the network interfaces of container p.
+func (c *checker) containerNet(p string, id int, ct *Container, d *ContainerDefaults, macs, addrs dups) {
 	names := dups{}
 	for i, n := range ct.Net {
 		np := index(p+".net", i)
@@ -311,12 +350,10 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 		c.intRange(np+".vlan", n.VLAN, 1, 4094, "")
 		c.intRange(np+".mtu", n.MTU, 576, 65520, "")
 	}
-	c.pattern(p+".nameserver", ct.Nameserver, ip, "an IP address")
-	if s := ct.Startup; s != nil {
-		c.intRange(p+".startup.order", s.Order, 0, 1<<20, "")
-		c.intRange(p+".startup.up", s.Up, 0, 86400, " s")
-		c.intRange(p+".startup.down", s.Down, 0, 86400, " s")
-	}
+}
+
+// containerMounts checks the mount points of container p.
+func (c *checker) containerMounts(p string, id int, ct *Container) {
 	mpaths := dups{}
 	for i, m := range ct.Mounts {
 		mp := index(p+".mounts", i)
@@ -350,6 +387,10 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 	if len(ct.Mounts) > 256 {
 		c.errf(p+".mounts", "at most 256 mounts (mp0..mp255)")
 	}
+}
+
+// containerRefs checks GPUs and dependencies of container p.
+func (c *checker) containerRefs(p string, id int, ct *Container, all map[int]*Container) {
 	gpus := map[int]bool{}
 	for i, g := range ct.GPUs {
 		gp := index(p+".gpus", i)
@@ -373,6 +414,10 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 			c.errf(dp, "container %d is not in lxc.containers (declare it with external: true if it exists already)", dep)
 		}
 	}
+}
+
+// containerProvision checks provisioning and the health check of container p.
+func (c *checker) containerProvision(p string, id int, ct *Container) {
 	if pr := ct.Provision; pr != nil {
 		pp := p + ".provision"
 		for i, f := range pr.Features {
@@ -420,26 +465,6 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 			}
 		}
 	}
-	snaps := dups{}
-	for i, s := range ct.Snapshots {
-		sp := index(p+".snapshots", i)
-		if !reSnapshot.match(s) || s == "current" {
-			c.errf(sp, "%q is not a snapshot name (a letter, then letters, digits, _ -; 2..40 long; not current)", s)
-			continue
-		}
-		snaps.seen(c, sp, s, "snapshot")
-	}
-	if len(ct.Snapshots) > 0 && len(ct.Mounts) > 0 {
-		// Every mount is a bind mount (mpN: /host/path,mp=...), and
-		// Proxmox snapshots a container only when every mount point has
-		// the snapshot feature: pve-guest-common src/PVE/AbstractConfig.pm
-		// :754-756 dies "snapshot feature is not available", and
-		// pve-storage src/PVE/Storage.pm:502-516 gives a path none. A
-		// clone of such a container dies too (pve-container
-		// src/PVE/API2/LXC.pm:2109).
-		c.errf(p+".snapshots", "Proxmox cannot snapshot a container with mounts: %s is a bind mount, and pct snapshot refuses with \"snapshot feature is not available\"; drop snapshots here, or take them on a container without mounts and give this one its mounts when it is cloned from it (clone_from, then mounts)", index(p+".mounts", 0))
-	}
-	c.text(p+".description", strings.ReplaceAll(ct.Description, "\n", " "))
 }
 
 func (c *checker) template(path, t string) {

@@ -3,6 +3,7 @@ package seed
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -110,8 +111,8 @@ func schemaErrors(sch *jsonschema.Schema, path string) string {
 	if err == nil {
 		return ""
 	}
-	ve, ok := err.(*jsonschema.ValidationError)
-	if !ok {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
 		return err.Error()
 	}
 	var leaves []string

@@ -50,7 +50,7 @@ func TestRedactorError(t *testing.T) {
 		t.Errorf("errors.Is lost or secret kept: %v", wrapped)
 	}
 	plain := errors.New("nothing secret")
-	if r.Error(plain) != plain {
+	if any(r.Error(plain)) != any(plain) { // the same error value, not a wrapper
 		t.Error("an error without a secret must come back unchanged")
 	}
 }

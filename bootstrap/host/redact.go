@@ -98,7 +98,8 @@ func (r *Redactor) Error(err error) error {
 	if msg == err.Error() && (clean == nil || *clean == *ee) {
 		return err
 	}
-	if clean != nil && err == error(ee) {
+	// Identity, not a match through wrapping: err is the ExitError itself.
+	if clean != nil && any(err) == any(ee) {
 		return clean
 	}
 	return &redactedError{msg: msg, exit: clean, cause: err}

@@ -2,6 +2,7 @@ package nfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -55,8 +56,13 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 			return err
 		}
 		if len(missing) > 0 {
-			// Nothing else can be read before the server is installed.
-			for _, c := range []string{"install " + Package, "write " + ExportsFile, "enable and start " + Service, "exportfs -ra"} {
+			// Nothing else can be read before the server is installed:
+			// then no export is live.
+			exportfs := "exportfs -ra"
+			if d := missingExports(want, nil); len(d) > 0 {
+				exportfs += " (not live: " + strings.Join(d, "; ") + ")"
+			}
+			for _, c := range []string{"install " + Package, "write " + ExportsFile, "enable and start " + Service, exportfs} {
 				_ = s.DoQuiet(c, nil)
 			}
 			return nil
@@ -280,7 +286,8 @@ func shadowed(root host.Root, want []Entry) error {
 }
 
 func unwrapPath(err error) error {
-	if pe, ok := err.(*fs.PathError); ok {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err

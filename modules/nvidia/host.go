@@ -267,7 +267,7 @@ func secureBoot(ctx context.Context, r host.Root, run host.Runner) (bool, error)
 	}
 	out, err := run.Run(ctx, host.Cmd{Name: "mokutil", Args: []string{"--sb-state"}})
 	if err != nil {
-		return false, fmt.Errorf("Secure Boot state: %w", err)
+		return false, fmt.Errorf("read the Secure Boot state: %w", err)
 	}
 	return bytes.Contains(out.Stdout, []byte("SecureBoot enabled")), nil
 }

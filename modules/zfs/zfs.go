@@ -2,6 +2,7 @@ package zfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -95,7 +96,8 @@ func (r *run) cmd(ctx context.Context, name string, args ...string) (string, err
 
 // stderrOf returns the stderr of a failed command ("" otherwise).
 func stderrOf(err error) string {
-	if ee, ok := err.(*host.ExitError); ok {
+	var ee *host.ExitError
+	if errors.As(err, &ee) {
 		return ee.Stderr
 	}
 	return ""

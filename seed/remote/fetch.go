@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"strings"
 	"syscall"
@@ -260,6 +259,3 @@ func IsNotFound(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Cause == CauseNotFound
 }
-
-// isNotExist is fs.ErrNotExist through wrapping.
-func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -219,7 +219,7 @@ func (f *fatFS) chain(c uint32, limit int64) ([]uint32, error) {
 			return nil, errors.New("fat: cluster chain loops or is too long")
 		}
 		n, err := f.next(c)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {

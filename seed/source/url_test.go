@@ -570,7 +570,7 @@ func TestURLTokenStaysWithItsServer(t *testing.T) {
 // token into the error.
 func TestURLTokenNotEchoed(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "denied: "+r.Header.Get("Authorization"), 403)
+		http.Error(w, "denied: "+r.Header.Get("Authorization"), http.StatusForbidden)
 	}))
 	defer srv.Close()
 	r := answerHost(t, "E1", "3c:ec:ef:00:00:01")

@@ -191,6 +191,7 @@ func (nd *Node) takeLocal() (func(), error) {
 	deadline := time.Now().Add(nd.Net.LockTimeout)
 	for !nd.localLock.TryLock() {
 		if time.Now().After(deadline) {
+			//lint:ignore ST1005 pvecm's own message, newline included (PVE::Tools lock_file)
 			return nil, fmt.Errorf("can't lock file '%s' - got timeout\n", localLockPath)
 		}
 		time.Sleep(time.Millisecond)

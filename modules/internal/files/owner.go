@@ -87,7 +87,8 @@ func ApplyOwnerMode(root host.Root, p, owner, mode string, dry bool, do func(str
 // primary group is used.
 func LookupOwner(root host.Root, spec string) (host.Owner, error) {
 	user, group, hasGroup := strings.Cut(spec, ":")
-	uid, gid := -1, -1
+	var uid int
+	gid := -1
 	if n, err := strconv.Atoi(user); err == nil {
 		uid = n
 	} else {

@@ -72,3 +72,33 @@ func Converge(t *testing.T, m modules.Module, env *modules.Env) modules.Result {
 	}
 	return res
 }
+
+// Contract is the check every module's package runs on its fresh fake
+// host (newEnv returns one with everything left to do): a dry run only
+// reads and finds work; on a second fresh host the changes Check lists are
+// exactly those Apply then makes, in the same order; after Apply, Check
+// finds nothing left (unless Apply asked for a reboot). It is what makes "plan and apply share one code
+// path" a tested fact rather than a convention.
+func Contract(t *testing.T, m modules.Module, newEnv func(t *testing.T) *modules.Env) {
+	t.Helper()
+	CheckOnlyReads(t, m, newEnv(t))
+	env := newEnv(t)
+	planned, err := modules.Check(context.Background(), m, env)
+	if err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	res, err := modules.Apply(context.Background(), m, env)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if !res.Reboot {
+		// A reboot is the rest of the work (kernel, nvidia): only then may
+		// Check still find some.
+		if pending, err := modules.Check(context.Background(), m, env); err != nil || len(pending) != 0 {
+			t.Fatalf("not converged after Apply: %q %v", pending, err)
+		}
+	}
+	if fmt.Sprint(planned) != fmt.Sprint(res.Changed) {
+		t.Errorf("Check listed what Apply did not do:\ncheck: %q\napply: %q", planned, res.Changed)
+	}
+}

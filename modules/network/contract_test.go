@@ -1,0 +1,17 @@
+package network
+
+import (
+	"testing"
+
+	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
+)
+
+// The module contract on a host with everything to do: a dry run only
+// reads, Check lists exactly the changes Apply makes, and Apply converges.
+func TestContract(t *testing.T) {
+	testkit.Contract(t, quick(), func(t *testing.T) *modules.Env {
+		_, _, _, env := world(t)
+		return env
+	})
+}
