@@ -201,6 +201,15 @@ func Clean(r host.Root, names ...string) ([]string, error) {
 			delete(cur.Started, n)
 		}
 	}
+	// The completion record is also the trust anchor of hosts that
+	// completed before TrustAnchorFile existed: keep the trust before
+	// removing the record, so a clean never reopens the window for
+	// unsigned sticks (security review M2).
+	if host.Exists(r, CompletionFile) {
+		if err := writeTrustAnchor(r); err != nil {
+			return removed, fmt.Errorf("clean: %w", err)
+		}
+	}
 	for _, p := range []string{CompletionFile, InProgressFile} {
 		if host.Exists(r, p) {
 			if err := r.Remove(p); err != nil {

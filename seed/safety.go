@@ -85,10 +85,14 @@ func ExposesSystemDir(p string) bool {
 func PropertyStringSafe(v string) bool { return !strings.ContainsAny(v, ",=") }
 
 // SmbValueSafe reports whether v can be written as one smb.conf value: no
-// control characters (a line break starts a new parameter), and no
-// trailing backslash, which Samba's parser (lib/util/params.c) takes as a
-// line continuation, joining the next line into this value.
-func SmbValueSafe(v string) bool { return plain(v) && !strings.HasSuffix(v, `\`) }
+// control characters (a line break starts a new parameter), no trailing
+// backslash, which Samba's parser (lib/util/params.c) takes as a line
+// continuation, joining the next line into this value, and no leading or
+// trailing blank, which the parser trims (found by FuzzRenderSmbConf with
+// the real testparm).
+func SmbValueSafe(v string) bool {
+	return plain(v) && !strings.HasSuffix(v, `\`) && strings.TrimSpace(v) == v
+}
 
 // systemAccounts are the accounts of Debian's base-passwd (passwd.master,
 // static UIDs 0-99 and nobody) and the ones Proxmox VE and its packages

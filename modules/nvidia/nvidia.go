@@ -743,6 +743,11 @@ func nodesFiles(gpus int) (rules, unit string) {
 	for i := 0; i < gpus; i++ {
 		c = append(c, fmt.Sprintf("-c%d", i))
 	}
+	// Minor 255 is /dev/nvidiactl, which every container's devN list
+	// names: nvidia-modprobe makes only the minors -c asks for
+	// (NVIDIA/nvidia-modprobe nvidia-modprobe-utils.h NV_CTL_DEVICE_NUM,
+	// assign_device_file_name).
+	c = append(c, "-c255")
 	create := strings.Join(c, " ")
 	rules = "# Written by phoenix (nvidia module): NVIDIA device nodes for containers.\n" +
 		"ACTION==\"add\", SUBSYSTEM==\"module\", KERNEL==\"nvidia\", RUN+=\"/usr/bin/nvidia-modprobe " + create + "\"\n" +

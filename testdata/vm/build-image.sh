@@ -1,32 +1,64 @@
 #!/bin/sh
-# build-image.sh builds (once, then from cache) the Debian 12 root that the
-# VM end-to-end test boots: systemd, udev, the cloud kernel, sudo, OpenSSH,
-# Samba, the NFS server, cloud-init (for the comparison) and ZFS, whose kernel
-# modules are built with dkms on the HOST for the guest's kernel.
+# build-image.sh builds (once, then from cache) the Debian root that the VM
+# end-to-end test boots: systemd, udev, the cloud kernel, sudo, OpenSSH,
+# Samba, the NFS server, cloud-init (for the comparison) and ZFS, whose
+# kernel modules are built with dkms INSIDE a throw-away copy of that root
+# (a chroot), never on the host: the host's apt sources and packages are
+# left as they are (contrib is enabled in the guest's sources only).
 #
 # Every step leaves a stamp under $VM/stamps, so a rerun only does what is
-# missing. Output:
+# missing. Output, for SUITE (trixie = PVE 9's base, bookworm = PVE 8's):
 #   $VM/base/          the root directory (never booted; variants copy it)
 #   $VM/vmlinuz        the guest kernel (cloud flavour, virtio built in)
 #   $VM/initrd.img     its initramfs
 #   $VM/kv             the kernel version
-# Usage: build-image.sh [VMDIR]   (default build/vm; run as root)
+#   $VM/zfs/KV/        the ZFS modules built for KV (kept: the cache)
+#   $VM/build-times    seconds per step, for docs/perf/e2e.md
+# Usage: build-image.sh SUITE VMDIR   (run as root)
+# Env:   MIRROR  the Debian mirror (default: the first .../debian URI in
+#                this host's apt sources, read only; else deb.debian.org)
+#        ZFS=0   skip the ZFS modules (scenarios without a pool)
+#        GENERIC=0  skip the generic kernel (only the USB scenario needs it)
 set -eu
 
-VM=${1:-build/vm}
+SUITE=${1:?usage: build-image.sh SUITE VMDIR}
+VM=${2:?usage: build-image.sh SUITE VMDIR}
 mkdir -p "$VM"
 VM=$(cd "$VM" && pwd)
 BASE=$VM/base
 STAMPS=$VM/stamps
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-SUITE=bookworm
 mkdir -p "$STAMPS" "$VM/debcache"
 
-log() { printf '%s build-image: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+log() { printf '%s build-image[%s]: %s\n' "$(date -u +%H:%M:%S)" "$SUITE" "$*" >&2; }
 done_() { touch "$STAMPS/$1"; }
 have() { [ -e "$STAMPS/$1" ]; }
+took() { echo "$1 $(($(date +%s) - $2))" >>"$VM/build-times"; log "$1 took $(($(date +%s) - $2)) s"; }
 
 [ "$(id -u)" = 0 ] || { echo "build-image: must run as root (debootstrap, chroot)" >&2; exit 2; }
+
+# host_mirror: the Debian mirror this host's apt already uses (a local
+# mirror or proxy is then used for the guest too). Read only.
+host_mirror() {
+	{
+		cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }'
+		cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+			awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }'
+	} | grep -E '/debian/?$' | head -1 | sed 's,/$,,'
+}
+MIRROR=${MIRROR:-$(host_mirror)}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+
+# chroot_run CMD...: a command inside $CH with /proc mounted (apt, dkms).
+CH=
+chroot_run() {
+	mount -t proc proc "$CH/proc"
+	rc=0
+	DEBIAN_FRONTEND=noninteractive chroot "$CH" "$@" || rc=$?
+	umount "$CH/proc"
+	return $rc
+}
+cleanup() { [ -n "$CH" ] && mountpoint -q "$CH/proc" && umount "$CH/proc"; return 0; }
+trap cleanup EXIT
 
 # The packages the guest needs. Everything is in one debootstrap so the
 # dependency closure is resolved once; contrib is for zfsutils-linux.
@@ -36,18 +68,18 @@ PKGS=systemd-sysv,udev,kmod,linux-image-cloud-amd64,initramfs-tools,e2fsprogs,ut
 
 t0=$(date +%s)
 if ! have debootstrap; then
-	log "debootstrap $SUITE into $BASE"
-	rm -rf "$BASE"
+	log "debootstrap $SUITE from $MIRROR into $BASE"
+	rm -rf --one-file-system "$BASE"
 	debootstrap --variant=minbase --components=main,contrib \
 		--cache-dir="$VM/debcache" --include="$PKGS" \
 		"$SUITE" "$BASE" "$MIRROR" >"$VM/debootstrap.log" 2>&1 ||
 		{ tail -30 "$VM/debootstrap.log" >&2; exit 1; }
 	done_ debootstrap
-	log "debootstrap took $(($(date +%s) - t0)) s"
+	took debootstrap "$t0"
 fi
 
-# The kernel version comes from the root, not from the host's apt: the mirror
-# may already carry a newer point release than the one debootstrap installed.
+# The kernel version comes from the root, not from any apt index: the
+# mirror may already carry a newer point release than the one installed.
 KV=
 for k in "$BASE"/boot/vmlinuz-*-cloud-amd64; do KV=${k##*/vmlinuz-}; done
 if [ -z "$KV" ] || [ "$KV" = '*' ]; then
@@ -56,30 +88,6 @@ if [ -z "$KV" ] || [ "$KV" = '*' ]; then
 fi
 echo "$KV" >"$VM/kv"
 log "guest kernel $KV"
-
-# ZFS modules: built on the host with dkms against the guest kernel's headers.
-if ! have zfs-modules; then
-	t1=$(date +%s)
-	if ! grep -q '^Components:.*contrib' /etc/apt/sources.list.d/debian.sources 2>/dev/null; then
-		log "adding contrib to the host's apt sources"
-		sed -i 's/^Components: main$/Components: main contrib/' /etc/apt/sources.list.d/debian.sources
-	fi
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		"linux-headers-$KV" dkms zfs-dkms >"$VM/dkms.log" 2>&1 ||
-		{ tail -30 "$VM/dkms.log" >&2; exit 1; }
-	ZV=$(dpkg-query -W -f='${Version}' zfs-dkms | sed 's/-.*//')
-	if ! ls /lib/modules/"$KV"/updates/dkms/zfs.ko* >/dev/null 2>&1; then
-		log "dkms install zfs/$ZV for $KV"
-		dkms install -m zfs -v "$ZV" -k "$KV" >>"$VM/dkms.log" 2>&1 ||
-			{ tail -30 "$VM/dkms.log" >&2; exit 1; }
-	fi
-	mkdir -p "$BASE/lib/modules/$KV/updates/dkms"
-	cp /lib/modules/"$KV"/updates/dkms/*.ko* "$BASE/lib/modules/$KV/updates/dkms/"
-	depmod -b "$BASE" "$KV"
-	done_ zfs-modules
-	log "zfs modules took $(($(date +%s) - t1)) s"
-fi
 
 # Guest configuration shared by every variant.
 if ! have config; then
@@ -115,22 +123,68 @@ if ! have config; then
 	done_ config
 fi
 
+# ZFS modules: built with dkms inside a copy of the root (the builder),
+# against the guest kernel's headers, from the same suite's zfs-dkms as the
+# root's zfsutils-linux. Only the .ko files leave the builder: they are kept
+# under $VM/zfs/KV and copied into the root; the builder (compiler,
+# headers, dkms: ~500 MB the scenarios would copy into every image) is
+# deleted. The host gets nothing: no apt source, no package, no module.
+if [ "${ZFS:-1}" = 1 ] && ! have zfs-modules; then
+	t1=$(date +%s)
+	ZC=$VM/zfs/$KV
+	if ! ls "$ZC"/zfs.ko* >/dev/null 2>&1; then
+		CH=$VM/zfs-builder
+		log "building ZFS modules for $KV in a chroot ($CH)"
+		rm -rf --one-file-system "$CH"
+		cp -a "$BASE" "$CH"
+		# The root's own apt index (from debootstrap) matches its kernel;
+		# refresh it only when it cannot serve the headers.
+		inst="apt-get install -y -q --no-install-recommends linux-headers-$KV dkms zfs-dkms"
+		# shellcheck disable=SC2086 # $inst is a fixed word list
+		if ! chroot_run $inst >"$VM/zfs-build.log" 2>&1; then
+			log "refreshing the builder's apt index"
+			# shellcheck disable=SC2086
+			{ chroot_run apt-get update -q && chroot_run $inst; } >>"$VM/zfs-build.log" 2>&1 ||
+				{ tail -30 "$VM/zfs-build.log" >&2; exit 1; }
+		fi
+		# shellcheck disable=SC2016 # ${Version} is dpkg-query's, not the shell's
+		ZV=$(chroot "$CH" dpkg-query -W -f='${Version}' zfs-dkms | sed 's/-.*//')
+		# zfs-dkms's postinst builds for the newest kernel that has headers;
+		# build explicitly when it did not (the host's kernel is not it).
+		if [ -z "$(find "$CH/lib/modules/$KV" -name 'zfs.ko*' 2>/dev/null)" ]; then
+			log "dkms install zfs/$ZV for $KV"
+			chroot_run dkms install -m zfs -v "$ZV" -k "$KV" >>"$VM/zfs-build.log" 2>&1 ||
+				{ tail -30 "$VM/zfs-build.log" >&2; exit 1; }
+		fi
+		mkdir -p "$ZC.tmp"
+		find "$CH/lib/modules/$KV" -path '*/updates/*' -name '*.ko*' -exec cp {} "$ZC.tmp/" \;
+		ls "$ZC.tmp"/zfs.ko* >/dev/null 2>&1 || { echo "build-image: dkms built no zfs.ko (see $VM/zfs-build.log)" >&2; exit 1; }
+		echo "$ZV" >"$ZC.tmp/zfs-version"
+		rm -rf "$ZC"
+		mv "$ZC.tmp" "$ZC"
+		rm -rf --one-file-system "$CH"
+		CH=
+	fi
+	mkdir -p "$BASE/lib/modules/$KV/updates/dkms"
+	cp "$ZC"/*.ko* "$BASE/lib/modules/$KV/updates/dkms/"
+	# The guest's own depmod (the host may have no kmod).
+	chroot "$BASE" depmod "$KV"
+	done_ zfs-modules
+	took zfs-modules "$t1"
+fi
+
 # The generic kernel, for the one scenario that needs USB (the cloud kernel
 # has no USB support). ZFS modules are built for the cloud kernel only.
 if [ "${GENERIC:-1}" = 1 ] && ! have generic-kernel; then
 	t2=$(date +%s)
 	log "installing linux-image-amd64 (for the USB stick scenario)"
-	mount -t proc proc "$BASE/proc"
-	if ! DEBIAN_FRONTEND=noninteractive chroot "$BASE" apt-get install -y -qq --no-install-recommends \
-		linux-image-amd64 >"$VM/generic.log" 2>&1; then
-		umount "$BASE/proc"
-		tail -20 "$VM/generic.log" >&2
-		exit 1
-	fi
-	umount "$BASE/proc"
+	CH=$BASE
+	chroot_run apt-get install -y -qq --no-install-recommends linux-image-amd64 >"$VM/generic.log" 2>&1 ||
+		{ tail -20 "$VM/generic.log" >&2; exit 1; }
+	CH=
 	chroot "$BASE" apt-get clean
 	done_ generic-kernel
-	log "generic kernel took $(($(date +%s) - t2)) s"
+	took generic-kernel "$t2"
 fi
 if have generic-kernel; then
 	for k in "$BASE"/boot/vmlinuz-*-amd64; do

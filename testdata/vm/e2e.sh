@@ -20,13 +20,16 @@ HERE=testdata/vm
 VM=${VM:-build/vm}
 BIN=${BIN:-bin/phoenix}
 RUN=${RUN:-$VM/run}
+# The suite a scenario boots unless it names one (name@suite): trixie, the
+# base of Proxmox VE 9. The bookworm scenario keeps PVE 8's base covered.
+SUITE0=${E2E_SUITE:-trixie}
 DEMO=0
-ONLY=full,fail,usb,hook,compare
+ONLY=${E2E_ONLY:-full,fail,usb,hook,compare,deb,compare@bookworm}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) DEMO=1 ;;
 	--only) ONLY=$2; shift ;;
-	*) echo "usage: $0 [--demo] [--only full,fail,usb,hook,compare]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--demo] [--only full,fail,usb,hook,compare,deb[@SUITE],...]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -36,32 +39,74 @@ for t in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs e2fsck xorriso mkfs.vf
 done
 [ -x "$BIN" ] || { echo "e2e: $BIN is missing: make build" >&2; exit 2; }
 
+# TCG (E2E_ACCEL=tcg, the default): it runs anywhere, and the figures in
+# docs/perf/e2e.md are TCG's. E2E_ACCEL=kvm is faster where KVM works (on
+# the shared build machine, nested KVM stops the guest's kernel with "KVM
+# internal error. Suberror: 1", so it is opt-in). report.txt says which ran.
+ACCEL=${E2E_ACCEL:-tcg}
+case $ACCEL in
+kvm) ACCEL_ARGS="-accel kvm -cpu host" ;;
+tcg) ACCEL_ARGS="-accel tcg,thread=multi -cpu qemu64" ;;
+*) echo "e2e: E2E_ACCEL=$ACCEL: tcg or kvm" >&2; exit 2 ;;
+esac
 T_START=$(date +%s)
 say() { printf '\n==> %s\n' "$*" >&2; }
 FAILS=()
-pass() { printf '  PASS %-28s %s\n' "$1" "${2:-}" | tee -a "$RUN/report.txt"; }
-fail() { printf '  FAIL %-28s %s\n' "$1" "${2:-}" | tee -a "$RUN/report.txt"; FAILS+=("$1"); }
+TAG= # "@suite" on the names of checks off the default suite
+# report: a line into report.txt, and onto the terminal unless in the demo
+# (whose terminal shows the progress view, then a summary).
+report() { if [ "$DEMO" = 1 ]; then cat >>"$RUN/report.txt"; else tee -a "$RUN/report.txt"; fi; }
+pass() { printf '  PASS %-28s %s\n' "$1$TAG" "${2:-}" | report; }
+fail() { printf '  FAIL %-28s %s\n' "$1$TAG" "${2:-}" | report; FAILS+=("$1$TAG"); }
 expect() { # expect NAME DETAIL COMMAND...: PASS when the command succeeds
 	local name=$1 detail=$2
 	shift 2
 	if "$@" >/dev/null 2>&1; then pass "$name" "$detail"; else fail "$name" "$detail"; fi
 }
-note() { printf '  NOTE %s\n' "$*" | tee -a "$RUN/report.txt"; }
+note() { printf '  NOTE %s\n' "$*" | report; }
 
-# 1. The base root (cached).
-if [ "${E2E_NO_BUILD:-0}" != 1 ]; then "$HERE/build-image.sh" "$VM"; fi
-rm -rf "$RUN"
+# The scenarios to run, as "name suite" pairs; the demo is the full one.
+if [ "$DEMO" = 1 ]; then ONLY=full; fi
+SCEN=()
+IFS=, read -ra _list <<<"$ONLY"
+for _s in "${_list[@]}"; do
+	case $_s in *@*) SCEN+=("${_s%@*} ${_s#*@}") ;; *) SCEN+=("$_s $SUITE0") ;; esac
+done
+# deb needs `make deb`'s package (DEB=path, else the newest under build/).
+DEB=${DEB:-$(find build bin -maxdepth 2 -name 'phoenix_*.deb' -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)}
+
+# 1. The base roots (cached), one per suite, with only what the scenarios
+# on it need: ZFS modules for full and fail, the generic kernel for usb.
+declare -A NEED_ZFS NEED_GEN
+for _p in "${SCEN[@]}"; do
+	read -r _n _su <<<"$_p"
+	NEED_ZFS[$_su]=${NEED_ZFS[$_su]:-0} NEED_GEN[$_su]=${NEED_GEN[$_su]:-0}
+	case $_n in full | fail) NEED_ZFS[$_su]=1 ;; usb) NEED_GEN[$_su]=1 ;; esac
+done
+# A go.mod makes the cache its own (empty) module, so `go test ./...` in the
+# repository skips the guest roots (and a chroot's /proc mounted in them).
+mkdir -p "$VM"
+[ -e "$VM/go.mod" ] || printf '// Not Go: the e2e cache (testdata/vm/e2e.sh). Keeps ./... out of it.\nmodule e2e.invalid/vmcache\n' >"$VM/go.mod"
+rm -rf --one-file-system "$RUN"
 mkdir -p "$RUN"
 : >"$RUN/report.txt"
+echo "accelerator: $ACCEL ($ACCEL_ARGS); load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs" >>"$RUN/report.txt"
+T_IMAGES=$(date +%s)
+if [ "${E2E_NO_BUILD:-0}" != 1 ]; then
+	for _su in "${!NEED_ZFS[@]}"; do
+		ZFS=${NEED_ZFS[$_su]} GENERIC=${NEED_GEN[$_su]} "$HERE/build-image.sh" "$_su" "$VM/$_su"
+	done
+fi
+T_IMAGES=$(($(date +%s) - T_IMAGES))
 
 # stage NAME: a copy of the base root for one scenario. Hard links keep it
 # fast and small; nothing below writes into a file in place (phoenix install
 # and Root write by rename; new files only), so the base stays pristine.
 stage() {
-	local d=$RUN/$1
-	rm -rf "$d"
+	local d=$RS/$1
+	rm -rf --one-file-system "$d"
 	mkdir -p "$d"
-	cp -al "$VM/base" "$d/root"
+	cp -al "$IMG/base" "$d/root"
 	install -m 0755 "$HERE/guest/phoenix-e2e-check" "$d/root/usr/local/sbin/phoenix-e2e-check.new"
 	mv "$d/root/usr/local/sbin/phoenix-e2e-check.new" "$d/root/usr/local/sbin/phoenix-e2e-check"
 	install -m 0644 "$HERE/guest/phoenix-e2e-check.service" "$d/root/etc/systemd/system/"
@@ -72,7 +117,7 @@ stage() {
 
 # image NAME: the root filesystem image, made without a loop mount.
 image() {
-	mkfs.ext4 -q -F -E root_owner=0:0 -L e2e-root -d "$RUN/$1/root" "$RUN/$1/disk.img" 3G
+	mkfs.ext4 -q -F -E root_owner=0:0 -L e2e-root -d "$RS/$1/root" "$RS/$1/disk.img" 3G
 }
 
 # seedvol KIND SEED OUT [FILE...]: a seed volume labelled PHOENIX holding
@@ -107,22 +152,33 @@ seedvol() {
 # with a wall-clock stamp per line (and to the terminal in demo mode).
 BOOTN=0
 boot() {
-	local name=$1 mode=$2 log t0 t1
+	local name=$1 mode=$2 log t0 t1 raw=/dev/null
 	shift 2
 	BOOTN=$((BOOTN + 1))
-	log=$RUN/$name/console-$BOOTN.log
+	log=$RS/$name/console-$BOOTN.log
+	local demo_args=()
+	if [ "$DEMO" = 1 ]; then
+		# The progress channel (guest/phoenix-e2e-check writes it) and one
+		# raw console log across the boots.
+		# shellcheck disable=SC2054 # commas belong to qemu's option syntax
+		demo_args=(-device virtio-serial-pci -chardev "file,id=e2eprog,path=$RS/$name/progress.stream,append=on"
+			-device virtserialport,chardev=e2eprog,name=e2e.progress)
+		raw=$RS/$name/console.log
+		echo "H boot $BOOTN: qemu launched (the guest's console goes to $raw)" >>"$RS/$name/progress.stream"
+	fi
 	t0=$EPOCHREALTIME
 	echo "$t0 E2E-HARNESS launch" >"$log"
-	timeout 900 qemu-system-x86_64 -machine pc -accel tcg,thread=multi -cpu qemu64 -smp 2 -m 1024 \
+	# shellcheck disable=SC2086 # $ACCEL_ARGS is a word list
+	timeout 900 qemu-system-x86_64 -machine pc $ACCEL_ARGS -smp 2 -m 1024 \
 		-no-reboot -display none -serial stdio -monitor none \
-		-kernel "${KERNEL:-$VM/vmlinuz}" -initrd "${INITRD:-$VM/initrd.img}" \
+		-kernel "${KERNEL:-$IMG/vmlinuz}" -initrd "${INITRD:-$IMG/initrd.img}" \
 		-append "root=LABEL=e2e-root rw console=ttyS0 e2e.mode=$mode" \
-		-drive "file=$RUN/$name/disk.img,format=raw,if=virtio" \
-		-nic user,restrict=on,model=virtio-net-pci -device virtio-rng-pci "$@" </dev/null 2>&1 |
+		-drive "file=$RS/$name/disk.img,format=raw,if=virtio" \
+		-nic user,restrict=on,model=virtio-net-pci -device virtio-rng-pci "${demo_args[@]}" "$@" </dev/null 2>&1 |
 		while IFS= read -r line; do
 			line=${line%$'\r'}
 			printf '%s %s\n' "$EPOCHREALTIME" "$line" >>"$log"
-			[ "$DEMO" = 1 ] && printf '%s\n' "$line"
+			printf '%s\n' "$line" >>"$raw"
 		done || true
 	t1=$EPOCHREALTIME
 	WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
@@ -131,7 +187,10 @@ boot() {
 	else LAST=other; fi
 	# Wall time from launch to the end of provisioning, when this boot saw it.
 	DONE_WALL=$(awk -v a="$t0" '/E2E (PHOENIX|RESEED|CLOUDINIT) finished|E2E RESEED dropped/ { printf "%.1f", $1 - a; exit }' "$log")
-	printf '  boot %d (%s, %s): %s s wall, ended by %s\n' "$BOOTN" "$name" "$mode" "$WALL" "$LAST" | tee -a "$RUN/report.txt"
+	local line
+	line=$(printf 'boot %d (%s@%s, %s): %s s wall, ended by %s' "$BOOTN" "$name" "$SU" "$mode" "$WALL" "$LAST")
+	echo "  $line" >>"$RUN/report.txt"
+	if [ "$DEMO" = 1 ]; then echo "H $line" >>"$RS/$name/progress.stream"; else echo "  $line"; fi
 }
 
 # e2eline LOG PATTERN: the last E2E line matching PATTERN (stamp removed).
@@ -155,28 +214,34 @@ guest_checks() {
 }
 
 zfsdisks() {
-	truncate -s 1G "$RUN/$1/zfs1.img" "$RUN/$1/zfs2.img"
+	truncate -s 1G "$RS/$1/zfs1.img" "$RS/$1/zfs2.img"
 	# shellcheck disable=SC2054 # commas belong to qemu's option syntax
-	ZFSARGS=(-drive "file=$RUN/$1/zfs1.img,format=raw,if=none,id=z1" -device virtio-blk-pci,drive=z1,serial=zfs1
-		-drive "file=$RUN/$1/zfs2.img,format=raw,if=none,id=z2" -device virtio-blk-pci,drive=z2,serial=zfs2)
+	ZFSARGS=(-drive "file=$RS/$1/zfs1.img,format=raw,if=none,id=z1" -device virtio-blk-pci,drive=z1,serial=zfs1
+		-drive "file=$RS/$1/zfs2.img,format=raw,if=none,id=z2" -device virtio-blk-pci,drive=z2,serial=zfs2)
 }
 
 # ---------------------------------------------------------------- full
 scenario_full() {
 	local seed=$HERE/seeds/full.yaml img boots=0 first last_log
 	say "full: $seed, seed on an ISO (ide-cd), two virtio disks for a ZFS mirror"
-	echo "full ($(basename "$seed"))" >>"$RUN/report.txt"
+	echo "full@$SU ($(basename "$seed"))" >>"$RUN/report.txt"
 	stage full
-	"$BIN" install --root "$RUN/full/root" --enable >"$RUN/full/install.log"
-	cp "$HERE/seeds/reseed.yaml" "$RUN/full/root/root/e2e/seed-reseed.yaml"
+	"$BIN" install --root "$RS/full/root" --enable >"$RS/full/install.log"
+	cp "$HERE/seeds/reseed.yaml" "$RS/full/root/root/e2e/seed-reseed.yaml"
 	image full
-	img=$RUN/full/disk.img
-	seedvol iso "$seed" "$RUN/full/seed.iso"
+	img=$RS/full/disk.img
+	seedvol iso "$seed" "$RS/full/seed.iso"
 	note "seed volume by $SEEDVOL_BY"
 	zfsdisks full
 	# shellcheck disable=SC2054
-	local vol=(-drive "file=$RUN/full/seed.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd)
-	[ "$DEMO" = 1 ] && say "booting; the VM console follows"
+	local vol=(-drive "file=$RS/full/seed.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd)
+	local viewer=
+	if [ "$DEMO" = 1 ]; then
+		say "booting; live progress below (the raw console goes to $RS/full/console.log)"
+		: >"$RS/full/progress.stream"
+		python3 "$HERE/progress.py" "$RS/full/progress.stream" &
+		viewer=$!
+	fi
 	first=$((BOOTN + 1))
 	local total=0 done_total=""
 	while :; do
@@ -186,15 +251,19 @@ scenario_full() {
 		total=$(awk -v a="$total" -v b="$WALL" 'BEGIN{printf "%.1f", a+b}')
 		if [ "$LAST" != restart ] || [ "$boots" -ge 5 ]; then break; fi
 	done
-	last_log=$RUN/full/console-$BOOTN.log
-	[ "$DEMO" = 1 ] && { say "phoenix status, printed inside the guest:"; grep -a 'E2E STATUSLINE' "$last_log" | cut -d' ' -f4- || true; }
+	last_log=$RS/full/console-$BOOTN.log
+	if [ -n "$viewer" ]; then
+		echo "H end" >>"$RS/full/progress.stream"
+		wait "$viewer" || true
+	fi
+	grep -a 'E2E STATUSLINE' "$last_log" | cut -d' ' -f4- | tr -d '\r' >"$RS/full/phoenix-status.txt" || true
 
 	local fin; fin=$(e2eline "$last_log" 'PHOENIX finished')
 	expect provisioning.ended_by_poweroff "$boots boot(s), last ended by $LAST" test "$LAST" = poweroff
 	expect provisioning.reboot_happened "boots=$boots (kernel module needs one)" test "$boots" -ge 2
 	expect provisioning.no_reboot_loop "boots=$boots <= 3" test "$boots" -le 3
 	note "provisioning: $boots boots, ${total} s wall in all, done at ${done_total:-?} s wall; in the last boot phoenix exited at $(field "$fin" done_s) s after kernel start"
-	echo "FULL boots=$boots wall_total=$total wall_done=${done_total:-} guest_done=$(field "$fin" done_s)" >>"$RUN/times.txt"
+	echo "FULL@$SU boots=$boots wall_total=$total wall_done=${done_total:-} guest_done=$(field "$fin" done_s)" >>"$RUN/times.txt"
 	local st; st=$(e2eline "$last_log" 'STATUS rc=')
 	expect status.exit0 "phoenix status: $st" test "$(field "$st" rc)" = 0
 	guest_checks "$last_log"
@@ -206,28 +275,28 @@ scenario_full() {
 	# From the powered-off image.
 	expect image.fsck_clean "e2fsck -fn" e2fsck -fn "$img"
 	expect image.wants_link_gone "/etc/systemd/system/multi-user.target.wants/phoenix.service" sh -c "! debugfs -R 'stat /etc/systemd/system/multi-user.target.wants/phoenix.service' '$img' 2>&1 | grep -q Inode:"
-	incat "$img" /var/lib/phoenix/status.json >"$RUN/full/status.json"
-	if ! python3 "$HERE/status-check.py" "$RUN/full/status.json" "$RUN/full" "$first" | tee -a "$RUN/report.txt"; then
+	incat "$img" /var/lib/phoenix/status.json >"$RS/full/status.json"
+	if ! python3 "$HERE/status-check.py" "$RS/full/status.json" "$RS/full" "$first" | report; then
 		FAILS+=(status-check.py)
 	fi
-	incat "$img" /var/log/phoenix/phoenix.log >"$RUN/full/phoenix.log"
+	incat "$img" /var/log/phoenix/phoenix.log >"$RS/full/phoenix.log"
 	expect seed.found_by_label "phoenix.log or console names the PHOENIX volume" \
-		sh -c "grep -aqi 'label.*PHOENIX\|PHOENIX.*label\|volume.*PHOENIX' '$RUN/full/phoenix.log' $RUN/full/console-*.log"
+		sh -c "grep -aqi 'label.*PHOENIX\|PHOENIX.*label\|volume.*PHOENIX' '$RS/full/phoenix.log' $RS/full/console-*.log"
 
 	[ "$DEMO" = 1 ] && return 0
 
 	# A further boot changes nothing under /var/lib/phoenix except logs.
 	local m1; m1=$(e2eline "$last_log" 'MANIFEST')
 	boot full phoenix "${ZFSARGS[@]}" "${vol[@]}"
-	local m2; m2=$(e2eline "$RUN/full/console-$BOOTN.log" 'MANIFEST')
-	local ran; ran=$(e2eline "$RUN/full/console-$BOOTN.log" 'PHOENIX finished')
+	local m2; m2=$(e2eline "$RS/full/console-$BOOTN.log" 'MANIFEST')
+	local ran; ran=$(e2eline "$RS/full/console-$BOOTN.log" 'PHOENIX finished')
 	expect further_boot.phoenix_not_run "$(field "$ran" ran) (0 = never started)" test "$(field "$ran" ran)" = 0
 	expect further_boot.state_unchanged "${m1#MANIFEST } vs ${m2#MANIFEST }" test "${m1#MANIFEST }" = "${m2#MANIFEST }"
-	echo "FURTHER wall=$WALL" >>"$RUN/times.txt"
+	echo "FURTHER@$SU wall=$WALL" >>"$RUN/times.txt"
 
 	# Reseed: drop a seed with one changed section; the path unit fires.
 	boot full reseed "${ZFSARGS[@]}" "${vol[@]}"
-	local rl=$RUN/full/console-$BOOTN.log
+	local rl=$RS/full/console-$BOOTN.log
 	local r; r=$(e2eline "$rl" 'RESEED dropped')
 	expect reseed.path_unit_ran "$r" test "$(field "$r" result)" = success
 	guest_checks "$rl"
@@ -236,63 +305,63 @@ scenario_full() {
 	changed=$(awk 'FNR == NR { b[$1] = $2; next } b[$1] != $2 { sub(/\.json$/, "", $1); printf "%s ", $1 }' \
 		<(grep -a 'E2E MARKER-BEFORE' "$rl" | awk '{print $4, $5}') <(grep -a 'E2E MARKER ' "$rl" | awk '{print $4, $5}'))
 	expect reseed.only_host_reran "markers changed: ${changed:-none}" test "$changed" = "host "
-	echo "RESEED wall=$WALL dropped_s=$(field "$r" dropped_s) done_s=$(field "$r" done_s)" >>"$RUN/times.txt"
+	echo "RESEED@$SU wall=$WALL dropped_s=$(field "$r" dropped_s) done_s=$(field "$r" done_s)" >>"$RUN/times.txt"
 	expect reseed.no_reboot "ended by $LAST" test "$LAST" = poweroff
 }
 
 # ---------------------------------------------------------------- fail
 scenario_fail() {
 	say "fail: a pool on a disk that does not exist, seed on a FAT disk (virtio)"
-	echo "fail (fail.yaml)" >>"$RUN/report.txt"
+	echo "fail@$SU (fail.yaml)" >>"$RUN/report.txt"
 	stage fail
-	"$BIN" install --root "$RUN/fail/root" --enable >"$RUN/fail/install.log"
+	"$BIN" install --root "$RS/fail/root" --enable >"$RS/fail/install.log"
 	image fail
-	seedvol fat "$HERE/seeds/fail.yaml" "$RUN/fail/seed.img"
+	seedvol fat "$HERE/seeds/fail.yaml" "$RS/fail/seed.img"
 	note "seed volume by $SEEDVOL_BY"
 	zfsdisks fail
 	local boots=0
 	while :; do
-		boot fail fail "${ZFSARGS[@]}" -drive "file=$RUN/fail/seed.img,format=raw,if=virtio,readonly=on"
+		boot fail fail "${ZFSARGS[@]}" -drive "file=$RS/fail/seed.img,format=raw,if=virtio,readonly=on"
 		boots=$((boots + 1))
 		if [ "$LAST" != restart ] || [ "$boots" -ge 4 ]; then break; fi
 	done
-	local l=$RUN/fail/console-$BOOTN.log st
+	local l=$RS/fail/console-$BOOTN.log st
 	st=$(e2eline "$l" 'STATUS rc=')
 	expect fail.status_exit1 "phoenix status: $st" test "$(field "$st" rc)" = 1
 	expect fail.no_reboot "boots=$boots, last ended by $LAST" test "$boots/$LAST" = 1/poweroff
 	# The banner must reach the console by itself, not through the checker.
 	expect fail.console_banner "phoenix's own console output names zfs as failed" \
-		sh -c "grep -av ' E2E ' $RUN/fail/console-*.log | grep -aqi 'zfs.*fail\|fail.*zfs'"
+		sh -c "grep -av ' E2E ' $RS/fail/console-*.log | grep -aqi 'zfs.*fail\|fail.*zfs'"
 	expect fail.names_the_disk "the missing disk is named on the console" grep -aq 'virtio-nope' "$l"
 }
 
 # ---------------------------------------------------------------- usb
 scenario_usb() {
-	if [ ! -f "$VM/vmlinuz-generic" ]; then
-		say "usb: skipped (no generic kernel in $VM; build-image.sh with GENERIC=1)"
+	if [ ! -f "$IMG/vmlinuz-generic" ]; then
+		say "usb: skipped (no generic kernel in $IMG; build-image.sh with GENERIC=1)"
 		note "usb: skipped, no generic kernel"
 		return 0
 	fi
 	say "usb: seed on a USB stick (qemu-xhci + usb-storage), generic kernel"
-	echo "usb (usb.yaml)" >>"$RUN/report.txt"
+	echo "usb@$SU (usb.yaml)" >>"$RUN/report.txt"
 	stage usb
-	"$BIN" install --root "$RUN/usb/root" --enable >"$RUN/usb/install.log"
+	"$BIN" install --root "$RS/usb/root" --enable >"$RS/usb/install.log"
 	image usb
-	seedvol usb "$HERE/seeds/usb.yaml" "$RUN/usb/stick.img"
+	seedvol usb "$HERE/seeds/usb.yaml" "$RS/usb/stick.img"
 	note "seed volume by $SEEDVOL_BY"
-	KERNEL=$VM/vmlinuz-generic INITRD=$VM/initrd-generic.img \
-		boot usb usb -device qemu-xhci -drive "file=$RUN/usb/stick.img,format=raw,if=none,id=stick" \
+	KERNEL=$IMG/vmlinuz-generic INITRD=$IMG/initrd-generic.img \
+		boot usb usb -device qemu-xhci -drive "file=$RS/usb/stick.img,format=raw,if=none,id=stick" \
 		-device usb-storage,drive=stick,removable=on
-	local l=$RUN/usb/console-$BOOTN.log st u
+	local l=$RS/usb/console-$BOOTN.log st u
 	st=$(e2eline "$l" 'STATUS rc=')
 	expect usb.status_exit0 "phoenix status: $st" test "$(field "$st" rc)" = 0
 	guest_checks "$l"
 	u=$(e2eline "$l" 'UNIT phoenix.service')
 	expect usb.boot_disabled "$u" test "$(field "$u" enabled)" = disabled
-	incat "$RUN/usb/disk.img" /var/lib/phoenix/status.json >"$RUN/usb/status.json"
-	expect usb.seed_origin "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("seed",{}).get("origin",""))' "$RUN/usb/status.json" 2>/dev/null)" \
-		python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["state"] != "done")' "$RUN/usb/status.json"
-	echo "USB wall=$WALL done_wall=$DONE_WALL" >>"$RUN/times.txt"
+	incat "$RS/usb/disk.img" /var/lib/phoenix/status.json >"$RS/usb/status.json"
+	expect usb.seed_origin "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("seed",{}).get("origin",""))' "$RS/usb/status.json" 2>/dev/null)" \
+		python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["state"] != "done")' "$RS/usb/status.json"
+	echo "USB@$SU wall=$WALL done_wall=$DONE_WALL" >>"$RUN/times.txt"
 }
 
 # ---------------------------------------------------------------- hook
@@ -302,9 +371,9 @@ scenario_usb() {
 # the binary off it, install, and start phoenix.service in the same boot.
 scenario_hook() {
 	say "hook: Proxmox first-boot hook, binary and seed on a FAT volume (virtio)"
-	echo "hook (usb.yaml via bake hook)" >>"$RUN/report.txt"
+	echo "hook@$SU (usb.yaml via bake hook)" >>"$RUN/report.txt"
 	stage hook
-	local r=$RUN/hook/root
+	local r=$RS/hook/root
 	"$BIN" bake hook -o "$r/usr/local/sbin/phoenix-first-boot" >/dev/null
 	cat >"$r/etc/systemd/system/e2e-first-boot.service" <<-'UNIT'
 	# Stands in for the Proxmox installer's first-boot unit.
@@ -324,10 +393,10 @@ scenario_hook() {
 	UNIT
 	ln -s /etc/systemd/system/e2e-first-boot.service "$r/etc/systemd/system/multi-user.target.wants/"
 	image hook
-	seedvol fat "$HERE/seeds/usb.yaml" "$RUN/hook/seed.img" "$BIN"
+	seedvol fat "$HERE/seeds/usb.yaml" "$RS/hook/seed.img" "$BIN"
 	note "seed volume by $SEEDVOL_BY"
-	boot hook hook -drive "file=$RUN/hook/seed.img,format=raw,if=virtio,readonly=on"
-	local l=$RUN/hook/console-$BOOTN.log st u
+	boot hook hook -drive "file=$RS/hook/seed.img,format=raw,if=virtio,readonly=on"
+	local l=$RS/hook/console-$BOOTN.log st u
 	expect hook.found_volume "the hook's console line" grep -aq 'phoenix-first-boot: found PHOENIX volume' "$l"
 	expect hook.started_phoenix "the hook started phoenix.service" grep -aq 'phoenix-first-boot: phoenix.service started' "$l"
 	st=$(e2eline "$l" 'STATUS rc=')
@@ -337,57 +406,115 @@ scenario_hook() {
 	expect hook.boot_disabled "$u" test "$(field "$u" enabled)" = disabled
 	u=$(e2eline "$l" 'UNIT phoenix-reseed.path')
 	expect hook.reseed_path_enabled "$u" test "$(field "$u" enabled)" = enabled
-	expect hook.seed_installed "/etc/phoenix/seed.yaml in the image" inexists "$RUN/hook/disk.img" /etc/phoenix/seed.yaml
-	echo "HOOK wall=$WALL done_wall=$DONE_WALL" >>"$RUN/times.txt"
+	expect hook.seed_installed "/etc/phoenix/seed.yaml in the image" inexists "$RS/hook/disk.img" /etc/phoenix/seed.yaml
+	echo "HOOK@$SU wall=$WALL done_wall=$DONE_WALL" >>"$RUN/times.txt"
+}
+
+# ---------------------------------------------------------------- deb
+# Phoenix installed the Debian way: `make deb`'s package, installed into the
+# image with dpkg inside its chroot (maintainer scripts included), then
+# enabled explicitly (installing never starts provisioning by itself), then
+# provisioned as usual from a seed volume.
+scenario_deb() {
+	if [ -z "$DEB" ] || [ ! -f "$DEB" ]; then
+		say "deb: skipped (no phoenix_*.deb under build/ or bin/: make deb, or DEB=path)"
+		note "deb: skipped, no package (make deb)"
+		return 0
+	fi
+	say "deb: $(basename "$DEB") installed with dpkg in the chroot, seed on an ISO"
+	echo "deb@$SU ($(basename "$DEB"), compare.yaml)" >>"$RUN/report.txt"
+	stage deb
+	local r=$RS/deb/root
+	cp "$DEB" "$r/root/e2e/phoenix.deb"
+	mount -t proc proc "$r/proc"
+	local rc=0
+	# The copy's files are hard links to the base: dpkg replaces files by
+	# rename and appends to its logs, so the logs are unlinked first.
+	rm -f "$r/var/log/dpkg.log" "$r/var/log/alternatives.log"
+	DEBIAN_FRONTEND=noninteractive chroot "$r" dpkg -i /root/e2e/phoenix.deb >"$RS/deb/dpkg.log" 2>&1 || rc=$?
+	umount "$r/proc"
+	expect deb.dpkg_install "dpkg -i exit $rc (log: $RS/deb/dpkg.log)" test "$rc" = 0
+	expect deb.not_enabled_by_install "no wants link after dpkg -i" test ! -e "$r/etc/systemd/system/multi-user.target.wants/phoenix.service"
+	# The explicit enable the package's postinst names (offline, in the chroot).
+	rc=0
+	chroot "$r" systemctl enable phoenix.service phoenix-reseed.path >"$RS/deb/enable.log" 2>&1 || rc=$?
+	expect deb.enable "systemctl enable exit $rc" test "$rc" = 0
+	touch "$r/root/e2e/compare" "$r/root/e2e/deb"
+	image deb
+	seedvol iso "$HERE/seeds/compare.yaml" "$RS/deb/seed.iso"
+	boot deb phoenix -drive "file=$RS/deb/seed.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
+	local l=$RS/deb/console-$BOOTN.log st u
+	st=$(e2eline "$l" 'STATUS rc=')
+	expect deb.status_exit0 "phoenix status: $st" test "$(field "$st" rc)" = 0
+	guest_checks "$l" deb
+	u=$(e2eline "$l" 'UNIT phoenix.service')
+	expect deb.boot_disabled "$u" test "$(field "$u" enabled)" = disabled
+	echo "DEB@$SU wall=$WALL done_wall=$DONE_WALL" >>"$RUN/times.txt"
 }
 
 # ---------------------------------------------------------------- compare
 scenario_compare() {
 	say "compare: the same work by Phoenix and by cloud-init (NoCloud), and a plain boot"
-	echo "compare (seeds/compare.yaml vs cidata/user-data)" >>"$RUN/report.txt"
+	echo "compare@$SU (seeds/compare.yaml vs cidata/user-data)" >>"$RUN/report.txt"
 	stage cmp-phoenix
-	"$BIN" install --root "$RUN/cmp-phoenix/root" --enable >"$RUN/cmp-phoenix/install.log"
-	touch "$RUN/cmp-phoenix/root/root/e2e/compare"
+	"$BIN" install --root "$RS/cmp-phoenix/root" --enable >"$RS/cmp-phoenix/install.log"
+	touch "$RS/cmp-phoenix/root/root/e2e/compare"
 	image cmp-phoenix
-	seedvol iso "$HERE/seeds/compare.yaml" "$RUN/cmp-phoenix/seed.iso"
+	seedvol iso "$HERE/seeds/compare.yaml" "$RS/cmp-phoenix/seed.iso"
 
 	stage cmp-cloudinit
-	rm -f "$RUN/cmp-cloudinit/root/etc/cloud/cloud-init.disabled"
+	rm -f "$RS/cmp-cloudinit/root/etc/cloud/cloud-init.disabled"
 	image cmp-cloudinit
-	xorriso -as mkisofs -quiet -V cidata -r -J -o "$RUN/cmp-cloudinit/cidata.iso" "$HERE/cidata" 2>/dev/null
+	xorriso -as mkisofs -quiet -V cidata -r -J -o "$RS/cmp-cloudinit/cidata.iso" "$HERE/cidata" 2>/dev/null
 
 	stage cmp-plain
 	image cmp-plain
 
 	local p c b
 	boot cmp-plain plain
-	b=$(e2eline "$RUN/cmp-plain/console-$BOOTN.log" 'TIMES')
+	b=$(e2eline "$RS/cmp-plain/console-$BOOTN.log" 'TIMES')
 	local bw=$WALL
-	boot cmp-phoenix phoenix -drive "file=$RUN/cmp-phoenix/seed.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
-	p=$(e2eline "$RUN/cmp-phoenix/console-$BOOTN.log" 'PHOENIX finished')
+	boot cmp-phoenix phoenix -drive "file=$RS/cmp-phoenix/seed.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
+	p=$(e2eline "$RS/cmp-phoenix/console-$BOOTN.log" 'PHOENIX finished')
 	local pw=$WALL pdw=$DONE_WALL
-	guest_checks "$RUN/cmp-phoenix/console-$BOOTN.log" compare
-	boot cmp-cloudinit cloudinit -drive "file=$RUN/cmp-cloudinit/cidata.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
-	c=$(e2eline "$RUN/cmp-cloudinit/console-$BOOTN.log" 'CLOUDINIT finished')
+	guest_checks "$RS/cmp-phoenix/console-$BOOTN.log" compare
+	boot cmp-cloudinit cloudinit -drive "file=$RS/cmp-cloudinit/cidata.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
+	c=$(e2eline "$RS/cmp-cloudinit/console-$BOOTN.log" 'CLOUDINIT finished')
 	local cw=$WALL cdw=$DONE_WALL
-	guest_checks "$RUN/cmp-cloudinit/console-$BOOTN.log" cloudinit
+	guest_checks "$RS/cmp-cloudinit/console-$BOOTN.log" cloudinit
 	local pd cd bd
 	pd=$(field "$p" done_s) cd=$(field "$c" done_s) bd=$(field "$b" multiuser_s)
 	expect compare.phoenix_done "kernel start to phoenix done: ${pd:-?} s" test -n "$pd"
 	expect compare.cloudinit_done "kernel start to cloud-final done: ${cd:-?} s" test -n "$cd"
-	echo "COMPARE plain_multiuser=$bd plain_wall=$bw phoenix_done=$pd phoenix_wall=$pw phoenix_wall_done=$pdw cloudinit_done=$cd cloudinit_wall=$cw cloudinit_wall_done=$cdw" >>"$RUN/times.txt"
+	echo "COMPARE@$SU plain_multiuser=$bd plain_wall=$bw phoenix_done=$pd phoenix_wall=$pw phoenix_wall_done=$pdw cloudinit_done=$cd cloudinit_wall=$cw cloudinit_wall_done=$cdw" >>"$RUN/times.txt"
 	if [ -n "$pd" ] && [ -n "$cd" ] && [ -n "$bd" ]; then
 		note "$(awk -v p="$pd" -v c="$cd" -v b="$bd" 'BEGIN { printf "kernel start to done: plain multi-user %.1f s, phoenix %.1f s, cloud-init %.1f s; over the plain boot: phoenix +%.1f s, cloud-init +%.1f s; cloud-init/phoenix = %.2f", b, p, c, p-b, c-b, c/p }')"
 	fi
 }
 
 main() {
-	IFS=, read -ra scen <<<"$ONLY"
-	if [ "$DEMO" = 1 ]; then scen=(full); fi
-	for s in "${scen[@]}"; do "scenario_$s"; done
+	local p n t0
+	for p in "${SCEN[@]}"; do
+		read -r n SU <<<"$p"
+		IMG=$VM/$SU RS=$RUN/$SU TAG=
+		[ "$SU" = "$SUITE0" ] || TAG=@$SU
+		mkdir -p "$RS"
+		t0=$(date +%s)
+		"scenario_$n"
+		echo "SCENARIO $n@$SU wall=$(($(date +%s) - t0)) load=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >>"$RUN/times.txt"
+	done
 
-	echo "total e2e wall: $(($(date +%s) - T_START)) s" | tee -a "$RUN/report.txt"
+	if [ "$DEMO" = 1 ]; then
+		echo "checks: $(grep -c '^  PASS' "$RUN/report.txt") PASS, $(grep -c '^  FAIL' "$RUN/report.txt") FAIL${FAILS[*]:+ (${FAILS[*]})}; $(($(date +%s) - T_START)) s in all, images $T_IMAGES s"
+		say "phoenix status, run inside the guest after provisioning:"
+		cat "$RUN/$SU/full/phoenix-status.txt"
+		echo "console log: $RUN/$SU/full/console.log (time-stamped per boot: console-N.log; checks: $RUN/report.txt)"
+		[ ${#FAILS[@]} -eq 0 ]
+		exit
+	fi
+	echo "images: $T_IMAGES s (build or cache check); total e2e wall: $(($(date +%s) - T_START)) s; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RUN/report.txt"
 	cat "$RUN/times.txt" 2>/dev/null || true
+	echo "checks: $(grep -c '^  PASS' "$RUN/report.txt") PASS, $(grep -c '^  FAIL' "$RUN/report.txt") FAIL" | tee -a "$RUN/report.txt"
 	if [ ${#FAILS[@]} -gt 0 ]; then
 		echo "e2e: ${#FAILS[@]} check(s) failed: ${FAILS[*]} (report: $RUN/report.txt)" >&2
 		exit 1

@@ -1,7 +1,9 @@
-# The real-boot end-to-end test and the demo: a debootstrapped Debian 12
-# booted under qemu TCG (see docs/e2e.md). Included by the Makefile. Both
-# need root, qemu-system-x86, debootstrap, e2fsprogs, xorriso, dosfstools,
-# mtools and python3; the root image is cached under build/vm.
+# The real-boot end-to-end test and the demo: debootstrapped Debian 13
+# trixie (PVE 9's base) and 12 bookworm (PVE 8's) booted under qemu TCG
+# (see docs/e2e.md). Included by the Makefile. Both need root,
+# qemu-system-x86, debootstrap, e2fsprogs, xorriso, dosfstools, mtools and
+# python3, and change nothing else on the host: the guest roots, their ZFS
+# modules (built in a chroot) and the runs are cached under build/vm.
 VM_DEBS := qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3
 
 .PHONY: e2e demo vm-deps vm-image
@@ -9,16 +11,18 @@ VM_DEBS := qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools pytho
 vm-deps:
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(VM_DEBS)"
 
-# vm-image builds (or reuses) the cached guest root: debootstrap + host-built ZFS modules.
+# vm-image builds (or reuses) the cached trixie root with its ZFS modules.
 vm-image: vm-deps
-	testdata/vm/build-image.sh build/vm
+	testdata/vm/build-image.sh trixie build/vm/trixie
 
 # e2e: every scenario (full provisioning with a reboot, further boot,
-# reseed, failing seed, cloud-init comparison); exits non-zero on any FAIL.
-e2e: build vm-deps
+# reseed, failing seed, USB stick, first-boot hook, cloud-init comparison,
+# dpkg-installed package; the comparison again on bookworm); exits non-zero
+# on any FAIL.
+e2e: build vm-deps deb
 	BIN=$(BIN) testdata/vm/e2e.sh
 
-# demo: provision the demo seed, streaming the VM console, then print
-# `phoenix status` from inside the guest.
+# demo: provision the full seed on trixie with a live per-module view, then
+# print `phoenix status` from inside the guest and where the console log is.
 demo: build vm-deps
 	BIN=$(BIN) testdata/vm/e2e.sh --demo

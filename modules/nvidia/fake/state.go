@@ -276,6 +276,12 @@ func (f *Fake) Effects() string {
 func (f *Fake) Boot() error {
 	if f.RootDir != "" {
 		os.Remove(filepath.Join(f.RootDir, bootIDFile))
+		// /dev is a fresh devtmpfs at every boot: the nodes nvidia-modprobe
+		// made are gone until something makes them again.
+		nodes, _ := filepath.Glob(filepath.Join(f.RootDir, "dev", "nvidia*"))
+		for _, n := range nodes {
+			os.Remove(n)
+		}
 	}
 	return f.Update(func(s *State) {
 		s.Boots++

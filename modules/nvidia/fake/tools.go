@@ -20,6 +20,7 @@ import (
 var Commands = []string{
 	"nvidia-smi", "dkms", "modprobe", "mokutil", "update-initramfs", "curl",
 	"sh", RunfileCommand, "nvidia-uninstall", "apt-get", "apt-cache", "dpkg-query", "systemctl",
+	"nvidia-modprobe",
 }
 
 // RunfileCommand is the command a fake runfile script execs (on PATH in
@@ -90,6 +91,8 @@ func (f *Fake) Run(name string, args []string) fakehost.Result {
 		res = s.dpkgQuery(args)
 	case "systemctl":
 		res = s.systemctl(args)
+	case "nvidia-modprobe":
+		res = f.nvidiaModprobe(s, args)
 	default:
 		return fakehost.Fail(127, name+": command not found\n")
 	}
@@ -553,4 +556,100 @@ func (s *State) systemctl(args []string) fakehost.Result {
 		return fakehost.OK("")
 	}
 	return fakehost.Fail(1, "fake systemctl: unsupported verb "+args[0]+"\n")
+}
+
+// nvidiaModprobe is nvidia-modprobe(1) as NVIDIA/nvidia-modprobe runs it
+// (at 149440c): main (nvidia-modprobe.c) with -u loads nvidia-uvm and makes
+// /dev/nvidia-uvm and /dev/nvidia-uvm-tools for each -c minor
+// (nvidia_uvm_mknod: minor and minor+1, major read from /proc/devices);
+// without -u it loads nvidia and makes /dev/nvidiaN for each -c N, N=255
+// being /dev/nvidiactl (nvidia-modprobe-utils.h assign_device_file_name,
+// NV_CTL_DEVICE_NUM); -m then loads nvidia-modeset and makes
+// /dev/nvidia-modeset. Nothing is made that no -c asked for. Loading is
+// modprobe_helper: success when the module is already loaded; otherwise
+// fails without NVIDIA PCI display devices, else runs modprobe with its
+// output silenced and succeeds iff the module is loaded afterwards. Every
+// failure is silent and exits 1 (main returns !ret). The nodes are plain
+// files in the root, as the lxc fake expects (it cannot mknod unprivileged),
+// and vanish at Boot as a devtmpfs does. Not modelled: -s, -l, -f, -i, -a
+// and the /dev/char symlinks. The driver ships the tool: without one it is
+// not found.
+func (f *Fake) nvidiaModprobe(s *State, args []string) fakehost.Result {
+	if s.Driver == nil {
+		return fakehost.Fail(127, "nvidia-modprobe: command not found\n")
+	}
+	var minors []int
+	uvm, modeset := false, false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-u" || a == "--unified-memory":
+			uvm = true
+		case a == "-m" || a == "--modeset":
+			modeset = true
+		case strings.HasPrefix(a, "-c") || strings.HasPrefix(a, "--create-nvidia-device-file"):
+			v := strings.TrimPrefix(strings.TrimPrefix(a, "--create-nvidia-device-file"), "-c")
+			v = strings.TrimPrefix(v, "=")
+			if v == "" && i+1 < len(args) {
+				i++
+				v = args[i]
+			}
+			var n int
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				return fakehost.Fail(1, "ERROR: Invalid commandline, please run `nvidia-modprobe --help` for usage information.\n\n")
+			}
+			minors = append(minors, n)
+		default:
+			return fakehost.Fail(1, "ERROR: Invalid commandline, please run `nvidia-modprobe --help` for usage information.\n\n")
+		}
+	}
+	load := func(m string) bool {
+		if _, ok := s.Loaded[m]; ok {
+			return true
+		}
+		if s.nvidiaGPUs() == 0 {
+			return false
+		}
+		_ = s.insert(m) // modprobe's own message goes to /dev/null
+		_, ok := s.Loaded[m]
+		return ok
+	}
+	mknod := func(name string) bool {
+		if f.RootDir == "" {
+			return true
+		}
+		p := filepath.Join(f.RootDir, "dev", name)
+		return os.MkdirAll(filepath.Dir(p), 0o755) == nil && os.WriteFile(p, nil, 0o666) == nil
+	}
+	fail := fakehost.Result{Code: 1}
+	if uvm {
+		if !load("nvidia_uvm") {
+			return fail
+		}
+		for range minors { // the minor numbers the node, not its name
+			if !mknod("nvidia-uvm") || !mknod("nvidia-uvm-tools") {
+				return fail
+			}
+		}
+	} else {
+		if !load("nvidia") {
+			return fail
+		}
+		for _, n := range minors {
+			name := fmt.Sprintf("nvidia%d", n)
+			switch {
+			case n == 255:
+				name = "nvidiactl"
+			case n < 0 || n > 255:
+				return fail
+			}
+			if !mknod(name) {
+				return fail
+			}
+		}
+	}
+	if modeset && (!load("nvidia_modeset") || !mknod("nvidia-modeset")) {
+		return fail
+	}
+	return fakehost.OK("")
 }
