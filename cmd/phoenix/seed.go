@@ -32,6 +32,7 @@ const seedUsage = `usage:
   phoenix seed locate [--device PATH...] [--root DIR] [--seed FILE|URL] [--wait DURATION] [--completed]
   phoenix seed locate --url URL [--fingerprint SHA256] [--token-file FILE] [--get] [--root DIR] [--wait DURATION]
   phoenix seed build -o OUT [--iso|--fat|--usb] [--gpt] [--size SIZE] [--fat-type 12|16|32] seed.yaml [FILE...]
+  phoenix seed render [--match KEY=VALUE...] seed.yaml
   phoenix seed sign [-k KEY] [--serial N] seed.yaml
   phoenix seed verify [--allowed-signers FILE] seed.yaml`
 

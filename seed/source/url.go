@@ -196,16 +196,7 @@ func (l *locator) fetchRetrying(ctx context.Context, f *remote.Fetcher, src remo
 	}
 	sleep := l.o.Remote.Sleep
 	if sleep == nil {
-		sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		sleep = remote.Sleep
 	}
 	var waited time.Duration
 	delay := time.Second
