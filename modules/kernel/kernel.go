@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
@@ -69,13 +67,6 @@ func (*Module) Name() string { return "kernel" }
 
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Kernel != nil }
-
-var (
-	// argRE keeps arguments safe in a file GRUB's scripts source with sh.
-	argRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.,:=/+@-]+$`) })
-	kmodRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
-	kmoptsRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.,:=/+ -]+$`) })
-)
 
 // pending is a written change whose tools have not run yet.
 type pending struct {
@@ -167,19 +158,19 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	p := &plan{args: k.Cmdline}
 	p.loader, p.why = DetectLoader(env.Root)
 	for _, a := range k.Cmdline {
-		if !argRE().MatchString(a) {
+		if !seed.IsKernelArg(a) {
 			return nil, fmt.Errorf("cmdline argument %q: only letters, digits and _.,:=/+@- are allowed", a)
 		}
 	}
 	for _, list := range [][]string{k.Modules, k.Blacklist} {
 		for _, n := range list {
-			if !kmodRE().MatchString(n) {
+			if !seed.IsModuleName(n) {
 				return nil, fmt.Errorf("%q is not a module name", n)
 			}
 		}
 	}
 	for n, o := range k.Options {
-		if !kmodRE().MatchString(n) || !kmoptsRE().MatchString(o) {
+		if !seed.IsModuleName(n) || !seed.IsModuleOptions(o) {
 			return nil, fmt.Errorf("options %s %q: not a module name and options", n, o)
 		}
 	}
