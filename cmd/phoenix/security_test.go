@@ -7,8 +7,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// The security review's findings (docs: ../shared/reviews/security.md, not
-// read by tests) each have a script in testdata/security that replays the
+// The security review's findings (H1-H4, M1-M7, L1-L6; the review itself is
+// not part of the repository) each have a script in testdata/security that replays the
 // attack against the phoenix binary. One test per finding, named after it.
 func runSecurityScript(t *testing.T, name string) {
 	t.Helper()
