@@ -166,8 +166,21 @@ func (c *Contract) Check(tool string, args []string) (*Call, error) {
 			checkProp(a.Name, v, a.Schema, errs)
 		}
 	}
+	cmd.checkOptions(call, func(k string) bool { return isArg(cmd, k) }, errs)
+	if len(errs) > 0 {
+		return call, paramError(tool, name, cmd.Usage, errs)
+	}
+	return call, nil
+}
+
+// checkOptions checks every parameter of call that is not a positional
+// (skip) against its option schema, notes deprecated ones, and reports the
+// required options that are missing: check_prop "property is missing and it
+// is not optional" (JSONSchema.pm:1578-1583). The CLI and pvesh checks share
+// it.
+func (cmd *Command) checkOptions(call *Call, skip func(string) bool, errs map[string]string) {
 	for k, v := range call.Params {
-		if isArg(cmd, k) {
+		if skip(k) {
 			continue
 		}
 		s := cmd.option(k)
@@ -176,8 +189,6 @@ func (c *Contract) Check(tool string, args []string) (*Call, error) {
 			call.Deprecated = append(call.Deprecated, k)
 		}
 	}
-	// Missing required options: check_prop "property is missing and it is
-	// not optional" (JSONSchema.pm:1578-1583).
 	for k, s := range cmd.Options {
 		if s.Index == 0 && !s.Optional && s.Alias == "" {
 			if _, ok := call.Params[k]; !ok {
@@ -186,10 +197,6 @@ func (c *Contract) Check(tool string, args []string) (*Call, error) {
 		}
 	}
 	sort.Strings(call.Deprecated)
-	if len(errs) > 0 {
-		return call, paramError(tool, name, cmd.Usage, errs)
-	}
-	return call, nil
 }
 
 func isArg(cmd *Command, k string) bool {

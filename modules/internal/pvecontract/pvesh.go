@@ -3,7 +3,6 @@ package pvecontract
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -65,24 +64,7 @@ func CheckPvesh(args []string) (*Call, error) {
 			checkProp(k, v, s, errs)
 		}
 	}
-	for k, v := range call.Params {
-		if _, isPath := pathParams[k]; isPath {
-			continue
-		}
-		s := cmd.option(k)
-		checkProp(k, v, s, errs)
-		if s.Deprecated != "" {
-			call.Deprecated = append(call.Deprecated, k)
-		}
-	}
-	for k, s := range cmd.Options {
-		if s.Index == 0 && !s.Optional && s.Alias == "" {
-			if _, ok := call.Params[k]; !ok {
-				errs[k] = "property is missing and it is not optional"
-			}
-		}
-	}
-	sort.Strings(call.Deprecated)
+	cmd.checkOptions(call, func(k string) bool { _, isPath := pathParams[k]; return isPath }, errs)
 	if len(errs) > 0 {
 		return call, paramError("pvesh", call.Command, cmd.Usage, errs)
 	}
