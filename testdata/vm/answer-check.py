@@ -82,9 +82,13 @@ mods = last.get("modules", [])
 out(last.get("state") == "done", "report.arrived_done",
     "%d report(s), last state %s, modules %s" % (len(reports), last.get("state"),
                                                 " ".join("%s=%s" % (m.get("name"), m.get("state")) for m in mods)))
-out(bool(mods) and all(m.get("state") == "done" for m in mods)
-    and {"host", "users"} <= {m.get("name") for m in mods}, "report.modules_done",
-    " ".join("%s:%.1fs" % (m.get("name"), m.get("seconds", 0)) for m in mods))
+# The seed's sections ran (done), the modules it has no section for were
+# skipped, and nothing failed.
+ran = {m.get("name"): m.get("state") for m in mods}
+out(ran.get("host") == "done" and ran.get("users") == "done"
+    and all(v in ("done", "skipped") for v in ran.values()), "report.modules_done",
+    " ".join("%s:%s:%.1fs" % (m.get("name"), m.get("state"), m.get("seconds", 0)) for m in mods if m.get("state") != "skipped")
+    + " (%d skipped)" % sum(1 for v in ran.values() if v == "skipped"))
 rd = last.get("seed", {}).get("digest", "")
 sd = st.get("seed", {}).get("digest", "")
 out(bool(rd) and rd == sd and last.get("seed", {}).get("origin") == "url " + url, "report.seed_digest",
