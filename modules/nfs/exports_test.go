@@ -68,4 +68,3 @@ func TestRenderRoundTrip(t *testing.T) {
 		t.Errorf("round trip: %+v %v", out, err)
 	}
 }
-
