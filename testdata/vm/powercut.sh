@@ -114,21 +114,24 @@ scenario_powercut() {
 	say "powercut: $kills kill(s) of qemu during provisioning of full.yaml, up to $chain per disk; POWERCUT_SEED=$seed"
 	echo "powercut@$SU (full.yaml, POWERCUT_SEED=$seed POWERCUT_KILLS=$kills POWERCUT_CHAIN=$chain)" >>"$RUN/report.txt"
 	RANDOM=$seed
-	pc_plan "$kills" "$chain"
+	# Twice as many planned as wanted: a missed kill (the run ended before
+	# its moment) does not count, and the plan goes on on a fresh disk.
+	local planned=$((kills * 2))
+	pc_plan "$planned" "$chain"
 	local i plan=
-	for ((i = 0; i < kills; i++)); do plan+="${PC_KIND[i]}(k=${PC_K[i]},+${PC_DELAY[i]}s) "; done
+	for ((i = 0; i < planned; i++)); do plan+="${PC_KIND[i]}(k=${PC_K[i]},+${PC_DELAY[i]}s) "; done
 	note "powercut: seed $seed, plan: $plan"
 	local tsv=$RUN/powercut.tsv
 	[ -s "$tsv" ] || printf 'seed\tkill\tchain\tkind\tk\tdelay_s\tboot\tkilled_at_s\ttrigger\tlast_line\tnext_boot\n' >"$tsv"
 	local done_kills=0 missed=0 chains=0 name t_chain
 	i=0
-	while ((i < kills)); do
+	while ((done_kills < kills && i < planned)); do
 		chains=$((chains + 1))
 		name=pc$chains
 		t_chain=$(date +%s)
 		pc_new_disk "$name"
 		local in_chain=0 ended=0 rows=() nexts=()
-		while ((i < kills)) && ((ended == 0)); do
+		while ((done_kills < kills && i < planned)) && ((ended == 0)); do
 			# A pool kill starts a chain (a disk's pool is created once).
 			if ((in_chain > 0)) && { ((in_chain >= chain)) || [ "${PC_KIND[i]}" = pool ]; }; then break; fi
 			local kind=${PC_KIND[i]} k=${PC_K[i]} delay=${PC_DELAY[i]} pat tries=0 out killed=0 w
