@@ -89,6 +89,9 @@ func (c *checker) network(n *Network) {
 		}
 		c.intRange(path+".mtu", b.MTU, 576, 65520, "")
 		c.text(path+".comment", b.Comment)
+		if why := IfaceCommentProblem(b.Comment); why != "" {
+			c.errf(path+".comment", "%s", why)
+		}
 	}
 	bridge("network.management", &n.Management, true)
 	for i := range n.Bridges {
@@ -107,6 +110,26 @@ func (c *checker) network(n *Network) {
 			c.errf(index("network.search", i), "%q is not a DNS domain", d)
 		}
 	}
+}
+
+// IfaceCommentProblem says why a bridge comment would change what
+// ifupdown2 reads from /etc/network/interfaces, or "" when it is safe.
+// ifupdown2 joins lines at every backslash, inside comments too
+// (ifupdown/networkinterfaces.py process_interfaces: filedata.split('\\')),
+// so a comment ending in one swallows the next line, often the next
+// bridge's "auto" line (found by FuzzRenderInterfaces). With
+// template_enable=1 (Debian's ifupdown2.conf:11) and python3-mako
+// installed, the whole file is a Mako template first (read_filedata), so
+// %, ${ and <% in a comment would run as template code. The network
+// module refuses the same.
+func IfaceCommentProblem(s string) string {
+	switch {
+	case strings.Contains(s, `\`):
+		return `a backslash in a bridge comment joins the next line of /etc/network/interfaces into it (ifupdown2 line continuation): leave it out`
+	case strings.Contains(s, "%") || strings.Contains(s, "${"):
+		return `% and ${ in a bridge comment are template syntax for ifupdown2 (Mako): leave them out`
+	}
+	return ""
 }
 
 func vidsOK(s string) bool {

@@ -88,10 +88,12 @@ func PropertyStringSafe(v string) bool { return !strings.ContainsAny(v, ",=") }
 // control characters (a line break starts a new parameter), no trailing
 // backslash, which Samba's parser (lib/util/params.c) takes as a line
 // continuation, joining the next line into this value, and no leading or
-// trailing blank, which the parser trims (found by FuzzRenderSmbConf with
-// the real testparm).
+// trailing blank, which the parser trims, and no run of two blanks, which
+// the real testparm reads back as one (both found by FuzzRenderSmbConf
+// with the real testparm; the line of Samba's parser that collapses the
+// run was not located).
 func SmbValueSafe(v string) bool {
-	return plain(v) && !strings.HasSuffix(v, `\`) && strings.TrimSpace(v) == v
+	return plain(v) && !strings.HasSuffix(v, `\`) && strings.TrimSpace(v) == v && !strings.Contains(v, "  ")
 }
 
 // systemAccounts are the accounts of Debian's base-passwd (passwd.master,

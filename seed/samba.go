@@ -46,6 +46,8 @@ func (c *checker) smbValue(path, v string) {
 		c.errf(path, "must not end with a backslash: smb.conf reads it as a line continuation and joins the next line into this value")
 	case strings.TrimSpace(v) != v:
 		c.errf(path, "must not start or end with a blank: smb.conf trims it, so the value would not be what the seed says")
+	case strings.Contains(v, "  "):
+		c.errf(path, "must not contain two blanks in a row: Samba reads them as one, so the value would not be what the seed says")
 	}
 }
 
