@@ -232,7 +232,21 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 		c.errf(p+".snapshots", "Proxmox cannot snapshot a container with mounts: %s is a bind mount, and pct snapshot refuses with \"snapshot feature is not available\"; drop snapshots here, or take them on a container without mounts and give this one its mounts when it is cloned from it (clone_from, then mounts)", index(p+".mounts", 0))
 	}
 	c.text(p+".description", strings.ReplaceAll(ct.Description, "\n", " "))
+	if n := len(ct.Description); n > MaxCTDescription {
+		c.errf(p+".description", "%d bytes: Proxmox takes at most %d (pct create --description); shorten it", n, MaxCTDescription)
+	}
 }
+
+// Proxmox's limits on what the lxc module passes to pct, from pve-container
+// (commit 94f5585): description maxLength 8192 (src/PVE/LXC/Config.pm
+// :615-621) and ostemplate maxLength 255 (src/PVE/API2/LXC.pm:163-168).
+// The hostname (Config.pm:608-614: dns-name, maxLength 255) is held to one
+// DNS label of at most 63 by hostname(), inside that limit. Perl counts
+// characters; these count bytes, which is never looser.
+const (
+	MaxCTDescription = 8192
+	MaxCTTemplate    = 255
+)
 
 // containerSource checks where the root filesystem comes from of container p.
 func (c *checker) containerSource(p string, id int, ct *Container, d *ContainerDefaults, all map[int]*Container) {
@@ -469,6 +483,10 @@ func (c *checker) containerProvision(p string, id int, ct *Container) {
 
 func (c *checker) template(path, t string) {
 	if t == "" {
+		return
+	}
+	if len(t) > MaxCTTemplate {
+		c.errf(path, "%d bytes: Proxmox takes a template volume of at most %d (pct create ostemplate)", len(t), MaxCTTemplate)
 		return
 	}
 	store, ok := templateVol(t)
