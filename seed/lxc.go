@@ -333,7 +333,9 @@ func (c *checker) containerNet(p string, id int, ct *Container, d *ContainerDefa
 			if why := hostAddressProblem(pr); why != "" {
 				c.errf(np+".ip", "%s %s: give a host address", pr.Addr(), why)
 			}
-			if at := c.bridgeAddress(pr.Addr()); at != "" {
+			if at := c.bridgeAddress(pr.Addr()); strings.HasSuffix(at, ".gateway") {
+				c.errf(np+".ip", "%s is the router's address (%s): give the container an address of its own", pr.Addr(), at)
+			} else if at != "" {
 				c.errf(np+".ip", "%s is the host's own address (%s)", pr.Addr(), at)
 			}
 			if n.GW != "" {
@@ -341,6 +343,8 @@ func (c *checker) containerNet(p string, id int, ct *Container, d *ContainerDefa
 					c.errf(np+".gw", "gateway %s is not in %s", n.GW, pr.Masked())
 				} else if err == nil && gw == pr.Addr() {
 					c.errf(np+".gw", "gateway %s is the container's own address", n.GW)
+				} else if why := hostAddressProblem(netip.PrefixFrom(gw, pr.Bits())); err == nil && why != "" {
+					c.errf(np+".gw", "gateway %s %s: give the router's address", gw, why)
 				}
 			}
 		}

@@ -78,6 +78,8 @@ func (c *checker) network(n *Network) {
 				c.errf(path+".gateway", "gateway %s is not in %s", b.Gateway, prefix.Masked())
 			case okAddr && gw == prefix.Addr():
 				c.errf(path+".gateway", "gateway %s is this bridge's own address: give the router's address", b.Gateway)
+			case okAddr && hostAddressProblem(netip.PrefixFrom(gw, prefix.Bits())) != "":
+				c.errf(path+".gateway", "gateway %s %s: give the router's address", gw, hostAddressProblem(netip.PrefixFrom(gw, prefix.Bits())))
 			}
 		}
 		if b.VIDs != "" {
@@ -174,6 +176,11 @@ func (c *checker) bridgeAddress(a netip.Addr) string {
 	check := func(path string, b *Bridge) string {
 		if p, ok := hostCIDR(b.Address); ok && p.Addr() == a {
 			return path
+		}
+		// The router the host routes through is not the host's, but a
+		// container given its address takes it over just the same.
+		if gw, err := netip.ParseAddr(b.Gateway); err == nil && gw == a {
+			return strings.TrimSuffix(path, ".address") + ".gateway"
 		}
 		return ""
 	}

@@ -115,6 +115,22 @@ var systemAccounts = map[string]bool{
 // manage unless the seed says so (users[].system: true).
 func SystemAccount(name string) bool { return systemAccounts[name] }
 
+// SystemAllowed reports whether the seed lets Phoenix manage the system
+// account name: a users[] entry of that name with system: true. Samba
+// users (a Samba password for root is a way in as root) follow the same
+// rule as users[].
+func (s *Seed) SystemAllowed(name string) bool {
+	if s == nil {
+		return false
+	}
+	for _, u := range s.Users {
+		if u.Name == name && u.System {
+			return true
+		}
+	}
+	return false
+}
+
 // SystemUID reports whether an existing account's UID makes it a system
 // account: root, or below 1000 (Debian's adduser.conf FIRST_UID). 65534
 // is nobody.
@@ -213,6 +229,9 @@ func (c *checker) url(path, v, what string) {
 	switch {
 	case URLCredentials(v):
 		c.errf(path, "holds credentials (user:password@ before the host); they would end up in logs, argv and status: put them in a file the tool reads (value not shown)")
+	case !httpURL(v) && strings.Contains(v, "@"):
+		// Not a URL, but it may hold user:password@: not echoed either.
+		c.errf(path, "is not %s (value not shown: it holds an @)", what)
 	case !httpURL(v):
 		c.errf(path, "%q is not %s", v, what)
 	}

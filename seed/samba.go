@@ -71,6 +71,9 @@ func (c *checker) samba(s *Samba) {
 		if c.required(up+".name", u.Name) {
 			c.pattern(up+".name", u.Name, reUser.match, "a user name")
 			users.seen(c, up+".name", u.Name, "samba user")
+			if SystemAccount(u.Name) && !c.s.SystemAllowed(u.Name) {
+				c.errf(up+".name", "%q is a system account (root, or a UID below 1000): a Samba password would open it over SMB; list it in users with system: true if you mean it", u.Name)
+			}
 		}
 		hasHash, hasFile := c.has(up+".nt_hash"), c.has(up+".password_file")
 		switch {
