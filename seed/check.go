@@ -158,7 +158,10 @@ var (
 	tzPart   = span{rest: chars("A-Za-z0-9_+-"), min: 1}
 	count    = span{first: chars("1-9"), rest: digit, min: 1}
 	netgroup = span{prefix: "@", rest: chars("A-Za-z0-9_.-"), min: 1}
-	hostGlob = span{rest: chars("A-Za-z0-9*?_.-"), min: 1}
+	// Not "-" first: nfs-utils support/nfs/exports.c reads a token after
+	// the path that starts with "-" as the default options, not a client.
+	hostGlob = span{first: chars("A-Za-z0-9*?_."), rest: chars("A-Za-z0-9*?_.-"), min: 1}
+	uuid     = span{rest: chars("0-9A-Fa-f-"), min: 32, max: 36}
 	tmplFile = span{rest: except("/\t\n\f\r "), min: 1}
 )
 

@@ -108,7 +108,7 @@ var rules = []struct {
 	{"reURL", reURL.match, `^https?://[^\s/?#@]+([/?#]\S*)?$`, []string{"https://example.com/a?b#c", "http://h", "https://h:8443/x"}},
 	{"reInterval", reInterval.match, `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`, []string{"1h30m", "2.5s", "100ms", "3µs", "1m5s", "7ns", "9us"}},
 	{"reNFSSec", reNFSSec.match, `^(sys|krb5|krb5i|krb5p)(:(sys|krb5|krb5i|krb5p))*$`, []string{"sys", "krb5:krb5i:krb5p"}},
-	{"reNFSHost", reNFSHost.match, `^(\*|@[A-Za-z0-9_.-]+|[A-Za-z0-9*?_.-]+)$`, []string{"*", "@netgroup", "*.lan", "host?.example.com"}},
+	{"reNFSHost", reNFSHost.match, `^(\*|@[A-Za-z0-9_.-]+|[A-Za-z0-9*?_.][A-Za-z0-9*?_.-]*)$`, []string{"*", "@netgroup", "*.lan", "host?.example.com"}},
 	{"reTemplate", func(s string) bool { _, ok := templateVol(s); return ok }, `^([a-z][a-z0-9._-]*[a-z0-9]):vztmpl/([^/\s]+)$`, []string{"local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", "nfs.iso-2:vztmpl/a"}},
 }
 

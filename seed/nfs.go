@@ -34,7 +34,8 @@ var nfsFlags = map[string]string{ // option -> the option it contradicts
 
 var nfsValued = map[string]func(string) bool{
 	"anonuid": digits, "anongid": digits,
-	"fsid":       func(v string) bool { return v == "root" || digits(v) || reNFSHost.match(v) },
+	// exports(5): fsid=num|root|uuid.
+	"fsid":       func(v string) bool { return v == "root" || digits(v) || uuid.match(v) },
 	"sec":        reNFSSec.match,
 	"mountpoint": reAbsPath.match, "mp": reAbsPath.match,
 }
