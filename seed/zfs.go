@@ -114,6 +114,7 @@ func (c *checker) zfs(z *ZFS) {
 	}
 	datasets := map[string]*Dataset{}
 	mounts := dups{}
+	inherited := mountpoints(z)
 	for i := range z.Datasets {
 		d := &z.Datasets[i]
 		dp := index("zfs.datasets", i)
@@ -143,7 +144,7 @@ func (c *checker) zfs(z *ZFS) {
 		c.mountpoint(dp, d.Mountpoint, d.Properties)
 		if d.Mountpoint != "" && d.Mountpoint != "none" && d.Mountpoint != "legacy" {
 			mounts.seen(c, dp+".mountpoint", cleanKey(d.Mountpoint), "mountpoint")
-		} else if mp := c.s.Mountpoint(d.Name); d.Mountpoint == "" && mp != "" && !HasDotDot(d.Name) {
+		} else if mp := inherited(d.Name); d.Mountpoint == "" && mp != "" && !HasDotDot(d.Name) {
 			// An inherited mountpoint another dataset sets explicitly.
 			mounts.seen(c, dp+".name", mp, "mountpoint (inherited: "+mp+")")
 		}
@@ -362,6 +363,37 @@ func (c *checker) storageRef(path, id, content string) {
 		c.errf(path, "storage %q is not declared in zfs.storages (declare it with external: true if it exists already)", id)
 	default:
 		c.errf(path, "Proxmox default storage %q does not hold %s content; use another storage or declare it with external: true", id, content)
+	}
+}
+
+// mountpoints is Seed.Mountpoint for validation: the same rule, with the
+// explicit mountpoints in a map, so a seed of many datasets is checked in
+// linear time (Mountpoint scans every dataset per call).
+func mountpoints(z *ZFS) func(string) string {
+	explicit := map[string]string{}
+	for _, p := range z.Pools {
+		if p.Mountpoint != "" {
+			explicit[p.Name] = p.Mountpoint
+		}
+	}
+	for _, d := range z.Datasets {
+		if n := strings.Trim(d.Name, "/"); d.Mountpoint != "" {
+			if _, dup := explicit[n]; !dup {
+				explicit[n] = d.Mountpoint
+			}
+		}
+	}
+	return func(dataset string) string {
+		dataset = strings.Trim(dataset, "/")
+		for anc := dataset; anc != "."; anc = path.Dir(anc) {
+			if mp, ok := explicit[anc]; ok {
+				if mp == "none" || mp == "legacy" {
+					return ""
+				}
+				return path.Join(mp, strings.TrimPrefix(strings.TrimPrefix(dataset, anc), "/"))
+			}
+		}
+		return "/" + dataset
 	}
 }
 
