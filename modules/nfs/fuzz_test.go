@@ -39,10 +39,11 @@ func FuzzRenderExports(f *testing.F) {
 		f.Log("PHOENIX_EXPORTFS not set: the module's parser only (make build/nfs-kernel-server for the real exportfs)")
 	} else if out, err := exec.Command(script, exportfs, os.DevNull, filepath.Join(base, "probe")).CombinedOutput(); err != nil {
 		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.ExitCode() == 125 {
-			f.Skipf("exportfs needs a private mount namespace (root): %s", out)
+		if !errors.As(err, &ee) || ee.ExitCode() != 125 {
+			f.Fatalf("exportfs on an empty file: %v\n%s", err, out)
 		}
-		f.Fatalf("exportfs on an empty file: %v\n%s", err, out)
+		f.Logf("the real exportfs needs a private mount namespace (root): the module's parser only (%s)", out)
+		exportfs = ""
 	}
 	f.Fuzz(func(t *testing.T, p, host string) {
 		check := func(p string) (*seed.Seed, []nfs.Entry) {
