@@ -383,6 +383,12 @@ func (c *checker) containerMounts(p string, id int, ct *Container) {
 			c.errf(mp+".host_path", "dataset and host_path are exclusive: give one")
 		case m.Dataset != "" && !c.datasetDeclared(m.Dataset):
 			c.errf(mp+".dataset", "dataset %q is not declared in zfs.datasets (declare it with external: true if it exists already)", m.Dataset)
+		case m.Dataset != "" && c.s.Mountpoint(m.Dataset) == "":
+			// The lxc module binds the dataset's mountpoint and refuses
+			// none and legacy (modules/lxc options).
+			c.errf(mp+".dataset", "dataset %q has no mountpoint (none or legacy): there is nothing to bind; give it a mountpoint", m.Dataset)
+		case m.Dataset != "" && !PropertyStringSafe(c.s.Mountpoint(m.Dataset)):
+			c.errf(mp+".dataset", "the mountpoint %q of dataset %s holds a comma or '=': it lands in the container's mpN property string, where those start a new option", c.s.Mountpoint(m.Dataset), m.Dataset)
 		case m.HostPath != "" && !reAbsPath.match(m.HostPath):
 			c.errf(mp+".host_path", "%q is not an absolute path without spaces", m.HostPath)
 		case m.HostPath != "" && !PropertyStringSafe(m.HostPath):
