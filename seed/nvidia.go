@@ -39,7 +39,10 @@ func (c *checker) nvidia(n *NVIDIA) {
 		c.errf("nvidia.source", "%q is not a driver source: use runfile or packages", n.Source)
 	}
 	if r := n.Runfile; r != nil {
-		hasURL, hasFile := c.has("nvidia.runfile.url"), c.has("nvidia.runfile.file")
+		// A key given empty counts as given; so does a value in a seed
+		// built in Go (no positions: SectionErr).
+		hasURL := r.URL != "" || c.has("nvidia.runfile.url")
+		hasFile := r.File != "" || c.has("nvidia.runfile.file")
 		switch {
 		case !hasURL && !hasFile:
 			c.errf("nvidia.runfile", "give url (with sha256) or file")
