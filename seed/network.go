@@ -109,6 +109,14 @@ func (c *checker) network(n *Network) {
 	}
 }
 
+// IsIfaceName reports whether s is a network interface name as the seed
+// and the network module accept it.
+func IsIfaceName(s string) bool { return reIface.match(s) }
+
+// IsVIDs reports whether s is a bridge's VLAN id list ("2-4094", "10 20
+// 30-40"), each id in 2..4094.
+func IsVIDs(s string) bool { return vidsOK(s) }
+
 func vidsOK(s string) bool {
 	if !reVIDs.match(s) {
 		return false
