@@ -29,7 +29,9 @@ type Bridge struct {
 	Comment   string   `yaml:"comment,omitempty" json:"comment,omitempty"`
 }
 
-func (c *checker) network(n *Network) {
+// check holds the network section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (n *Network) check(c *checker) {
 	names := dups{}
 	ports := dups{}
 	addrs := dups{}

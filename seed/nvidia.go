@@ -20,7 +20,9 @@ type Runfile struct {
 	Flags  []string `yaml:"flags,omitempty" json:"flags,omitempty"`
 }
 
-func (c *checker) nvidia(n *NVIDIA) {
+// check holds the nvidia section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (n *NVIDIA) check(c *checker) {
 	if c.required("nvidia.version", n.Version) {
 		c.pattern("nvidia.version", n.Version, reDriver.match, "an NVIDIA driver version (e.g. \"580.76.05\")")
 	}

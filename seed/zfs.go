@@ -62,7 +62,9 @@ var reservedPools = map[string]bool{"mirror": true, "raidz": true, "raidz1": tru
 // minDisks is the smallest disk count of each layout and vdev type.
 var minDisks = map[string]int{"single": 1, "mirror": 2, "raidz1": 3, "raidz2": 4, "raidz3": 5}
 
-func (c *checker) zfs(z *ZFS) {
+// check holds the zfs section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (z *ZFS) check(c *checker) {
 	if z.ARCMax != "" && !reSize.match(z.ARCMax) {
 		c.errf("zfs.arc_max", "%q is not a size: a whole number with an optional unit K, M, G or T (e.g. 32G)", z.ARCMax)
 	}
