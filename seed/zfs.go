@@ -68,6 +68,13 @@ func (z *ZFS) check(c *checker) {
 	if z.ARCMax != "" && !reSize.match(z.ARCMax) {
 		c.errf("zfs.arc_max", "%q is not a size: a whole number with an optional unit K, M, G or T (e.g. 32G)", z.ARCMax)
 	}
+	pools := z.checkPools(c)
+	datasets := z.checkDatasets(c, pools)
+	z.checkStorages(c, pools, datasets)
+}
+
+// checkPools holds zfs.pools to their rules and returns them by name.
+func (z *ZFS) checkPools(c *checker) map[string]*Pool {
 	pools := map[string]*Pool{}
 	disks := dups{}
 	for i := range z.Pools {
@@ -104,6 +111,12 @@ func (z *ZFS) check(c *checker) {
 		poolLayout(p, func(rel, format string, args ...any) { c.errf(pp+"."+rel, format, args...) },
 			func(rel string) { c.required(pp+"."+rel, "") })
 	}
+	return pools
+}
+
+// checkDatasets holds zfs.datasets to their rules (each on a declared
+// pool) and returns them by name.
+func (z *ZFS) checkDatasets(c *checker, pools map[string]*Pool) map[string]*Dataset {
 	datasets := map[string]*Dataset{}
 	mounts := dups{}
 	for i := range z.Datasets {
@@ -132,6 +145,12 @@ func (z *ZFS) check(c *checker) {
 		c.pattern(dp+".owner", d.Owner, reOwner.match, "an owner (user or user:group)")
 		c.pattern(dp+".mode", d.Mode, reMode.match, "an octal mode such as \"0775\" (quote it)")
 	}
+	return datasets
+}
+
+// checkStorages holds zfs.storages to their rules (each on a declared pool
+// or dataset).
+func (z *ZFS) checkStorages(c *checker, pools map[string]*Pool, datasets map[string]*Dataset) {
 	ids := dups{}
 	onDataset := dups{}
 	for i := range z.Storages {
