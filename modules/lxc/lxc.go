@@ -54,7 +54,7 @@ func (m *Module) sleep(ctx context.Context, d time.Duration) error {
 	if m.Sleep != nil {
 		return m.Sleep(ctx, d)
 	}
-	return modules.Sleep(ctx, d)
+	return host.Sleep(ctx, d)
 }
 
 func (m *Module) now() time.Time {

@@ -368,7 +368,7 @@ func (m *Module) confirm(ctx context.Context, env *modules.Env, gw netip.Addr) e
 	}
 	sleep := m.Sleep
 	if sleep == nil {
-		sleep = modules.Sleep
+		sleep = host.Sleep
 	}
 	var err error
 	for i := 0; i < attempts; i++ {
