@@ -110,7 +110,10 @@ var (
 	reOwner     = rule(owner)
 	reMode      = span{rest: chars("0-7"), min: 3, max: 4}
 	reAbsPath   = span{prefix: "/", rest: except("\x00-\x1f :")}
-	reRealm     = span{first: alpha, rest: chars("A-Za-z0-9._-"), min: 1}
+	// Realms: pve-access-control (commit 5ccd07d) src/PVE/Auth/Plugin.pm:34
+	// realm_regex [A-Za-z][A-Za-z0-9\.\-_]+ (so at least 2 characters),
+	// and the realm option's maxLength 32 (Plugin.pm:50-57).
+	reRealm     = span{first: alpha, rest: chars("A-Za-z0-9._-"), min: 2, max: 32}
 	reRole      = span{rest: chars("A-Za-z0-9_.-"), min: 1}
 	reACLPath   = span{prefix: "/", rest: chars("A-Za-z0-9/_.-")}
 	reNTHash    = span{rest: chars("0-9A-Fa-f"), min: 32, max: 32}
@@ -124,13 +127,15 @@ var (
 	reNFSHost   = rule(nfsHost)
 	reDport     = rule(ranges(",", ":", 5))
 	reSnapshot  = span{first: alpha, rest: chars("A-Za-z0-9_-"), min: 2, max: 40}
-	reTag       = span{first: chars("a-z0-9_"), rest: chars("a-z0-9_+.-"), min: 1}
-	reNetName   = span{prefix: "eth", rest: digit, min: 1, max: 2}
-	reMAC       = rule(mac)
-	reLocale    = rule(locale)
-	reYescrypt  = rule(yescrypt)
-	reSHA512    = rule(shaCrypt("6", 86))
-	reSHA256c   = rule(shaCrypt("5", 43))
+	// Tags: pve-common (commit f665029) src/PVE/JSONSchema.pm:890
+	// PVE_TAG_RE [a-z0-9_][a-z0-9_\-\+\.]*/i; Phoenix keeps them lowercase.
+	reTag      = span{first: chars("a-z0-9_"), rest: chars("a-z0-9_+.-"), min: 1}
+	reNetName  = span{prefix: "eth", rest: digit, min: 1, max: 2}
+	reMAC      = rule(mac)
+	reLocale   = rule(locale)
+	reYescrypt = rule(yescrypt)
+	reSHA512   = rule(shaCrypt("6", 86))
+	reSHA256c  = rule(shaCrypt("5", 43))
 )
 
 // rule is a hand-written check standing in for a regexp that is dear to

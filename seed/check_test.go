@@ -28,7 +28,7 @@ var spans = []struct {
 	{"reUser", reUser, `^[a-z_][a-z0-9_-]{0,31}$`},
 	{"reMode", reMode, `^[0-7]{3,4}$`},
 	{"reAbsPath", reAbsPath, `^/[^\s\x00-\x1f:]*$`},
-	{"reRealm", reRealm, `^[A-Za-z][A-Za-z0-9._-]*$`},
+	{"reRealm", reRealm, `^[A-Za-z][A-Za-z0-9._-]{1,31}$`},
 	{"reRole", reRole, `^[A-Za-z0-9_.-]+$`},
 	{"reACLPath", reACLPath, `^/[A-Za-z0-9/_.-]*$`},
 	{"reNTHash", reNTHash, `^[0-9A-Fa-f]{32}$`},

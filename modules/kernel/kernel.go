@@ -230,6 +230,24 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 		load = files.File{Path: ModulesLoad, Mode: 0o644, Why: "load " + strings.Join(k.Modules, " "),
 			Data: []byte("# Managed by phoenix (seed kernel.modules); edits are overwritten.\n" + strings.Join(k.Modules, "\n") + "\n")}
 	}
+	probe := files.File{Path: Modprobe, Absent: true, Why: "no blacklist or options"}
+	if conf := modprobeConf(k); conf != nil {
+		probe = files.File{Path: Modprobe, Mode: 0o644, Why: "blacklist/options", Data: conf}
+	}
+	p.initramfs = files.Plan{load, probe}
+
+	h := sha256.New()
+	for _, f := range append(append(files.Plan{}, p.cmdline...), p.initramfs...) {
+		fmt.Fprintf(h, "%s\x00%t\x00%s\x00", f.Path, f.Absent, f.Data)
+	}
+	fmt.Fprintf(h, "%s\x00", strings.Join(k.Cmdline, " "))
+	p.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return p, nil
+}
+
+// modprobeConf is /etc/modprobe.d/phoenix.conf for the seed's blacklist
+// and options, nil when it has neither.
+func modprobeConf(k *seed.Kernel) []byte {
 	var b strings.Builder
 	for _, n := range k.Blacklist {
 		b.WriteString("blacklist " + n + "\n")
@@ -242,20 +260,10 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	for _, n := range names {
 		b.WriteString("options " + n + " " + k.Options[n] + "\n")
 	}
-	probe := files.File{Path: Modprobe, Absent: true, Why: "no blacklist or options"}
-	if b.Len() > 0 {
-		probe = files.File{Path: Modprobe, Mode: 0o644, Why: "blacklist/options",
-			Data: []byte("# Managed by phoenix (seed kernel.blacklist, kernel.options); edits are overwritten.\n" + b.String())}
+	if b.Len() == 0 {
+		return nil
 	}
-	p.initramfs = files.Plan{load, probe}
-
-	h := sha256.New()
-	for _, f := range append(append(files.Plan{}, p.cmdline...), p.initramfs...) {
-		fmt.Fprintf(h, "%s\x00%t\x00%s\x00", f.Path, f.Absent, f.Data)
-	}
-	fmt.Fprintf(h, "%s\x00", strings.Join(k.Cmdline, " "))
-	p.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	return p, nil
+	return []byte("# Managed by phoenix (seed kernel.blacklist, kernel.options); edits are overwritten.\n" + b.String())
 }
 
 // mergeArgs is the kernel command line with the seed's arguments: tokens

@@ -176,7 +176,8 @@ func (m *Module) options(ctx context.Context, r *run, c *ct) (options, error) {
 				return nil, fmt.Errorf("mounts[%d]: dataset %s: %w", i, mt.Dataset, err)
 			}
 			mp := strings.TrimSpace(string(out.Stdout))
-			if !strings.HasPrefix(mp, "/") {
+			if !strings.HasPrefix(mp, "/") || !seed.PropertyStringSafe(mp) {
+				// A comma or '=' would start another option of mpN.
 				return nil, fmt.Errorf("mounts[%d]: dataset %s has mountpoint %q: cannot bind it", i, mt.Dataset, mp)
 			}
 			mounts = append(mounts, mp)

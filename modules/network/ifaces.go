@@ -81,6 +81,9 @@ func stanzas(bridges []seed.Bridge) ([]stanza, []string, error) {
 				lines: []string{"iface " + port + " inet manual"},
 				owns:  func(k string) bool { return portKeys[k] }})
 		}
+		if why := seed.IfaceCommentProblem(br.Comment); why != "" {
+			return nil, nil, fmt.Errorf("%s.comment %q: %s", br.Name, br.Comment, why)
+		}
 		st := stanza{name: br.Name, auto: true, method: "manual", comment: strings.ReplaceAll(br.Comment, "\n", " ")}
 		if br.Address != "" {
 			if _, err := netip.ParsePrefix(br.Address); err != nil {
