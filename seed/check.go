@@ -87,18 +87,21 @@ var (
 	reLabel    = span{first: alnum, rest: chars("A-Za-z0-9-"), last: alnum, min: 1, max: 63}
 	reTimezone = rule(timezone)
 	reBridge   = span{prefix: "vmbr", rest: digit, min: 1, max: 4}
-	reIface    = span{rest: chars("A-Za-z0-9_.-"), min: 1, max: 15}
-	reVIDs     = rule(ranges(" ", "-", 4))
-	rePackage  = span{first: chars("a-z0-9"), rest: chars("a-z0-9+.-"), min: 2}
-	reKmod     = span{rest: chars("A-Za-z0-9_-"), min: 1}
-	reCmdline  = span{rest: except("\t\n\f\r \"'\\"), min: 1}
-	reDriver   = rule(driver)
-	reSHA256   = span{rest: chars("0-9a-f"), min: 64, max: 64}
-	reSize     = rule(size)
-	rePool     = span{first: alpha, rest: chars("A-Za-z0-9_.:-"), min: 1, max: 255}
-	reDSPart   = span{rest: chars("A-Za-z0-9_.:-"), min: 1}
-	reZProp    = span{rest: chars("a-z0-9_.:@-"), min: 1}
-	reByID     = span{prefix: "/dev/disk/by-id/", rest: chars("A-Za-z0-9._:+@-"), min: 1}
+	// Not "-" or "." first: the network module writes the name into
+	// /etc/network/interfaces, where ifupdown2 would not read such a
+	// name as an interface (and the kernel refuses "." and "..").
+	reIface   = span{first: chars("A-Za-z0-9_"), rest: chars("A-Za-z0-9_.-"), min: 1, max: 15}
+	reVIDs    = rule(ranges(" ", "-", 4))
+	rePackage = span{first: chars("a-z0-9"), rest: chars("a-z0-9+.-"), min: 2}
+	reKmod    = span{rest: chars("A-Za-z0-9_-"), min: 1}
+	reCmdline = span{rest: except("\t\n\f\r \"'\\"), min: 1}
+	reDriver  = rule(driver)
+	reSHA256  = span{rest: chars("0-9a-f"), min: 64, max: 64}
+	reSize    = rule(size)
+	rePool    = span{first: alpha, rest: chars("A-Za-z0-9_.:-"), min: 1, max: 255}
+	reDSPart  = span{rest: chars("A-Za-z0-9_.:-"), min: 1}
+	reZProp   = span{rest: chars("a-z0-9_.:@-"), min: 1}
+	reByID    = span{prefix: "/dev/disk/by-id/", rest: chars("A-Za-z0-9._:+@-"), min: 1}
 	// Storage ids: pve-common src/PVE/JSONSchema.pm parse_storage_id,
 	// m/^[a-z][a-z0-9\-\_\.]*[a-z0-9]$/i: case-insensitive, so ids like
 	// quickOS-vm-disks (what the bash originals created) are valid.

@@ -15,7 +15,7 @@ var spans = []struct {
 }{
 	{"reLabel", reLabel, `^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`},
 	{"reBridge", reBridge, `^vmbr[0-9]{1,4}$`},
-	{"reIface", reIface, `^[A-Za-z0-9_.-]{1,15}$`},
+	{"reIface", reIface, `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$`},
 	{"rePackage", rePackage, `^[a-z0-9][a-z0-9+.-]+$`},
 	{"reKmod", reKmod, `^[A-Za-z0-9_-]+$`},
 	{"reCmdline", reCmdline, `^[^\s"'\\]+$`},

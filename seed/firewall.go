@@ -20,7 +20,9 @@ type FirewallRule struct {
 	Comment string `yaml:"comment,omitempty" json:"comment,omitempty"`
 }
 
-func (c *checker) firewall(f *Firewall) {
+// check holds the firewall section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (f *Firewall) check(c *checker) {
 	for i, r := range f.Rules {
 		rp := index("firewall.rules", i)
 		switch r.Action {

@@ -129,7 +129,9 @@ type HealthCheck struct {
 	Interval string   `yaml:"interval,omitempty" json:"interval,omitempty"` // Go duration, default 5s
 }
 
-func (c *checker) lxc(l *LXC) {
+// check holds the lxc section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (l *LXC) check(c *checker) {
 	c.intRange("lxc.parallel", l.Parallel, 1, 16, "")
 	d := l.Defaults
 	if d == nil {

@@ -29,7 +29,9 @@ type Bridge struct {
 	Comment   string   `yaml:"comment,omitempty" json:"comment,omitempty"`
 }
 
-func (c *checker) network(n *Network) {
+// check holds the network section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (n *Network) check(c *checker) {
 	names := dups{}
 	ports := dups{}
 	addrs := dups{}
@@ -113,6 +115,14 @@ func (c *checker) network(n *Network) {
 		}
 	}
 }
+
+// IsIfaceName reports whether s is a network interface name as the seed
+// and the network module accept it.
+func IsIfaceName(s string) bool { return reIface.match(s) }
+
+// IsVIDs reports whether s is a bridge's VLAN id list ("2-4094", "10 20
+// 30-40"), each id in 2..4094.
+func IsVIDs(s string) bool { return vidsOK(s) }
 
 // IfaceCommentProblem says why a bridge comment would change what
 // ifupdown2 reads from /etc/network/interfaces, or "" when it is safe.

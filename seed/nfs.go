@@ -45,7 +45,9 @@ func digits(s string) bool {
 	return err == nil
 }
 
-func (c *checker) nfs(n *NFS) {
+// check holds the nfs section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (n *NFS) check(c *checker) {
 	if len(n.Exports) == 0 {
 		c.errf("nfs.exports", "required: at least one export")
 	}

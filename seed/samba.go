@@ -51,7 +51,9 @@ func (c *checker) smbValue(path, v string) {
 	}
 }
 
-func (c *checker) samba(s *Samba) {
+// check holds the samba section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (s *Samba) check(c *checker) {
 	c.pattern("samba.workgroup", s.Workgroup, reWorkgroup.match, "a NetBIOS workgroup (at most 15 letters, digits, _ . ! -)")
 	c.smbValue("samba.server_string", s.ServerString)
 	for _, k := range slices.Sorted(maps.Keys(s.Global)) {

@@ -40,7 +40,12 @@ type ProxmoxUser struct {
 	Path  string `yaml:"path,omitempty" json:"path,omitempty"` // ACL path, default /
 }
 
-func (c *checker) users(us []User) {
+// Users is the users section: the list is the section.
+type Users []User
+
+// check holds the users section to its rules (the section table,
+// sections.go, calls it for every section a seed has).
+func (us Users) check(c *checker) {
 	names := dups{}
 	for i := range us {
 		u := &us[i]

@@ -62,10 +62,19 @@ var reservedPools = map[string]bool{"mirror": true, "raidz": true, "raidz1": tru
 // minDisks is the smallest disk count of each layout and vdev type.
 var minDisks = map[string]int{"single": 1, "mirror": 2, "raidz1": 3, "raidz2": 4, "raidz3": 5}
 
-func (c *checker) zfs(z *ZFS) {
+// check holds the zfs section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (z *ZFS) check(c *checker) {
 	if z.ARCMax != "" && !reSize.match(z.ARCMax) {
 		c.errf("zfs.arc_max", "%q is not a size: a whole number with an optional unit K, M, G or T (e.g. 32G)", z.ARCMax)
 	}
+	pools := z.checkPools(c)
+	datasets := z.checkDatasets(c, pools)
+	z.checkStorages(c, pools, datasets)
+}
+
+// checkPools holds zfs.pools to their rules and returns them by name.
+func (z *ZFS) checkPools(c *checker) map[string]*Pool {
 	pools := map[string]*Pool{}
 	disks := dups{}
 	for i := range z.Pools {
@@ -112,6 +121,12 @@ func (c *checker) zfs(z *ZFS) {
 		poolLayout(p, func(rel, format string, args ...any) { c.errf(pp+"."+rel, format, args...) },
 			func(rel string) { c.required(pp+"."+rel, "") })
 	}
+	return pools
+}
+
+// checkDatasets holds zfs.datasets to their rules (each on a declared
+// pool) and returns them by name.
+func (z *ZFS) checkDatasets(c *checker, pools map[string]*Pool) map[string]*Dataset {
 	datasets := map[string]*Dataset{}
 	mounts := dups{}
 	inherited := mountpoints(z)
@@ -151,6 +166,12 @@ func (c *checker) zfs(z *ZFS) {
 		c.pattern(dp+".owner", d.Owner, reOwner.match, "an owner (user or user:group)")
 		c.pattern(dp+".mode", d.Mode, reMode.match, "an octal mode such as \"0775\" (quote it)")
 	}
+	return datasets
+}
+
+// checkStorages holds zfs.storages to their rules (each on a declared pool
+// or dataset).
+func (z *ZFS) checkStorages(c *checker, pools map[string]*Pool, datasets map[string]*Dataset) {
 	ids := dups{}
 	onDataset := dups{}
 	for i := range z.Storages {

@@ -59,7 +59,7 @@ func stanzas(bridges []seed.Bridge) ([]stanza, []string, error) {
 	var owned []string
 	seen := map[string]bool{}
 	own := func(name, what string) error {
-		if !ifnameRE().MatchString(name) {
+		if !seed.IsIfaceName(name) {
 			return fmt.Errorf("%s %q is not an interface name", what, name)
 		}
 		if seen[name] {
@@ -123,7 +123,7 @@ func stanzas(bridges []seed.Bridge) ([]stanza, []string, error) {
 			if vids == "" {
 				vids = "2-4094"
 			}
-			if !vidsRE().MatchString(vids) {
+			if !seed.IsVIDs(vids) {
 				return nil, nil, fmt.Errorf("%s.vids %q: want VLAN ids like \"2-4094\" or \"10 20 30-40\"", br.Name, vids)
 			}
 			l = append(l, "\tbridge-vlan-aware yes", "\tbridge-vids "+vids)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/seed/remote"
 )
 
@@ -197,7 +198,7 @@ func (l *locator) fetchRetrying(ctx context.Context, f *remote.Fetcher, src remo
 	}
 	sleep := l.o.Remote.Sleep
 	if sleep == nil {
-		sleep = remote.Sleep
+		sleep = host.Sleep
 	}
 	var waited time.Duration
 	delay := time.Second
