@@ -15,7 +15,7 @@ var spans = []struct {
 }{
 	{"reLabel", reLabel, `^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`},
 	{"reBridge", reBridge, `^vmbr[0-9]{1,4}$`},
-	{"reIface", reIface, `^[A-Za-z0-9_.-]{1,15}$`},
+	{"reIface", reIface, `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$`},
 	{"rePackage", rePackage, `^[a-z0-9][a-z0-9+.-]+$`},
 	{"reKmod", reKmod, `^[A-Za-z0-9_-]+$`},
 	{"reCmdline", reCmdline, `^[^\s"'\\]+$`},
@@ -28,7 +28,7 @@ var spans = []struct {
 	{"reUser", reUser, `^[a-z_][a-z0-9_-]{0,31}$`},
 	{"reMode", reMode, `^[0-7]{3,4}$`},
 	{"reAbsPath", reAbsPath, `^/[^\s\x00-\x1f:]*$`},
-	{"reRealm", reRealm, `^[A-Za-z][A-Za-z0-9._-]*$`},
+	{"reRealm", reRealm, `^[A-Za-z][A-Za-z0-9._-]{1,31}$`},
 	{"reRole", reRole, `^[A-Za-z0-9_.-]+$`},
 	{"reACLPath", reACLPath, `^/[A-Za-z0-9/_.-]*$`},
 	{"reNTHash", reNTHash, `^[0-9A-Fa-f]{32}$`},

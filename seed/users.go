@@ -2,8 +2,10 @@ package seed
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // User is one Linux user, optionally also a Proxmox user.
@@ -28,6 +30,33 @@ var BuiltinRoles = []string{"Administrator", "NoAccess", "PVEAdmin", "PVEAuditor
 	"PVEMappingAdmin", "PVEMappingUser", "PVEPoolAdmin", "PVEPoolUser", "PVESDNAdmin", "PVESDNUser", "PVESysAdmin",
 	"PVETemplateUser", "PVEUserAdmin", "PVEVMAdmin", "PVEVMUser"}
 
+// aclPathRE is pve-access-control (commit 5ccd07d) src/PVE/AccessControl.pm
+// :1281-1319 check_path, which `pveum acl modify` applies
+// (src/PVE/API2/ACL.pm:162-167) after normalize_path (AccessControl.pm
+// :1263-1279 folds // and drops a trailing /; a seed must give the
+// folded form, the one `pveum acl list` shows). [[:alnum:]] is ASCII
+// here; reACLPath allows no other letters anyway.
+var aclPathRE = sync.OnceValue(func() *regexp.Regexp {
+	const an = `[A-Za-z0-9]`
+	const id = `[A-Za-z0-9._-]+`
+	return regexp.MustCompile(`^(/|/access|/access/groups|/access/groups/` + id + `|/access/realm|/access/realm/` + id +
+		`|/nodes|/nodes/` + id + `|/pool|/pool/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+){0,2}` +
+		`|/sdn|/sdn/controllers|/sdn/controllers/[A-Za-z0-9_-]+|/sdn/dns|/sdn/dns/` + an + `+|/sdn/fabrics|/sdn/fabrics/` + an + `+` +
+		`|/sdn/ipams|/sdn/ipams/` + an + `+|/sdn/prefix-lists|/sdn/prefix-lists/` + an + `+|/sdn/route-maps|/sdn/route-maps/` + an + `+` +
+		`|/sdn/zones|/sdn/zones/` + id + `|/sdn/zones/` + id + `/` + id + `|/sdn/zones/` + id + `/` + id + `/[1-9][0-9]{0,3}` +
+		`|/storage|/storage/` + id + `|/vms|/vms/[1-9][0-9]{2,}|/mapping|/mapping/` + id + `|/mapping/` + id + `/` + id + `)$`)
+})
+
+// ACLPathOK reports whether Proxmox accepts p as an ACL path as written.
+func ACLPathOK(p string) bool {
+	return !strings.Contains(p, "//") && (p == "/" || !strings.HasSuffix(p, "/")) && aclPathRE().MatchString(p)
+}
+
+// MaxPVEUserID is the longest Proxmox user id NAME@REALM (pve-access-control
+// src/PVE/Auth/Plugin.pm:121-133, verify_username, and the userid
+// option's maxLength 64 at :150-157).
+const MaxPVEUserID = 64
+
 // ProxmoxUser makes the user NAME@realm in Proxmox with a role on a path.
 type ProxmoxUser struct {
 	Realm string `yaml:"realm,omitempty" json:"realm,omitempty"` // default pam
@@ -35,7 +64,12 @@ type ProxmoxUser struct {
 	Path  string `yaml:"path,omitempty" json:"path,omitempty"` // ACL path, default /
 }
 
-func (c *checker) users(us []User) {
+// Users is the users section: the list is the section.
+type Users []User
+
+// check holds the users section to its rules (the section table,
+// sections.go, calls it for every section a seed has).
+func (us Users) check(c *checker) {
 	names := dups{}
 	for i := range us {
 		u := &us[i]
@@ -72,7 +106,16 @@ func (c *checker) users(us []User) {
 			}
 		}
 		if px := u.Proxmox; px != nil {
-			c.pattern(up+".proxmox.realm", px.Realm, reRealm.match, "a Proxmox realm (e.g. pam or pve)")
+			c.pattern(up+".proxmox.realm", px.Realm, reRealm.match, "a Proxmox realm (a letter, then letters, digits, . - _; 2..32 long; e.g. pam or pve)")
+			realm := px.Realm
+			if realm == "" {
+				realm = "pam"
+			}
+			// pve-access-control src/PVE/Auth/Plugin.pm:121-133
+			// (verify_username): NAME@REALM is 3..64 characters.
+			if id := u.Name + "@" + realm; len(id) > MaxPVEUserID {
+				c.errf(up+".name", "the Proxmox user %s is %d characters: Proxmox takes at most %d for NAME@REALM; shorten the name or the realm", id, len(id), MaxPVEUserID)
+			}
 			if c.required(up+".proxmox.role", px.Role) {
 				if !reRole.match(px.Role) {
 					c.pattern(up+".proxmox.role", px.Role, reRole.match, "a Proxmox role (e.g. Administrator)")
@@ -87,6 +130,9 @@ func (c *checker) users(us []User) {
 				}
 			}
 			c.pattern(up+".proxmox.path", px.Path, reACLPath.match, "an ACL path (e.g. / or /vms/100)")
+			if px.Path != "" && reACLPath.match(px.Path) && !ACLPathOK(px.Path) {
+				c.errf(up+".proxmox.path", "%q is not an ACL path Proxmox accepts: /, /vms[/ID], /storage[/ID], /pool[/NAME], /nodes[/NAME], /access[/groups/NAME|/realm/NAME], /sdn/..., /mapping/... (no trailing or double /)", px.Path)
+			}
 		}
 	}
 }

@@ -252,15 +252,21 @@ func sudoFile(name string) string {
 	return path.Join(SudoersDir, "phoenix-"+strings.ReplaceAll(name, ".", "_"))
 }
 
+// sudoRule is the sudoers.d file for a user's sudo setting (password or
+// nopasswd).
+func sudoRule(name, sudo string) []byte {
+	rule := "ALL=(ALL:ALL) ALL"
+	if sudo == "nopasswd" {
+		rule = "ALL=(ALL:ALL) NOPASSWD: ALL"
+	}
+	return []byte("# Managed by phoenix (seed users[].sudo); edits are overwritten.\n" + name + " " + rule + "\n")
+}
+
 func (m *Module) sudo(env *modules.Env, u seed.User, run func(string, []string, []byte) error) ([]step, error) {
 	final := sudoFile(u.Name)
 	want := files.File{Path: final, Absent: true}
 	if u.Sudo != "" {
-		rule := "ALL=(ALL:ALL) ALL"
-		if u.Sudo == "nopasswd" {
-			rule = "ALL=(ALL:ALL) NOPASSWD: ALL"
-		}
-		want = files.File{Path: final, Mode: 0o440, Data: []byte("# Managed by phoenix (seed users[].sudo); edits are overwritten.\n" + u.Name + " " + rule + "\n")}
+		want = files.File{Path: final, Mode: 0o440, Data: sudoRule(u.Name, u.Sudo)}
 	}
 	tmp := final + ".phoenix-new"
 	pending, err := want.Pending(env.Root)
