@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/modules"
@@ -32,7 +30,6 @@ var BasePackages = []string{"ca-certificates", "curl", "gnupg", "locales"}
 // DefaultLocale is the base feature's locale when the seed names none.
 const DefaultLocale = "en_US.UTF-8"
 
-var reLocale = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-z]{2,3}_[A-Z]{2})\.(UTF-8)$`) })
 
 // NVIDIA's container toolkit apt repository.
 const (
@@ -112,8 +109,8 @@ func (in inCTSteps) base(ctx context.Context) error {
 	if loc == "" {
 		loc = DefaultLocale
 	}
-	lm := reLocale().FindStringSubmatch(loc)
-	if lm == nil {
+	input, ok := seed.UTF8Locale(loc)
+	if !ok {
 		return fmt.Errorf("locale %q: want a UTF-8 locale like en_US.UTF-8", loc)
 	}
 	if err := ar.Update(ctx); err != nil {
@@ -122,7 +119,7 @@ func (in inCTSteps) base(ctx context.Context) error {
 	if _, err := ar.Install(ctx, BasePackages...); err != nil {
 		return err
 	}
-	if err := ex(ctx, nil, "localedef", "-i", lm[1], "-f", lm[2], loc); err != nil {
+	if err := ex(ctx, nil, "localedef", "-i", input, "-f", "UTF-8", loc); err != nil {
 		return err
 	}
 	return ex(ctx, nil, "update-locale", "LANG="+loc)
