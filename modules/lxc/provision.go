@@ -30,7 +30,6 @@ var BasePackages = []string{"ca-certificates", "curl", "gnupg", "locales"}
 // DefaultLocale is the base feature's locale when the seed names none.
 const DefaultLocale = "en_US.UTF-8"
 
-
 // NVIDIA's container toolkit apt repository.
 const (
 	toolkitKeyURL = "https://nvidia.github.io/libnvidia-container/gpgkey"
