@@ -150,6 +150,9 @@ func vidsOK(s string) bool {
 	}
 	for _, r := range strings.Fields(s) {
 		lo, hi, isRange := strings.Cut(r, "-")
+		if len(lo) > 1 && lo[0] == '0' || len(hi) > 1 && hi[0] == '0' {
+			return false // ambiguous: 010 is 8 to a C or YAML 1.1 reader
+		}
 		a, _ := strconv.Atoi(lo)
 		b := a
 		if isRange {

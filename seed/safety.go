@@ -3,6 +3,7 @@ package seed
 import (
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,8 +28,11 @@ var systemDirs = []string{"/etc", "/usr", "/var", "/boot", "/root", "/proc", "/s
 // exposedDirs are the trees never to export, share or bind into a
 // container, whole or below: secrets (/etc, /root) and kernel interfaces.
 // /usr and /var below their top are left to the admin (/var/lib/vz holds
-// Proxmox's own storage).
-var exposedDirs = []string{"/etc", "/root", "/boot", "/proc", "/sys", "/dev", "/run"}
+// Proxmox's own storage), except two trees of secrets there: pmxcfs's
+// database /var/lib/pve-cluster (config.db holds all of /etc/pve, private
+// keys included) and Phoenix's own state /var/lib/phoenix (the bundle
+// with Samba password files, the seed serial).
+var exposedDirs = []string{"/etc", "/root", "/boot", "/proc", "/sys", "/dev", "/run", "/var/lib/pve-cluster", "/var/lib/phoenix"}
 
 func inDir(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
@@ -191,10 +195,14 @@ func hiddenDir(p string) string {
 	if c == "/" {
 		return "the whole root filesystem"
 	}
-	for _, d := range systemDirs {
-		if inDir(c, d) {
-			return d
+	best := ""
+	for _, d := range append(slices.Clone(systemDirs), exposedDirs...) {
+		if inDir(c, d) && len(d) > len(best) {
+			best = d // the most precise: /var/lib/pve-cluster, not /var
 		}
+	}
+	if best != "" {
+		return best
 	}
 	return c
 }
