@@ -92,6 +92,9 @@ mkdir -p "$RUN"
 : >"$RUN/report.txt"
 echo "accelerator: $ACCEL ($ACCEL_ARGS); load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs" >>"$RUN/report.txt"
 T_IMAGES=$(date +%s)
+if [ "$DEMO" = 1 ] && [ "${E2E_NO_BUILD:-0}" != 1 ] && [ ! -e "$VM/$SUITE0/stamps/zfs-modules" ]; then
+	say "first run: building the $SUITE0 guest once under $VM/$SUITE0 (debootstrap, ~300 MB from the Debian mirror; OpenZFS's kernel modules compiled with dkms in a throw-away chroot); later runs reuse it"
+fi
 if [ "${E2E_NO_BUILD:-0}" != 1 ]; then
 	for _su in "${!NEED_ZFS[@]}"; do
 		ZFS=${NEED_ZFS[$_su]} GENERIC=${NEED_GEN[$_su]} "$HERE/build-image.sh" "$_su" "$VM/$_su"
