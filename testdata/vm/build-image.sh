@@ -220,6 +220,22 @@ if have generic-kernel; then
 	cp "$BASE/boot/initrd.img-$KG" "$VM/initrd-generic.img"
 fi
 
+# Two waits every TCG boot paid before phoenix.service could start:
+# - zfs-share.service (WantedBy=zfs.target) is After=smb.service, so
+#   phoenix.service's After=zfs.target waited for nmbd and smbd to start
+#   (~40 s of a loaded TCG boot). This image has Samba preinstalled, which
+#   a fresh Proxmox VE host has not; the seeds set no sharenfs/sharesmb,
+#   the only thing zfs-share does. Disabled, zfs.target no longer pulls it.
+# - ldconfig, journal-catalog-update and update-done ran at first boot
+#   (ConditionNeedsUpdate: /usr newer than /etc/.updated, which no one had
+#   written) and held sysinit.target back; systemd-update-done writes the
+#   stamps here instead, on every run (after any step that installed packages).
+if ! have lean-boot; then
+	chroot "$BASE" systemctl disable zfs-share.service >/dev/null 2>&1 || true
+	done_ lean-boot
+fi
+chroot "$BASE" /usr/lib/systemd/systemd-update-done
+
 # A small initramfs for the cloud kernel, the one every scenario but usb
 # boots: MODULES=list with only virtio_blk (the root's disk; ext4 and
 # virtio_pci are built in). The stock one (MODULES=most, 18 MB) spends
