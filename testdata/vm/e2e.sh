@@ -73,7 +73,9 @@ for _s in "${_list[@]}"; do
 	case $_s in *@*) SCEN+=("${_s%@*} ${_s#*@}") ;; *) SCEN+=("$_s $SUITE0") ;; esac
 done
 # deb needs `make deb`'s package (DEB=path, else the newest under build/).
-DEB=${DEB:-$(find build bin -maxdepth 2 -name 'phoenix_*.deb' -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)}
+# (A fresh clone has no build/ yet: find fails there, which must not end
+# the run under set -e and pipefail.)
+DEB=${DEB:-$({ find build bin -maxdepth 2 -name 'phoenix_*.deb' -printf '%T@ %p\n' 2>/dev/null || true; } | sort -n | tail -1 | cut -d' ' -f2-)}
 
 # 1. The base roots (cached), one per suite, with only what the scenarios
 # on it need: ZFS modules for full and fail, the generic kernel for usb.
