@@ -164,7 +164,7 @@ if [ "${ZFS:-1}" = 1 ] && ! have zfs-modules; then
 		# No debug info: the guest kernel's headers have CONFIG_DEBUG_INFO
 		# (full DWARF, -g); Kbuild appends KCFLAGS last, and gcc's last -g
 		# option wins, so -g0 turns it off for the configure probes and the
-		# ~400 objects alike. dkms strips the debug info from the .ko files
+		# module objects alike. dkms strips the debug info from the .ko files
 		# it installs anyway (the cached zfs.ko.xz was 1.8 MB either way),
 		# so the modules are the same code; only the compile is lighter.
 		# dpkg passes the environment on to zfs-dkms's postinst, and dkms
