@@ -161,12 +161,19 @@ if [ "${ZFS:-1}" = 1 ] && ! have zfs-modules; then
 		fi
 		took zfs-toolchain "$t1"
 		t3=$(date +%s)
+		# With -g0 (below) the objects have no DWARF, from which pahole
+		# would make each module's BTF: it fails ("Invalid argument") and
+		# with it every configure probe. Kbuild skips BTF when the headers
+		# have no vmlinux (scripts/Makefile.modfinal, cmd_btf_ko), so the
+		# builder's copy is moved aside. The modules then carry no .BTF
+		# section: they load the same; only BPF tools lose their types.
+		mv "$CH/usr/src/linux-headers-$KV/vmlinux" "$CH/usr/src/linux-headers-$KV/vmlinux.no-btf" 2>/dev/null || true
 		# No debug info: the guest kernel's headers have CONFIG_DEBUG_INFO
 		# (full DWARF, -g); Kbuild appends KCFLAGS last, and gcc's last -g
 		# option wins, so -g0 turns it off for the configure probes and the
 		# module objects alike. dkms strips the debug info from the .ko files
-		# it installs anyway (the cached zfs.ko.xz was 1.8 MB either way),
-		# so the modules are the same code; only the compile is lighter.
+		# it installs anyway (the cached zfs.ko.xz was 1.8 MB), so the
+		# modules are the same code; only the compile is lighter.
 		# dpkg passes the environment on to zfs-dkms's postinst, and dkms
 		# on to make.
 		chroot_run env KCFLAGS=-g0 apt-get install -y -q --no-install-recommends zfs-dkms >>"$VM/zfs-build.log" 2>&1 ||
