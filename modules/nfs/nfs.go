@@ -41,6 +41,17 @@ func (*Module) Name() string { return "nfs" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.NFS != nil }
 
+// Early implements modules.Early: with the server installed, the module
+// writes /etc/exports and queues nfs-server's start, whose ExecStartPre
+// (`exportfs -r`) exports it.
+func (*Module) Early(ctx context.Context, env *modules.Env) (bool, string) {
+	missing, err := apt.New(env.Runner).Missing(ctx, Package)
+	if err != nil || len(missing) > 0 {
+		return false, Package + " is not installed (it comes from the network)"
+	}
+	return true, ""
+}
+
 // Converge implements modules.Module: the server package, /etc/exports,
 // the service, and the live export table.
 func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
@@ -97,7 +108,26 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 			return err
 		}
 	}
-	if !serviceUp(ctx, env.Runner) {
+	enabled, active, state := serviceState(ctx, env.Runner)
+	if env.EarlyStage && !active && state != "activating" {
+		// phoenix-local.service is ordered before nfs-server, which has
+		// not started yet: queue its start (waiting for it would never
+		// end); its ExecStartPre, `exportfs -r`, exports the file written
+		// above (nfs-utils systemd/nfs-server.service).
+		return s.DoQuiet("queue the start of "+Service+" (it exports "+ExportsFile+" when it starts, after the early stage)", func() error {
+			if !enabled {
+				if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {
+					return fmt.Errorf("enable %s: %w", Service, err)
+				}
+			}
+			if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"start", "--no-block", Service}}); err != nil {
+				return fmt.Errorf("start %s: %w", Service, err)
+			}
+			return nil
+		})
+	}
+	var live []Entry
+	if !enabled || !active {
 		err := s.DoQuiet("enable and start "+Service, func() error {
 			if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
 				return fmt.Errorf("enable %s: %w", Service, err)
@@ -107,10 +137,14 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 		if err != nil {
 			return err
 		}
-	}
-	live, err := liveExports(ctx, env.Runner)
-	if err != nil {
-		return err
+		// Nothing was live while it was stopped (its ExecStopPost is
+		// `exportfs -au`, nfs-utils systemd/nfs-server.service), and the
+		// start's `exportfs -r` is confirmed by the -ra and -v below.
+	} else {
+		var err error
+		if live, err = liveExports(ctx, env.Runner); err != nil {
+			return err
+		}
 	}
 	d := missingExports(want, live)
 	if !changed && len(d) == 0 {
@@ -326,12 +360,11 @@ func missingExports(want, live []Entry) []string {
 	return out
 }
 
-// serviceUp reports whether the server is enabled and running.
-func serviceUp(ctx context.Context, r host.Runner) bool {
-	for _, verb := range []string{"is-enabled", "is-active"} {
-		if _, err := r.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{verb, "--quiet", Service}}); err != nil {
-			return false
-		}
-	}
-	return true
+// serviceState reports whether the server is enabled and running, and
+// the state `systemctl is-active` prints ("activating": a start under way).
+func serviceState(ctx context.Context, r host.Runner) (enabled, active bool, state string) {
+	_, err := r.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-enabled", "--quiet", Service}})
+	enabled = err == nil
+	out, err := r.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-active", Service}})
+	return enabled, err == nil, strings.TrimSpace(string(out.Stdout))
 }

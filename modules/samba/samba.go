@@ -49,6 +49,16 @@ func (*Module) Name() string { return "samba" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Samba != nil }
 
+// Early implements modules.Early: with Samba installed, the module only
+// writes files, runs testparm and pdbedit, and queues smbd's start.
+func (*Module) Early(ctx context.Context, env *modules.Env) (bool, string) {
+	missing, err := apt.New(env.Runner).Missing(ctx, Package)
+	if err != nil || len(missing) > 0 {
+		return false, Package + " is not installed (it comes from the network)"
+	}
+	return true, ""
+}
+
 // Converge implements modules.Module.
 func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 	return (&run{Steps: s}).converge(ctx)
@@ -404,7 +414,9 @@ func unwrapPath(err error) error {
 }
 
 // service makes sure smbd runs the new configuration: started if it was
-// not, reloaded if the configuration changed.
+// not, reloaded if the configuration changed. In the early stage smbd has
+// not started yet (phoenix-local.service is ordered before it): its start
+// is only queued, and it reads the new configuration when it starts.
 func (r *run) service(ctx context.Context) error {
 	pending := false
 	if _, err := r.Env.Store.Get(reloadKey, &pending); err != nil {
@@ -413,13 +425,28 @@ func (r *run) service(ctx context.Context) error {
 	if r.Dry && r.configChanged {
 		pending = true
 	}
-	up := true
-	for _, verb := range []string{"is-enabled", "is-active"} {
-		if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{verb, "--quiet", Service}}); err != nil {
-			up = false
-		}
-	}
+	_, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-enabled", "--quiet", Service}})
+	enabled := err == nil
+	// Without --quiet, is-active prints the state: "activating" is a start
+	// under way that read the configuration already, or is about to.
+	state, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-active", Service}})
+	active := err == nil
+	up := enabled && active
 	switch {
+	case r.Env.EarlyStage && !active && strings.TrimSpace(state) != "activating":
+		return r.Do("queue the start of "+Service+" (it loads the new configuration when it starts, after the early stage)", func() error {
+			if !enabled {
+				if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {
+					return fmt.Errorf("enable smbd: %w", err)
+				}
+			}
+			// --no-block: smbd's start waits for this stage to end; waiting
+			// for it here would never end.
+			if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"start", "--no-block", Service}}); err != nil {
+				return fmt.Errorf("start smbd: %w", err)
+			}
+			return r.Env.Store.Delete(reloadKey)
+		})
 	case !up:
 		return r.Do("enable and start "+Service, func() error {
 			if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {

@@ -365,3 +365,42 @@ func TestL2TrailingBackslash(t *testing.T) {
 		t.Fatalf("validate: want a refusal, got %v", err)
 	}
 }
+
+// TestEarlyStage: with Samba installed the module can run before the
+// network (modules.Early); there smbd has not started (phoenix-local.service
+// is ordered before it), so its start is only queued (--no-block: a
+// blocking start would wait for the stage itself) and never reloaded, and
+// smbd loads the new configuration when it starts. Without the package the
+// module waits for the network stage.
+func TestEarlyStage(t *testing.T) {
+	ctx := context.Background()
+	s := testkit.Seed(t, sambaSeed)
+	m := samba.New()
+	w := newWorld(t)
+	if ok, why := m.Early(ctx, w.env(s)); ok || !strings.Contains(why, "not installed") {
+		t.Errorf("Early without samba = %v %q, want false, not installed", ok, why)
+	}
+	w = newWorld(t)
+	w.apt = aptfake.New(samba.Package)
+	w.apt.Register(w.run)
+	w.smb.Enabled = true // as the package leaves it; not started yet
+	env := w.env(s)
+	if ok, _ := m.Early(ctx, env); !ok {
+		t.Fatal("Early with samba installed = false")
+	}
+	env.EarlyStage = true
+	if _, err := modules.Apply(ctx, m, env); err != nil {
+		t.Fatal(err)
+	}
+	log := w.run.Log()
+	if !strings.Contains(log, "systemctl start --no-block smbd.service\n") || strings.Contains(log, "smbcontrol") || strings.Contains(log, "--now") {
+		t.Errorf("early stage: want only a queued start, no reload, no blocking start:\n%s", log)
+	}
+	if !strings.Contains(w.smb.Effects(), "[media]") {
+		t.Errorf("smbd did not start with the new config:\n%s", w.smb.Effects())
+	}
+	// Converged afterwards, in the network stage as in the early one.
+	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) != 0 {
+		t.Errorf("Check after the early stage: %q %v", ch, err)
+	}
+}

@@ -39,6 +39,19 @@ func (s *Server) Register(r *fakehost.Runner) {
 	r.Handle("systemctl", s.Systemctl)
 }
 
+// start starts unit u if it is not running. nfs-server's start exports the
+// files: its ExecStartPre=-/usr/sbin/exportfs -r (nfs-utils
+// systemd/nfs-server.service; "-": a failure does not stop the start).
+func (s *Server) start(u string) {
+	if s.Active[u] {
+		return
+	}
+	s.Active[u] = true
+	if u == nfs.Service {
+		_ = s.load()
+	}
+}
+
 // Boot forgets the live table and stops services not enabled, as a reboot
 // does; an enabled nfs-server loads the files again.
 func (s *Server) Boot() {
@@ -225,11 +238,20 @@ func (s *Server) Systemctl(_ context.Context, c fakehost.Call) fakehost.Result {
 		for _, u := range units {
 			s.Enabled[u] = true
 			if now {
-				s.Active[u] = true
+				s.start(u)
 			}
 		}
 		return fakehost.OK("")
-	case "restart", "reload", "reload-or-restart", "try-reload-or-restart", "start":
+	case "start":
+		// With or without --no-block: the fake has no job queue, so the
+		// start happens at once, reading the files as they are now (what
+		// the queued start after the early stage reads: nothing changes
+		// them in between).
+		for _, u := range units {
+			s.start(u)
+		}
+		return fakehost.OK("")
+	case "restart", "reload", "reload-or-restart", "try-reload-or-restart":
 		for _, u := range units {
 			s.Active[u] = true
 		}
