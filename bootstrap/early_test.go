@@ -147,3 +147,24 @@ func TestEarlyStageFailure(t *testing.T) {
 		t.Fatalf("network-stage failure = %+v, %v; want failed", out, err)
 	}
 }
+
+// TestEarlyStageReport: the early stage never sends the report (no
+// network), and with one to send it leaves phoenix.service to run (no
+// early-done file), which sends it.
+func TestEarlyStageReport(t *testing.T) {
+	h := newHarness(t, &emod{tmod: &tmod{name: "host"}, early: true})
+	h.seed.Kernel, h.seed.ZFS, h.seed.LXC = nil, nil, nil
+	var sent []bootstrap.State
+	h.opts = func(o *bootstrap.Options) {
+		o.Ended = func(_ context.Context, st bootstrap.Status) error { sent = append(sent, st.State); return nil }
+	}
+	if out, err := h.runStage(true); err != nil || !out.Complete {
+		t.Fatalf("early run = %+v, %v; want complete", out, err)
+	}
+	if len(sent) != 0 || host.Exists(h.root, bootstrap.EarlyDoneFile) {
+		t.Fatalf("early stage: sent %v, early-done written %v; want neither", sent, host.Exists(h.root, bootstrap.EarlyDoneFile))
+	}
+	if _, err := h.runStage(false); err != nil || !slices.Equal(sent, []bootstrap.State{bootstrap.Done}) {
+		t.Fatalf("network stage sent %v, %v; want [done]", sent, err)
+	}
+}

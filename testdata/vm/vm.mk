@@ -6,7 +6,7 @@
 # modules (built in a chroot) and the runs are cached under build/vm.
 VM_DEBS := qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3
 
-.PHONY: e2e demo vm-deps vm-image
+.PHONY: e2e demo compare vm-deps vm-image
 
 vm-deps:
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(VM_DEBS)"
@@ -21,6 +21,12 @@ vm-image: vm-deps
 # on any FAIL.
 e2e: build vm-deps deb
 	BIN=$(BIN) testdata/vm/e2e.sh
+
+# compare: only the Phoenix / cloud-init / plain-boot comparison, three
+# runs back to back (E2E_COMPARE_RUNS), medians and the load during each
+# boot in the report (docs/perf/e2e.md). `make e2e` runs it once.
+compare: build vm-deps
+	E2E_COMPARE_RUNS=$${E2E_COMPARE_RUNS:-3} BIN=$(BIN) testdata/vm/e2e.sh --only $${E2E_ONLY:-compare}
 
 # demo: provision the full seed on trixie with a live per-module view, then
 # print `phoenix status` from inside the guest and where the console log is.
