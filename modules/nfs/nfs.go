@@ -18,10 +18,12 @@ import (
 
 // Paths, commands and names, in one place.
 const (
-	ExportsFile  = "/etc/exports.d/phoenix.exports"
-	Package      = "nfs-kernel-server"
-	Service      = "nfs-server.service"
-	ExportfsCmd  = "exportfs"
+	ExportsFile = "/etc/exports.d/phoenix.exports"
+	Package     = "nfs-kernel-server"
+	Service     = "nfs-server.service"
+	ExportfsCmd = "exportfs"
+	// ExportfsBin is where nfs-kernel-server installs exportfs.
+	ExportfsBin  = "/usr/sbin/exportfs"
 	SystemctlCmd = "systemctl"
 )
 
@@ -44,9 +46,13 @@ func (*Module) Active(s *seed.Seed) bool { return s != nil && s.NFS != nil }
 // Early implements modules.Early: with the server installed, the module
 // writes /etc/exports and queues nfs-server's start, whose ExecStartPre
 // (`exportfs -r`) exports it.
-func (*Module) Early(ctx context.Context, env *modules.Env) (bool, string) {
-	missing, err := apt.New(env.Runner).Missing(ctx, Package)
-	if err != nil || len(missing) > 0 {
+//
+// The package's exportfs stands for the package (a stat, not a dpkg-query:
+// the early stage is on nfs-server's way to starting); Converge still asks
+// dpkg, and if the package is missing after all its install fails without
+// a network and the engine leaves the module to phoenix.service.
+func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
+	if !host.Exists(env.Root, ExportfsBin) {
 		return false, Package + " is not installed (it comes from the network)"
 	}
 	return true, ""

@@ -229,6 +229,9 @@ func TestEarlyStage(t *testing.T) {
 	w.apt = aptfake.New("nfs-common", nfs.Package)
 	w.apt.Register(w.run)
 	w.srv.Enabled[nfs.Service] = true // as the package leaves it; not started yet
+	if err := w.root.WriteFile(nfs.ExportfsBin, nil, 0o755, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
 	env := w.env(s)
 	if ok, _ := m.Early(ctx, env); !ok {
 		t.Fatal("Early with the server installed = false")

@@ -49,11 +49,18 @@ func (*Module) Name() string { return "samba" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Samba != nil }
 
+// SmbdBin is the package's server binary: the early stage's cheap sign
+// that samba is installed.
+const SmbdBin = "/usr/sbin/smbd"
+
 // Early implements modules.Early: with Samba installed, the module only
-// writes files, runs testparm and pdbedit, and queues smbd's start.
-func (*Module) Early(ctx context.Context, env *modules.Env) (bool, string) {
-	missing, err := apt.New(env.Runner).Missing(ctx, Package)
-	if err != nil || len(missing) > 0 {
+// writes files, runs testparm and pdbedit, and queues smbd's start. The
+// binary stands for the package (a stat, not a dpkg-query: the early stage
+// is on smbd's way to starting); Converge still asks dpkg, and if the
+// package is missing after all its install fails without a network and
+// the engine leaves the module to phoenix.service.
+func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
+	if !host.Exists(env.Root, SmbdBin) {
 		return false, Package + " is not installed (it comes from the network)"
 	}
 	return true, ""

@@ -384,6 +384,9 @@ func TestEarlyStage(t *testing.T) {
 	w.apt = aptfake.New(samba.Package)
 	w.apt.Register(w.run)
 	w.smb.Enabled = true // as the package leaves it; not started yet
+	if err := w.root.WriteFile(samba.SmbdBin, nil, 0o755, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
 	env := w.env(s)
 	if ok, _ := m.Early(ctx, env); !ok {
 		t.Fatal("Early with samba installed = false")
