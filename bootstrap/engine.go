@@ -818,7 +818,7 @@ func (e *engine) finish() (Outcome, error) {
 	if e.o.Early && e.o.Ended == nil {
 		// With a report to send, phoenix.service still runs (converged)
 		// and sends it once the network is up.
-		if err := e.r.WriteFile(EarlyDoneFile, []byte(e.st.Seed.Digest+"\n"), 0o644, host.Owner{}); err != nil {
+		if _, err := host.WriteIfChanged(e.r, EarlyDoneFile, []byte(e.st.Seed.Digest+"\n"), 0o644, host.Owner{}); err != nil {
 			return e.abort(fmt.Errorf("engine: %w", err))
 		}
 	}
