@@ -52,7 +52,7 @@ func TestEmbedded(t *testing.T) {
 			"Wants=" + Local, "After=" + Local, "ConditionPathExists=!/run/phoenix/early-done"},
 		// The early stage: never enabled (no [Install]), before the
 		// services whose configuration it writes, not after the network.
-		Local: {"Type=oneshot", "ExecStart=" + Binary + " run --early\n", "Before=phoenix.service smbd.service nmbd.service nfs-server.service",
+		Local: {"Type=oneshot", "ExecStart=" + Binary + " run --early\n", "Before=phoenix.service smbd.service nfs-server.service",
 			"Before=pve-guests.service", "ConditionPathExists=!" + DisabledFile, "ConditionKernelCommandLine=!phoenix.disable",
 			"TimeoutStartSec=infinity"},
 		ReseedPath: {"PathChanged=" + SeedFile, "Unit=" + ReseedService, "WantedBy=multi-user.target"},
