@@ -13,6 +13,7 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/internal/apt"
+	"github.com/phoenix-pve/phoenix/modules/internal/svc"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -114,24 +115,34 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 			return err
 		}
 	}
-	enabled, active, state := serviceState(ctx, env.Runner)
-	if env.EarlyStage && !active && state != "activating" {
+	if env.EarlyStage {
 		// phoenix-local.service is ordered before nfs-server, which has
-		// not started yet: queue its start (waiting for it would never
-		// end); its ExecStartPre, `exportfs -r`, exports the file written
-		// above (nfs-utils systemd/nfs-server.service).
-		return s.DoQuiet("queue the start of "+Service+" (it exports "+ExportsFile+" when it starts, after the early stage)", func() error {
-			if !enabled {
-				if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {
-					return fmt.Errorf("enable %s: %w", Service, err)
+		// not started yet: its start (the boot's job, or one queued here
+		// with --no-block: waiting for it would never end) runs
+		// ExecStartPre=-exportfs -r, which exports the file written above
+		// (nfs-utils systemd/nfs-server.service). One process reads the
+		// whole state: each is on nfs-server's way to starting.
+		st, err := svc.Show(ctx, env.Runner, Service)
+		if err != nil {
+			return err
+		}
+		if !st.Running() {
+			return s.DoQuiet("queue the start of "+Service+" (it exports "+ExportsFile+" when it starts, after the early stage)", func() error {
+				if !st.Enabled() {
+					if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {
+						return fmt.Errorf("enable %s: %w", Service, err)
+					}
 				}
-			}
-			if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"start", "--no-block", Service}}); err != nil {
-				return fmt.Errorf("start %s: %w", Service, err)
-			}
-			return nil
-		})
+				if st.Job == "" {
+					if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"start", "--no-block", Service}}); err != nil {
+						return fmt.Errorf("start %s: %w", Service, err)
+					}
+				}
+				return nil
+			})
+		}
 	}
+	enabled, active := serviceState(ctx, env.Runner)
 	var live []Entry
 	if !enabled || !active {
 		err := s.DoQuiet("enable and start "+Service, func() error {
@@ -366,11 +377,12 @@ func missingExports(want, live []Entry) []string {
 	return out
 }
 
-// serviceState reports whether the server is enabled and running, and
-// the state `systemctl is-active` prints ("activating": a start under way).
-func serviceState(ctx context.Context, r host.Runner) (enabled, active bool, state string) {
+// serviceState reports whether the server is enabled and running.
+func serviceState(ctx context.Context, r host.Runner) (enabled, active bool) {
 	_, err := r.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-enabled", "--quiet", Service}})
-	enabled = err == nil
-	out, err := r.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-active", Service}})
-	return enabled, err == nil, strings.TrimSpace(string(out.Stdout))
+	if err != nil {
+		return false, false
+	}
+	_, err = r.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-active", "--quiet", Service}})
+	return true, err == nil
 }

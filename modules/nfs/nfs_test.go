@@ -247,6 +247,33 @@ func TestEarlyStage(t *testing.T) {
 	if !strings.Contains(w.srv.Effects(), "/tank/media") {
 		t.Errorf("nfs-server's start did not export the file:\n%s", w.srv.Effects())
 	}
+	// At boot the start job is queued already (held back by the early
+	// unit's Before=): one systemctl show, and the job's start exports.
+	w2 := newWorld(t)
+	w2.apt = aptfake.New("nfs-common", nfs.Package)
+	w2.apt.Register(w2.run)
+	w2.srv.Enabled[nfs.Service], w2.srv.Queued[nfs.Service] = true, true
+	env2 := w2.env(s)
+	env2.EarlyStage = true
+	if _, err := modules.Apply(ctx, m, env2); err != nil {
+		t.Fatal(err)
+	}
+	var sys []string
+	for _, l := range strings.Split(w2.run.Log(), "\n") {
+		if strings.HasPrefix(l, "systemctl ") || strings.HasPrefix(l, "exportfs ") {
+			sys = append(sys, l)
+		}
+	}
+	if len(sys) != 1 || sys[0] != "systemctl show -p ActiveState -p UnitFileState -p Job nfs-server.service" {
+		t.Errorf("with the boot's start queued: service commands %q, want only systemctl show", sys)
+	}
+	if strings.Contains(w2.srv.Effects(), "/tank/media") {
+		t.Error("exported before the early stage ended")
+	}
+	w2.srv.RunQueued()
+	if !strings.Contains(w2.srv.Effects(), "/tank/media") {
+		t.Errorf("the queued start did not export the file:\n%s", w2.srv.Effects())
+	}
 	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) != 0 {
 		t.Errorf("Check after the early stage: %q %v", ch, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/internal/apt"
 	"github.com/phoenix-pve/phoenix/modules/internal/files"
+	"github.com/phoenix-pve/phoenix/modules/internal/svc"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -432,28 +433,38 @@ func (r *run) service(ctx context.Context) error {
 	if r.Dry && r.configChanged {
 		pending = true
 	}
+	if r.Env.EarlyStage {
+		// One process for the whole state: each is on smbd's way to
+		// starting here.
+		st, err := svc.Show(ctx, r.Env.Runner, Service)
+		if err != nil {
+			return err
+		}
+		if !st.Running() {
+			return r.Do("queue the start of "+Service+" (it loads the new configuration when it starts, after the early stage)", func() error {
+				if !st.Enabled() {
+					if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {
+						return fmt.Errorf("enable smbd: %w", err)
+					}
+				}
+				// The boot's start job, queued after this stage, reads the
+				// new configuration. Without one, queue it: --no-block, as
+				// smbd's start waits for this stage to end.
+				if st.Job == "" {
+					if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"start", "--no-block", Service}}); err != nil {
+						return fmt.Errorf("start smbd: %w", err)
+					}
+				}
+				return r.Env.Store.Delete(reloadKey)
+			})
+		}
+	}
 	_, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-enabled", "--quiet", Service}})
 	enabled := err == nil
-	// Without --quiet, is-active prints the state: "activating" is a start
-	// under way that read the configuration already, or is about to.
-	state, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-active", Service}})
+	_, err = r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-active", "--quiet", Service}})
 	active := err == nil
 	up := enabled && active
 	switch {
-	case r.Env.EarlyStage && !active && strings.TrimSpace(state) != "activating":
-		return r.Do("queue the start of "+Service+" (it loads the new configuration when it starts, after the early stage)", func() error {
-			if !enabled {
-				if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {
-					return fmt.Errorf("enable smbd: %w", err)
-				}
-			}
-			// --no-block: smbd's start waits for this stage to end; waiting
-			// for it here would never end.
-			if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"start", "--no-block", Service}}); err != nil {
-				return fmt.Errorf("start smbd: %w", err)
-			}
-			return r.Env.Store.Delete(reloadKey)
-		})
 	case !up:
 		return r.Do("enable and start "+Service, func() error {
 			if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {

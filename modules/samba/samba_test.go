@@ -402,6 +402,34 @@ func TestEarlyStage(t *testing.T) {
 	if !strings.Contains(w.smb.Effects(), "[media]") {
 		t.Errorf("smbd did not start with the new config:\n%s", w.smb.Effects())
 	}
+	// At boot the start job is queued already (held back by the early
+	// unit's Before=): one systemctl show, nothing else, and smbd loads
+	// the config when the job runs after the stage.
+	w2 := newWorld(t)
+	w2.apt = aptfake.New(samba.Package)
+	w2.apt.Register(w2.run)
+	w2.smb.Enabled, w2.smb.Queued = true, true
+	env2 := w2.env(s)
+	env2.EarlyStage = true
+	if _, err := modules.Apply(ctx, m, env2); err != nil {
+		t.Fatal(err)
+	}
+	var sys []string
+	for _, l := range strings.Split(w2.run.Log(), "\n") {
+		if strings.HasPrefix(l, "systemctl ") || strings.HasPrefix(l, "smbcontrol ") {
+			sys = append(sys, l)
+		}
+	}
+	if len(sys) != 1 || sys[0] != "systemctl show -p ActiveState -p UnitFileState -p Job smbd.service" {
+		t.Errorf("with the boot's start queued: service commands %q, want only systemctl show", sys)
+	}
+	if strings.Contains(w2.smb.Effects(), "[media]") {
+		t.Error("smbd started before the early stage ended")
+	}
+	w2.smb.RunQueued()
+	if !strings.Contains(w2.smb.Effects(), "[media]") {
+		t.Errorf("the queued start did not load the new config:\n%s", w2.smb.Effects())
+	}
 	// Converged afterwards, in the network stage as in the early one.
 	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) != 0 {
 		t.Errorf("Check after the early stage: %q %v", ch, err)
