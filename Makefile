@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/phoenix
 # Debian packages the tests call for real (validators, image tools).
 TEST_DEBS := file samba samba-common-bin sudo dosfstools mtools xorriso fdisk \
-             openssh-client systemd shellcheck e2fsprogs util-linux passwd python3
+             openssh-client systemd shellcheck e2fsprogs util-linux passwd python3 kmod
 # Extra packages for the comparison benchmarks.
 BENCH_DEBS := cloud-init time hyperfine bc
 # The package checks (packaging/): lintian, the shells the completions are for.
@@ -42,9 +42,18 @@ $(IFUPDOWN2):
 	@mkdir -p build/deb && cd build/deb && apt-get download -o APT::Sandbox::User=root ifupdown2 >/dev/null
 	dpkg -x build/deb/ifupdown2_*.deb $(IFUPDOWN2)
 
-test: gocheck deps build $(IFUPDOWN2)
+# The NFS fuzz target reads what Phoenix renders back with the real
+# exportfs (modules/nfs/testdata/exportfs.sh). Installing nfs-kernel-server
+# would start an NFS server here, so it too runs from its extracted .deb.
+NFSSERVER := build/nfs-kernel-server
+$(NFSSERVER):
+	@mkdir -p build/deb && cd build/deb && apt-get download -o APT::Sandbox::User=root nfs-kernel-server >/dev/null
+	dpkg -x build/deb/nfs-kernel-server_*.deb $(NFSSERVER)
+
+test: gocheck deps build $(IFUPDOWN2) $(NFSSERVER)
 	$(GO) mod download
-	PHOENIX_IFUPDOWN2=$(abspath $(IFUPDOWN2)) CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
+	PHOENIX_IFUPDOWN2=$(abspath $(IFUPDOWN2)) PHOENIX_EXPORTFS=$(abspath $(NFSSERVER))/usr/sbin/exportfs \
+	  CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
 	cd packaging && CGO_ENABLED=0 $(GO) test -count=1 -timeout 10m ./...
 
 # The linters, pinned to exact versions. Not go.mod tool directives: both

@@ -82,9 +82,10 @@ func Apply(ctx context.Context, m Module, env *Env) (Result, error) {
 	return s.Result(), err
 }
 
-// Split is Converge for a module that still reads its plan apart from
-// its Apply (nvidia and lxc so far, and the engine tests' scripted
-// modules): plan runs in a dry run, apply otherwise. New modules use Do.
+// Split is Converge from a separate plan and apply, for the engine and
+// fault tests' scripted modules only: plan runs in a dry run, apply
+// otherwise. Every module in modules/ converges through Do instead, which
+// is what keeps its plan and its run the same code (testkit.Contract).
 func (s *Steps) Split(ctx context.Context, plan func(context.Context, *Env) ([]string, error), apply func(context.Context, *Env) (Result, error)) error {
 	if s.Dry {
 		changes, err := plan(ctx, s.Env)

@@ -87,18 +87,21 @@ var (
 	reLabel    = span{first: alnum, rest: chars("A-Za-z0-9-"), last: alnum, min: 1, max: 63}
 	reTimezone = rule(timezone)
 	reBridge   = span{prefix: "vmbr", rest: digit, min: 1, max: 4}
-	reIface    = span{rest: chars("A-Za-z0-9_.-"), min: 1, max: 15}
-	reVIDs     = rule(ranges(" ", "-", 4))
-	rePackage  = span{first: chars("a-z0-9"), rest: chars("a-z0-9+.-"), min: 2}
-	reKmod     = span{rest: chars("A-Za-z0-9_-"), min: 1}
-	reCmdline  = span{rest: except("\t\n\f\r \"'\\"), min: 1}
-	reDriver   = rule(driver)
-	reSHA256   = span{rest: chars("0-9a-f"), min: 64, max: 64}
-	reSize     = rule(size)
-	rePool     = span{first: alpha, rest: chars("A-Za-z0-9_.:-"), min: 1, max: 255}
-	reDSPart   = span{rest: chars("A-Za-z0-9_.:-"), min: 1}
-	reZProp    = span{rest: chars("a-z0-9_.:@-"), min: 1}
-	reByID     = span{prefix: "/dev/disk/by-id/", rest: chars("A-Za-z0-9._:+@-"), min: 1}
+	// Not "-" or "." first: the network module writes the name into
+	// /etc/network/interfaces, where ifupdown2 would not read such a
+	// name as an interface (and the kernel refuses "." and "..").
+	reIface   = span{first: chars("A-Za-z0-9_"), rest: chars("A-Za-z0-9_.-"), min: 1, max: 15}
+	reVIDs    = rule(ranges(" ", "-", 4))
+	rePackage = span{first: chars("a-z0-9"), rest: chars("a-z0-9+.-"), min: 2}
+	reKmod    = span{rest: chars("A-Za-z0-9_-"), min: 1}
+	reCmdline = span{rest: except("\t\n\f\r \"'\\"), min: 1}
+	reDriver  = rule(driver)
+	reSHA256  = span{rest: chars("0-9a-f"), min: 64, max: 64}
+	reSize    = rule(size)
+	rePool    = span{first: alpha, rest: chars("A-Za-z0-9_.:-"), min: 1, max: 255}
+	reDSPart  = span{rest: chars("A-Za-z0-9_.:-"), min: 1}
+	reZProp   = span{rest: chars("a-z0-9_.:@-"), min: 1}
+	reByID    = span{prefix: "/dev/disk/by-id/", rest: chars("A-Za-z0-9._:+@-"), min: 1}
 	// Storage ids: pve-common src/PVE/JSONSchema.pm parse_storage_id,
 	// m/^[a-z][a-z0-9\-\_\.]*[a-z0-9]$/i: case-insensitive, so ids like
 	// quickOS-vm-disks (what the bash originals created) are valid.
@@ -107,7 +110,10 @@ var (
 	reOwner     = rule(owner)
 	reMode      = span{rest: chars("0-7"), min: 3, max: 4}
 	reAbsPath   = span{prefix: "/", rest: except("\x00-\x1f :")}
-	reRealm     = span{first: alpha, rest: chars("A-Za-z0-9._-"), min: 1}
+	// Realms: pve-access-control (commit 5ccd07d) src/PVE/Auth/Plugin.pm:34
+	// realm_regex [A-Za-z][A-Za-z0-9\.\-_]+ (so at least 2 characters),
+	// and the realm option's maxLength 32 (Plugin.pm:50-57).
+	reRealm     = span{first: alpha, rest: chars("A-Za-z0-9._-"), min: 2, max: 32}
 	reRole      = span{rest: chars("A-Za-z0-9_.-"), min: 1}
 	reACLPath   = span{prefix: "/", rest: chars("A-Za-z0-9/_.-")}
 	reNTHash    = span{rest: chars("0-9A-Fa-f"), min: 32, max: 32}
@@ -121,13 +127,15 @@ var (
 	reNFSHost   = rule(nfsHost)
 	reDport     = rule(ranges(",", ":", 5))
 	reSnapshot  = span{first: alpha, rest: chars("A-Za-z0-9_-"), min: 2, max: 40}
-	reTag       = span{first: chars("a-z0-9_"), rest: chars("a-z0-9_+.-"), min: 1}
-	reNetName   = span{prefix: "eth", rest: digit, min: 1, max: 2}
-	reMAC       = rule(mac)
-	reLocale    = rule(locale)
-	reYescrypt  = rule(yescrypt)
-	reSHA512    = rule(shaCrypt("6", 86))
-	reSHA256c   = rule(shaCrypt("5", 43))
+	// Tags: pve-common (commit f665029) src/PVE/JSONSchema.pm:890
+	// PVE_TAG_RE [a-z0-9_][a-z0-9_\-\+\.]*/i; Phoenix keeps them lowercase.
+	reTag      = span{first: chars("a-z0-9_"), rest: chars("a-z0-9_+.-"), min: 1}
+	reNetName  = span{prefix: "eth", rest: digit, min: 1, max: 2}
+	reMAC      = rule(mac)
+	reLocale   = rule(locale)
+	reYescrypt = rule(yescrypt)
+	reSHA512   = rule(shaCrypt("6", 86))
+	reSHA256c  = rule(shaCrypt("5", 43))
 )
 
 // rule is a hand-written check standing in for a regexp that is dear to
@@ -153,7 +161,10 @@ var (
 	tzPart   = span{rest: chars("A-Za-z0-9_+-"), min: 1}
 	count    = span{first: chars("1-9"), rest: digit, min: 1}
 	netgroup = span{prefix: "@", rest: chars("A-Za-z0-9_.-"), min: 1}
-	hostGlob = span{rest: chars("A-Za-z0-9*?_.-"), min: 1}
+	// Not "-" first: nfs-utils support/nfs/exports.c reads a token after
+	// the path that starts with "-" as the default options, not a client.
+	hostGlob = span{first: chars("A-Za-z0-9*?_."), rest: chars("A-Za-z0-9*?_.-"), min: 1}
+	uuid     = span{rest: chars("0-9A-Fa-f-"), min: 32, max: 36}
 	tmplFile = span{rest: except("/\t\n\f\r "), min: 1}
 )
 

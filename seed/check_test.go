@@ -15,7 +15,7 @@ var spans = []struct {
 }{
 	{"reLabel", reLabel, `^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`},
 	{"reBridge", reBridge, `^vmbr[0-9]{1,4}$`},
-	{"reIface", reIface, `^[A-Za-z0-9_.-]{1,15}$`},
+	{"reIface", reIface, `^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$`},
 	{"rePackage", rePackage, `^[a-z0-9][a-z0-9+.-]+$`},
 	{"reKmod", reKmod, `^[A-Za-z0-9_-]+$`},
 	{"reCmdline", reCmdline, `^[^\s"'\\]+$`},
@@ -28,7 +28,7 @@ var spans = []struct {
 	{"reUser", reUser, `^[a-z_][a-z0-9_-]{0,31}$`},
 	{"reMode", reMode, `^[0-7]{3,4}$`},
 	{"reAbsPath", reAbsPath, `^/[^\s\x00-\x1f:]*$`},
-	{"reRealm", reRealm, `^[A-Za-z][A-Za-z0-9._-]*$`},
+	{"reRealm", reRealm, `^[A-Za-z][A-Za-z0-9._-]{1,31}$`},
 	{"reRole", reRole, `^[A-Za-z0-9_.-]+$`},
 	{"reACLPath", reACLPath, `^/[A-Za-z0-9/_.-]*$`},
 	{"reNTHash", reNTHash, `^[0-9A-Fa-f]{32}$`},
@@ -108,7 +108,7 @@ var rules = []struct {
 	{"reURL", reURL.match, `^https?://[^\s/?#@]+([/?#]\S*)?$`, []string{"https://example.com/a?b#c", "http://h", "https://h:8443/x"}},
 	{"reInterval", reInterval.match, `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`, []string{"1h30m", "2.5s", "100ms", "3µs", "1m5s", "7ns", "9us"}},
 	{"reNFSSec", reNFSSec.match, `^(sys|krb5|krb5i|krb5p)(:(sys|krb5|krb5i|krb5p))*$`, []string{"sys", "krb5:krb5i:krb5p"}},
-	{"reNFSHost", reNFSHost.match, `^(\*|@[A-Za-z0-9_.-]+|[A-Za-z0-9*?_.-]+)$`, []string{"*", "@netgroup", "*.lan", "host?.example.com"}},
+	{"reNFSHost", reNFSHost.match, `^(\*|@[A-Za-z0-9_.-]+|[A-Za-z0-9*?_.][A-Za-z0-9*?_.-]*)$`, []string{"*", "@netgroup", "*.lan", "host?.example.com"}},
 	{"reTemplate", func(s string) bool { _, ok := templateVol(s); return ok }, `^([a-z][a-z0-9._-]*[a-z0-9]):vztmpl/([^/\s]+)$`, []string{"local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", "nfs.iso-2:vztmpl/a"}},
 }
 

@@ -53,7 +53,9 @@ func pvecmFingerprint(s string) bool {
 	return true
 }
 
-func (c *checker) cluster(cl *Cluster) {
+// check holds the cluster section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (cl *Cluster) check(c *checker) {
 	switch {
 	case cl.Create == nil && cl.Join == nil:
 		c.errf("cluster", "give create or join")

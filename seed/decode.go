@@ -152,91 +152,111 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, loose bool)
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			d.errAt(n, path, "expected a list, got %s", kindName(n))
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-		for i, c := range n.Content {
-			d.decode(c, s.Index(i), index(path, i), false)
-		}
-		v.Set(s)
+		d.decodeSlice(n, v, path)
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			d.errAt(n, path, "expected a mapping, got %s", kindName(n))
-			return
-		}
-		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-		seen := map[string]*yaml.Node{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, ok := d.key(n.Content[i], path, seen)
-			if !ok {
-				continue
-			}
-			ev := reflect.New(v.Type().Elem()).Elem()
-			d.decode(n.Content[i+1], ev, join(path, k), v.Type().Elem().Kind() == reflect.String)
-			m.SetMapIndex(reflect.ValueOf(k), ev)
-		}
-		v.Set(m)
+		d.decodeMap(n, v, path)
 	case reflect.String:
-		if n.Kind != yaml.ScalarNode {
-			d.errAt(n, path, "expected a string, got %s", kindName(n))
-			return
-		}
-		if n.Tag != "!!str" && !loose {
-			if secret(path) {
-				d.errAt(n, path, "expected a string, got %s: quote it", kindName(n))
-				return
-			}
-			d.errAt(n, path, "expected a string, got %s: quote it (\"%s\") if you mean the text", kindName(n), n.Value)
-			return
-		}
-		if n.Style == 0 && sexagesimal(n.Value) {
-			d.errAt(n, path, "ambiguous value %s: YAML 1.1 reads it as a base-60 number: quote it (\"%s\") if you mean the text", n.Value, n.Value)
-			return
-		}
-		if n.Value == "" {
-			// "" is never a meaningful value; it is usually a key whose value
-			// was forgotten, so say so rather than take a silent default.
-			d.errAt(n, path, "empty string: give a value or remove the key")
-			return
-		}
-		v.SetString(n.Value)
+		d.decodeString(n, v, path, loose)
 	case reflect.Bool:
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
-			b, err := strconv.ParseBool(strings.ToLower(n.Value))
-			if err == nil {
-				v.SetBool(b)
-				return
-			}
-		}
-		if n.Kind == yaml.ScalarNode && yaml11Bools[strings.ToLower(n.Value)] {
-			d.errAt(n, path, "expected true or false, got %q: YAML 1.1 booleans (yes/no/on/off) are not accepted, write true or false", n.Value)
-			return
-		}
-		d.errAt(n, path, "expected true or false, got %s", kindName(n))
+		d.decodeBool(n, v, path)
 	case reflect.Int:
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!int" && !decimalLiteral(n.Value) {
-			d.errAt(n, path, "ambiguous number %s: leading zeros, 0o/0x/0b prefixes, signs and _ read differently in YAML 1.1 and 1.2 (010 is 8 to one, 10 to the other): write it in plain decimal", n.Value)
-			return
-		}
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
-			var i int64
-			if err := n.Decode(&i); err == nil && i >= -1<<31 && i < 1<<31 {
-				v.SetInt(i)
-				return
-			}
-			d.errAt(n, path, "integer %s out of range", n.Value)
-			return
-		}
-		if _, err := strconv.Atoi(n.Value); err == nil && n.Kind == yaml.ScalarNode {
-			d.errAt(n, path, "expected an integer, got a string: remove the quotes")
-			return
-		}
-		d.errAt(n, path, "expected an integer, got %s", kindName(n))
+		d.decodeInt(n, v, path)
 	default:
 		panic(fmt.Sprintf("seed: decode: unsupported kind %s at %s", v.Kind(), path))
 	}
+}
+
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.errAt(n, path, "expected a list, got %s", kindName(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, c := range n.Content {
+		d.decode(c, s.Index(i), index(path, i), false)
+	}
+	v.Set(s)
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.errAt(n, path, "expected a mapping, got %s", kindName(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, ok := d.key(n.Content[i], path, seen)
+		if !ok {
+			continue
+		}
+		ev := reflect.New(v.Type().Elem()).Elem()
+		d.decode(n.Content[i+1], ev, join(path, k), v.Type().Elem().Kind() == reflect.String)
+		m.SetMapIndex(reflect.ValueOf(k), ev)
+	}
+	v.Set(m)
+}
+
+func (d *decoder) decodeString(n *yaml.Node, v reflect.Value, path string, loose bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errAt(n, path, "expected a string, got %s", kindName(n))
+		return
+	}
+	if n.Tag != "!!str" && !loose {
+		if secret(path) {
+			d.errAt(n, path, "expected a string, got %s: quote it", kindName(n))
+			return
+		}
+		d.errAt(n, path, "expected a string, got %s: quote it (\"%s\") if you mean the text", kindName(n), n.Value)
+		return
+	}
+	if n.Style == 0 && sexagesimal(n.Value) {
+		d.errAt(n, path, "ambiguous value %s: YAML 1.1 reads it as a base-60 number: quote it (\"%s\") if you mean the text", n.Value, n.Value)
+		return
+	}
+	if n.Value == "" {
+		// "" is never a meaningful value; it is usually a key whose value
+		// was forgotten, so say so rather than take a silent default.
+		d.errAt(n, path, "empty string: give a value or remove the key")
+		return
+	}
+	v.SetString(n.Value)
+}
+
+func (d *decoder) decodeBool(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		b, err := strconv.ParseBool(strings.ToLower(n.Value))
+		if err == nil {
+			v.SetBool(b)
+			return
+		}
+	}
+	if n.Kind == yaml.ScalarNode && yaml11Bools[strings.ToLower(n.Value)] {
+		d.errAt(n, path, "expected true or false, got %q: YAML 1.1 booleans (yes/no/on/off) are not accepted, write true or false", n.Value)
+		return
+	}
+	d.errAt(n, path, "expected true or false, got %s", kindName(n))
+}
+
+func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" && !decimalLiteral(n.Value) {
+		d.errAt(n, path, "ambiguous number %s: leading zeros, 0o/0x/0b prefixes, signs and _ read differently in YAML 1.1 and 1.2 (010 is 8 to one, 10 to the other): write it in plain decimal", n.Value)
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		var i int64
+		if err := n.Decode(&i); err == nil && i >= -1<<31 && i < 1<<31 {
+			v.SetInt(i)
+			return
+		}
+		d.errAt(n, path, "integer %s out of range", n.Value)
+		return
+	}
+	if _, err := strconv.Atoi(n.Value); err == nil && n.Kind == yaml.ScalarNode {
+		d.errAt(n, path, "expected an integer, got a string: remove the quotes")
+		return
+	}
+	d.errAt(n, path, "expected an integer, got %s", kindName(n))
 }
 
 // key checks one mapping key: a scalar, not a merge key, not repeated.

@@ -20,7 +20,9 @@ type FirewallRule struct {
 	Comment string `yaml:"comment,omitempty" json:"comment,omitempty"`
 }
 
-func (c *checker) firewall(f *Firewall) {
+// check holds the firewall section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (f *Firewall) check(c *checker) {
 	for i, r := range f.Rules {
 		rp := index("firewall.rules", i)
 		switch r.Action {
@@ -38,6 +40,10 @@ func (c *checker) firewall(f *Firewall) {
 		if r.Dport != "" {
 			if !portsOK(r.Dport) {
 				c.errf(rp+".dport", "%q is not a port list (e.g. 22, 8006, 5900:5999 or 111,2049; ports 1..65535)", r.Dport)
+			} else if leadingZero(r.Dport) {
+				// Ambiguous literals are refused, not guessed: C's
+				// strtoul(s, 0) and YAML 1.1 read 0022 as octal 18.
+				c.errf(rp+".dport", "ambiguous port %q: a number with a leading zero reads as octal to some parsers: write it without the zero", r.Dport)
 			} else if r.Proto != "tcp" && r.Proto != "udp" && r.Proto != "sctp" {
 				c.errf(rp+".dport", "a destination port needs proto tcp, udp or sctp")
 			}
@@ -49,6 +55,17 @@ func (c *checker) firewall(f *Firewall) {
 		}
 		c.text(rp+".comment", r.Comment)
 	}
+}
+
+// leadingZero reports whether a port list holds a number written with a
+// leading zero (0022).
+func leadingZero(s string) bool {
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ':' }) {
+		if len(f) > 1 && f[0] == '0' {
+			return true
+		}
+	}
+	return false
 }
 
 func portsOK(s string) bool {

@@ -10,7 +10,9 @@ type Host struct {
 	NTP      []string `yaml:"ntp,omitempty" json:"ntp,omitempty"`
 }
 
-func (c *checker) host(h *Host) {
+// check holds the host section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (h *Host) check(c *checker) {
 	if c.required("host.hostname", h.Hostname) {
 		c.pattern("host.hostname", h.Hostname, hostname, "a hostname (one DNS label: letters, digits, '-'; put the rest in host.domain)")
 	}

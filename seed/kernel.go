@@ -14,7 +14,9 @@ type Kernel struct {
 	Options   map[string]string `yaml:"options,omitempty" json:"options,omitempty"` // module -> "opt=val ..."
 }
 
-func (c *checker) kernel(k *Kernel) {
+// check holds the kernel section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (k *Kernel) check(c *checker) {
 	for i, a := range k.Cmdline {
 		if !reCmdline.match(a) {
 			c.errf(index("kernel.cmdline", i), "%q is not one kernel argument (no spaces, quotes or backslashes; one argument per item)", a)

@@ -129,7 +129,9 @@ type HealthCheck struct {
 	Interval string   `yaml:"interval,omitempty" json:"interval,omitempty"` // Go duration, default 5s
 }
 
-func (c *checker) lxc(l *LXC) {
+// check holds the lxc section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (l *LXC) check(c *checker) {
 	c.intRange("lxc.parallel", l.Parallel, 1, 16, "")
 	d := l.Defaults
 	if d == nil {
@@ -232,7 +234,21 @@ func (c *checker) container(id int, ct *Container, d *ContainerDefaults, all map
 		c.errf(p+".snapshots", "Proxmox cannot snapshot a container with mounts: %s is a bind mount, and pct snapshot refuses with \"snapshot feature is not available\"; drop snapshots here, or take them on a container without mounts and give this one its mounts when it is cloned from it (clone_from, then mounts)", index(p+".mounts", 0))
 	}
 	c.text(p+".description", strings.ReplaceAll(ct.Description, "\n", " "))
+	if n := len(ct.Description); n > MaxCTDescription {
+		c.errf(p+".description", "%d bytes: Proxmox takes at most %d (pct create --description); shorten it", n, MaxCTDescription)
+	}
 }
+
+// Proxmox's limits on what the lxc module passes to pct, from pve-container
+// (commit 94f5585): description maxLength 8192 (src/PVE/LXC/Config.pm
+// :615-621) and ostemplate maxLength 255 (src/PVE/API2/LXC.pm:163-168).
+// The hostname (Config.pm:608-614: dns-name, maxLength 255) is held to one
+// DNS label of at most 63 by hostname(), inside that limit. Perl counts
+// characters; these count bytes, which is never looser.
+const (
+	MaxCTDescription = 8192
+	MaxCTTemplate    = 255
+)
 
 // containerSource checks where the root filesystem comes from of container p.
 func (c *checker) containerSource(p string, id int, ct *Container, d *ContainerDefaults, all map[int]*Container) {
@@ -319,7 +335,9 @@ func (c *checker) containerNet(p string, id int, ct *Container, d *ContainerDefa
 			if why := hostAddressProblem(pr); why != "" {
 				c.errf(np+".ip", "%s %s: give a host address", pr.Addr(), why)
 			}
-			if at := c.bridgeAddress(pr.Addr()); at != "" {
+			if at := c.bridgeAddress(pr.Addr()); strings.HasSuffix(at, ".gateway") {
+				c.errf(np+".ip", "%s is the router's address (%s): give the container an address of its own", pr.Addr(), at)
+			} else if at != "" {
 				c.errf(np+".ip", "%s is the host's own address (%s)", pr.Addr(), at)
 			}
 			if n.GW != "" {
@@ -327,6 +345,8 @@ func (c *checker) containerNet(p string, id int, ct *Container, d *ContainerDefa
 					c.errf(np+".gw", "gateway %s is not in %s", n.GW, pr.Masked())
 				} else if err == nil && gw == pr.Addr() {
 					c.errf(np+".gw", "gateway %s is the container's own address", n.GW)
+				} else if why := hostAddressProblem(netip.PrefixFrom(gw, pr.Bits())); err == nil && why != "" {
+					c.errf(np+".gw", "gateway %s %s: give the router's address", gw, why)
 				}
 			}
 		}
@@ -365,6 +385,12 @@ func (c *checker) containerMounts(p string, id int, ct *Container) {
 			c.errf(mp+".host_path", "dataset and host_path are exclusive: give one")
 		case m.Dataset != "" && !c.datasetDeclared(m.Dataset):
 			c.errf(mp+".dataset", "dataset %q is not declared in zfs.datasets (declare it with external: true if it exists already)", m.Dataset)
+		case m.Dataset != "" && c.s.Mountpoint(m.Dataset) == "":
+			// The lxc module binds the dataset's mountpoint and refuses
+			// none and legacy (modules/lxc options).
+			c.errf(mp+".dataset", "dataset %q has no mountpoint (none or legacy): there is nothing to bind; give it a mountpoint", m.Dataset)
+		case m.Dataset != "" && !PropertyStringSafe(c.s.Mountpoint(m.Dataset)):
+			c.errf(mp+".dataset", "the mountpoint %q of dataset %s holds a comma or '=': it lands in the container's mpN property string, where those start a new option", c.s.Mountpoint(m.Dataset), m.Dataset)
 		case m.HostPath != "" && !reAbsPath.match(m.HostPath):
 			c.errf(mp+".host_path", "%q is not an absolute path without spaces", m.HostPath)
 		case m.HostPath != "" && !PropertyStringSafe(m.HostPath):
@@ -469,6 +495,10 @@ func (c *checker) containerProvision(p string, id int, ct *Container) {
 
 func (c *checker) template(path, t string) {
 	if t == "" {
+		return
+	}
+	if len(t) > MaxCTTemplate {
+		c.errf(path, "%d bytes: Proxmox takes a template volume of at most %d (pct create ostemplate)", len(t), MaxCTTemplate)
 		return
 	}
 	store, ok := templateVol(t)

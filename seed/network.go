@@ -29,7 +29,9 @@ type Bridge struct {
 	Comment   string   `yaml:"comment,omitempty" json:"comment,omitempty"`
 }
 
-func (c *checker) network(n *Network) {
+// check holds the network section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (n *Network) check(c *checker) {
 	names := dups{}
 	ports := dups{}
 	addrs := dups{}
@@ -78,6 +80,8 @@ func (c *checker) network(n *Network) {
 				c.errf(path+".gateway", "gateway %s is not in %s", b.Gateway, prefix.Masked())
 			case okAddr && gw == prefix.Addr():
 				c.errf(path+".gateway", "gateway %s is this bridge's own address: give the router's address", b.Gateway)
+			case okAddr && hostAddressProblem(netip.PrefixFrom(gw, prefix.Bits())) != "":
+				c.errf(path+".gateway", "gateway %s %s: give the router's address", gw, hostAddressProblem(netip.PrefixFrom(gw, prefix.Bits())))
 			}
 		}
 		if b.VIDs != "" {
@@ -89,6 +93,9 @@ func (c *checker) network(n *Network) {
 		}
 		c.intRange(path+".mtu", b.MTU, 576, 65520, "")
 		c.text(path+".comment", b.Comment)
+		if why := IfaceCommentProblem(b.Comment); why != "" {
+			c.errf(path+".comment", "%s", why)
+		}
 	}
 	bridge("network.management", &n.Management, true)
 	for i := range n.Bridges {
@@ -109,12 +116,43 @@ func (c *checker) network(n *Network) {
 	}
 }
 
+// IsIfaceName reports whether s is a network interface name as the seed
+// and the network module accept it.
+func IsIfaceName(s string) bool { return reIface.match(s) }
+
+// IsVIDs reports whether s is a bridge's VLAN id list ("2-4094", "10 20
+// 30-40"), each id in 2..4094.
+func IsVIDs(s string) bool { return vidsOK(s) }
+
+// IfaceCommentProblem says why a bridge comment would change what
+// ifupdown2 reads from /etc/network/interfaces, or "" when it is safe.
+// ifupdown2 joins lines at every backslash, inside comments too
+// (ifupdown/networkinterfaces.py process_interfaces: filedata.split('\\')),
+// so a comment ending in one swallows the next line, often the next
+// bridge's "auto" line (found by FuzzRenderInterfaces). With
+// template_enable=1 (Debian's ifupdown2.conf:11) and python3-mako
+// installed, the whole file is a Mako template first (read_filedata), so
+// %, ${ and <% in a comment would run as template code. The network
+// module refuses the same.
+func IfaceCommentProblem(s string) string {
+	switch {
+	case strings.Contains(s, `\`):
+		return `a backslash in a bridge comment joins the next line of /etc/network/interfaces into it (ifupdown2 line continuation): leave it out`
+	case strings.Contains(s, "%") || strings.Contains(s, "${"):
+		return `% and ${ in a bridge comment are template syntax for ifupdown2 (Mako): leave them out`
+	}
+	return ""
+}
+
 func vidsOK(s string) bool {
 	if !reVIDs.match(s) {
 		return false
 	}
 	for _, r := range strings.Fields(s) {
 		lo, hi, isRange := strings.Cut(r, "-")
+		if len(lo) > 1 && lo[0] == '0' || len(hi) > 1 && hi[0] == '0' {
+			return false // ambiguous: 010 is 8 to a C or YAML 1.1 reader
+		}
 		a, _ := strconv.Atoi(lo)
 		b := a
 		if isRange {
@@ -151,6 +189,11 @@ func (c *checker) bridgeAddress(a netip.Addr) string {
 	check := func(path string, b *Bridge) string {
 		if p, ok := hostCIDR(b.Address); ok && p.Addr() == a {
 			return path
+		}
+		// The router the host routes through is not the host's, but a
+		// container given its address takes it over just the same.
+		if gw, err := netip.ParseAddr(b.Gateway); err == nil && gw == a {
+			return strings.TrimSuffix(path, ".address") + ".gateway"
 		}
 		return ""
 	}

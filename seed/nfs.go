@@ -34,7 +34,8 @@ var nfsFlags = map[string]string{ // option -> the option it contradicts
 
 var nfsValued = map[string]func(string) bool{
 	"anonuid": digits, "anongid": digits,
-	"fsid":       func(v string) bool { return v == "root" || digits(v) || reNFSHost.match(v) },
+	// exports(5): fsid=num|root|uuid.
+	"fsid":       func(v string) bool { return v == "root" || digits(v) || uuid.match(v) },
 	"sec":        reNFSSec.match,
 	"mountpoint": reAbsPath.match, "mp": reAbsPath.match,
 }
@@ -44,7 +45,9 @@ func digits(s string) bool {
 	return err == nil
 }
 
-func (c *checker) nfs(n *NFS) {
+// check holds the nfs section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (n *NFS) check(c *checker) {
 	if len(n.Exports) == 0 {
 		c.errf("nfs.exports", "required: at least one export")
 	}
@@ -54,6 +57,12 @@ func (c *checker) nfs(n *NFS) {
 		if c.required(ep+".path", e.Path) {
 			c.pattern(ep+".path", e.Path, reAbsPath.match, "an absolute path without spaces")
 			c.pathCheck(ep+".path", e.Path, false)
+			if clean := cleanKey(e.Path); clean != e.Path && reAbsPath.match(e.Path) && !HasDotDot(e.Path) {
+				// The real exportfs reads /srv/a/ and /srv/a/. back as
+				// /srv/a (found by FuzzRenderExports), so the export would
+				// not be the path the seed and the module compare.
+				c.errf(ep+".path", "write the path as %s: exportfs reads %q back as that", clean, e.Path)
+			}
 			paths.seen(c, ep+".path", cleanKey(e.Path), "export")
 		}
 		if len(e.Clients) == 0 {

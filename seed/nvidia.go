@@ -20,7 +20,9 @@ type Runfile struct {
 	Flags  []string `yaml:"flags,omitempty" json:"flags,omitempty"`
 }
 
-func (c *checker) nvidia(n *NVIDIA) {
+// check holds the nvidia section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (n *NVIDIA) check(c *checker) {
 	if c.required("nvidia.version", n.Version) {
 		c.pattern("nvidia.version", n.Version, reDriver.match, "an NVIDIA driver version (e.g. \"580.76.05\")")
 	}
@@ -39,7 +41,10 @@ func (c *checker) nvidia(n *NVIDIA) {
 		c.errf("nvidia.source", "%q is not a driver source: use runfile or packages", n.Source)
 	}
 	if r := n.Runfile; r != nil {
-		hasURL, hasFile := c.has("nvidia.runfile.url"), c.has("nvidia.runfile.file")
+		// A key given empty counts as given; so does a value in a seed
+		// built in Go (no positions: SectionErr).
+		hasURL := r.URL != "" || c.has("nvidia.runfile.url")
+		hasFile := r.File != "" || c.has("nvidia.runfile.file")
 		switch {
 		case !hasURL && !hasFile:
 			c.errf("nvidia.runfile", "give url (with sha256) or file")

@@ -12,7 +12,9 @@ type Repos struct {
 	ForceIPv4      bool     `yaml:"force_ipv4,omitempty" json:"force_ipv4,omitempty"`
 }
 
-func (c *checker) repos(r *Repos) {
+// check holds the repos section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (r *Repos) check(c *checker) {
 	switch r.Ceph {
 	case "", "none", "quincy", "reef", "squid":
 	default:

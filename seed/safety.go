@@ -3,6 +3,7 @@ package seed
 import (
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,8 +28,11 @@ var systemDirs = []string{"/etc", "/usr", "/var", "/boot", "/root", "/proc", "/s
 // exposedDirs are the trees never to export, share or bind into a
 // container, whole or below: secrets (/etc, /root) and kernel interfaces.
 // /usr and /var below their top are left to the admin (/var/lib/vz holds
-// Proxmox's own storage).
-var exposedDirs = []string{"/etc", "/root", "/boot", "/proc", "/sys", "/dev", "/run"}
+// Proxmox's own storage), except two trees of secrets there: pmxcfs's
+// database /var/lib/pve-cluster (config.db holds all of /etc/pve, private
+// keys included) and Phoenix's own state /var/lib/phoenix (the bundle
+// with Samba password files, the seed serial).
+var exposedDirs = []string{"/etc", "/root", "/boot", "/proc", "/sys", "/dev", "/run", "/var/lib/pve-cluster", "/var/lib/phoenix"}
 
 func inDir(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
@@ -88,10 +92,12 @@ func PropertyStringSafe(v string) bool { return !strings.ContainsAny(v, ",=") }
 // control characters (a line break starts a new parameter), no trailing
 // backslash, which Samba's parser (lib/util/params.c) takes as a line
 // continuation, joining the next line into this value, and no leading or
-// trailing blank, which the parser trims (found by FuzzRenderSmbConf with
-// the real testparm).
+// trailing blank, which the parser trims, and no run of two blanks, which
+// the real testparm reads back as one (both found by FuzzRenderSmbConf
+// with the real testparm; the line of Samba's parser that collapses the
+// run was not located).
 func SmbValueSafe(v string) bool {
-	return plain(v) && !strings.HasSuffix(v, `\`) && strings.TrimSpace(v) == v
+	return plain(v) && !strings.HasSuffix(v, `\`) && strings.TrimSpace(v) == v && !strings.Contains(v, "  ")
 }
 
 // systemAccounts are the accounts of Debian's base-passwd (passwd.master,
@@ -112,6 +118,22 @@ var systemAccounts = map[string]bool{
 // SystemAccount reports whether name is a system account Phoenix must not
 // manage unless the seed says so (users[].system: true).
 func SystemAccount(name string) bool { return systemAccounts[name] }
+
+// SystemAllowed reports whether the seed lets Phoenix manage the system
+// account name: a users[] entry of that name with system: true. Samba
+// users (a Samba password for root is a way in as root) follow the same
+// rule as users[].
+func (s *Seed) SystemAllowed(name string) bool {
+	if s == nil {
+		return false
+	}
+	for _, u := range s.Users {
+		if u.Name == name && u.System {
+			return true
+		}
+	}
+	return false
+}
 
 // SystemUID reports whether an existing account's UID makes it a system
 // account: root, or below 1000 (Debian's adduser.conf FIRST_UID). 65534
@@ -173,10 +195,14 @@ func hiddenDir(p string) string {
 	if c == "/" {
 		return "the whole root filesystem"
 	}
-	for _, d := range systemDirs {
-		if inDir(c, d) {
-			return d
+	best := ""
+	for _, d := range append(slices.Clone(systemDirs), exposedDirs...) {
+		if inDir(c, d) && len(d) > len(best) {
+			best = d // the most precise: /var/lib/pve-cluster, not /var
 		}
+	}
+	if best != "" {
+		return best
 	}
 	return c
 }
@@ -211,6 +237,9 @@ func (c *checker) url(path, v, what string) {
 	switch {
 	case URLCredentials(v):
 		c.errf(path, "holds credentials (user:password@ before the host); they would end up in logs, argv and status: put them in a file the tool reads (value not shown)")
+	case !httpURL(v) && strings.Contains(v, "@"):
+		// Not a URL, but it may hold user:password@: not echoed either.
+		c.errf(path, "is not %s (value not shown: it holds an @)", what)
 	case !httpURL(v):
 		c.errf(path, "%q is not %s", v, what)
 	}

@@ -46,10 +46,14 @@ func (c *checker) smbValue(path, v string) {
 		c.errf(path, "must not end with a backslash: smb.conf reads it as a line continuation and joins the next line into this value")
 	case strings.TrimSpace(v) != v:
 		c.errf(path, "must not start or end with a blank: smb.conf trims it, so the value would not be what the seed says")
+	case strings.Contains(v, "  "):
+		c.errf(path, "must not contain two blanks in a row: Samba reads them as one, so the value would not be what the seed says")
 	}
 }
 
-func (c *checker) samba(s *Samba) {
+// check holds the samba section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (s *Samba) check(c *checker) {
 	c.pattern("samba.workgroup", s.Workgroup, reWorkgroup.match, "a NetBIOS workgroup (at most 15 letters, digits, _ . ! -)")
 	c.smbValue("samba.server_string", s.ServerString)
 	for _, k := range slices.Sorted(maps.Keys(s.Global)) {
@@ -69,6 +73,9 @@ func (c *checker) samba(s *Samba) {
 		if c.required(up+".name", u.Name) {
 			c.pattern(up+".name", u.Name, reUser.match, "a user name")
 			users.seen(c, up+".name", u.Name, "samba user")
+			if SystemAccount(u.Name) && !c.s.SystemAllowed(u.Name) {
+				c.errf(up+".name", "%q is a system account (root, or a UID below 1000): a Samba password would open it over SMB; list it in users with system: true if you mean it", u.Name)
+			}
 		}
 		hasHash, hasFile := c.has(up+".nt_hash"), c.has(up+".password_file")
 		switch {

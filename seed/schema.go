@@ -7,6 +7,10 @@ import _ "embed"
 // editors; Load never compiles it, so it costs nothing at boot. Tests check
 // that it agrees with the Go validation on every seed under testdata/seeds.
 //
+// docs/schema.json is generated from it (`go generate ./seed`);
+// TestSchemaShippedCopy fails when the two differ.
+//
+//go:generate cp schema.json ../docs/schema.json
 //go:embed schema.json
 var schemaJSON []byte
 

@@ -2,60 +2,57 @@ package seed
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 )
 
 // section is one top-level seed key that maps to a module: its key (the
 // yaml/json key, and the module's Name), its value in a seed (nil when the
-// seed leaves it out) and its rules. The table below is the one list of
-// sections: Sections, SectionDigest and the checker all read it, and
-// tests hold the Seed struct, schema.json and docs/seed.md to it.
+// seed leaves it out) and its rules. Sections, SectionDigest, SectionErr
+// and the checker all read the one table below, and tests hold
+// schema.json and docs/seed.md to it.
 type section struct {
 	name  string
 	get   func(*Seed) any
 	check func(*checker, *Seed)
 }
 
-// sections is every module section, in module order. A new section is a
-// field in Seed, a file seed/NAME.go with its types and rules, and a row
-// here.
-var sections = []section{
-	of("host", func(s *Seed) *Host { return s.Host }, (*checker).host),
-	of("network", func(s *Seed) *Network { return s.Network }, (*checker).network),
-	of("cluster", func(s *Seed) *Cluster { return s.Cluster }, (*checker).cluster),
-	of("repos", func(s *Seed) *Repos { return s.Repos }, (*checker).repos),
-	of("kernel", func(s *Seed) *Kernel { return s.Kernel }, (*checker).kernel),
-	of("nvidia", func(s *Seed) *NVIDIA { return s.NVIDIA }, (*checker).nvidia),
-	of("zfs", func(s *Seed) *ZFS { return s.ZFS }, (*checker).zfs),
-	{
-		name: "users",
-		get: func(s *Seed) any {
-			if len(s.Users) == 0 {
-				return nil
-			}
-			return s.Users
-		},
-		check: func(c *checker, s *Seed) { c.users(s.Users) },
-	},
-	of("nfs", func(s *Seed) *NFS { return s.NFS }, (*checker).nfs),
-	of("samba", func(s *Seed) *Samba { return s.Samba }, (*checker).samba),
-	of("firewall", func(s *Seed) *Firewall { return s.Firewall }, (*checker).firewall),
-	of("lxc", func(s *Seed) *LXC { return s.LXC }, (*checker).lxc),
-}
+// sectionRules is what the type of every section field of Seed implements: its
+// rules, in the section's own file.
+type sectionRules interface{ check(*checker) }
 
-// of is the row of a section held by pointer: absent when nil.
-func of[T any](name string, get func(*Seed) *T, check func(*checker, *T)) section {
-	return section{
-		name: name,
-		get: func(s *Seed) any {
-			if v := get(s); v != nil {
-				return v
-			}
-			return nil
-		},
-		check: func(c *checker, s *Seed) { check(c, get(s)) },
+// sections is every module section, in module order: each field of Seed
+// that is not a meta key (metaKeys), in field order, named by its json
+// key. A new section is its file seed/NAME.go (its type, with a check
+// method holding its rules) and its field in Seed; nothing else here.
+var sections = func() []section {
+	st := reflect.TypeOf(Seed{})
+	var out []section
+	for i := range st.NumField() {
+		f := st.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || slices.Contains(metaKeys, key) {
+			continue
+		}
+		if !f.Type.Implements(reflect.TypeFor[sectionRules]()) {
+			panic(fmt.Sprintf("seed: section field Seed.%s: %s has no check(*checker) method", f.Name, f.Type))
+		}
+		field := func(s *Seed) reflect.Value { return reflect.ValueOf(s).Elem().Field(i) }
+		out = append(out, section{
+			name: key,
+			get: func(s *Seed) any {
+				v := field(s)
+				if v.IsNil() || v.Kind() == reflect.Slice && v.Len() == 0 {
+					return nil
+				}
+				return v.Interface()
+			},
+			check: func(c *checker, s *Seed) { field(s).Interface().(sectionRules).check(c) },
+		})
 	}
-}
+	return out
+}()
 
 // Sections are the top-level seed keys that map to modules, in module order.
 var Sections = func() []string {

@@ -3,8 +3,8 @@ package seed
 // This file is the top of seed format v1. Each section has a file of its
 // own (host.go, network.go, ..., lxc.go) holding its types (every key a
 // seed may hold is a field; the yaml/json tags are the keys), its rules
-// (checker methods) and the queries derived from it; sections.go lists the
-// sections. validate.go is the checker the rules report through, check.go
+// (the section type's check method) and the queries derived from it; the
+// section table (sections.go) is derived from the Seed struct below. validate.go is the checker the rules report through, check.go
 // the value syntaxes they share, schema.json the JSON Schema, and
 // docs/seed.md documents every key. Keep them in step: tests compare them.
 
@@ -24,7 +24,7 @@ type Seed struct {
 	Kernel   *Kernel   `yaml:"kernel,omitempty" json:"kernel,omitempty"`
 	NVIDIA   *NVIDIA   `yaml:"nvidia,omitempty" json:"nvidia,omitempty"`
 	ZFS      *ZFS      `yaml:"zfs,omitempty" json:"zfs,omitempty"`
-	Users    []User    `yaml:"users,omitempty" json:"users,omitempty"`
+	Users    Users     `yaml:"users,omitempty" json:"users,omitempty"`
 	NFS      *NFS      `yaml:"nfs,omitempty" json:"nfs,omitempty"`
 	Samba    *Samba    `yaml:"samba,omitempty" json:"samba,omitempty"`
 	Firewall *Firewall `yaml:"firewall,omitempty" json:"firewall,omitempty"`

@@ -28,6 +28,11 @@ var BuiltinRoles = []string{"Administrator", "NoAccess", "PVEAdmin", "PVEAuditor
 	"PVEMappingAdmin", "PVEMappingUser", "PVEPoolAdmin", "PVEPoolUser", "PVESDNAdmin", "PVESDNUser", "PVESysAdmin",
 	"PVETemplateUser", "PVEUserAdmin", "PVEVMAdmin", "PVEVMUser"}
 
+// MaxPVEUserID is the longest Proxmox user id NAME@REALM (pve-access-control
+// src/PVE/Auth/Plugin.pm:121-133, verify_username, and the userid
+// option's maxLength 64 at :150-157).
+const MaxPVEUserID = 64
+
 // ProxmoxUser makes the user NAME@realm in Proxmox with a role on a path.
 type ProxmoxUser struct {
 	Realm string `yaml:"realm,omitempty" json:"realm,omitempty"` // default pam
@@ -35,7 +40,12 @@ type ProxmoxUser struct {
 	Path  string `yaml:"path,omitempty" json:"path,omitempty"` // ACL path, default /
 }
 
-func (c *checker) users(us []User) {
+// Users is the users section: the list is the section.
+type Users []User
+
+// check holds the users section to its rules (the section table,
+// sections.go, calls it for every section a seed has).
+func (us Users) check(c *checker) {
 	names := dups{}
 	for i := range us {
 		u := &us[i]
@@ -72,7 +82,16 @@ func (c *checker) users(us []User) {
 			}
 		}
 		if px := u.Proxmox; px != nil {
-			c.pattern(up+".proxmox.realm", px.Realm, reRealm.match, "a Proxmox realm (e.g. pam or pve)")
+			c.pattern(up+".proxmox.realm", px.Realm, reRealm.match, "a Proxmox realm (a letter, then letters, digits, . - _; 2..32 long; e.g. pam or pve)")
+			realm := px.Realm
+			if realm == "" {
+				realm = "pam"
+			}
+			// pve-access-control src/PVE/Auth/Plugin.pm:121-133
+			// (verify_username): NAME@REALM is 3..64 characters.
+			if id := u.Name + "@" + realm; len(id) > MaxPVEUserID {
+				c.errf(up+".name", "the Proxmox user %s is %d characters: Proxmox takes at most %d for NAME@REALM; shorten the name or the realm", id, len(id), MaxPVEUserID)
+			}
 			if c.required(up+".proxmox.role", px.Role) {
 				if !reRole.match(px.Role) {
 					c.pattern(up+".proxmox.role", px.Role, reRole.match, "a Proxmox role (e.g. Administrator)")

@@ -21,6 +21,9 @@ func (c *checker) webhook(w *Webhook) {
 	}
 	switch {
 	case !c.required("report.url", w.URL):
+	case URLCredentials(w.URL) || strings.Contains(w.URL, "@"):
+		// Never echoed: user:password@ would land in the report.
+		c.errf("report.url", "holds credentials (user:password@ before the host); they would end up in logs and status: give them as token_file (value not shown)")
 	case !httpURL(w.URL) || strings.Contains(w.URL, "@") || strings.Contains(w.URL, "#"):
 		c.errf("report.url", "%q is not an http(s) URL without credentials or fragment", w.URL)
 	case strings.HasPrefix(w.URL, "http://") && w.TokenFile != "":

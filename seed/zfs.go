@@ -62,10 +62,19 @@ var reservedPools = map[string]bool{"mirror": true, "raidz": true, "raidz1": tru
 // minDisks is the smallest disk count of each layout and vdev type.
 var minDisks = map[string]int{"single": 1, "mirror": 2, "raidz1": 3, "raidz2": 4, "raidz3": 5}
 
-func (c *checker) zfs(z *ZFS) {
+// check holds the zfs section to its rules (the section table, sections.go,
+// calls it for every section a seed has).
+func (z *ZFS) check(c *checker) {
 	if z.ARCMax != "" && !reSize.match(z.ARCMax) {
 		c.errf("zfs.arc_max", "%q is not a size: a whole number with an optional unit K, M, G or T (e.g. 32G)", z.ARCMax)
 	}
+	pools := z.checkPools(c)
+	datasets := z.checkDatasets(c, pools)
+	z.checkStorages(c, pools, datasets)
+}
+
+// checkPools holds zfs.pools to their rules and returns them by name.
+func (z *ZFS) checkPools(c *checker) map[string]*Pool {
 	pools := map[string]*Pool{}
 	disks := dups{}
 	for i := range z.Pools {
@@ -84,8 +93,18 @@ func (c *checker) zfs(z *ZFS) {
 			pools[p.Name] = p
 		}
 		c.zprops(pp+".options", p.Options)
+		if _, ok := p.Options["altroot"]; ok {
+			// zpool create -o altroot=DIR puts DIR before every
+			// mountpoint in the pool (zpoolprops(7)), which the mountpoint
+			// checks here would not see.
+			c.errf(join(pp+".options", "altroot"), "altroot moves every mountpoint of the pool below it: leave it out and set mountpoint")
+		}
 		c.zprops(pp+".properties", p.Properties)
 		c.mountpoint(pp, p.Mountpoint, p.Properties)
+		if p.Mountpoint == "" && !p.External && p.Name != "" && HidesSystemDir("/"+p.Name) {
+			// ZFS mounts a new pool at /NAME (zfsprops(7) mountpoint).
+			c.errf(pp+".name", "pool %q would mount at /%s (ZFS's default /NAME) and hide %s: set mountpoint (e.g. /srv/%s) or name it otherwise", p.Name, p.Name, hiddenDir("/"+p.Name), p.Name)
+		}
 		if p.External {
 			for _, k := range []string{"layout", "disks", "vdevs", "ashift", "options", "wipe"} {
 				if c.has(pp + "." + k) {
@@ -102,8 +121,15 @@ func (c *checker) zfs(z *ZFS) {
 		poolLayout(p, func(rel, format string, args ...any) { c.errf(pp+"."+rel, format, args...) },
 			func(rel string) { c.required(pp+"."+rel, "") })
 	}
+	return pools
+}
+
+// checkDatasets holds zfs.datasets to their rules (each on a declared
+// pool) and returns them by name.
+func (z *ZFS) checkDatasets(c *checker, pools map[string]*Pool) map[string]*Dataset {
 	datasets := map[string]*Dataset{}
 	mounts := dups{}
+	inherited := mountpoints(z)
 	for i := range z.Datasets {
 		d := &z.Datasets[i]
 		dp := index("zfs.datasets", i)
@@ -114,6 +140,13 @@ func (c *checker) zfs(z *ZFS) {
 				c.errf(dp+".name", "%q is a pool, not a dataset: name datasets POOL/NAME (set pool-wide values in the pool's properties)", d.Name)
 			case slices.ContainsFunc(parts, func(s string) bool { return !reDSPart.match(s) }):
 				c.errf(dp+".name", "%q is not a dataset name (POOL/NAME, letters, digits, _ . : -)", d.Name)
+			case slices.Contains(parts, ".") || slices.Contains(parts, ".."):
+				// OpenZFS module/zcommon/zfs_namecheck.c entity_namecheck:
+				// NAME_ERR_SELF_REF and NAME_ERR_PARENT_REF.
+				c.errf(dp+".name", "%q has a . or .. element: ZFS refuses it (and its default mountpoint would leave the pool's)", d.Name)
+			case len(d.Name) >= 256:
+				// entity_namecheck: strlen >= ZFS_MAX_DATASET_NAME_LEN (256).
+				c.errf(dp+".name", "%q is %d characters: ZFS takes at most 255", d.Name, len(d.Name))
 			case pools[parts[0]] == nil:
 				c.errf(dp+".name", "pool %q is not declared in zfs.pools (declare it with external: true if it exists already)", parts[0])
 			}
@@ -126,10 +159,19 @@ func (c *checker) zfs(z *ZFS) {
 		c.mountpoint(dp, d.Mountpoint, d.Properties)
 		if d.Mountpoint != "" && d.Mountpoint != "none" && d.Mountpoint != "legacy" {
 			mounts.seen(c, dp+".mountpoint", cleanKey(d.Mountpoint), "mountpoint")
+		} else if mp := inherited(d.Name); d.Mountpoint == "" && mp != "" && !HasDotDot(d.Name) {
+			// An inherited mountpoint another dataset sets explicitly.
+			mounts.seen(c, dp+".name", mp, "mountpoint (inherited: "+mp+")")
 		}
 		c.pattern(dp+".owner", d.Owner, reOwner.match, "an owner (user or user:group)")
 		c.pattern(dp+".mode", d.Mode, reMode.match, "an octal mode such as \"0775\" (quote it)")
 	}
+	return datasets
+}
+
+// checkStorages holds zfs.storages to their rules (each on a declared pool
+// or dataset).
+func (z *ZFS) checkStorages(c *checker, pools map[string]*Pool, datasets map[string]*Dataset) {
 	ids := dups{}
 	onDataset := dups{}
 	for i := range z.Storages {
@@ -342,6 +384,37 @@ func (c *checker) storageRef(path, id, content string) {
 		c.errf(path, "storage %q is not declared in zfs.storages (declare it with external: true if it exists already)", id)
 	default:
 		c.errf(path, "Proxmox default storage %q does not hold %s content; use another storage or declare it with external: true", id, content)
+	}
+}
+
+// mountpoints is Seed.Mountpoint for validation: the same rule, with the
+// explicit mountpoints in a map, so a seed of many datasets is checked in
+// linear time (Mountpoint scans every dataset per call).
+func mountpoints(z *ZFS) func(string) string {
+	explicit := map[string]string{}
+	for _, p := range z.Pools {
+		if p.Mountpoint != "" {
+			explicit[p.Name] = p.Mountpoint
+		}
+	}
+	for _, d := range z.Datasets {
+		if n := strings.Trim(d.Name, "/"); d.Mountpoint != "" {
+			if _, dup := explicit[n]; !dup {
+				explicit[n] = d.Mountpoint
+			}
+		}
+	}
+	return func(dataset string) string {
+		dataset = strings.Trim(dataset, "/")
+		for anc := dataset; anc != "."; anc = path.Dir(anc) {
+			if mp, ok := explicit[anc]; ok {
+				if mp == "none" || mp == "legacy" {
+					return ""
+				}
+				return path.Join(mp, strings.TrimPrefix(strings.TrimPrefix(dataset, anc), "/"))
+			}
+		}
+		return "/" + dataset
 	}
 }
 

@@ -62,8 +62,9 @@ if [ -z "$dev" ]; then
 fi
 say "found $label volume $dev"
 
-mnt=$(mktemp -d /tmp/phoenix-volume.XXXXXX)
-tmp=$(mktemp -d /tmp/phoenix-hook.XXXXXX)
+# TMPDIR is honoured (mktemp(1) convention); the installer leaves it unset.
+mnt=$(mktemp -d "${TMPDIR:-/tmp}/phoenix-volume.XXXXXX")
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phoenix-hook.XXXXXX")
 mount -o ro "$dev" "$mnt" || die "cannot mount $dev read-only"
 
 bin=

@@ -46,7 +46,7 @@ func TestClusterWideWrittenOnce(t *testing.T) {
 	type node struct{ fake *clusterfake.Node }
 	var ns []node
 	m := &cluster.Module{RetryFor: 10 * time.Minute, SecretOwner: os.Getuid(),
-		Sleep: func(ctx context.Context, d time.Duration) error { return modules.Sleep(ctx, d/1000) }}
+		Sleep: func(ctx context.Context, d time.Duration) error { return host.Sleep(ctx, d/1000) }}
 	var mu sync.Mutex
 	for i, name := range []string{"pve1", "pve2", "pve3"} {
 		root := filepath.Join(base, name)
@@ -124,7 +124,7 @@ func TestClusterWideUsersOnce(t *testing.T) {
 	base := t.TempDir()
 	net := clusterfake.NewNetwork(base, 50*time.Millisecond, time.Millisecond)
 	m := &cluster.Module{RetryFor: 10 * time.Minute, SecretOwner: os.Getuid(),
-		Sleep: func(ctx context.Context, d time.Duration) error { return modules.Sleep(ctx, d/1000) }}
+		Sleep: func(ctx context.Context, d time.Duration) error { return host.Sleep(ctx, d/1000) }}
 	userCfg := t.TempDir() // the cluster's user.cfg, as the pveum fake keeps it
 	pveum := usersfake.New(userCfg)
 	etc := map[string]string{

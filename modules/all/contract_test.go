@@ -11,8 +11,7 @@ import (
 
 // TestEveryModuleHasTheContract is the table over all.Default(): every
 // module's package runs the module contract (testkit.Contract: a dry run
-// only reads, Check lists exactly what Apply changes, Apply converges; or,
-// where plan and apply are still apart, at least testkit.CheckOnlyReads)
+// only reads, Check lists exactly what Apply changes, Apply converges)
 // and the fault harness (fault.Check). The worlds are the packages' own
 // fakes, so the tests live there; this keeps the list complete.
 func TestEveryModuleHasTheContract(t *testing.T) {
@@ -37,7 +36,7 @@ func TestEveryModuleHasTheContract(t *testing.T) {
 			src.Write(b)
 		}
 		s := src.String()
-		if !strings.Contains(s, "testkit.Contract(") && !strings.Contains(s, "testkit.CheckOnlyReads(") {
+		if !strings.Contains(s, "testkit.Contract(") {
 			t.Errorf("%s (modules/%s): no testkit.Contract test", m.Name(), dir)
 		}
 		switch why, gap := noFault[m.Name()]; {

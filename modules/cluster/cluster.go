@@ -55,7 +55,7 @@ type Module struct {
 }
 
 // New returns the module.
-func New() *Module { return &Module{Sleep: modules.Sleep, RetryFor: 10 * time.Minute} }
+func New() *Module { return &Module{Sleep: host.Sleep, RetryFor: 10 * time.Minute} }
 
 func (m *Module) Name() string             { return "cluster" }
 func (m *Module) Active(s *seed.Seed) bool { return s.Cluster != nil }
@@ -268,7 +268,7 @@ func lockTimeout(err error) bool {
 func (m *Module) pvecm(ctx context.Context, env *modules.Env, args []string, stdin []byte) error {
 	sleep, retryFor := m.Sleep, m.RetryFor
 	if sleep == nil {
-		sleep = modules.Sleep
+		sleep = host.Sleep
 	}
 	if retryFor == 0 {
 		retryFor = 10 * time.Minute

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/cluster"
@@ -61,7 +62,7 @@ func module(slept *[]time.Duration, mu *sync.Mutex) *cluster.Module {
 			*slept = append(*slept, d)
 			mu.Unlock()
 			// Scaled: a second of backoff is a millisecond here.
-			return modules.Sleep(ctx, d/1000)
+			return host.Sleep(ctx, d/1000)
 		},
 	}
 }

@@ -230,6 +230,24 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 		load = files.File{Path: ModulesLoad, Mode: 0o644, Why: "load " + strings.Join(k.Modules, " "),
 			Data: []byte("# Managed by phoenix (seed kernel.modules); edits are overwritten.\n" + strings.Join(k.Modules, "\n") + "\n")}
 	}
+	probe := files.File{Path: Modprobe, Absent: true, Why: "no blacklist or options"}
+	if conf := modprobeConf(k); conf != nil {
+		probe = files.File{Path: Modprobe, Mode: 0o644, Why: "blacklist/options", Data: conf}
+	}
+	p.initramfs = files.Plan{load, probe}
+
+	h := sha256.New()
+	for _, f := range append(append(files.Plan{}, p.cmdline...), p.initramfs...) {
+		fmt.Fprintf(h, "%s\x00%t\x00%s\x00", f.Path, f.Absent, f.Data)
+	}
+	fmt.Fprintf(h, "%s\x00", strings.Join(k.Cmdline, " "))
+	p.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return p, nil
+}
+
+// modprobeConf is /etc/modprobe.d/phoenix.conf for the seed's blacklist
+// and options, nil when it has neither.
+func modprobeConf(k *seed.Kernel) []byte {
 	var b strings.Builder
 	for _, n := range k.Blacklist {
 		b.WriteString("blacklist " + n + "\n")
@@ -242,20 +260,10 @@ func (m *Module) plan(env *modules.Env) (*plan, error) {
 	for _, n := range names {
 		b.WriteString("options " + n + " " + k.Options[n] + "\n")
 	}
-	probe := files.File{Path: Modprobe, Absent: true, Why: "no blacklist or options"}
-	if b.Len() > 0 {
-		probe = files.File{Path: Modprobe, Mode: 0o644, Why: "blacklist/options",
-			Data: []byte("# Managed by phoenix (seed kernel.blacklist, kernel.options); edits are overwritten.\n" + b.String())}
+	if b.Len() == 0 {
+		return nil
 	}
-	p.initramfs = files.Plan{load, probe}
-
-	h := sha256.New()
-	for _, f := range append(append(files.Plan{}, p.cmdline...), p.initramfs...) {
-		fmt.Fprintf(h, "%s\x00%t\x00%s\x00", f.Path, f.Absent, f.Data)
-	}
-	fmt.Fprintf(h, "%s\x00", strings.Join(k.Cmdline, " "))
-	p.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	return p, nil
+	return []byte("# Managed by phoenix (seed kernel.blacklist, kernel.options); edits are overwritten.\n" + b.String())
 }
 
 // mergeArgs is the kernel command line with the seed's arguments: tokens
@@ -411,25 +419,9 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 	}
 	if len(cmdPending) == 0 && len(initPending) == 0 && !found {
 		// Files are in place: is the change live?
-		missing := m.verify(env)
-		if len(missing) == 0 {
-			return nil
-		}
-		var rb rebooted
-		if _, err := env.Store.Get(rebootKey, &rb); err != nil {
+		done, err := m.live(s, p)
+		if err != nil || done {
 			return err
-		}
-		if rb.Digest == p.digest && rb.BootID != env.BootID {
-			if s.Dry {
-				return s.DoQuiet("not in effect after the reboot: "+strings.Join(missing, "; "), nil)
-			}
-			return fmt.Errorf("rebooted for this change (boot %s) but it did not take effect: %s; not rebooting again", rb.BootID, strings.Join(missing, "; "))
-		}
-		_ = s.DoQuiet("reboot to activate: "+strings.Join(missing, "; "), nil)
-		if rb.Digest == p.digest {
-			// Asked for the reboot, which has not happened yet.
-			s.RebootFor("kernel: activate " + strings.Join(missing, "; "))
-			return nil
 		}
 		// The files were there before Phoenix (or its record is gone):
 		// refresh both to be sure, then reboot once.
@@ -459,6 +451,42 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 	if s.Dry {
 		return nil
 	}
+	return m.refresh(ctx, s, p, pend)
+}
+
+// live handles files already in place: done when the change is in effect
+// or its reboot is asked for (again); an error when the reboot for it
+// happened and it still is not in effect. Otherwise (the files were there
+// before Phoenix) the caller refreshes both and reboots once.
+func (m *Module) live(s *modules.Steps, p *plan) (bool, error) {
+	env := s.Env
+	missing := m.verify(env)
+	if len(missing) == 0 {
+		return true, nil
+	}
+	var rb rebooted
+	if _, err := env.Store.Get(rebootKey, &rb); err != nil {
+		return false, err
+	}
+	if rb.Digest == p.digest && rb.BootID != env.BootID {
+		if s.Dry {
+			return true, s.DoQuiet("not in effect after the reboot: "+strings.Join(missing, "; "), nil)
+		}
+		return false, fmt.Errorf("rebooted for this change (boot %s) but it did not take effect: %s; not rebooting again", rb.BootID, strings.Join(missing, "; "))
+	}
+	_ = s.DoQuiet("reboot to activate: "+strings.Join(missing, "; "), nil)
+	if rb.Digest == p.digest {
+		// Asked for the reboot, which has not happened yet.
+		s.RebootFor("kernel: activate " + strings.Join(missing, "; "))
+		return true, nil
+	}
+	return false, nil
+}
+
+// refresh runs the tools that put the written files into effect at the
+// next boot, records the reboot and asks for it (Apply only).
+func (m *Module) refresh(ctx context.Context, s *modules.Steps, p *plan, pend pending) error {
+	env := s.Env
 	run := func(name string, args ...string) error {
 		s.Say("kernel: " + name + " " + strings.Join(args, " "))
 		_, err := env.Runner.Run(ctx, host.Cmd{Name: name, Args: args, Timeout: 30 * time.Minute})

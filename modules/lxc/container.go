@@ -10,15 +10,53 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
+// pass is one container's converge, dry (Check) or not (Apply): the same
+// code either way. Reads happen in both; each change is listed through do,
+// which runs it only for real; the Store record is updated in memory in
+// both and stored only for real.
+type pass struct {
+	m     *Module
+	r     *run
+	c     *ct
+	cfg   *ctConfig
+	rec   record
+	found bool
+	want  options
+	// made is set once the container is created or cloned in this run: a
+	// dry run reads it as the create would leave it.
+	made       bool
+	devChanged bool
+	changed    []string
+}
+
+// do lists desc as a change and, unless this is a dry run, makes it.
+func (x *pass) do(desc string, fn func() error) error {
+	x.changed = append(x.changed, desc)
+	if x.r.dry {
+		return nil
+	}
+	return fn()
+}
+
+func (x *pass) say(msg string) { x.r.say(fmt.Sprintf("%d: %s", x.c.ID, msg)) }
+
+// putRecord stores the record, in Apply only.
+func (x *pass) putRecord() error {
+	if x.r.dry {
+		return nil
+	}
+	return x.r.env.Store.Put(recordKey(x.c.ID), x.rec)
+}
+
 // container converges one container: exists, config, devices, running,
-// provisioned, healthy, snapshotted. It returns what it changed.
+// provisioned, healthy, snapshotted. It returns what it changed (or, dry,
+// would change).
 func (m *Module) container(ctx context.Context, r *run, c *ct) ([]string, error) {
-	env := r.env
-	say := func(msg string) { r.say(fmt.Sprintf("%d: %s", c.ID, msg)) }
-	var changed []string
+	x := &pass{m: m, r: r, c: c}
 	cfg, err := r.pct.config(ctx, c.ID)
 	if err != nil {
 		return nil, err
@@ -29,241 +67,381 @@ func (m *Module) container(ctx context.Context, r *run, c *ct) ([]string, error)
 		}
 		return nil, nil
 	}
-	var rec record
-	found, err := env.Store.Get(recordKey(c.ID), &rec)
-	if err != nil {
+	x.cfg = cfg
+	if x.found, err = r.env.Store.Get(recordKey(c.ID), &x.rec); err != nil {
 		return nil, err
 	}
-	want, err := m.options(ctx, r, c)
-	if err != nil {
+	if x.want, err = m.options(ctx, r, c); err != nil {
 		return nil, err
 	}
+	for _, phase := range []func(context.Context) error{x.exist, x.drift, x.gpus, x.running, x.provision, x.health, x.snapshots} {
+		if err := phase(ctx); err != nil {
+			return x.changed, err
+		}
+	}
+	return x.changed, nil
+}
 
-	// 1. Exists: created, cloned or adopted.
+// exist is phase 1: the container is created, cloned or adopted.
+func (x *pass) exist(ctx context.Context) error {
+	c := x.c
 	switch {
-	case cfg == nil:
-		rec = record{State: "creating"}
-		if cf := c.C.CloneFrom; cf != nil {
-			if _, err := env.Store.Get(snapKey(cf.CTID, cf.Snapshot), &rec.Inherited); err != nil {
-				return nil, err
-			}
-			// The clone also inherits the source's GPU passthrough: own
-			// it, so a clone without gpus loses it.
-			var src record
-			if _, err := env.Store.Get(recordKey(cf.CTID), &src); err != nil {
-				return nil, err
-			}
-			for _, k := range src.Managed {
-				if strings.HasPrefix(k, "dev") {
-					rec.Managed = append(rec.Managed, k)
-				}
-			}
-			rec.Raw = src.Raw
+	case x.cfg == nil:
+		return x.create(ctx)
+	case !x.found:
+		if !c.C.Adopt {
+			return notOurs(c.ID)
 		}
-		if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
-			return nil, err
+		x.rec = record{State: "adopted"}
+		if err := x.do("adopt", x.putRecord); err != nil {
+			return err
 		}
-		// A container deleted by hand comes back new: its old steps are
-		// not its steps.
+	case x.rec.State == "creating":
+		// Created before a crash that came before the record said so.
+		x.rec.State = "created"
+		x.rec.Managed = mergeKeys(x.rec.Managed, indexedKeys(x.want))
+		if err := x.putRecord(); err != nil {
+			return err
+		}
+	}
+	if u := c.C.Unprivileged; u != nil && c.C.CloneFrom == nil {
+		if have := x.cfg.Keys["unprivileged"]; boolOpt(*u) != orZero(have) {
+			return fmt.Errorf("unprivileged is %s, the seed wants %s: pct cannot change it; recreate the container", orZero(have), boolOpt(*u))
+		}
+	}
+	return nil
+}
+
+// create makes the container, from its template or as a clone, with the
+// record written first ("creating"), so a crash right after does not leave
+// a container Phoenix would refuse as foreign.
+func (x *pass) create(ctx context.Context) error {
+	c, env, r := x.c, x.r.env, x.r
+	x.rec = record{State: "creating"}
+	cf := c.C.CloneFrom
+	if cf != nil {
+		if _, err := env.Store.Get(snapKey(cf.CTID, cf.Snapshot), &x.rec.Inherited); err != nil {
+			return err
+		}
+		// The clone also inherits the source's GPU passthrough: own it,
+		// so a clone without gpus loses it.
+		var src record
+		if _, err := env.Store.Get(recordKey(cf.CTID), &src); err != nil {
+			return err
+		}
+		for _, k := range src.Managed {
+			if strings.HasPrefix(k, "dev") {
+				x.rec.Managed = append(x.rec.Managed, k)
+			}
+		}
+		x.rec.Raw = src.Raw
+	}
+	if err := x.putRecord(); err != nil {
+		return err
+	}
+	// A container deleted by hand comes back new: its old steps are not
+	// its steps.
+	if !r.dry {
 		if err := env.Store.Delete(stepsKey(c.ID)); err != nil {
-			return nil, err
+			return err
 		}
-		if cf := c.C.CloneFrom; cf != nil {
-			say(fmt.Sprintf("cloning %d@%s", cf.CTID, cf.Snapshot))
+	}
+	x.made = true
+	if cf != nil {
+		err := x.do(fmt.Sprintf("clone from %d@%s", cf.CTID, cf.Snapshot), func() error {
+			x.say(fmt.Sprintf("cloning %d@%s", cf.CTID, cf.Snapshot))
 			args := []string{"clone", strconv.Itoa(cf.CTID), strconv.Itoa(c.ID), "--snapname", cf.Snapshot, "--hostname", c.C.Hostname}
 			if cf.Full {
 				args = append(args, "--full", "1")
 			}
 			if _, err := r.pct.do(ctx, args...); err != nil {
-				return nil, fmt.Errorf("clone: %w", err)
+				return fmt.Errorf("clone: %w", err)
 			}
-			changed = append(changed, fmt.Sprintf("cloned from %d@%s", cf.CTID, cf.Snapshot))
-		} else {
-			volid, fetched, err := m.ensureTemplate(ctx, env, &r.tmpl, &c.C)
-			if err != nil {
-				return nil, err
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		volid, err := x.m.ensureTemplate(ctx, x, &c.C)
+		if err != nil {
+			return err
+		}
+		err = x.do("create "+c.C.Hostname+" from "+volid, func() error {
+			x.say("creating from " + volid)
+			if _, err := r.pct.do(ctx, createArgs(c, volid, x.want)...); err != nil {
+				return fmt.Errorf("create: %w", err)
 			}
-			if fetched {
-				changed = append(changed, "template "+volid)
-			}
-			say("creating from " + volid)
-			if _, err := r.pct.do(ctx, createArgs(c, volid, want)...); err != nil {
-				return nil, fmt.Errorf("create: %w", err)
-			}
-			changed = append(changed, "created")
-		}
-		rec.State = "created"
-		rec.Managed = mergeKeys(rec.Managed, indexedKeys(want))
-		if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
-			return nil, err
-		}
-		if cfg, err = r.pct.config(ctx, c.ID); err != nil {
-			return nil, err
-		}
-		if cfg == nil {
-			return nil, errors.New("missing right after it was created")
-		}
-	case !found:
-		if !c.C.Adopt {
-			return nil, notOurs(c.ID)
-		}
-		rec = record{State: "adopted"}
-		if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
-			return nil, err
-		}
-		changed = append(changed, "adopted")
-	case rec.State == "creating":
-		// Created before a crash that came before the record said so.
-		rec.State = "created"
-		rec.Managed = mergeKeys(rec.Managed, indexedKeys(want))
-		if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
-			return nil, err
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
-	if u := c.C.Unprivileged; u != nil && c.C.CloneFrom == nil {
-		if have := cfg.Keys["unprivileged"]; boolOpt(*u) != orZero(have) {
-			return changed, fmt.Errorf("unprivileged is %s, the seed wants %s: pct cannot change it; recreate the container", orZero(have), boolOpt(*u))
-		}
+	x.rec.State = "created"
+	x.rec.Managed = mergeKeys(x.rec.Managed, indexedKeys(x.want))
+	if err := x.putRecord(); err != nil {
+		return err
 	}
+	if r.dry {
+		return x.dryConfig(ctx)
+	}
+	cfg, err := r.pct.config(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if cfg == nil {
+		return errors.New("missing right after it was created")
+	}
+	x.cfg = cfg
+	return nil
+}
 
-	// 2. Config drift, through pct set; the rootfs only grows.
-	devChanged := false
-	if cs := diff(want, cfg.Keys, rec.Managed); len(cs) > 0 {
-		rec.Managed = mergeKeys(rec.Managed, indexedKeys(want))
-		if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
-			return changed, err
+// dryConfig is the config a dry run takes the create or clone to leave:
+// the seed's options (a create passes them all); for a clone, its
+// source's config when that exists already, under the new host name.
+func (x *pass) dryConfig(ctx context.Context) error {
+	cfg := &ctConfig{Keys: map[string]string{}}
+	if cf := x.c.C.CloneFrom; cf != nil {
+		src, err := x.r.pct.config(ctx, cf.CTID)
+		if err != nil {
+			return err
 		}
-		say("setting " + strings.Join(changeKeys(cs), " "))
-		if _, err := r.pct.do(ctx, setArgs(c.ID, cs)...); err != nil {
-			return changed, fmt.Errorf("set: %w", err)
+		if src != nil {
+			cfg = &ctConfig{Keys: maps.Clone(src.Keys), Raw: src.Raw}
+			cfg.Keys["hostname"] = x.c.C.Hostname
+			x.cfg = cfg
+			return nil
+		}
+	}
+	for k, v := range x.want {
+		if v != "" {
+			cfg.Keys[k] = v
+		}
+	}
+	cfg.Keys["unprivileged"] = boolOpt(x.c.C.Unprivileged == nil || *x.c.C.Unprivileged)
+	x.cfg = cfg
+	return nil
+}
+
+// drift is phase 2: config drift, through pct set; the rootfs only grows.
+func (x *pass) drift(ctx context.Context) error {
+	c, r := x.c, x.r
+	if cs := diff(x.want, x.cfg.Keys, x.rec.Managed); len(cs) > 0 {
+		x.rec.Managed = mergeKeys(x.rec.Managed, indexedKeys(x.want))
+		if err := x.putRecord(); err != nil {
+			return err
+		}
+		if !r.dry {
+			x.say("setting " + strings.Join(changeKeys(cs), " "))
+			if _, err := r.pct.do(ctx, setArgs(c.ID, cs)...); err != nil {
+				return fmt.Errorf("set: %w", err)
+			}
 		}
 		for _, ch := range cs {
-			changed = append(changed, "set "+ch.String())
-			devChanged = devChanged || strings.HasPrefix(ch.Key, "dev")
+			x.changed = append(x.changed, "set "+ch.String())
+			x.devChanged = x.devChanged || strings.HasPrefix(ch.Key, "dev")
 		}
-		rec.Managed = indexedKeys(want)
-		if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
-			return changed, err
+		x.rec.Managed = indexedKeys(x.want)
+		if err := x.putRecord(); err != nil {
+			return err
 		}
 	}
-	if rf := c.C.RootFS; rf != nil && rf.Size > 0 && cfg.Keys["rootfs"] != "" {
-		have, _ := strconv.ParseFloat(strings.TrimSuffix(props(cfg.Keys["rootfs"], "volume")["size"], "G"), 64)
+	if rf := c.C.RootFS; rf != nil && rf.Size > 0 && x.cfg.Keys["rootfs"] != "" {
+		have, _ := strconv.ParseFloat(strings.TrimSuffix(props(x.cfg.Keys["rootfs"], "volume")["size"], "G"), 64)
 		if float64(rf.Size) > have {
-			if _, err := r.pct.do(ctx, "resize", strconv.Itoa(c.ID), "rootfs", fmt.Sprintf("%dG", rf.Size)); err != nil {
-				return changed, fmt.Errorf("resize rootfs: %w", err)
-			}
-			changed = append(changed, fmt.Sprintf("rootfs grown to %dG", rf.Size))
+			return x.do(fmt.Sprintf("grow rootfs to %dG", rf.Size), func() error {
+				if _, err := r.pct.do(ctx, "resize", strconv.Itoa(c.ID), "rootfs", fmt.Sprintf("%dG", rf.Size)); err != nil {
+					return fmt.Errorf("resize rootfs: %w", err)
+				}
+				return nil
+			})
 		}
 	}
+	return nil
+}
 
-	// 3. GPUs as raw lxc.* lines before PVE 8.1 (and their removal once
-	// the seed drops the GPUs).
-	if len(c.C.GPUs) > 0 || len(rec.Raw) > 0 {
-		lines, err := m.rawLines(ctx, r, c)
-		if err != nil {
-			return changed, err
-		}
-		old := rec.Raw
-		if all := mergeKeys(old, lines); len(all) != len(old) {
-			rec.Raw = all // intent first: a crash leaves them known as ours
-			if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
-				return changed, err
-			}
-		}
-		wrote, err := setRawLines(env.Root, c.ID, old, lines)
-		if err != nil {
-			return changed, fmt.Errorf("gpu lines: %w", err)
-		}
-		if !equalSets(rec.Raw, lines) {
-			rec.Raw = lines
-			if err := env.Store.Put(recordKey(c.ID), rec); err != nil {
-				return changed, err
-			}
-		}
-		if wrote {
-			changed = append(changed, "gpu config lines")
-			devChanged = true
-		}
+// gpus is phase 3: GPUs as raw lxc.* lines before PVE 8.1 (and their
+// removal once the seed drops the GPUs).
+func (x *pass) gpus(ctx context.Context) error {
+	c, env := x.c, x.r.env
+	if len(c.C.GPUs) == 0 && len(x.rec.Raw) == 0 {
+		return nil
 	}
-
-	// 4. Running, with network and devices.
-	st, err := r.pct.status(ctx, c.ID)
+	lines, err := x.m.rawLines(ctx, x.r, c)
 	if err != nil {
-		return changed, err
+		return err
 	}
+	old := x.rec.Raw
+	if all := mergeKeys(old, lines); len(all) != len(old) {
+		x.rec.Raw = all // intent first: a crash leaves them known as ours
+		if err := x.putRecord(); err != nil {
+			return err
+		}
+	}
+	var out []byte
+	write := len(lines) > 0 // a dry create: the file is still to be made
+	if !(x.r.dry && x.made) {
+		if out, write, err = rawConfig(env.Root, c.ID, old, lines); err != nil {
+			return fmt.Errorf("gpu lines: %w", err)
+		}
+	}
+	if write {
+		var what []string
+		for _, l := range lines {
+			if !slices.Contains(x.cfg.Raw, l) {
+				what = append(what, "add "+l)
+			}
+		}
+		for _, l := range old {
+			if !slices.Contains(lines, l) && slices.Contains(x.cfg.Raw, l) {
+				what = append(what, "remove "+l)
+			}
+		}
+		if len(what) == 0 {
+			what = []string{"move them to the end of the main section"}
+		}
+		err := x.do("GPU lines in "+confPath(c.ID)+": "+strings.Join(what, "; "), func() error {
+			if _, err := host.WriteIfChanged(env.Root, confPath(c.ID), out, 0o640, confOwner); err != nil {
+				return fmt.Errorf("gpu lines: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		x.devChanged = true
+	}
+	if !equalSets(x.rec.Raw, lines) {
+		x.rec.Raw = lines
+		return x.putRecord()
+	}
+	return nil
+}
+
+// running is phase 4: running, with network and devices.
+func (x *pass) running(ctx context.Context) error {
+	c, r := x.c, x.r
+	st := "stopped" // a dry create: not started yet
+	if !(r.dry && x.made) {
+		var err error
+		if st, err = r.pct.status(ctx, c.ID); err != nil {
+			return err
+		}
+	}
+	var err error
 	switch {
 	case st != "running":
-		say("starting")
-		if _, err := r.pct.do(ctx, "start", strconv.Itoa(c.ID)); err != nil {
-			return changed, fmt.Errorf("start: %w", err)
-		}
-		changed = append(changed, "started")
-	case devChanged:
-		say("rebooting for its devices")
-		if _, err := r.pct.do(ctx, "reboot", strconv.Itoa(c.ID)); err != nil {
-			return changed, fmt.Errorf("reboot: %w", err)
-		}
-		changed = append(changed, "rebooted")
+		err = x.do("start", func() error {
+			x.say("starting")
+			if _, err := r.pct.do(ctx, "start", strconv.Itoa(c.ID)); err != nil {
+				return fmt.Errorf("start: %w", err)
+			}
+			return nil
+		})
+	case x.devChanged:
+		err = x.do("reboot for its devices", func() error {
+			x.say("rebooting for its devices")
+			if _, err := r.pct.do(ctx, "reboot", strconv.Itoa(c.ID)); err != nil {
+				return fmt.Errorf("reboot: %w", err)
+			}
+			return nil
+		})
 	}
-	net0 := want["net0"]
+	if err != nil || r.dry {
+		// Waiting is not a change, and a dry run has nothing to wait for.
+		return err
+	}
+	net0 := x.want["net0"]
 	if net0 == "" {
-		net0 = cfg.Keys["net0"]
+		net0 = x.cfg.Keys["net0"]
 	}
-	if err := m.waitUp(ctx, r, c, net0); err != nil {
-		return changed, err
-	}
+	return x.m.waitUp(ctx, r, c, net0)
+}
 
-	// 5. Provisioning, one recorded step at a time.
-	done, err := doneSteps(env.Store, c.ID, rec)
-	if err != nil {
-		return changed, err
+// doneSteps are the provisioning steps the container has: none of the
+// stored ones when it was made in this run (Apply deleted them).
+func (x *pass) doneSteps() (map[string]bool, error) {
+	if x.made {
+		done := map[string]bool{}
+		for _, s := range x.rec.Inherited {
+			done[s] = true
+		}
+		return done, nil
 	}
-	for _, s := range m.steps(r, c) {
+	return doneSteps(x.r.env.Store, x.c.ID, x.rec)
+}
+
+// provision is phase 5: provisioning, one recorded step at a time.
+func (x *pass) provision(ctx context.Context) error {
+	done, err := x.doneSteps()
+	if err != nil {
+		return err
+	}
+	for _, s := range x.m.steps(x.r, x.c) {
 		if done[s.id] {
 			continue
 		}
-		say("provisioning " + s.id)
-		if err := s.run(ctx); err != nil {
-			return changed, fmt.Errorf("provision %s: %w", s.id, err)
-		}
-		if err := addStep(env.Store, c.ID, s.id); err != nil {
-			return changed, err
-		}
-		changed = append(changed, "provisioned "+s.id)
-	}
-
-	// 6. Health.
-	if hc := c.C.HealthCheck; hc != nil && len(hc.Command) > 0 {
-		if err := m.health(ctx, r, c.ID, hc); err != nil {
-			return changed, err
-		}
-	}
-
-	// 7. Snapshots, recording the steps each one holds for its clones.
-	if len(c.C.Snapshots) > 0 {
-		have, err := r.pct.snapshots(ctx, c.ID)
+		err := x.do("provision "+s.id, func() error {
+			x.say("provisioning " + s.id)
+			if err := s.run(ctx); err != nil {
+				return fmt.Errorf("provision %s: %w", s.id, err)
+			}
+			return addStep(x.r.env.Store, x.c.ID, s.id)
+		})
 		if err != nil {
-			return changed, err
-		}
-		for _, s := range c.C.Snapshots {
-			if slices.Contains(have, s) {
-				continue
-			}
-			done, err := doneSteps(env.Store, c.ID, rec)
-			if err != nil {
-				return changed, err
-			}
-			if err := env.Store.Put(snapKey(c.ID, s), slices.Sorted(maps.Keys(done))); err != nil {
-				return changed, err
-			}
-			say("snapshot " + s)
-			if _, err := r.pct.do(ctx, "snapshot", strconv.Itoa(c.ID), s); err != nil {
-				return changed, fmt.Errorf("snapshot %s: %w", s, err)
-			}
-			changed = append(changed, "snapshot "+s)
+			return err
 		}
 	}
-	return changed, nil
+	return nil
+}
+
+// health is phase 6: the seed's health check, in Apply only (it runs a
+// command inside).
+func (x *pass) health(ctx context.Context) error {
+	if hc := x.c.C.HealthCheck; !x.r.dry && hc != nil && len(hc.Command) > 0 {
+		return x.m.health(ctx, x.r, x.c.ID, hc)
+	}
+	return nil
+}
+
+// snapshots is phase 7: snapshots, recording the steps each one holds for
+// its clones.
+func (x *pass) snapshots(ctx context.Context) error {
+	c, r := x.c, x.r
+	if len(c.C.Snapshots) == 0 {
+		return nil
+	}
+	var have []string
+	if !(r.dry && x.made) {
+		var err error
+		if have, err = r.pct.snapshots(ctx, c.ID); err != nil {
+			return err
+		}
+	}
+	for _, s := range c.C.Snapshots {
+		if slices.Contains(have, s) {
+			continue
+		}
+		err := x.do("snapshot "+s, func() error {
+			done, err := doneSteps(r.env.Store, c.ID, x.rec)
+			if err != nil {
+				return err
+			}
+			if err := r.env.Store.Put(snapKey(c.ID, s), slices.Sorted(maps.Keys(done))); err != nil {
+				return err
+			}
+			x.say("snapshot " + s)
+			if _, err := r.pct.do(ctx, "snapshot", strconv.Itoa(c.ID), s); err != nil {
+				return fmt.Errorf("snapshot %s: %w", s, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // createArgs is pct create with every option of the seed.

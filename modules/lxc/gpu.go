@@ -52,19 +52,23 @@ func rawGPULines(store *modules.Store, gpus []int) ([]string, error) {
 // confOwner is how pmxcfs presents /etc/pve files: root:www-data.
 var confOwner = host.Owner{UID: 0, GID: 33}
 
-// setRawLines makes the main section of /etc/pve/lxc/<id>.conf end with
-// want, dropping the lines of old (what Phoenix put there before). pct keeps
-// lxc.* keys it does not know across its own edits; they must sit before
-// the first [snapshot] section, and comments cannot mark them (pct reads
-// "#" lines as the description), hence the explicit list in the Store.
-func setRawLines(root host.Root, id int, old, want []string) (bool, error) {
-	p := path.Join(ConfDir, strconv.Itoa(id)+".conf")
+// confPath is a container's config file, /etc/pve/lxc/<id>.conf.
+func confPath(id int) string { return path.Join(ConfDir, strconv.Itoa(id)+".conf") }
+
+// rawConfig is the config file of container id with its main section
+// ending in want, without the lines of old (what Phoenix put there
+// before), and whether that differs from the file now. pct keeps lxc.* keys
+// it does not know across its own edits; they must sit before the first
+// [snapshot] section, and comments cannot mark them (pct reads "#" lines
+// as the description), hence the explicit list in the Store.
+func rawConfig(root host.Root, id int, old, want []string) ([]byte, bool, error) {
+	p := confPath(id)
 	b, err := root.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("%s: does not exist", p)
+		return nil, false, fmt.Errorf("%s: does not exist", p)
 	}
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	end := len(lines)
@@ -93,5 +97,5 @@ func setRawLines(root host.Root, id int, old, want []string) (bool, error) {
 		main = append(main, "")
 	}
 	out := strings.Join(append(main, rest...), "\n") + "\n"
-	return host.WriteIfChanged(root, p, []byte(out), 0o640, confOwner)
+	return []byte(out), out != string(b), nil
 }

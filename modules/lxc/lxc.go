@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -53,7 +54,7 @@ func (m *Module) sleep(ctx context.Context, d time.Duration) error {
 	if m.Sleep != nil {
 		return m.Sleep(ctx, d)
 	}
-	return modules.Sleep(ctx, d)
+	return host.Sleep(ctx, d)
 }
 
 func (m *Module) now() time.Time {
@@ -100,7 +101,9 @@ func snapKey(id int, s string) string { return fmt.Sprintf("lxc/%d/snapshots/%s"
 
 // run is the state shared by the containers of one Apply or Check.
 type run struct {
-	env     *modules.Env
+	env *modules.Env
+	// dry is set for Check: every change is only listed.
+	dry     bool
 	pct     pct
 	tmpl    templates
 	verOnce sync.Once
@@ -112,12 +115,19 @@ type run struct {
 }
 
 func (r *run) say(msg string) {
+	if r.dry {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.env.Say(msg)
 }
 
+// report passes an item's state to the engine, in Apply only.
 func (r *run) report(it modules.Item) {
+	if r.dry {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.env.ReportItem(it)
@@ -134,109 +144,6 @@ func (r *run) devKeysSupported(ctx context.Context) (bool, error) {
 		r.devKeys = maj > 8 || maj == 8 && mnr >= 1
 	})
 	return r.devKeys, r.verErr
-}
-
-// plan lists what apply would do, reading only.
-func (m *Module) plan(ctx context.Context, env *modules.Env) ([]string, error) {
-	p, err := newPlan(env.Seed.LXC, env.Select)
-	if err != nil {
-		return nil, err
-	}
-	r := &run{env: env, pct: pct{env.Runner}}
-	var out []string
-	for _, c := range p.order {
-		w, err := m.check(ctx, r, c)
-		if err != nil {
-			return out, fmt.Errorf("%d: %w", c.ID, err)
-		}
-		for _, s := range w {
-			out = append(out, fmt.Sprintf("%d: %s", c.ID, s))
-		}
-	}
-	return out, nil
-}
-
-func (m *Module) check(ctx context.Context, r *run, c *ct) ([]string, error) {
-	cfg, err := r.pct.config(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	if c.C.External {
-		if cfg == nil {
-			return nil, errors.New("external container does not exist")
-		}
-		return nil, nil
-	}
-	if cfg == nil {
-		if cf := c.C.CloneFrom; cf != nil {
-			return []string{fmt.Sprintf("clone from %d@%s", cf.CTID, cf.Snapshot)}, nil
-		}
-		return []string{"create " + c.C.Hostname}, nil
-	}
-	var rec record
-	found, err := r.env.Store.Get(recordKey(c.ID), &rec)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	if !found {
-		if !c.C.Adopt {
-			return nil, notOurs(c.ID)
-		}
-		out = append(out, "adopt")
-	}
-	want, err := m.options(ctx, r, c)
-	if err != nil {
-		return nil, err
-	}
-	for _, ch := range diff(want, cfg.Keys, rec.Managed) {
-		out = append(out, "set "+ch.String())
-	}
-	if rf := c.C.RootFS; rf != nil && rf.Size > 0 && cfg.Keys["rootfs"] != "" {
-		if have, _ := strconv.ParseFloat(strings.TrimSuffix(props(cfg.Keys["rootfs"], "volume")["size"], "G"), 64); float64(rf.Size) > have {
-			out = append(out, fmt.Sprintf("grow rootfs to %dG", rf.Size))
-		}
-	}
-	if len(c.C.GPUs) > 0 || len(rec.Raw) > 0 {
-		lines, err := m.rawLines(ctx, r, c)
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range lines {
-			if !slices.Contains(cfg.Raw, l) {
-				out = append(out, "add "+l)
-			}
-		}
-		for _, l := range rec.Raw {
-			if !slices.Contains(lines, l) && slices.Contains(cfg.Raw, l) {
-				out = append(out, "remove "+l)
-			}
-		}
-	}
-	if st, err := r.pct.status(ctx, c.ID); err != nil {
-		return nil, err
-	} else if st != "running" {
-		out = append(out, "start")
-	}
-	done, err := doneSteps(r.env.Store, c.ID, rec)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range m.steps(r, c) {
-		if !done[s.id] {
-			out = append(out, "provision "+s.id)
-		}
-	}
-	have, err := r.pct.snapshots(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range c.C.Snapshots {
-		if !slices.Contains(have, s) {
-			out = append(out, "snapshot "+s)
-		}
-	}
-	return out, nil
 }
 
 // rawLines are the lxc.* lines c needs: its GPUs on PVE before 8.1.
@@ -269,7 +176,8 @@ func (m *Module) options(ctx context.Context, r *run, c *ct) (options, error) {
 				return nil, fmt.Errorf("mounts[%d]: dataset %s: %w", i, mt.Dataset, err)
 			}
 			mp := strings.TrimSpace(string(out.Stdout))
-			if !strings.HasPrefix(mp, "/") {
+			if !strings.HasPrefix(mp, "/") || !seed.PropertyStringSafe(mp) {
+				// A comma or '=' would start another option of mpN.
 				return nil, fmt.Errorf("mounts[%d]: dataset %s has mountpoint %q: cannot bind it", i, mt.Dataset, mp)
 			}
 			mounts = append(mounts, mp)
@@ -287,18 +195,16 @@ func (m *Module) options(ctx context.Context, r *run, c *ct) (options, error) {
 	return desired(&c.C, mounts, devKeys), nil
 }
 
-// Converge implements modules.Module. This module still reads its plan
-// (lxc.go plan) apart from its Apply (lxc.go apply); the table test in modules/all
-// holds the two to the same changes on a fresh host.
+// Converge implements modules.Module: every container through the same
+// pass (container.go), dry for Check and for real for Apply, by the same
+// scheduler: dependencies first, at most lxc.parallel at a time, a
+// failure skipping its dependents. The changes are listed per container
+// and sorted, so the order does not depend on completion.
 func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
-	return s.Split(ctx, m.plan, m.apply)
-}
-
-// apply converges the host.
-func (m *Module) apply(ctx context.Context, env *modules.Env) (modules.Result, error) {
+	env := s.Env
 	p, err := newPlan(env.Seed.LXC, env.Select)
 	if err != nil {
-		return modules.Result{}, err
+		return err
 	}
 	workers := 0
 	if env.Seed.LXC != nil {
@@ -307,7 +213,7 @@ func (m *Module) apply(ctx context.Context, env *modules.Env) (modules.Result, e
 	if workers <= 0 {
 		workers = 2
 	}
-	r := &run{env: env, pct: pct{env.Runner}}
+	r := &run{env: env, pct: pct{env.Runner}, dry: s.Dry}
 	type outcome struct {
 		id      int
 		changed []string
@@ -315,7 +221,7 @@ func (m *Module) apply(ctx context.Context, env *modules.Env) (modules.Result, e
 		panic   any
 	}
 	var (
-		res     modules.Result
+		changed = map[int][]string{}
 		errs    []error
 		pending = map[int]int{} // unmet dependencies
 		state   = map[int]string{}
@@ -393,9 +299,7 @@ func (m *Module) apply(ctx context.Context, env *modules.Env) (modules.Result, e
 			it.Detail += ": " + strings.Join(o.changed, ", ")
 		}
 		r.report(it)
-		for _, ch := range o.changed {
-			res.Changed = append(res.Changed, fmt.Sprintf("%d: %s", o.id, ch))
-		}
+		changed[o.id] = o.changed
 		for _, d := range p.dependents(o.id) {
 			pending[d]--
 			if pending[d] == 0 && state[d] == "pending" {
@@ -404,11 +308,17 @@ func (m *Module) apply(ctx context.Context, env *modules.Env) (modules.Result, e
 		}
 		sort.Ints(ready)
 	}
-	sort.Strings(res.Changed)
+	// By container, in CTID order, each in the order of its pass: the
+	// same list whatever the completion order.
+	for _, id := range slices.Sorted(maps.Keys(changed)) {
+		for _, ch := range changed[id] {
+			s.Changes = append(s.Changes, fmt.Sprintf("%d: %s", id, ch))
+		}
+	}
 	if len(errs) > 0 {
 		// Completion order varies between runs; the report must not.
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-		return res, errors.Join(errs...)
+		return errors.Join(errs...)
 	}
-	return res, nil
+	return nil
 }

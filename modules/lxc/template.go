@@ -25,6 +25,24 @@ type templates struct {
 	mu      sync.Mutex
 	updated bool
 	locks   map[string]*sync.Mutex
+	// fetched are the volids this run fetched (or, dry, listed).
+	fetched map[string]bool
+}
+
+func (t *templates) isFetched(volid string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fetched[volid]
+}
+
+// setFetched records volid as fetched; the caller holds its lock.
+func (t *templates) setFetched(volid string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fetched == nil {
+		t.fetched = map[string]bool{}
+	}
+	t.fetched[volid] = true
 }
 
 func (t *templates) lock(volid string) func() {
@@ -73,45 +91,57 @@ func templateVolid(c *seed.Container) (string, error) {
 	return t, nil
 }
 
-// ensureTemplate puts the container's template in place and returns its
-// volid; it reports whether it fetched anything.
-func (m *Module) ensureTemplate(ctx context.Context, env *modules.Env, t *templates, c *seed.Container) (string, bool, error) {
+// ensureTemplate puts the container's template in place (one change,
+// listed through x.do) and returns its volid. Each volid is fetched once
+// per run, also in a dry run that lists the fetch.
+func (m *Module) ensureTemplate(ctx context.Context, x *pass, c *seed.Container) (string, error) {
+	env, t := x.r.env, &x.r.tmpl
 	volid, err := templateVolid(c)
 	if err != nil {
-		return "", false, err
+		return "", err
 	}
 	defer t.lock(volid)()
+	if t.isFetched(volid) {
+		return volid, nil
+	}
 	out, err := env.Runner.Run(ctx, host.Cmd{Name: PvesmCmd, Args: []string{"path", volid}})
 	if err != nil {
-		return "", false, fmt.Errorf("template %s: %w", volid, err)
+		return "", fmt.Errorf("template %s: %w", volid, err)
 	}
 	file := strings.TrimSpace(string(out.Stdout))
 	if host.Exists(env.Root, file) {
 		if err := verify(env.Root, file, c.TemplateSHA256); err != nil {
-			return "", false, fmt.Errorf("template %s: %w", volid, err)
+			return "", fmt.Errorf("template %s: %w", volid, err)
 		}
-		return volid, false, nil
+		return volid, nil
 	}
-	store, vol, _ := strings.Cut(volid, ":")
-	name := strings.TrimPrefix(vol, "vztmpl/")
-	switch {
-	case c.TemplateFile != "":
-		err = m.copyBundle(env, c.TemplateFile, file, c.TemplateSHA256)
-	case c.TemplateURL != "":
-		err = download(ctx, env, c.TemplateURL, file, c.TemplateSHA256)
-	default:
-		err = t.pveam(ctx, env.Runner, store, name)
-		if err == nil {
-			err = verify(env.Root, file, c.TemplateSHA256)
-			if err != nil {
-				_ = env.Root.Remove(file) // a bad download must not be reused
+	err = x.do("fetch template "+volid, func() error {
+		store, vol, _ := strings.Cut(volid, ":")
+		name := strings.TrimPrefix(vol, "vztmpl/")
+		var err error
+		switch {
+		case c.TemplateFile != "":
+			err = m.copyBundle(env, c.TemplateFile, file, c.TemplateSHA256)
+		case c.TemplateURL != "":
+			err = download(ctx, env, c.TemplateURL, file, c.TemplateSHA256)
+		default:
+			err = t.pveam(ctx, env.Runner, store, name)
+			if err == nil {
+				err = verify(env.Root, file, c.TemplateSHA256)
+				if err != nil {
+					_ = env.Root.Remove(file) // a bad download must not be reused
+				}
 			}
 		}
+		if err != nil {
+			return fmt.Errorf("template %s: %w", volid, err)
+		}
+		return nil
+	})
+	if err == nil {
+		t.setFetched(volid)
 	}
-	if err != nil {
-		return "", false, fmt.Errorf("template %s: %w", volid, err)
-	}
-	return volid, true, nil
+	return volid, err
 }
 
 // pveam downloads a template from the Proxmox catalog, after one

@@ -59,7 +59,7 @@ func stanzas(bridges []seed.Bridge) ([]stanza, []string, error) {
 	var owned []string
 	seen := map[string]bool{}
 	own := func(name, what string) error {
-		if !ifnameRE().MatchString(name) {
+		if !seed.IsIfaceName(name) {
 			return fmt.Errorf("%s %q is not an interface name", what, name)
 		}
 		if seen[name] {
@@ -80,6 +80,9 @@ func stanzas(bridges []seed.Bridge) ([]stanza, []string, error) {
 			ports = append(ports, stanza{name: port, method: "manual",
 				lines: []string{"iface " + port + " inet manual"},
 				owns:  func(k string) bool { return portKeys[k] }})
+		}
+		if why := seed.IfaceCommentProblem(br.Comment); why != "" {
+			return nil, nil, fmt.Errorf("%s.comment %q: %s", br.Name, br.Comment, why)
 		}
 		st := stanza{name: br.Name, auto: true, method: "manual", comment: strings.ReplaceAll(br.Comment, "\n", " ")}
 		if br.Address != "" {
@@ -120,7 +123,7 @@ func stanzas(bridges []seed.Bridge) ([]stanza, []string, error) {
 			if vids == "" {
 				vids = "2-4094"
 			}
-			if !vidsRE().MatchString(vids) {
+			if !seed.IsVIDs(vids) {
 				return nil, nil, fmt.Errorf("%s.vids %q: want VLAN ids like \"2-4094\" or \"10 20 30-40\"", br.Name, vids)
 			}
 			l = append(l, "\tbridge-vlan-aware yes", "\tbridge-vids "+vids)

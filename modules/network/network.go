@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
@@ -68,11 +66,6 @@ func (*Module) Name() string { return "network" }
 
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Network != nil }
-
-var (
-	ifnameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$`) })
-	vidsRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+(-[0-9]+)?( [0-9]+(-[0-9]+)?)*$`) })
-)
 
 // plan is the wanted files and what the apply step must do with them.
 type plan struct {
@@ -375,7 +368,7 @@ func (m *Module) confirm(ctx context.Context, env *modules.Env, gw netip.Addr) e
 	}
 	sleep := m.Sleep
 	if sleep == nil {
-		sleep = modules.Sleep
+		sleep = host.Sleep
 	}
 	var err error
 	for i := 0; i < attempts; i++ {

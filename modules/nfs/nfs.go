@@ -189,34 +189,15 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 // Build turns the seed's exports into validated entries (with sync and
 // no_subtree_check added unless chosen).
 func Build(n *seed.NFS) ([]Entry, error) {
+	// The seed's own rules (one home: seed/nfs.go), for a seed built in Go
+	// rather than loaded; `phoenix validate` reports the same first.
+	if err := (&seed.Seed{NFS: n}).SectionErr("nfs"); err != nil {
+		return nil, err
+	}
 	var out []Entry
-	seen := map[string]bool{}
-	for i, e := range n.Exports {
-		p := fmt.Sprintf("nfs.exports[%d]", i)
-		if !strings.HasPrefix(e.Path, "/") || strings.ContainsRune(e.Path, 0) || strings.Contains(e.Path, "\n") {
-			return nil, fmt.Errorf("%s.path: %q is not an absolute path", p, e.Path)
-		}
-		if seen[e.Path] {
-			return nil, fmt.Errorf("%s.path: %s is exported twice", p, e.Path)
-		}
-		seen[e.Path] = true
-		if len(e.Clients) == 0 {
-			return nil, fmt.Errorf("%s.clients: at least one client is required", p)
-		}
+	for _, e := range n.Exports {
 		entry := Entry{Path: e.Path}
-		hosts := map[string]bool{}
-		for j, c := range e.Clients {
-			cp := fmt.Sprintf("%s.clients[%d]", p, j)
-			if err := ValidateClient(c.Host); err != nil {
-				return nil, fmt.Errorf("%s.host: %w", cp, err)
-			}
-			if hosts[c.Host] {
-				return nil, fmt.Errorf("%s.host: client %q listed twice", cp, c.Host)
-			}
-			hosts[c.Host] = true
-			if err := ValidateOptions(c.Options); err != nil {
-				return nil, fmt.Errorf("%s.options: %w", cp, err)
-			}
+		for _, c := range e.Clients {
 			entry.Clients = append(entry.Clients, Client{Host: c.Host, Options: withDefaults(c.Options)})
 		}
 		out = append(out, entry)

@@ -145,7 +145,7 @@ func TestRefusals(t *testing.T) {
 	}
 	// Seeds the validator refuses are refused by the module too.
 	bad := &seed.NFS{Exports: []seed.Export{{Path: "/tank/media", Clients: []seed.ExportClient{{Host: "10.0.0.0/33"}}}}}
-	if _, err := nfs.Build(bad); err == nil || !strings.Contains(err.Error(), `nfs.exports[0].clients[0].host: client "10.0.0.0/33"`) {
+	if _, err := nfs.Build(bad); err == nil || !strings.Contains(err.Error(), `nfs.exports[0].clients[0].host: "10.0.0.0/33" is not an NFS client`) {
 		t.Errorf("bad CIDR: %v", err)
 	}
 	bad.Exports[0].Clients[0] = seed.ExportClient{Host: "nas", Options: []string{"rw", "ro"}}

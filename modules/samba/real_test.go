@@ -64,7 +64,12 @@ func TestRealPassdb(t *testing.T) {
 	w.run.Handle("pdbedit", withConf("-s"))
 	w.run.Handle("smbpasswd", withConf("-c"))
 
+	// daemon and bin exist on every machine; as system accounts they
+	// need system: true.
 	y := `
+users:
+  - {name: daemon, system: true}
+  - {name: bin, system: true}
 samba:
   users:
     - {name: daemon, nt_hash: 8846f7eaee8fb117ad06bdd830b7586c}

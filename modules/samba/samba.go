@@ -324,6 +324,12 @@ func (r *run) users(ctx context.Context, users []seed.SambaUser) error {
 }
 
 func (r *run) user(ctx context.Context, u seed.SambaUser, have map[string]string) error {
+	// The twin of validate's rule (seed.SystemAccount): an existing
+	// account with a system UID gets no Samba password unless the seed
+	// says system: true for it.
+	if o, err := files.LookupOwner(r.Env.Root, u.Name); err == nil && seed.SystemUID(o.UID) && !r.Env.Seed.SystemAllowed(u.Name) {
+		return fmt.Errorf("user %q: UID %d is a system account: set system: true on users[] %s if Phoenix should give it a Samba password", u.Name, o.UID, u.Name)
+	}
 	cur, exists := have[u.Name]
 	switch {
 	case u.PasswordFile != "":

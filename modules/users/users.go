@@ -9,11 +9,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
@@ -45,6 +43,7 @@ func (*Module) Name() string { return "users" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && len(s.Users) > 0 }
 
+<<<<<<< HEAD
 var (
 	nameRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`) })
 	hashRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\$[0-9a-z]+\$[./A-Za-z0-9$=,+-]+|!.*|\*)$`) })
@@ -65,6 +64,8 @@ func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 	return true, ""
 }
 
+=======
+>>>>>>> main
 // account is one /etc/passwd entry.
 type account struct {
 	Name        string
@@ -132,46 +133,6 @@ func member(d *db, group, user string) bool {
 	return false
 }
 
-// validate checks one seed user; its errors never quote the hash.
-func validate(u seed.User) error {
-	if !nameRE().MatchString(u.Name) {
-		return fmt.Errorf("%q is not a valid user name", u.Name)
-	}
-	for _, g := range u.Groups {
-		if !nameRE().MatchString(g) {
-			return fmt.Errorf("%s: %q is not a valid group name", u.Name, g)
-		}
-	}
-	if u.Shell != "" && (!path.IsAbs(u.Shell) || strings.ContainsAny(u.Shell, ": \n")) {
-		return fmt.Errorf("%s: shell %q is not an absolute path", u.Name, u.Shell)
-	}
-	if u.PasswordHash != "" && (!hashRE().MatchString(u.PasswordHash) || strings.ContainsAny(u.PasswordHash, ":\n")) {
-		return fmt.Errorf("%s: password_hash is not a crypt(3) hash ($id$...), '!' or '*' (a plain password is never accepted)", u.Name)
-	}
-	switch u.Sudo {
-	case "", "password", "nopasswd":
-	default:
-		return fmt.Errorf("%s: sudo %q: want password or nopasswd", u.Name, u.Sudo)
-	}
-	for i, k := range u.SSHAuthorizedKeys {
-		if _, err := keyID(k); err != nil {
-			return fmt.Errorf("%s: ssh_authorized_keys[%d]: %w", u.Name, i, err)
-		}
-	}
-	if p := u.Proxmox; p != nil {
-		if !roleRE().MatchString(p.Role) {
-			return fmt.Errorf("%s: proxmox role %q is not a role name", u.Name, p.Role)
-		}
-		if p.Realm != "" && !realmRE().MatchString(p.Realm) {
-			return fmt.Errorf("%s: proxmox realm %q is not a realm name", u.Name, p.Realm)
-		}
-		if p.Path != "" && !aclRE().MatchString(p.Path) {
-			return fmt.Errorf("%s: proxmox path %q is not an ACL path", u.Name, p.Path)
-		}
-	}
-	return nil
-}
-
 // keyID is the identity of an authorized_keys line: key type and blob,
 // without options or comment, so the same key is never added twice.
 func keyID(line string) (string, error) {
@@ -225,15 +186,12 @@ func (m *Module) plan(ctx context.Context, env *modules.Env) ([]step, error) {
 		_, err := env.Runner.Run(ctx, host.Cmd{Name: name, Args: args, Stdin: stdin, Timeout: 2 * time.Minute})
 		return err
 	}
-	seen := map[string]bool{}
+	// The seed's own rules (one home: seed/users.go), for a seed built in
+	// Go rather than loaded; `phoenix validate` reports the same first.
+	if err := env.Seed.SectionErr("users"); err != nil {
+		return nil, err
+	}
 	for _, u := range env.Seed.Users {
-		if err := validate(u); err != nil {
-			return nil, err
-		}
-		if seen[u.Name] {
-			return nil, fmt.Errorf("%s is listed twice", u.Name)
-		}
-		seen[u.Name] = true
 		for _, g := range u.Groups {
 			if _, ok := d.groups[g]; !ok {
 				return nil, fmt.Errorf("%s: group %q does not exist (create it, or install the package that does)", u.Name, g)
@@ -317,15 +275,21 @@ func sudoFile(name string) string {
 	return path.Join(SudoersDir, "phoenix-"+strings.ReplaceAll(name, ".", "_"))
 }
 
+// sudoRule is the sudoers.d file for a user's sudo setting (password or
+// nopasswd).
+func sudoRule(name, sudo string) []byte {
+	rule := "ALL=(ALL:ALL) ALL"
+	if sudo == "nopasswd" {
+		rule = "ALL=(ALL:ALL) NOPASSWD: ALL"
+	}
+	return []byte("# Managed by phoenix (seed users[].sudo); edits are overwritten.\n" + name + " " + rule + "\n")
+}
+
 func (m *Module) sudo(env *modules.Env, u seed.User, run func(string, []string, []byte) error) ([]step, error) {
 	final := sudoFile(u.Name)
 	want := files.File{Path: final, Absent: true}
 	if u.Sudo != "" {
-		rule := "ALL=(ALL:ALL) ALL"
-		if u.Sudo == "nopasswd" {
-			rule = "ALL=(ALL:ALL) NOPASSWD: ALL"
-		}
-		want = files.File{Path: final, Mode: 0o440, Data: []byte("# Managed by phoenix (seed users[].sudo); edits are overwritten.\n" + u.Name + " " + rule + "\n")}
+		want = files.File{Path: final, Mode: 0o440, Data: sudoRule(u.Name, u.Sudo)}
 	}
 	tmp := final + ".phoenix-new"
 	pending, err := want.Pending(env.Root)

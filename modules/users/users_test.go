@@ -306,10 +306,30 @@ func TestBadHostState(t *testing.T) {
 		}
 	})
 	t.Run("unknown proxmox role", func(t *testing.T) {
+		// The seed's rule (seed/users.go) refuses it, before any command.
 		b := newBox(t)
 		b.env.Seed.Users[0].Proxmox.Role = "Wizard"
 		_, err := modules.Apply(context.Background(), New(), b.env)
-		if err == nil || !strings.Contains(err.Error(), `Proxmox role "Wizard" does not exist on this host`) {
+		if err == nil || !strings.Contains(err.Error(), `"Wizard" is not a built-in Proxmox role`) {
+			t.Errorf("err = %v", err)
+		}
+		if calls := b.run.Calls(); len(calls) != 0 {
+			t.Errorf("ran %d commands before refusing the role", len(calls))
+		}
+	})
+	t.Run("built-in role this host lacks", func(t *testing.T) {
+		// A built-in role the running host does not list (an older or a
+		// changed PVE): the host check refuses it before any change.
+		b := newBox(t)
+		b.env.Seed.Users[0].Proxmox.Role = "PVEAuditor"
+		b.run.Handle("pveum", func(ctx context.Context, c fakehost.Call) fakehost.Result {
+			if len(c.Cmd.Args) >= 2 && c.Cmd.Args[0] == "role" && c.Cmd.Args[1] == "list" {
+				return fakehost.Result{Stdout: `[{"roleid":"Administrator","privs":"","special":1}]`}
+			}
+			return b.pve.Handler(ctx, c)
+		})
+		_, err := modules.Apply(context.Background(), New(), b.env)
+		if err == nil || !strings.Contains(err.Error(), `Proxmox role "PVEAuditor" does not exist on this host`) {
 			t.Errorf("err = %v", err)
 		}
 		// Reported before any change: no account was made.

@@ -28,6 +28,14 @@ const (
 // it at the seed's URL path plus ".sig", as Matchbox serves /generic.sig.
 const SignatureHeader = "Phoenix-Seed-Signature"
 
+// ManifestHeader carries the signed manifest (the bytes of
+// seed.yaml.manifest from `phoenix seed sign`, base64) that the signature
+// covers: the seed's digest and a serial, so that an older signed seed
+// replayed by the server (or anyone on a plain-http path) is refused once
+// a newer serial was accepted. Static servers serve it at the seed's URL
+// path plus ".manifest".
+const ManifestHeader = "Phoenix-Seed-Manifest"
+
 // Source is where a seed is fetched from, with how to trust and
 // authenticate the server.
 type Source struct {
@@ -66,6 +74,9 @@ type Answer struct {
 	JSON bool
 	// Sig is the detached signature, nil when the server sent none.
 	Sig []byte
+	// Manifest is the manifest the signature covers, nil when the server
+	// sent none.
+	Manifest []byte
 	// SigNote says why a signature file was ignored.
 	SigNote string
 }
@@ -165,30 +176,55 @@ func (f *Fetcher) Fetch(ctx context.Context, src Source) (*Answer, error) {
 			return nil, &Error{URL: shown, Cause: CauseProtocol, Err: fmt.Errorf("%s header: not base64: %w", SignatureHeader, err)}
 		}
 		a.Sig = sig
+		if m, ok := resp.header[strings.ToLower(ManifestHeader)]; ok {
+			man, err := base64.StdEncoding.DecodeString(m)
+			if err != nil {
+				return nil, &Error{URL: shown, Cause: CauseProtocol, Err: fmt.Errorf("%s header: not base64: %w", ManifestHeader, err)}
+			}
+			a.Manifest = man
+			return a, nil
+		}
+	}
+	if req.method != "GET" {
 		return a, nil
 	}
-	if req.method == "GET" {
-		// A static server (or Matchbox) serves the signature next to the
-		// seed: same query, path plus ".sig".
+	// A static server (or Matchbox) serves the signature and the manifest
+	// next to the seed: same query, path plus ".sig" and ".manifest".
+	sidecar := func(suffix string) ([]byte, string, error) {
 		su := *req.url
-		su.Path += ".sig"
+		su.Path += suffix
 		su.RawPath = ""
-		sreq := request{method: "GET", url: &su, header: req.header[1:]}
-		sresp, err := c.do(ctx, sreq)
+		sresp, err := c.do(ctx, request{method: "GET", url: &su, header: req.header[1:]})
+		switch {
+		case err != nil:
+			return nil, "", err
+		case sresp.status == 404:
+			return nil, su.String(), nil
+		case sresp.status != 200:
+			return nil, "", statusError(su.String(), sresp, token)
+		}
+		return sresp.body, su.String(), nil
+	}
+	if a.Sig == nil {
+		body, shown, err := sidecar(".sig")
 		switch {
 		case err != nil:
 			return nil, err
-		case sresp.status == 404:
-		case sresp.status != 200:
-			return nil, statusError(su.String(), sresp, token)
-		case !bytes.HasPrefix(bytes.TrimSpace(sresp.body), []byte("-----BEGIN SSH SIGNATURE-----")):
+		case body == nil:
+			return a, nil
+		case !bytes.HasPrefix(bytes.TrimSpace(body), []byte("-----BEGIN SSH SIGNATURE-----")):
 			// Matchbox serves OpenPGP signatures at the same place
 			// (/generic.sig); they are not Phoenix's to verify.
-			a.SigNote = su.String() + ": not an SSH signature (OpenPGP?): ignored"
-		default:
-			a.Sig = sresp.body
+			a.SigNote = shown + ": not an SSH signature (OpenPGP?): ignored"
+			return a, nil
 		}
+		a.Sig = body
 	}
+	man, _, err := sidecar(".manifest")
+	if err != nil {
+		return nil, err
+	}
+	a.Manifest = man
 	return a, nil
 }
 

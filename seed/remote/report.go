@@ -130,7 +130,7 @@ func (p *Reporter) Post(ctx context.Context, rawURL, tokenFile, fingerprint stri
 		backoff = 2 * time.Second
 	}
 	if sleep == nil {
-		sleep = Sleep
+		sleep = host.Sleep
 	}
 	var last error
 	for i := 0; i < tries; i++ {
@@ -161,19 +161,4 @@ func (p *Reporter) Post(ctx context.Context, rawURL, tokenFile, fingerprint stri
 		}
 	}
 	return fmt.Errorf("report: %w (gave up; the run is not affected)", last)
-}
-
-// Sleep waits for d or until ctx is done, whichever comes first, and returns
-// ctx.Err() in the latter case, so a cancelled run never sits out a backoff.
-// The report and the URL seed source retry with it (modules.Sleep is the
-// modules' twin; seed packages cannot import modules).
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/seed/remote"
 )
 
@@ -164,7 +165,7 @@ func (l *locator) fromURL(ctx context.Context, origin string, src remote.Source)
 		l.note("%s", a.SigNote)
 	}
 	u, _ := url.Parse(src.URL)
-	signed, signer, err := l.judgeURL(u.Scheme == "https", a)
+	signed, signer, man, err := l.judgeURL(u.Scheme == "https", a)
 	if err != nil {
 		return nil, fmt.Errorf("seed: %s: %w", a.URL, &remote.Error{URL: a.URL, Cause: remote.CauseRefused, Err: err})
 	}
@@ -178,12 +179,13 @@ func (l *locator) fromURL(ctx context.Context, origin string, src remote.Source)
 		name += "#seed.json"
 	}
 	return &Found{
-		Origin: "url " + a.URL,
-		Name:   name,
-		Data:   a.Data,
-		Signed: signed,
-		Signer: signer,
-		Bundle: noBundle{url: a.URL},
+		Origin:   "url " + a.URL,
+		Name:     name,
+		Data:     a.Data,
+		Signed:   signed,
+		Signer:   signer,
+		Manifest: man,
+		Bundle:   noBundle{url: a.URL},
 	}, nil
 }
 
@@ -196,7 +198,7 @@ func (l *locator) fetchRetrying(ctx context.Context, f *remote.Fetcher, src remo
 	}
 	sleep := l.o.Remote.Sleep
 	if sleep == nil {
-		sleep = remote.Sleep
+		sleep = host.Sleep
 	}
 	var waited time.Duration
 	delay := time.Second
@@ -224,23 +226,45 @@ func (l *locator) fetchRetrying(ctx context.Context, f *remote.Fetcher, src remo
 	}
 }
 
-// judgeURL applies the signature rule to a fetched seed.
-func (l *locator) judgeURL(tls bool, a *remote.Answer) (bool, string, error) {
+// judgeURL applies the signature rule to a fetched seed. A signature
+// covers the seed's manifest (`phoenix seed sign` writes both), as on a
+// volume: the manifest holds the seed's digest and a serial, and a serial
+// older than the newest accepted on this host (SerialFile, shared with
+// volume seeds) is refused, so an older signed seed cannot be replayed.
+// The serial is recorded once the seed runs (Found.RecordSerial).
+func (l *locator) judgeURL(tls bool, a *remote.Answer) (bool, string, *Manifest, error) {
 	if a.Sig == nil {
 		if !tls {
-			return false, "", fmt.Errorf("a seed fetched over plain http must be signed (serve seed.yaml.sig, or use https)")
+			return false, "", nil, fmt.Errorf("a seed fetched over plain http must be signed (serve seed.yaml.sig and seed.yaml.manifest, or use https)")
 		}
-		return false, "", nil
+		return false, "", nil, nil
 	}
 	allowed, err := l.o.Root.ReadFile(AllowedSigners)
 	if err != nil {
 		if tls && isNotExist(err) {
 			l.warn("%s: signature not verified: %s is absent (accepted: https authenticated the server)", a.URL, AllowedSigners)
-			return false, "", nil
+			return false, "", nil, nil
 		}
-		return false, "", fmt.Errorf("signature cannot be verified: %s: %w", AllowedSigners, err)
+		return false, "", nil, fmt.Errorf("signature cannot be verified: %s: %w", AllowedSigners, err)
 	}
-	return l.verify(a.URL, a.Data, a.Sig, allowed)
+	if a.Manifest == nil {
+		return false, "", nil, fmt.Errorf("signature without a manifest: a signature covers seed.yaml.manifest (its serial stops replays); serve the manifest from `phoenix seed sign` in the %s header or at the seed's path plus %s", remote.ManifestHeader, ManifestSuffix)
+	}
+	ok, principal, err := l.verify(a.URL, a.Manifest, a.Sig, allowed)
+	if err != nil || !ok {
+		return false, "", nil, err
+	}
+	man, err := ParseManifest(a.Manifest)
+	if err != nil {
+		return false, "", nil, fmt.Errorf("%s: %w", a.URL+ManifestSuffix, err)
+	}
+	if err := man.CheckSeed(a.Data); err != nil {
+		return false, "", nil, err
+	}
+	if err := checkSerial(l.o.Root, man); err != nil {
+		return false, "", nil, fmt.Errorf("%s: %w", a.URL+ManifestSuffix, err)
+	}
+	return true, principal, man, nil
 }
 
 // noBundle is a fetched seed's: it has no files beside it.

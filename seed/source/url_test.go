@@ -92,18 +92,20 @@ type answerServer struct {
 	*httptest.Server
 	seeds    map[string]string // serial -> seed
 	sigs     map[string][]byte // serial -> detached signature
+	mans     map[string][]byte // serial -> the manifest it covers
 	requests atomic.Int32
 	lastBody atomic.Value // remote.Body
 	lastAuth atomic.Value // string
 }
 
 func newAnswerServer(t *testing.T, tls bool) *answerServer {
-	a := &answerServer{seeds: map[string]string{}, sigs: map[string][]byte{}}
+	a := &answerServer{seeds: map[string]string{}, sigs: map[string][]byte{}, mans: map[string][]byte{}}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.requests.Add(1)
 		a.lastAuth.Store(r.Header.Get("Authorization"))
 		var serial string
 		sigPath := strings.HasSuffix(r.URL.Path, ".sig")
+		manPath := strings.HasSuffix(r.URL.Path, ".manifest")
 		switch r.Method {
 		case "POST":
 			var b remote.Body
@@ -125,7 +127,15 @@ func newAnswerServer(t *testing.T, tls bool) *answerServer {
 			http.Error(w, "no answer file found", 404)
 			return
 		}
-		sig := a.sigs[serial]
+		sig, man := a.sigs[serial], a.mans[serial]
+		if manPath {
+			if man == nil {
+				http.NotFound(w, r)
+				return
+			}
+			_, _ = w.Write(man)
+			return
+		}
 		if sigPath {
 			if sig == nil {
 				http.NotFound(w, r)
@@ -136,6 +146,9 @@ func newAnswerServer(t *testing.T, tls bool) *answerServer {
 		}
 		if sig != nil && r.Method == "POST" {
 			w.Header().Set(remote.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
+			if man != nil {
+				w.Header().Set(remote.ManifestHeader, base64.StdEncoding.EncodeToString(man))
+			}
 		}
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = io.WriteString(w, s)
@@ -331,6 +344,17 @@ func signSeed(t *testing.T, key ed25519.PrivateKey, data string) []byte {
 	return s.Marshal()
 }
 
+// signURLSeed is what `phoenix seed sign --serial N` writes for a seed
+// with no bundle files: the manifest and its signature.
+func signURLSeed(t *testing.T, key ed25519.PrivateKey, data string, serial uint64) (sig, man []byte) {
+	t.Helper()
+	man, err := BuildManifest([]byte(data), serial, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signSeed(t, key, string(man)), man
+}
+
 func TestURLSignedResponses(t *testing.T) {
 	for _, tlsOn := range []bool{true, false} {
 		srv := newAnswerServer(t, tlsOn)
@@ -348,7 +372,7 @@ func TestURLSignedResponses(t *testing.T) {
 		if tlsOn && err != nil || !tlsOn && (err == nil || !strings.Contains(err.Error(), "plain http must be signed")) {
 			t.Fatalf("%s unsigned: %v", name, err)
 		}
-		srv.sigs["SIG1"] = signSeed(t, key, body)
+		srv.sigs["SIG1"], srv.mans["SIG1"] = signURLSeed(t, key, body, 7)
 		for _, mode := range []string{remote.ModePost, remote.ModeGet} {
 			src.Mode = mode
 			f, err := Locate(context.Background(), urlOptions(r, src, nil))
@@ -362,11 +386,21 @@ func TestURLSignedResponses(t *testing.T) {
 			src.Mode = mode
 			_, err = Locate(context.Background(), urlOptions(r, src, nil))
 			var re *remote.Error
-			if !errors.As(err, &re) || re.Cause != remote.CauseRefused || !strings.Contains(err.Error(), "signature") {
+			if !errors.As(err, &re) || re.Cause != remote.CauseRefused || !errors.Is(err, ErrBundleMismatch) {
 				t.Fatalf("%s %s tampered: %v", name, mode, err)
 			}
 		}
+		// A signature of the seed bytes alone (no manifest, so no serial)
+		// is refused: it could be replayed.
 		srv.seeds["SIG1"] = body
+		srv.sigs["SIG1"], srv.mans["SIG1"] = signSeed(t, key, body), nil
+		for _, mode := range []string{remote.ModePost, remote.ModeGet} {
+			src.Mode = mode
+			_, err = Locate(context.Background(), urlOptions(r, src, nil))
+			if err == nil || !strings.Contains(err.Error(), "signature without a manifest") {
+				t.Fatalf("%s %s no manifest: %v", name, mode, err)
+			}
+		}
 		srv.sigs["SIG1"] = nil
 	}
 }
@@ -593,5 +627,55 @@ func TestURLForeignSigIgnored(t *testing.T) {
 	f, err := Locate(context.Background(), urlOptions(r, remote.Source{URL: srv.URL + "/generic", Mode: remote.ModeGet, Fingerprint: srv.fingerprint()}, nil))
 	if err != nil || f.Signed || !strings.Contains(strings.Join(f.Trace, "\n"), "not an SSH signature") {
 		t.Fatalf("%v %+v", err, f)
+	}
+}
+
+// An answer server (or anyone on a plain-http path) that serves an older
+// signed seed after a newer one ran is refused: the signature covers a
+// manifest with a serial, and the host records the newest serial it ran
+// (SerialFile, shared with stick seeds).
+func TestURLReplayRefused(t *testing.T) {
+	for _, mode := range []string{remote.ModePost, remote.ModeGet} {
+		srv := newAnswerServer(t, false)
+		r := answerHost(t, "R1", "3c:ec:ef:00:00:01")
+		key := testSigner(t, r)
+		src := remote.Source{URL: srv.URL + "/seed.yaml", Mode: mode}
+		oldSeed, newSeed := seedFor("old"), seedFor("new")
+		oldSig, oldMan := signURLSeed(t, key, oldSeed, 3)
+		srv.seeds["R1"] = newSeed
+		srv.sigs["R1"], srv.mans["R1"] = signURLSeed(t, key, newSeed, 5)
+		f, err := Locate(context.Background(), urlOptions(r, src, nil))
+		if err != nil || !f.Signed || f.Manifest == nil || f.Manifest.Serial != 5 {
+			t.Fatalf("%s: newer seed: %+v %v", mode, f, err)
+		}
+		// The seed runs: its serial is recorded (cmd/phoenix prepareBundle).
+		if err := f.RecordSerial(r); err != nil {
+			t.Fatal(err)
+		}
+		// Replay of the older signed seed: signature good, serial old.
+		srv.seeds["R1"], srv.sigs["R1"], srv.mans["R1"] = oldSeed, oldSig, oldMan
+		_, err = Locate(context.Background(), urlOptions(r, src, nil))
+		var re *remote.Error
+		if !errors.Is(err, ErrReplay) || !errors.As(err, &re) || re.Cause != remote.CauseRefused ||
+			!strings.Contains(err.Error(), "serial 3, but serial 5 was accepted already") {
+			t.Fatalf("%s: replay not refused, or not said why: %v", mode, err)
+		}
+		// Another seed under the serial already accepted is refused too.
+		srv.seeds["R1"] = seedFor("other")
+		srv.sigs["R1"], srv.mans["R1"] = signURLSeed(t, key, srv.seeds["R1"], 5)
+		if _, err := Locate(context.Background(), urlOptions(r, src, nil)); !errors.Is(err, ErrReplay) {
+			t.Fatalf("%s: same serial, other seed: %v", mode, err)
+		}
+		// The same seed again (a reboot before it completed) and a newer
+		// one are accepted.
+		srv.seeds["R1"] = newSeed
+		srv.sigs["R1"], srv.mans["R1"] = signURLSeed(t, key, newSeed, 5)
+		if _, err := Locate(context.Background(), urlOptions(r, src, nil)); err != nil {
+			t.Fatalf("%s: same seed again: %v", mode, err)
+		}
+		srv.sigs["R1"], srv.mans["R1"] = signURLSeed(t, key, newSeed, 6)
+		if _, err := Locate(context.Background(), urlOptions(r, src, nil)); err != nil {
+			t.Fatalf("%s: newer serial: %v", mode, err)
+		}
 	}
 }

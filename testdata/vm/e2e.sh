@@ -8,7 +8,7 @@
 # nothing, a reseed re-runs only the changed module, a failing seed fails
 # closed, and measures Phoenix against cloud-init on equal work.
 #
-# Usage: e2e.sh [--demo] [--only LIST]   (as root; LIST: full,fail,usb,hook,compare)
+# Usage: e2e.sh [--demo] [--only LIST]   (as root; LIST: full,fail,usb,hook,answer,compare,deb)
 # Env:   VM (default build/vm, the cache), BIN (default bin/phoenix),
 #        RUN (default $VM/run, this run's images and logs),
 #        E2E_NO_BUILD=1 (use the cached image as it is)
@@ -24,12 +24,12 @@ RUN=${RUN:-$VM/run}
 # base of Proxmox VE 9. The bookworm scenario keeps PVE 8's base covered.
 SUITE0=${E2E_SUITE:-trixie}
 DEMO=0
-ONLY=${E2E_ONLY:-full,fail,usb,hook,compare,deb,compare@bookworm}
+ONLY=${E2E_ONLY:-full,fail,usb,hook,answer,compare,deb,compare@bookworm}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) DEMO=1 ;;
 	--only) ONLY=$2; shift ;;
-	*) echo "usage: $0 [--demo] [--only full,fail,usb,hook,compare,deb[@SUITE],...]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--demo] [--only full,fail,usb,hook,answer,compare,deb[@SUITE],...]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -148,7 +148,8 @@ seedvol() {
 }
 
 # boot NAME MODE [QEMU ARGS...]: one boot; sets LAST (restart|poweroff|
-# other) and WALL (seconds). The console goes to RUN/NAME/console-N.log
+# other) and WALL (seconds). NIC_ARGS replaces the -nic option (the answer
+# scenario adds a guestfwd and a MAC). The console goes to RUN/NAME/console-N.log
 # with a wall-clock stamp per line (and to the terminal in demo mode).
 BOOTN=0
 boot() {
@@ -174,7 +175,7 @@ boot() {
 		-kernel "${KERNEL:-$IMG/vmlinuz}" -initrd "${INITRD:-$IMG/initrd.img}" \
 		-append "root=LABEL=e2e-root rw console=ttyS0 e2e.mode=$mode" \
 		-drive "file=$RS/$name/disk.img,format=raw,if=virtio" \
-		-nic user,restrict=on,model=virtio-net-pci -device virtio-rng-pci "${demo_args[@]}" "$@" </dev/null 2>&1 |
+		-nic "${NIC_ARGS:-user,restrict=on,model=virtio-net-pci}" -device virtio-rng-pci "${demo_args[@]}" "$@" </dev/null 2>&1 |
 		while IFS= read -r line; do
 			line=${line%$'\r'}
 			printf '%s %s\n' "$EPOCHREALTIME" "$line" >>"$log"
@@ -539,6 +540,10 @@ scenario_compare() {
 		echo "COMPARE-MEDIAN@$SU runs=${#po[@]} phoenix_over_plain=$mp cloudinit_over_plain=$mc" >>"$RUN/times.txt"
 	fi
 }
+
+# Scenarios kept in their own files (answer.sh: the answer server).
+# shellcheck source=testdata/vm/answer.sh
+. "$HERE/answer.sh"
 
 main() {
 	local p n t0

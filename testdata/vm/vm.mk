@@ -6,7 +6,7 @@
 # modules (built in a chroot) and the runs are cached under build/vm.
 VM_DEBS := qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3
 
-.PHONY: e2e demo compare vm-deps vm-image
+.PHONY: e2e demo compare vm-deps vm-image e2e-answer
 
 vm-deps:
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(VM_DEBS)"
@@ -17,10 +17,15 @@ vm-image: vm-deps
 
 # e2e: every scenario (full provisioning with a reboot, further boot,
 # reseed, failing seed, USB stick, first-boot hook, cloud-init comparison,
-# dpkg-installed package; the comparison again on bookworm); exits non-zero
-# on any FAIL.
-e2e: build vm-deps deb
-	BIN=$(BIN) testdata/vm/e2e.sh
+# dpkg-installed package; seed from an answer server; the comparison again
+# on bookworm); exits non-zero on any FAIL.
+e2e: build vm-deps deb e2e-answer
+	BIN=$(BIN) ANSWER_BIN=bin/e2e-answer testdata/vm/e2e.sh
+
+# e2e-answer: the answer server the answer scenario runs on the loopback
+# (testdata/vm/answer; testdata is outside ./..., so it is built by name).
+e2e-answer: gocheck
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/e2e-answer ./testdata/vm/answer
 
 # compare: only the Phoenix / cloud-init / plain-boot comparison, three
 # runs back to back (E2E_COMPARE_RUNS), medians and the load during each

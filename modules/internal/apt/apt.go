@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
-	"github.com/phoenix-pve/phoenix/modules"
 )
 
 // ErrLocked is returned (wrapped) when the dpkg lock was still held after
@@ -223,7 +222,7 @@ func (c *Client) apt(ctx context.Context, args []string) error {
 	}
 	sleep := c.Sleep
 	if sleep == nil {
-		sleep = modules.Sleep
+		sleep = host.Sleep
 	}
 	timeout := c.Timeout
 	if timeout == 0 {

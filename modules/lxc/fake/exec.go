@@ -54,137 +54,175 @@ func (p *PVE) inside(c *conf, rt *runtime, argv []string, stdin []byte, out *str
 	if len(argv) == 0 {
 		return nil
 	}
-	switch filepath.Base(argv[0]) {
-	case "true":
+	cmd, ok := insideCmds[filepath.Base(argv[0])]
+	if !ok {
 		return nil
-	case "false":
-		return exitCode(1, "")
-	case "test":
-		if len(argv) != 3 || (argv[1] != "-e" && argv[1] != "-f" && argv[1] != "-c") {
-			return exitCode(2, "test: unsupported expression\n")
-		}
-		f := argv[2]
-		if strings.HasPrefix(f, "/dev/") {
-			rt.DevTests++
-			if rt.DevTests <= p.DevDelay {
-				return exitCode(1, "")
-			}
-			for _, d := range rt.Devices {
-				if d == f {
-					return nil
-				}
-			}
+	}
+	return cmd(call{p: p, c: c, rt: rt, argv: argv, stdin: stdin, out: out})
+}
+
+// call is one command run in a container: the fake, the container's
+// config and runtime state, the command line, its stdin and its stdout.
+type call struct {
+	p     *PVE
+	c     *conf
+	rt    *runtime
+	argv  []string
+	stdin []byte
+	out   *strings.Builder
+}
+
+// insideCmds are the commands the fake runs inside a container; any other
+// succeeds and does nothing.
+var insideCmds = map[string]func(call) error{
+	"true":       func(call) error { return nil },
+	"false":      func(call) error { return exitCode(1, "") },
+	"test":       inTest,
+	"ip":         inIP,
+	"dpkg-query": inDpkgQuery,
+	"apt-get":    inAptGet,
+	"curl":       inCurl,
+	"sha256sum":  inSha256sum,
+	"sh":         inSh,
+	"bash":       inSh,
+}
+
+func inTest(x call) error {
+	if len(x.argv) != 3 || (x.argv[1] != "-e" && x.argv[1] != "-f" && x.argv[1] != "-c") {
+		return exitCode(2, "test: unsupported expression\n")
+	}
+	f := x.argv[2]
+	if strings.HasPrefix(f, "/dev/") {
+		x.rt.DevTests++
+		if x.rt.DevTests <= x.p.DevDelay {
 			return exitCode(1, "")
 		}
-		if _, ok := rt.Inside.Files[f]; ok {
-			return nil
-		}
-		return exitCode(1, "")
-	case "ip":
-		if strings.Join(argv[1:], " ") != "-4 route show default" {
-			return nil
-		}
-		rt.NetTests++
-		if rt.NetTests <= p.NetDelay {
-			return nil
-		}
-		net0, ok := c.Main.Keys["net0"]
-		if !ok {
-			return nil
-		}
-		m, _ := props(net0, "")
-		switch {
-		case m["gw"] != "":
-			fmt.Fprintf(out, "default via %s dev %s proto static\n", m["gw"], m["name"])
-		case m["ip"] == "dhcp":
-			fmt.Fprintf(out, "default via 10.0.0.1 dev %s proto dhcp src 10.0.0.99 metric 1024\n", m["name"])
-		}
-		return nil
-	case "dpkg-query":
-		var unknown []string
-		for _, a := range argv[1:] {
-			if strings.HasPrefix(a, "-") {
-				continue
-			}
-			name := strings.SplitN(strings.SplitN(a, "=", 2)[0], ":", 2)[0]
-			if slices.Contains(rt.Inside.Packages, name) {
-				fmt.Fprintf(out, "%s ii \n", name)
-			} else {
-				unknown = append(unknown, name)
-			}
-		}
-		if len(unknown) > 0 {
-			var b strings.Builder
-			for _, u := range unknown {
-				fmt.Fprintf(&b, "dpkg-query: no packages found matching %s\n", u)
-			}
-			return exitCode(1, b.String())
-		}
-		return nil
-	case "apt-get":
-		verb := ""
-		for _, a := range argv[1:] {
-			switch {
-			case verb == "" && (a == "install" || a == "purge" || a == "remove" || a == "update" || a == "dist-upgrade" || a == "upgrade"):
-				verb = a
-			case verb == "install" && !strings.HasPrefix(a, "-"):
-				name := strings.SplitN(a, "=", 2)[0]
-				if !slices.Contains(rt.Inside.Packages, name) {
-					rt.Inside.Packages = append(rt.Inside.Packages, name)
-					sort.Strings(rt.Inside.Packages)
-				}
-			case (verb == "purge" || verb == "remove") && !strings.HasPrefix(a, "-"):
-				rt.Inside.Packages = remove(rt.Inside.Packages, a)
-			}
-		}
-		return nil
-	case "curl":
-		// curl -fsSL -o DST URL: the file appears with the URL as content.
-		for i := 1; i+1 < len(argv); i++ {
-			if argv[i] == "-o" {
-				if rt.Inside.Files == nil {
-					rt.Inside.Files = map[string]string{}
-				}
-				rt.Inside.Files[argv[i+1]] = "downloaded " + argv[len(argv)-1] + "\n"
+		for _, d := range x.rt.Devices {
+			if d == f {
 				return nil
 			}
 		}
+		return exitCode(1, "")
+	}
+	if _, ok := x.rt.Inside.Files[f]; ok {
 		return nil
-	case "sha256sum":
-		// sha256sum -c reads "SUM  FILE" lines from stdin.
-		if len(argv) != 2 || argv[1] != "-c" {
-			return nil
+	}
+	return exitCode(1, "")
+}
+
+func inIP(x call) error {
+	if strings.Join(x.argv[1:], " ") != "-4 route show default" {
+		return nil
+	}
+	x.rt.NetTests++
+	if x.rt.NetTests <= x.p.NetDelay {
+		return nil
+	}
+	net0, ok := x.c.Main.Keys["net0"]
+	if !ok {
+		return nil
+	}
+	m, _ := props(net0, "")
+	switch {
+	case m["gw"] != "":
+		fmt.Fprintf(x.out, "default via %s dev %s proto static\n", m["gw"], m["name"])
+	case m["ip"] == "dhcp":
+		fmt.Fprintf(x.out, "default via 10.0.0.1 dev %s proto dhcp src 10.0.0.99 metric 1024\n", m["name"])
+	}
+	return nil
+}
+
+func inDpkgQuery(x call) error {
+	var unknown []string
+	for _, a := range x.argv[1:] {
+		if strings.HasPrefix(a, "-") {
+			continue
 		}
-		for _, l := range strings.Split(strings.TrimSpace(string(stdin)), "\n") {
-			sum, file, _ := strings.Cut(l, "  ")
-			content, ok := rt.Inside.Files[file]
-			h := sha256.Sum256([]byte(content))
-			if !ok || hex.EncodeToString(h[:]) != sum {
-				fmt.Fprintf(out, "%s: FAILED\n", file)
-				return exitCode(1, "sha256sum: WARNING: 1 computed checksum did NOT match\n")
+		name := strings.SplitN(strings.SplitN(a, "=", 2)[0], ":", 2)[0]
+		if slices.Contains(x.rt.Inside.Packages, name) {
+			fmt.Fprintf(x.out, "%s ii \n", name)
+		} else {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		var b strings.Builder
+		for _, u := range unknown {
+			fmt.Fprintf(&b, "dpkg-query: no packages found matching %s\n", u)
+		}
+		return exitCode(1, b.String())
+	}
+	return nil
+}
+
+func inAptGet(x call) error {
+	verb := ""
+	for _, a := range x.argv[1:] {
+		switch {
+		case verb == "" && (a == "install" || a == "purge" || a == "remove" || a == "update" || a == "dist-upgrade" || a == "upgrade"):
+			verb = a
+		case verb == "install" && !strings.HasPrefix(a, "-"):
+			name := strings.SplitN(a, "=", 2)[0]
+			if !slices.Contains(x.rt.Inside.Packages, name) {
+				x.rt.Inside.Packages = append(x.rt.Inside.Packages, name)
+				sort.Strings(x.rt.Inside.Packages)
 			}
-			fmt.Fprintf(out, "%s: OK\n", file)
+		case (verb == "purge" || verb == "remove") && !strings.HasPrefix(a, "-"):
+			x.rt.Inside.Packages = remove(x.rt.Inside.Packages, a)
 		}
+	}
+	return nil
+}
+
+func inCurl(x call) error {
+	// curl -fsSL -o DST URL: the file appears with the URL as content.
+	for i := 1; i+1 < len(x.argv); i++ {
+		if x.argv[i] == "-o" {
+			if x.rt.Inside.Files == nil {
+				x.rt.Inside.Files = map[string]string{}
+			}
+			x.rt.Inside.Files[x.argv[i+1]] = "downloaded " + x.argv[len(x.argv)-1] + "\n"
+			return nil
+		}
+	}
+	return nil
+}
+
+func inSha256sum(x call) error {
+	// sha256sum -c reads "SUM  FILE" lines from stdin.
+	if len(x.argv) != 2 || x.argv[1] != "-c" {
 		return nil
-	case "sh", "bash":
-		if len(argv) > 1 && argv[1] == "-c" {
-			return nil
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(x.stdin)), "\n") {
+		sum, file, _ := strings.Cut(l, "  ")
+		content, ok := x.rt.Inside.Files[file]
+		h := sha256.Sum256([]byte(content))
+		if !ok || hex.EncodeToString(h[:]) != sum {
+			fmt.Fprintf(x.out, "%s: FAILED\n", file)
+			return exitCode(1, "sha256sum: WARNING: 1 computed checksum did NOT match\n")
 		}
-		if len(argv) < 2 {
-			return nil
-		}
-		content, ok := rt.Inside.Files[argv[1]]
-		if !ok {
-			return exitCode(127, fmt.Sprintf("%s: 0: cannot open %s: No such file\n", argv[0], argv[1]))
-		}
-		for _, l := range strings.Split(content, "\n") {
-			if v, ok := strings.CutPrefix(l, "#fake-exit: "); ok {
-				if n, _ := strconv.Atoi(strings.TrimSpace(v)); n != 0 {
-					return exitCode(n, "script failed\n")
-				}
+		fmt.Fprintf(x.out, "%s: OK\n", file)
+	}
+	return nil
+}
+
+func inSh(x call) error {
+	if len(x.argv) > 1 && x.argv[1] == "-c" {
+		return nil
+	}
+	if len(x.argv) < 2 {
+		return nil
+	}
+	content, ok := x.rt.Inside.Files[x.argv[1]]
+	if !ok {
+		return exitCode(127, fmt.Sprintf("%s: 0: cannot open %s: No such file\n", x.argv[0], x.argv[1]))
+	}
+	for _, l := range strings.Split(content, "\n") {
+		if v, ok := strings.CutPrefix(l, "#fake-exit: "); ok {
+			if n, _ := strconv.Atoi(strings.TrimSpace(v)); n != 0 {
+				return exitCode(n, "script failed\n")
 			}
 		}
-		return nil
 	}
 	return nil
 }

@@ -165,189 +165,237 @@ var modelled = map[string]bool{
 
 // validate checks one config value and returns it normalised as pct stores it.
 func (p *PVE) validate(cmd string, id int, k, v string) (string, error) {
-	bad := func(msg string) (string, error) { return "", paramErr(cmd, k, msg) }
-	intIn := func(lo, hi int) (string, error) {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return bad("type check ('integer') failed - got '" + v + "'")
-		}
-		if n < lo || n > hi {
-			return bad(fmt.Sprintf("value must have a minimum value of %d", lo))
-		}
-		return strconv.Itoa(n), nil
-	}
-	boolean := func() (string, error) {
-		switch v {
-		case "1", "yes", "on", "true":
-			return "1", nil
-		case "0", "no", "off", "false":
-			return "0", nil
-		}
-		return bad("type check ('boolean') failed - got '" + v + "'")
-	}
+	o := opt{cmd: cmd, id: id, k: k, v: v}
 	switch k {
 	case "memory":
-		return intIn(16, 1<<30)
+		return o.intIn(16, 1<<30)
 	case "swap":
-		return intIn(0, 1<<30)
+		return o.intIn(0, 1<<30)
 	case "cores":
-		return intIn(1, 8192)
+		return o.intIn(1, 8192)
 	case "onboot", "unprivileged", "protection", "template":
-		return boolean()
+		return o.boolean()
 	case "hostname":
 		if !reHostname.MatchString(v) {
-			return bad("value does not look like a valid DNS name")
+			return o.bad("value does not look like a valid DNS name")
 		}
 		return v, nil
 	case "tags":
-		var tags []string
-		for _, t := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ',' || r == ' ' }) {
-			if !reTag.MatchString(t) {
-				return bad("invalid format - invalid tag '" + t + "'")
-			}
-			tags = append(tags, t)
-		}
-		return strings.Join(tags, ";"), nil
+		return o.tags()
 	case "features":
-		m, err := props(v, "")
-		if err != nil {
-			return bad("invalid format - " + err.Error())
-		}
-		for fk, fv := range m {
-			switch fk {
-			case "nesting", "keyctl", "fuse", "mknod", "force_rw_sys":
-				if fv != "0" && fv != "1" {
-					return bad("invalid format - " + fk + ": type check ('boolean') failed - got '" + fv + "'")
-				}
-			case "mount":
-			default:
-				return bad("invalid format - property '" + fk + "' is not defined in schema")
-			}
-		}
-		return joinProps(m), nil
+		return o.features()
 	case "startup":
-		m, err := props(v, "order")
-		if err != nil {
-			return bad("invalid format - " + err.Error())
-		}
-		for sk, sv := range m {
-			if sk != "order" && sk != "up" && sk != "down" {
-				return bad("invalid format - property '" + sk + "' is not defined in schema")
-			}
-			if _, err := strconv.Atoi(sv); err != nil {
-				return bad("invalid format - " + sk + ": type check ('integer') failed")
-			}
-		}
-		return joinProps(m, "order", "up", "down"), nil
+		return o.startup()
 	case "rootfs":
-		if cmd != "create" {
-			return bad("unable to modify read-only option: use 'pct resize' or 'pct move-volume'")
-		}
-		vol, rest, _ := strings.Cut(v, ",")
-		store, size, ok := strings.Cut(vol, ":")
-		if !ok || !reStorage.MatchString(store) {
-			return bad("invalid format - unable to parse volume ID '" + vol + "'")
-		}
-		gb, err := strconv.ParseFloat(size, 64)
-		if err != nil || gb <= 0 {
-			return bad("invalid format - unable to parse size '" + size + "'")
-		}
-		out := fmt.Sprintf("%s:subvol-%d-disk-0,size=%sG", store, id, strconv.FormatFloat(gb, 'f', -1, 64))
-		if rest != "" {
-			out += "," + rest
-		}
-		return out, nil
+		return o.rootfs()
 	}
 	m := reIndexed.FindStringSubmatch(k)
 	switch {
 	case m != nil && m[1] == "net":
-		props, err := props(v, "")
-		if err != nil {
-			return bad("invalid format - " + err.Error())
-		}
-		if props["name"] == "" {
-			return bad("invalid format - missing property - 'name'")
-		}
-		for pk, pv := range props {
-			switch pk {
-			case "name", "bridge", "firewall", "gw6", "ip6", "link_down", "rate", "trunks":
-			case "type":
-				if pv != "veth" {
-					return bad("invalid format - type: value '" + pv + "' does not have a value in the enumeration 'veth'")
-				}
-			case "ip":
-				if pv != "dhcp" && pv != "manual" {
-					if _, err := netip.ParsePrefix(pv); err != nil {
-						return bad("invalid format - ip: invalid format - value does not look like a valid IPv4 network configuration")
-					}
-				}
-			case "gw":
-				if _, err := netip.ParseAddr(pv); err != nil {
-					return bad("invalid format - gw: invalid format - value does not look like a valid IPv4 address")
-				}
-			case "hwaddr":
-				if !reMAC.MatchString(pv) {
-					return bad("invalid format - hwaddr: value does not look like a valid MAC address")
-				}
-			case "tag":
-				if n, err := strconv.Atoi(pv); err != nil || n < 1 || n > 4094 {
-					return bad("invalid format - tag: value must have a minimum value of 1")
-				}
-			case "mtu":
-				if n, err := strconv.Atoi(pv); err != nil || n < 64 || n > 65535 {
-					return bad("invalid format - mtu: value must have a minimum value of 64")
-				}
-			default:
-				return bad("invalid format - property '" + pk + "' is not defined in schema")
-			}
-		}
-		if props["hwaddr"] == "" {
-			props["hwaddr"] = hwaddr(id, k)
-		}
-		props["type"] = "veth"
-		return joinProps(props, "name", "bridge"), nil
+		return o.net()
 	case m != nil && m[1] == "mp":
-		props, err := props(v, "volume")
-		if err != nil {
-			return bad("invalid format - " + err.Error())
-		}
-		if !path.IsAbs(props["mp"]) {
-			return bad("invalid format - missing property - 'mp'")
-		}
-		vol := props["volume"]
-		if store, size, ok := strings.Cut(vol, ":"); ok && !strings.HasPrefix(vol, "/") {
-			if _, err := strconv.ParseFloat(size, 64); err == nil {
-				// pve-storage find_free_diskname takes the first free
-				// disk-N; rootfs has disk-0, so mpN is modelled as
-				// disk-(N+1) (exact only when mount points are allocated in
-				// order).
-				n, _ := strconv.Atoi(m[2])
-				props["volume"] = fmt.Sprintf("%s:subvol-%d-disk-%d", store, id, n+1)
-				props["size"] = size + "G"
-			}
-		} else if !path.IsAbs(vol) {
-			return bad("invalid format - unable to parse volume '" + vol + "'")
-		}
-		return joinDefault(props, "volume", "mp"), nil
+		return o.mp(m[2])
 	case m != nil && m[1] == "dev":
 		if !p.devSupported() {
-			return bad("property is not defined in schema and the schema does not allow additional properties")
+			return o.bad("property is not defined in schema and the schema does not allow additional properties")
 		}
-		props, err := props(v, "path")
-		if err != nil {
-			return bad("invalid format - " + err.Error())
-		}
-		if !strings.HasPrefix(props["path"], "/dev/") {
-			return bad("invalid format - path: value does not look like a device path")
-		}
-		for pk := range props {
-			if pk != "path" && pk != "gid" && pk != "uid" && pk != "mode" && pk != "deny-write" {
-				return bad("invalid format - property '" + pk + "' is not defined in schema")
-			}
-		}
-		return joinDefault(props, "path"), nil
+		return o.dev()
 	}
 	return v, nil
+}
+
+// opt is one option of a pct call being checked: the command, the CTID,
+// the key and its value. Each method is the check of one kind of key.
+type opt struct {
+	cmd  string
+	id   int
+	k, v string
+}
+
+func (o opt) bad(msg string) (string, error) { return "", paramErr(o.cmd, o.k, msg) }
+
+func (o opt) intIn(lo, hi int) (string, error) {
+	n, err := strconv.Atoi(o.v)
+	if err != nil {
+		return o.bad("type check ('integer') failed - got '" + o.v + "'")
+	}
+	if n < lo || n > hi {
+		return o.bad(fmt.Sprintf("value must have a minimum value of %d", lo))
+	}
+	return strconv.Itoa(n), nil
+}
+
+func (o opt) boolean() (string, error) {
+	switch o.v {
+	case "1", "yes", "on", "true":
+		return "1", nil
+	case "0", "no", "off", "false":
+		return "0", nil
+	}
+	return o.bad("type check ('boolean') failed - got '" + o.v + "'")
+}
+
+func (o opt) tags() (string, error) {
+	var tags []string
+	for _, t := range strings.FieldsFunc(o.v, func(r rune) bool { return r == ';' || r == ',' || r == ' ' }) {
+		if !reTag.MatchString(t) {
+			return o.bad("invalid format - invalid tag '" + t + "'")
+		}
+		tags = append(tags, t)
+	}
+	return strings.Join(tags, ";"), nil
+}
+
+func (o opt) features() (string, error) {
+	m, err := props(o.v, "")
+	if err != nil {
+		return o.bad("invalid format - " + err.Error())
+	}
+	for fk, fv := range m {
+		switch fk {
+		case "nesting", "keyctl", "fuse", "mknod", "force_rw_sys":
+			if fv != "0" && fv != "1" {
+				return o.bad("invalid format - " + fk + ": type check ('boolean') failed - got '" + fv + "'")
+			}
+		case "mount":
+		default:
+			return o.bad("invalid format - property '" + fk + "' is not defined in schema")
+		}
+	}
+	return joinProps(m), nil
+}
+
+func (o opt) startup() (string, error) {
+	m, err := props(o.v, "order")
+	if err != nil {
+		return o.bad("invalid format - " + err.Error())
+	}
+	for sk, sv := range m {
+		if sk != "order" && sk != "up" && sk != "down" {
+			return o.bad("invalid format - property '" + sk + "' is not defined in schema")
+		}
+		if _, err := strconv.Atoi(sv); err != nil {
+			return o.bad("invalid format - " + sk + ": type check ('integer') failed")
+		}
+	}
+	return joinProps(m, "order", "up", "down"), nil
+}
+
+func (o opt) rootfs() (string, error) {
+	if o.cmd != "create" {
+		return o.bad("unable to modify read-only option: use 'pct resize' or 'pct move-volume'")
+	}
+	vol, rest, _ := strings.Cut(o.v, ",")
+	store, size, ok := strings.Cut(vol, ":")
+	if !ok || !reStorage.MatchString(store) {
+		return o.bad("invalid format - unable to parse volume ID '" + vol + "'")
+	}
+	gb, err := strconv.ParseFloat(size, 64)
+	if err != nil || gb <= 0 {
+		return o.bad("invalid format - unable to parse size '" + size + "'")
+	}
+	out := fmt.Sprintf("%s:subvol-%d-disk-0,size=%sG", store, o.id, strconv.FormatFloat(gb, 'f', -1, 64))
+	if rest != "" {
+		out += "," + rest
+	}
+	return out, nil
+}
+
+func (o opt) net() (string, error) {
+	props, err := props(o.v, "")
+	if err != nil {
+		return o.bad("invalid format - " + err.Error())
+	}
+	if props["name"] == "" {
+		return o.bad("invalid format - missing property - 'name'")
+	}
+	for pk, pv := range props {
+		if msg := netProp(pk, pv); msg != "" {
+			return o.bad("invalid format - " + msg)
+		}
+	}
+	if props["hwaddr"] == "" {
+		props["hwaddr"] = hwaddr(o.id, o.k)
+	}
+	props["type"] = "veth"
+	return joinProps(props, "name", "bridge"), nil
+}
+
+// netProp checks one property of a netN value; "" when it is fine.
+func netProp(pk, pv string) string {
+	switch pk {
+	case "name", "bridge", "firewall", "gw6", "ip6", "link_down", "rate", "trunks":
+	case "type":
+		if pv != "veth" {
+			return "type: value '" + pv + "' does not have a value in the enumeration 'veth'"
+		}
+	case "ip":
+		if pv != "dhcp" && pv != "manual" {
+			if _, err := netip.ParsePrefix(pv); err != nil {
+				return "ip: invalid format - value does not look like a valid IPv4 network configuration"
+			}
+		}
+	case "gw":
+		if _, err := netip.ParseAddr(pv); err != nil {
+			return "gw: invalid format - value does not look like a valid IPv4 address"
+		}
+	case "hwaddr":
+		if !reMAC.MatchString(pv) {
+			return "hwaddr: value does not look like a valid MAC address"
+		}
+	case "tag":
+		if n, err := strconv.Atoi(pv); err != nil || n < 1 || n > 4094 {
+			return "tag: value must have a minimum value of 1"
+		}
+	case "mtu":
+		if n, err := strconv.Atoi(pv); err != nil || n < 64 || n > 65535 {
+			return "mtu: value must have a minimum value of 64"
+		}
+	default:
+		return "property '" + pk + "' is not defined in schema"
+	}
+	return ""
+}
+
+func (o opt) mp(index string) (string, error) {
+	props, err := props(o.v, "volume")
+	if err != nil {
+		return o.bad("invalid format - " + err.Error())
+	}
+	if !path.IsAbs(props["mp"]) {
+		return o.bad("invalid format - missing property - 'mp'")
+	}
+	vol := props["volume"]
+	if store, size, ok := strings.Cut(vol, ":"); ok && !strings.HasPrefix(vol, "/") {
+		if _, err := strconv.ParseFloat(size, 64); err == nil {
+			// pve-storage find_free_diskname takes the first free
+			// disk-N; rootfs has disk-0, so mpN is modelled as
+			// disk-(N+1) (exact only when mount points are allocated in
+			// order).
+			n, _ := strconv.Atoi(index)
+			props["volume"] = fmt.Sprintf("%s:subvol-%d-disk-%d", store, o.id, n+1)
+			props["size"] = size + "G"
+		}
+	} else if !path.IsAbs(vol) {
+		return o.bad("invalid format - unable to parse volume '" + vol + "'")
+	}
+	return joinDefault(props, "volume", "mp"), nil
+}
+
+func (o opt) dev() (string, error) {
+	props, err := props(o.v, "path")
+	if err != nil {
+		return o.bad("invalid format - " + err.Error())
+	}
+	if !strings.HasPrefix(props["path"], "/dev/") {
+		return o.bad("invalid format - path: value does not look like a device path")
+	}
+	for pk := range props {
+		if pk != "path" && pk != "gid" && pk != "uid" && pk != "mode" && pk != "deny-write" {
+			return o.bad("invalid format - property '" + pk + "' is not defined in schema")
+		}
+	}
+	return joinDefault(props, "path"), nil
 }
 
 // applyConfig validates opts and stores the config keys among them.

@@ -32,7 +32,7 @@ type Server struct {
 	// back by phoenix-local.service's Before=): `systemctl show` prints its
 	// Job=, and RunQueued runs it.
 	Queued bool
-	Loaded  string // the Phoenix config smbd last (re)loaded
+	Loaded string // the Phoenix config smbd last (re)loaded
 	// NSSUnknown are users in the root's /etc/passwd that the name
 	// service does not resolve (an LDAP/SSSD host, a broken nsswitch):
 	// pdbedit cannot map them to a Unix account.
