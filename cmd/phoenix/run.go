@@ -66,9 +66,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var tweak []func(*source.Options)
 	if *early {
-		// Before the network, a seed URL is asked once, not retried for
-		// minutes: phoenix.service asks again once the network is up.
-		tweak = append(tweak, func(so *source.Options) { so.Remote.Wait = -1 })
+		// Before the network, an answer server is not asked at all: its
+		// seed is phoenix.service's, fetched once, after the network.
+		tweak = append(tweak, func(so *source.Options) { so.Remote.Offline = true })
 	}
 	o := engineOptions(ctx, *rootDir, *seedFile, stderr, !*dryRun, tweak...)
 	o.LockWait = wait

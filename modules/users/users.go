@@ -43,15 +43,6 @@ func (*Module) Name() string { return "users" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && len(s.Users) > 0 }
 
-<<<<<<< HEAD
-var (
-	nameRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`) })
-	hashRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\$[0-9a-z]+\$[./A-Za-z0-9$=,+-]+|!.*|\*)$`) })
-	roleRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
-	realmRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9.\-_]*$`) })
-	aclRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/[A-Za-z0-9/._-]*$`) })
-)
-
 // Early implements modules.Early: accounts, sudo rules and keys are files
 // and local tools (useradd, visudo); only Proxmox users need pveum, and
 // with it pve-cluster, which is after the network.
@@ -64,8 +55,6 @@ func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 	return true, ""
 }
 
-=======
->>>>>>> main
 // account is one /etc/passwd entry.
 type account struct {
 	Name        string
