@@ -49,7 +49,7 @@ func TestEmbedded(t *testing.T) {
 			"ConditionPathExists=!" + DisabledFile, "ConditionKernelCommandLine=!phoenix.disable",
 			"ExecStart=" + Binary + " run\n", "WantedBy=multi-user.target",
 			"Wants=pve-cluster.service", "After=pve-cluster.service",
-			"Wants=" + Local, "After=" + Local, "ConditionPathExists=!/run/phoenix/early-done"},
+			"ConditionPathExists=!/run/phoenix/early-done"},
 		// The early stage: never enabled (no [Install]), before the
 		// services whose configuration it writes, not after the network.
 		Local: {"Type=oneshot", "ExecStart=" + Binary + " run --early\n", "Before=phoenix.service smbd.service nfs-server.service",
