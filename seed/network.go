@@ -88,7 +88,7 @@ func (n *Network) check(c *checker) {
 			if !b.VLANAware {
 				c.errf(path+".vids", "vids needs vlan_aware: true")
 			} else if !vidsOK(b.VIDs) {
-				c.errf(path+".vids", "%q is not a VLAN list (e.g. \"2-4094\" or \"10 20-30\", ids 2..4094)", b.VIDs)
+				c.errf(path+".vids", "%q is not a VLAN list (e.g. \"2-4094\" or \"10 20-30\", ids 2..4094, no leading zeros)", b.VIDs)
 			}
 		}
 		c.intRange(path+".mtu", b.MTU, 576, 65520, "")

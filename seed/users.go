@@ -2,8 +2,10 @@ package seed
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // User is one Linux user, optionally also a Proxmox user.
@@ -27,6 +29,28 @@ type User struct {
 var BuiltinRoles = []string{"Administrator", "NoAccess", "PVEAdmin", "PVEAuditor", "PVEDatastoreAdmin", "PVEDatastoreUser",
 	"PVEMappingAdmin", "PVEMappingUser", "PVEPoolAdmin", "PVEPoolUser", "PVESDNAdmin", "PVESDNUser", "PVESysAdmin",
 	"PVETemplateUser", "PVEUserAdmin", "PVEVMAdmin", "PVEVMUser"}
+
+// aclPathRE is pve-access-control (commit 5ccd07d) src/PVE/AccessControl.pm
+// :1281-1319 check_path, which `pveum acl modify` applies
+// (src/PVE/API2/ACL.pm:162-167) after normalize_path (AccessControl.pm
+// :1263-1279 folds // and drops a trailing /; a seed must give the
+// folded form, the one `pveum acl list` shows). [[:alnum:]] is ASCII
+// here; reACLPath allows no other letters anyway.
+var aclPathRE = sync.OnceValue(func() *regexp.Regexp {
+	const an = `[A-Za-z0-9]`
+	const id = `[A-Za-z0-9._-]+`
+	return regexp.MustCompile(`^(/|/access|/access/groups|/access/groups/` + id + `|/access/realm|/access/realm/` + id +
+		`|/nodes|/nodes/` + id + `|/pool|/pool/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+){0,2}` +
+		`|/sdn|/sdn/controllers|/sdn/controllers/[A-Za-z0-9_-]+|/sdn/dns|/sdn/dns/` + an + `+|/sdn/fabrics|/sdn/fabrics/` + an + `+` +
+		`|/sdn/ipams|/sdn/ipams/` + an + `+|/sdn/prefix-lists|/sdn/prefix-lists/` + an + `+|/sdn/route-maps|/sdn/route-maps/` + an + `+` +
+		`|/sdn/zones|/sdn/zones/` + id + `|/sdn/zones/` + id + `/` + id + `|/sdn/zones/` + id + `/` + id + `/[1-9][0-9]{0,3}` +
+		`|/storage|/storage/` + id + `|/vms|/vms/[1-9][0-9]{2,}|/mapping|/mapping/` + id + `|/mapping/` + id + `/` + id + `)$`)
+})
+
+// ACLPathOK reports whether Proxmox accepts p as an ACL path as written.
+func ACLPathOK(p string) bool {
+	return !strings.Contains(p, "//") && (p == "/" || !strings.HasSuffix(p, "/")) && aclPathRE().MatchString(p)
+}
 
 // MaxPVEUserID is the longest Proxmox user id NAME@REALM (pve-access-control
 // src/PVE/Auth/Plugin.pm:121-133, verify_username, and the userid
@@ -106,6 +130,9 @@ func (us Users) check(c *checker) {
 				}
 			}
 			c.pattern(up+".proxmox.path", px.Path, reACLPath.match, "an ACL path (e.g. / or /vms/100)")
+			if px.Path != "" && reACLPath.match(px.Path) && !ACLPathOK(px.Path) {
+				c.errf(up+".proxmox.path", "%q is not an ACL path Proxmox accepts: /, /vms[/ID], /storage[/ID], /pool[/NAME], /nodes[/NAME], /access[/groups/NAME|/realm/NAME], /sdn/..., /mapping/... (no trailing or double /)", px.Path)
+			}
 		}
 	}
 }

@@ -73,7 +73,9 @@ for _s in "${_list[@]}"; do
 	case $_s in *@*) SCEN+=("${_s%@*} ${_s#*@}") ;; *) SCEN+=("$_s $SUITE0") ;; esac
 done
 # deb needs `make deb`'s package (DEB=path, else the newest under build/).
-DEB=${DEB:-$(find build bin -maxdepth 2 -name 'phoenix_*.deb' -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)}
+# (A fresh clone has no build/ yet: find fails there, which must not end
+# the run under set -e and pipefail.)
+DEB=${DEB:-$({ find build bin -maxdepth 2 -name 'phoenix_*.deb' -printf '%T@ %p\n' 2>/dev/null || true; } | sort -n | tail -1 | cut -d' ' -f2-)}
 
 # 1. The base roots (cached), one per suite, with only what the scenarios
 # on it need: ZFS modules for full and fail, the generic kernel for usb.
@@ -92,6 +94,9 @@ mkdir -p "$RUN"
 : >"$RUN/report.txt"
 echo "accelerator: $ACCEL ($ACCEL_ARGS); load $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs" >>"$RUN/report.txt"
 T_IMAGES=$(date +%s)
+if [ "$DEMO" = 1 ] && [ "${E2E_NO_BUILD:-0}" != 1 ] && [ ! -e "$VM/$SUITE0/stamps/zfs-modules" ]; then
+	say "first run: building the $SUITE0 guest once under $VM/$SUITE0 (debootstrap, ~300 MB from the Debian mirror; OpenZFS's kernel modules compiled with dkms in a throw-away chroot); later runs reuse it"
+fi
 if [ "${E2E_NO_BUILD:-0}" != 1 ]; then
 	for _su in "${!NEED_ZFS[@]}"; do
 		ZFS=${NEED_ZFS[$_su]} GENERIC=${NEED_GEN[$_su]} "$HERE/build-image.sh" "$_su" "$VM/$_su"
