@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) DEMO=1 ;;
 	--only) ONLY=$2; shift ;;
-	*) echo "usage: $0 [--demo] [--only full,fail,usb,hook,answer,compare,deb[@SUITE],...]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--demo] [--only full,fail,usb,hook,answer,compare,deb,powercut[@SUITE],...]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -83,7 +83,7 @@ declare -A NEED_ZFS NEED_GEN
 for _p in "${SCEN[@]}"; do
 	read -r _n _su <<<"$_p"
 	NEED_ZFS[$_su]=${NEED_ZFS[$_su]:-0} NEED_GEN[$_su]=${NEED_GEN[$_su]:-0}
-	case $_n in full | fail) NEED_ZFS[$_su]=1 ;; usb) NEED_GEN[$_su]=1 ;; esac
+	case $_n in full | fail | powercut) NEED_ZFS[$_su]=1 ;; usb) NEED_GEN[$_su]=1 ;; esac
 done
 # A go.mod makes the cache its own (empty) module, so `go test ./...` in the
 # repository skips the guest roots (and a chroot's /proc mounted in them).
@@ -549,6 +549,8 @@ scenario_compare() {
 # Scenarios kept in their own files (answer.sh: the answer server).
 # shellcheck source=testdata/vm/answer.sh
 . "$HERE/answer.sh"
+# shellcheck source=testdata/vm/powercut.sh
+. "$HERE/powercut.sh"
 
 main() {
 	local p n t0

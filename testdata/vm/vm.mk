@@ -6,7 +6,7 @@
 # modules (built in a chroot) and the runs are cached under build/vm.
 VM_DEBS := qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3
 
-.PHONY: e2e demo compare vm-deps vm-image e2e-answer
+.PHONY: e2e demo compare vm-deps vm-image e2e-answer powercut
 
 vm-deps:
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(VM_DEBS)"
@@ -37,3 +37,12 @@ compare: build vm-deps
 # print `phoenix status` from inside the guest and where the console log is.
 demo: build vm-deps
 	BIN=$(BIN) testdata/vm/e2e.sh --demo
+
+# powercut: the full seed provisioned through power cuts (SIGKILL of qemu at
+# chosen moments, chained on one disk, then the converging boot and its
+# checks; testdata/vm/powercut.sh). KILLS (default 20), CHAIN (kills per
+# disk, default 4), SEED (replays a run's plan). Its own run directory, so
+# it leaves build/vm/run (make e2e's report) alone.
+powercut: build vm-deps
+	BIN=$(BIN) RUN=$${RUN:-build/vm/run-powercut} POWERCUT_KILLS=$(or $(KILLS),20) POWERCUT_CHAIN=$(or $(CHAIN),4) \
+		$(if $(SEED),POWERCUT_SEED=$(SEED)) testdata/vm/e2e.sh --only powercut
