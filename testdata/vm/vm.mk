@@ -6,7 +6,7 @@
 # modules (built in a chroot) and the runs are cached under build/vm.
 VM_DEBS := qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3
 
-.PHONY: e2e demo vm-deps vm-image e2e-answer powercut
+.PHONY: e2e demo compare vm-deps vm-image e2e-answer powercut
 
 vm-deps:
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(VM_DEBS)"
@@ -26,6 +26,12 @@ e2e: build vm-deps deb e2e-answer
 # (testdata/vm/answer; testdata is outside ./..., so it is built by name).
 e2e-answer: gocheck
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/e2e-answer ./testdata/vm/answer
+
+# compare: only the Phoenix / cloud-init / plain-boot comparison, three
+# runs back to back (E2E_COMPARE_RUNS), medians and the load during each
+# boot in the report (docs/perf/e2e.md). `make e2e` runs it once.
+compare: build vm-deps
+	E2E_COMPARE_RUNS=$${E2E_COMPARE_RUNS:-3} BIN=$(BIN) testdata/vm/e2e.sh --only $${E2E_ONLY:-compare}
 
 # demo: provision the full seed on trixie with a live per-module view, then
 # print `phoenix status` from inside the guest and where the console log is.
