@@ -61,6 +61,15 @@ type Options struct {
 	Select map[string][]string
 	// Disabled stops the run before any work (kernel phoenix.disable).
 	Disabled bool
+	// Early is the early stage (phoenix run --early, phoenix-local.service,
+	// before the network is up): it runs the pending modules in order while
+	// each can work without the network (modules.Early) and stops at the
+	// first that cannot, leaving it and the rest to phoenix.service. A
+	// module that fails here is left to phoenix.service too, which runs it
+	// again after the network and records the failure if it fails again;
+	// a reboot being resumed is also left to it. The early stage never
+	// sends the report (phoenix.service always follows it).
+	Early bool
 
 	Version string
 	BootID  string           // "" reads BootIDFile through the Root
@@ -181,7 +190,7 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	// started.
 	defer e.notify("READY=1")
 	out, err := e.execute(ctx)
-	if out.State != Rebooting && out.State != Disabled {
+	if out.State != Rebooting && out.State != Disabled && !o.Early {
 		// Provisioning is over before the report goes out: it must not
 		// hold back pve-guests.
 		e.notify("READY=1")
@@ -373,6 +382,12 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 	foundProg, _ := readJSON(e.r, InProgressFile, &prog)
 	e.initStatus()
 	todo := e.todo()
+	if o.Early && e.cursor.Module != "" && len(todo) > 0 {
+		// Resuming after a reboot is phoenix.service's: the module that
+		// asked for it verifies its work there, in order.
+		e.out.line("", prioInfo, "early stage: resuming "+e.cursor.Module+" after its reboot is left to phoenix.service")
+		return Outcome{State: Done, Module: e.cursor.Module}, nil
+	}
 	if foundProg {
 		// The record says a module's Apply was interrupted. If that module
 		// is not pending (its marker was written just before the crash, or
@@ -417,8 +432,21 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 	for _, m := range todo {
 		name := m.Name()
 		ms := e.st.Module(name)
+		i := slices.Index(active, name) + 1
+		if o.Early {
+			if ok, why := e.early(ctx, m, i, len(active)); !ok {
+				return e.earlyStop(name, why, ran)
+			}
+		}
 		ran = append(ran, name)
-		res, err := e.apply(ctx, m, ms, slices.Index(active, name)+1, len(active))
+		res, err := e.apply(ctx, m, ms, i, len(active))
+		if err != nil && o.Early {
+			ms.State, ms.Failure, ms.Detail = Pending, nil, ""
+			if rerr := removeIfExists(e.r, InProgressFile); rerr != nil {
+				return e.abort(fmt.Errorf("engine: %w", rerr))
+			}
+			return e.earlyStop(name, "it failed here ("+e.red.String(err.Error())+"); it runs again after the network", ran)
+		}
 		if err != nil {
 			out, ferr := e.fail(ms, err)
 			out.Ran = ran
@@ -433,6 +461,28 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 	out, err := e.finish()
 	out.Ran = ran
 	return out, err
+}
+
+// early asks module m whether it can run in the early stage.
+func (e *engine) early(ctx context.Context, m modules.Module, i, total int) (bool, string) {
+	em, ok := m.(modules.Early)
+	if !ok {
+		return false, "it needs the network"
+	}
+	env := e.env(m.Name(), i, total, &timer{red: e.red})
+	env.EarlyStage = true
+	return em.Early(ctx, env)
+}
+
+// earlyStop ends the early stage before module name: status says pending,
+// and phoenix.service, ordered after this stage and the network, goes on.
+func (e *engine) earlyStop(name, why string, ran []string) (Outcome, error) {
+	e.st.State, e.st.Progress = Pending, ""
+	e.out.line(name, prioInfo, fmt.Sprintf("early stage ends here: %s; %s and the modules after it run in phoenix.service", why, name))
+	if err := e.save(); err != nil {
+		return e.abort(err)
+	}
+	return Outcome{State: Done, Module: name, Ran: ran}, nil
 }
 
 // keepModules carries the module lines of the last status over to a run
@@ -580,7 +630,9 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 
 	mctx, cancel := context.WithTimeout(ctx, e.o.ModuleTimeout)
 	t := &timer{red: e.red}
-	res, err := safeApply(mctx, m, e.env(name, i, total, t))
+	env := e.env(name, i, total, t)
+	env.EarlyStage = e.o.Early
+	res, err := safeApply(mctx, m, env)
 	cancel()
 	ms.Commands = t.result()
 	if prior := e.cursor.Commands[name]; prior != nil {
@@ -760,16 +812,29 @@ func (e *engine) finish() (Outcome, error) {
 	if err := removeIfExists(e.r, CursorFile); err != nil {
 		return e.abort(fmt.Errorf("engine: %w", err))
 	}
+	// status.json says done before the boot unit is disabled: a power cut
+	// between the two then leaves an enabled unit whose next run finds
+	// everything done, not a disabled unit under a status that says
+	// "running" for ever (found by make powercut: docs/perf/powercut.md).
+	e.st.State, e.st.Finished = Done, fin
+	if !e.unchanged() {
+		if err := e.save(); err != nil {
+			return e.abort(err)
+		}
+	}
 	if err := e.o.Units.DisableBoot(context.Background()); err != nil {
 		return e.abort(fmt.Errorf("engine: %w", err))
 	}
-	e.st.State, e.st.Finished = Done, fin
+	if e.o.Early && e.o.Ended == nil {
+		// With a report to send, phoenix.service still runs (converged)
+		// and sends it once the network is up.
+		if _, err := host.WriteIfChanged(e.r, EarlyDoneFile, []byte(e.st.Seed.Digest+"\n"), 0o644, host.Owner{}); err != nil {
+			return e.abort(fmt.Errorf("engine: %w", err))
+		}
+	}
 	e.notify("STATUS=done")
 	e.out.line("", prioInfo, "all modules done")
-	if e.unchanged() {
-		return Outcome{State: Done, Complete: true}, nil
-	}
-	return Outcome{State: Done, Complete: true}, e.save()
+	return Outcome{State: Done, Complete: true}, nil
 }
 
 // unchanged reports whether status.json already says what this run would

@@ -773,3 +773,39 @@ func TestL6StaleInProgressCleared(t *testing.T) {
 func (m *tmod) Converge(ctx context.Context, s *modules.Steps) error {
 	return s.Split(ctx, m.Check, m.Apply)
 }
+
+// statusAtDisable records status.json's state when the boot unit is
+// disabled: the moment a power cut would freeze.
+type statusAtDisable struct {
+	bootstrap.BootUnits
+	state bootstrap.State
+}
+
+func (u *statusAtDisable) DisableBoot(ctx context.Context) error {
+	st, _, _ := bootstrap.ReadStatus(u.Root)
+	u.state = st.State
+	return u.BootUnits.DisableBoot(ctx)
+}
+
+// TestDoneSavedBeforeDisable: make powercut (docs/perf/powercut.md) killed
+// a VM between the unit's disable and the final status write; the disabled
+// unit never ran again and status.json said "running" for ever. The status
+// must say done before the unit goes.
+func TestDoneSavedBeforeDisable(t *testing.T) {
+	h := newHarness(t, &tmod{name: "host"})
+	ctx := context.Background()
+	if err := units.Enable(ctx, h.root, false, units.Boot); err != nil {
+		t.Fatal(err)
+	}
+	u := &statusAtDisable{BootUnits: bootstrap.BootUnits{Root: h.root}}
+	h.opts = func(o *bootstrap.Options) { o.Units = u }
+	if out, err := h.runOnce(); err != nil || !out.Complete {
+		t.Fatalf("run = %+v, %v", out, err)
+	}
+	if u.state != bootstrap.Done {
+		t.Errorf("status.json when the boot unit was disabled = %q, want %q", u.state, bootstrap.Done)
+	}
+	if bootstrap.BootEnabled(h.root) {
+		t.Error("boot unit still enabled after completion")
+	}
+}

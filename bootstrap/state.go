@@ -28,6 +28,12 @@ const (
 	LogDir         = "/var/log/phoenix"
 	LogFile        = LogDir + "/phoenix.log"
 	LockFile       = "/run/phoenix.lock"
+	// EarlyDoneFile is written (on /run, so it lasts one boot) when the
+	// early stage completed the whole seed: phoenix.service, which would
+	// only find every module done, is then skipped by its
+	// ConditionPathExists=! instead of starting a process on the way to
+	// multi-user.target.
+	EarlyDoneFile = "/run/phoenix/early-done"
 	// DisabledFile, when present, stops `phoenix run` before it does
 	// anything (the kernel command line phoenix.disable does the same).
 	DisabledFile = "/etc/phoenix/disabled"

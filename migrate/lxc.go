@@ -170,6 +170,18 @@ func (c *conv) container(o *obj) *seed.Container {
 	} else {
 		ct.Hostname = h
 	}
+	c.resources(o, ct)
+	c.source(o, ct)
+	c.netIf(o, ct)
+	c.boot(o, ct)
+	c.provision(o, ct)
+	c.mounts(o, ct)
+	o.rest(lxcAdvice)
+	return ct
+}
+
+// resources converts memory, swap and cores.
+func (c *conv) resources(o *obj, ct *seed.Container) {
 	if n, ok := o.num("memory_mb"); ok {
 		ct.Memory = n
 	}
@@ -179,6 +191,11 @@ func (c *conv) container(o *obj) *seed.Container {
 	if n, ok := o.num("cores"); ok {
 		ct.Cores = n
 	}
+}
+
+// source converts where the container comes from (template or clone) and
+// its root volume.
+func (c *conv) source(o *obj, ct *seed.Container) {
 	if t := o.str("template"); t != "" {
 		ct.Template = c.template(o, t)
 	}
@@ -218,6 +235,10 @@ func (c *conv) container(o *obj) *seed.Container {
 			ct.RootFS = nil
 		}
 	}
+}
+
+// netIf converts network_config and the MAC address into net[0].
+func (c *conv) netIf(o *obj, ct *seed.Container) {
 	nc := o.child("network_config")
 	if len(nc.m) > 0 {
 		n := seed.NetIf{Name: nc.str("name"), Bridge: nc.str("bridge"), IP: nc.str("ip"), GW: nc.str("gw"), HWAddr: o.str("mac_address")}
@@ -246,6 +267,10 @@ func (c *conv) container(o *obj) *seed.Container {
 	} else if mac := o.str("mac_address"); mac != "" {
 		c.r.lost(o.file, o.at("mac_address"), "a MAC address without network_config: add it to net[0].hwaddr")
 	}
+}
+
+// boot converts GPUs, privileges, start-up, snapshots and dependencies.
+func (c *conv) boot(o *obj, ct *seed.Container) {
 	if g := o.str("gpu_assignment"); g != "" && g != "none" {
 		for _, f := range strings.Split(g, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -279,6 +304,10 @@ func (c *conv) container(o *obj) *seed.Container {
 		}
 		ct.DependsOn = append(ct.DependsOn, n)
 	}
+}
+
+// provision converts features, the application script and the health check.
+func (c *conv) provision(o *obj, ct *seed.Container) {
 	prov := &seed.Provision{}
 	for i, f := range o.strs("features") {
 		if s, ok := features[f]; ok {
@@ -307,6 +336,10 @@ func (c *conv) container(o *obj) *seed.Container {
 			ct.HealthCheck = h
 		}
 	}
+}
+
+// mounts converts mount_points and passes over the vLLM keys.
+func (c *conv) mounts(o *obj, ct *seed.Container) {
 	for i, v := range o.list("mount_points") {
 		m := o.item("mount_points", i, v)
 		ct.Mounts = append(ct.Mounts, seed.Mount{HostPath: m.str("host_path"), Path: m.str("container_path")})
@@ -325,8 +358,6 @@ func (c *conv) container(o *obj) *seed.Container {
 			}
 		}
 	}
-	o.rest(lxcAdvice)
-	return ct
 }
 
 // hostLabel makes a container name one DNS label, as a seed's hostname

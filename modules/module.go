@@ -27,6 +27,18 @@ type Module interface {
 	Converge(ctx context.Context, s *Steps) error
 }
 
+// Early is implemented by a module that can do a seed's work before the
+// network is up, in phoenix-local.service (the early stage, ordered like
+// cloud-init-local: before smbd, nfs-server and phoenix.service). Early
+// reports whether it can for this seed on this host (no package to fetch,
+// no Proxmox service to talk to) and, when it cannot, why. It only reads.
+// The engine runs the seed's modules in order in the early stage up to the
+// first one that cannot, and leaves that one and the rest to
+// phoenix.service, after network-online.target.
+type Early interface {
+	Early(ctx context.Context, env *Env) (ok bool, why string)
+}
+
 // Result is what Apply did.
 type Result struct {
 	// Changed lists what was changed, for the marker and status. Never
@@ -67,6 +79,12 @@ type Env struct {
 	// InRoot is set when commands run inside Root (chroot into an offline
 	// root) rather than on the machine that sees Root under a prefix.
 	InRoot bool
+	// EarlyStage is set in the early stage (see Early): the services the
+	// early unit is ordered before (smbd, nfs-server) cannot start until
+	// the stage ends, so a module never waits for their start there; it
+	// queues it (systemctl start --no-block) and the service reads the new
+	// configuration when it starts.
+	EarlyStage bool
 }
 
 // CmdPath is the path a command must be given for the in-root path p: p

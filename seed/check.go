@@ -132,7 +132,7 @@ var (
 	reTag      = span{first: chars("a-z0-9_"), rest: chars("a-z0-9_+.-"), min: 1}
 	reNetName  = span{prefix: "eth", rest: digit, min: 1, max: 2}
 	reMAC      = rule(mac)
-	reLocale   = rule(locale)
+	reLocale   = rule(func(s string) bool { _, ok := UTF8Locale(s); return ok })
 	reYescrypt = rule(yescrypt)
 	reSHA512   = rule(shaCrypt("6", 86))
 	reSHA256c  = rule(shaCrypt("5", 43))
@@ -145,22 +145,20 @@ type rule func(string) bool
 func (r rule) match(s string) bool { return r(s) }
 
 var (
-	crypt64  = chars("./A-Za-z0-9")
-	salt16   = span{rest: crypt64, min: 1, max: 16}
-	rounds   = span{prefix: "rounds=", rest: digit, min: 1, max: 9}
-	number   = span{rest: digit, min: 1}
-	hexByte  = span{rest: chars("0-9A-Fa-f"), min: 2, max: 2}
-	lang     = span{rest: alpha, min: 2, max: 3}
-	country  = span{rest: chars("A-Z"), min: 2, max: 2}
-	codeset  = span{rest: chars("A-Za-z0-9-"), min: 1}
-	modif    = span{rest: chars("a-z"), min: 1}
-	pathSeg  = span{rest: except("/\\\x00-\x1f"), min: 1}
-	urlHost  = span{rest: except("\t\n\f\r /?#@"), min: 1}
-	noBlank  = span{rest: except("\t\n\f\r ")}
-	tzArea   = span{first: chars("A-Z"), rest: chars("A-Za-z_"), min: 2}
-	tzPart   = span{rest: chars("A-Za-z0-9_+-"), min: 1}
-	count    = span{first: chars("1-9"), rest: digit, min: 1}
-	netgroup = span{prefix: "@", rest: chars("A-Za-z0-9_.-"), min: 1}
+	crypt64    = chars("./A-Za-z0-9")
+	salt16     = span{rest: crypt64, min: 1, max: 16}
+	rounds     = span{prefix: "rounds=", rest: digit, min: 1, max: 9}
+	number     = span{rest: digit, min: 1}
+	hexByte    = span{rest: chars("0-9A-Fa-f"), min: 2, max: 2}
+	localeLang = span{rest: chars("a-z"), min: 2, max: 3}
+	country    = span{rest: chars("A-Z"), min: 2, max: 2}
+	pathSeg    = span{rest: except("/\\\x00-\x1f"), min: 1}
+	urlHost    = span{rest: except("\t\n\f\r /?#@"), min: 1}
+	noBlank    = span{rest: except("\t\n\f\r ")}
+	tzArea     = span{first: chars("A-Z"), rest: chars("A-Za-z_"), min: 2}
+	tzPart     = span{rest: chars("A-Za-z0-9_+-"), min: 1}
+	count      = span{first: chars("1-9"), rest: digit, min: 1}
+	netgroup   = span{prefix: "@", rest: chars("A-Za-z0-9_.-"), min: 1}
 	// Not "-" first: nfs-utils support/nfs/exports.c reads a token after
 	// the path that starts with "-" as the default options, not a client.
 	hostGlob = span{first: chars("A-Za-z0-9*?_."), rest: chars("A-Za-z0-9*?_.-"), min: 1}
@@ -331,18 +329,16 @@ func mac(s string) bool {
 	return true
 }
 
-// locale is lang[_COUNTRY][.codeset][@modifier] (en_US.UTF-8).
-func locale(s string) bool {
-	s, mod, ok := strings.Cut(s, "@")
-	if ok && !modif.match(mod) {
-		return false
+// UTF8Locale splits a locale the lxc module's base feature can generate,
+// LANG_COUNTRY.UTF-8 (localedef -i LANG_COUNTRY -f UTF-8), into its input
+// name; ok is false for any other form. validate and the module both use it.
+func UTF8Locale(s string) (input string, ok bool) {
+	in, found := strings.CutSuffix(s, ".UTF-8")
+	l, c, two := strings.Cut(in, "_")
+	if !found || !two || !localeLang.match(l) || !country.match(c) {
+		return "", false
 	}
-	s, cs, ok := strings.Cut(s, ".")
-	if ok && !codeset.match(cs) {
-		return false
-	}
-	l, c, ok := strings.Cut(s, "_")
-	return lang.match(l) && (!ok || country.match(c))
+	return in, true
 }
 
 // yescrypt is a crypt(5) yescrypt hash: $y$PARAMS$SALT$HASH.

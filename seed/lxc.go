@@ -457,7 +457,7 @@ func (c *checker) containerProvision(p string, id int, ct *Container) {
 				c.errf(index(pp+".features", i), "%q is not a provisioning feature: use base, docker or nvidia", f)
 			}
 		}
-		c.pattern(pp+".locale", pr.Locale, reLocale.match, "a locale such as en_US.UTF-8")
+		c.pattern(pp+".locale", pr.Locale, reLocale.match, "a UTF-8 locale LANG_COUNTRY.UTF-8 such as en_US.UTF-8 (the base feature generates it with localedef)")
 		for i, pk := range pr.Packages {
 			if !rePackage.match(pk) {
 				c.errf(index(pp+".packages", i), "%q is not a Debian package name", pk)

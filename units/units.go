@@ -15,6 +15,8 @@ import (
 const (
 	// Boot is the unit that runs `phoenix run` at boot until done.
 	Boot = "phoenix.service"
+	// Local is the early stage, pulled in by Boot (Wants=), never enabled.
+	Local = "phoenix-local.service"
 	// ReseedPath watches /etc/phoenix/seed.yaml.
 	ReseedPath = "phoenix-reseed.path"
 	// ReseedService is started by ReseedPath.
@@ -42,7 +44,7 @@ const (
 // admin's copy in /etc overrides the package's.
 var unitDirs = []string{Dir, PackageDir, "/lib/systemd/system"}
 
-//go:embed phoenix.service phoenix-reseed.path phoenix-reseed.service
+//go:embed phoenix.service phoenix-local.service phoenix-reseed.path phoenix-reseed.service
 var files embed.FS
 
 // Unit is one embedded unit file.

@@ -40,7 +40,7 @@ func TestEmbedded(t *testing.T) {
 	for _, u := range All() {
 		names = append(names, u.Name)
 	}
-	if want := []string{ReseedPath, ReseedService, Boot}; !reflect.DeepEqual(names, want) {
+	if want := []string{Local, ReseedPath, ReseedService, Boot}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("All() = %q, want %q", names, want)
 	}
 	must := map[string][]string{
@@ -48,7 +48,13 @@ func TestEmbedded(t *testing.T) {
 			"Before=pve-guests.service", "TimeoutStartSec=infinity", "StandardOutput=journal+console",
 			"ConditionPathExists=!" + DisabledFile, "ConditionKernelCommandLine=!phoenix.disable",
 			"ExecStart=" + Binary + " run\n", "WantedBy=multi-user.target",
-			"Wants=pve-cluster.service", "After=pve-cluster.service"},
+			"Wants=pve-cluster.service", "After=pve-cluster.service",
+			"ConditionPathExists=!/run/phoenix/early-done"},
+		// The early stage: never enabled (no [Install]), before the
+		// services whose configuration it writes, not after the network.
+		Local: {"Type=oneshot", "ExecStart=" + Binary + " run --early\n", "Before=phoenix.service smbd.service nfs-server.service",
+			"Before=pve-guests.service", "ConditionPathExists=!" + DisabledFile, "ConditionKernelCommandLine=!phoenix.disable",
+			"TimeoutStartSec=infinity"},
 		ReseedPath: {"PathChanged=" + SeedFile, "Unit=" + ReseedService, "WantedBy=multi-user.target"},
 		ReseedService: {"ExecStart=" + Binary + " run --reseed --lock-wait inf --seed " + SeedFile + " --changed\n", "After=network-online.target phoenix.service",
 			"ConditionPathExists=!" + DisabledFile, "ConditionPathExists=" + SeedFile, "Wants=pve-cluster.service",
@@ -63,6 +69,18 @@ func TestEmbedded(t *testing.T) {
 			if !strings.Contains(string(data), l) {
 				t.Errorf("%s lacks %q", name, l)
 			}
+		}
+	}
+	local, _ := Read(Local)
+	var settings []string
+	for _, l := range strings.Split(string(local), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			settings = append(settings, l)
+		}
+	}
+	for _, l := range []string{"[Install]", "network-online", "After=zfs.target"} {
+		if strings.Contains(strings.Join(settings, "\n"), l) {
+			t.Errorf("%s has %q", Local, l)
 		}
 	}
 	if _, err := Read("nope.service"); err == nil {

@@ -42,8 +42,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	changed := fs.Bool("changed", false, "with --seed: do nothing when a run in this boot already used this very seed (the boot-time reseed check)")
 	reseed := fs.Bool("reseed", false, "the reseed unit's run: with --seed, a deleted FILE runs nothing, and FILE must be complete (match FILE.sha256, or be unchanged for a moment)")
 	lockWait := fs.String("lock-wait", "30s", "how long to wait for a run in progress (`DURATION`, or inf: until it ends)")
-	if fs.Parse(args) != nil || fs.NArg() != 0 || ((*changed || *reseed) && *seedFile == "") {
-		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE [--changed] [--reseed]] [--root DIR] [--dry-run] [--lock-wait DURATION|inf]")
+	early := fs.Bool("early", false, "the early stage (phoenix-local.service, before the network): run the leading modules that need no network, leave the rest to phoenix.service")
+	if fs.Parse(args) != nil || fs.NArg() != 0 || ((*changed || *reseed) && *seedFile == "") ||
+		(*early && (*changed || *reseed || *dryRun)) {
+		fmt.Fprintln(stderr, "usage: phoenix run [--seed FILE [--changed] [--reseed]] [--root DIR] [--dry-run] [--lock-wait DURATION|inf] [--early]")
 		return exitUsage
 	}
 	wait, err := parseLockWait(*lockWait)
@@ -62,14 +64,32 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 	}
-	o := engineOptions(ctx, *rootDir, *seedFile, stderr, !*dryRun)
+	var tweak []func(*source.Options)
+	if *early {
+		// Before the network, an answer server is not asked at all: its
+		// seed is phoenix.service's, fetched once, after the network.
+		tweak = append(tweak, func(so *source.Options) { so.Remote.Offline = true })
+	}
+	o := engineOptions(ctx, *rootDir, *seedFile, stderr, !*dryRun, tweak...)
 	o.LockWait = wait
 	if *dryRun {
 		return printPlan(ctx, o, stdout, stderr, true)
 	}
+	if *early {
+		if o.SeedErr != nil {
+			// Not recorded: phoenix.service looks again after the network
+			// and records what it finds.
+			fmt.Fprintf(stdout, "phoenix: early stage: no seed yet (%v); phoenix.service looks again after the network\n", o.SeedErr)
+			return exitOK
+		}
+		o.Early = true
+	}
 	return engineRun(ctx, "phoenix run", o, func(out bootstrap.Outcome) string {
-		if out.Complete {
+		switch {
+		case out.Complete:
 			return "all modules done"
+		case *early:
+			return "early stage done; " + out.Module + " and the rest run in phoenix.service, after the network"
 		}
 		return "selected modules done"
 	}, stdout, stderr)
@@ -226,7 +246,7 @@ func engineRun(ctx context.Context, verb string, o bootstrap.Options, done func(
 // lands in SeedErr: the run records it and runs nothing. Only with write
 // does it copy the seed's referenced files into the state directory (plan
 // and --dry-run write nothing).
-func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writer, write bool) bootstrap.Options {
+func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writer, write bool, tweak ...func(*source.Options)) bootstrap.Options {
 	root := host.NewDirRoot(rootDir)
 	live := root.Dir() == "/"
 	runner := host.NewExecRunner()
@@ -256,7 +276,7 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 	case !live:
 		o.Reboot = offlineReboot(o.Runner, stderr)
 	}
-	found, s, err := loadSeed(ctx, root, seedFile, live, stderr)
+	found, s, err := loadSeed(ctx, root, seedFile, live, stderr, tweak...)
 	switch {
 	case err != nil:
 		o.SeedErr = err
@@ -327,7 +347,7 @@ func prepareBundle(root host.Root, found *source.Found, s *seed.Seed) (string, e
 }
 
 // loadSeed locates the seed (seed/source) and validates it strictly.
-func loadSeed(ctx context.Context, root host.Root, seedFile string, live bool, stderr io.Writer) (*source.Found, *seed.Seed, error) {
+func loadSeed(ctx context.Context, root host.Root, seedFile string, live bool, stderr io.Writer, tweak ...func(*source.Options)) (*source.Found, *seed.Seed, error) {
 	so := source.Options{
 		Root:      root,
 		Flag:      seedFile,
@@ -338,6 +358,9 @@ func loadSeed(ctx context.Context, root host.Root, seedFile string, live bool, s
 	if !live {
 		so.Wait = -1 // an offline root has no USB stick to wait for
 		so.Remote.Wait = -1
+	}
+	for _, t := range tweak {
+		t(&so)
 	}
 	found, err := source.Locate(ctx, so)
 	if err != nil {

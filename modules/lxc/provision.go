@@ -7,16 +7,15 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/internal/apt"
+	"github.com/phoenix-pve/phoenix/seed"
 )
 
 // step is one recorded provisioning step inside a container.
@@ -30,8 +29,6 @@ var BasePackages = []string{"ca-certificates", "curl", "gnupg", "locales"}
 
 // DefaultLocale is the base feature's locale when the seed names none.
 const DefaultLocale = "en_US.UTF-8"
-
-var reLocale = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-z]{2,3}_[A-Z]{2})\.(UTF-8)$`) })
 
 // NVIDIA's container toolkit apt repository.
 const (
@@ -54,38 +51,12 @@ func (m *Module) steps(r *run, c *ct) []step {
 	if pr == nil {
 		return nil
 	}
-	env, id := r.env, c.ID
-	ar := apt.New(inCT{run: env.Runner, id: id})
+	ar := apt.New(inCT{run: r.env.Runner, id: c.ID})
 	ar.Sleep = m.sleep
-	ex := func(ctx context.Context, stdin []byte, argv ...string) error {
-		_, err := r.pct.exec(ctx, id, stdin, argv...)
-		return err
-	}
+	in := inCTSteps{r: r, c: c, pr: pr, ar: ar}
 	var out []step
-	for _, f := range pr.Features {
-		switch f {
-		case "base":
-			out = append(out, step{"feature:base", func(ctx context.Context) error {
-				loc := pr.Locale
-				if loc == "" {
-					loc = DefaultLocale
-				}
-				lm := reLocale().FindStringSubmatch(loc)
-				if lm == nil {
-					return fmt.Errorf("locale %q: want a UTF-8 locale like en_US.UTF-8", loc)
-				}
-				if err := ar.Update(ctx); err != nil {
-					return err
-				}
-				if _, err := ar.Install(ctx, BasePackages...); err != nil {
-					return err
-				}
-				if err := ex(ctx, nil, "localedef", "-i", lm[1], "-f", lm[2], loc); err != nil {
-					return err
-				}
-				return ex(ctx, nil, "update-locale", "LANG="+loc)
-			}})
-		}
+	if slices.Contains(pr.Features, "base") {
+		out = append(out, step{"feature:base", in.base})
 	}
 	if len(pr.Packages) > 0 {
 		pk := append([]string(nil), pr.Packages...)
@@ -99,83 +70,130 @@ func (m *Module) steps(r *run, c *ct) []step {
 		switch f {
 		case "nvidia":
 			var ver string
-			_, _ = env.Store.Get(VersionKey, &ver)
-			out = append(out, step{"feature:nvidia:" + ver, func(ctx context.Context) error {
-				if ver == "" {
-					return fmt.Errorf("the host's driver version is unknown (store key %s): the nvidia module runs first", VersionKey)
-				}
-				dst := fmt.Sprintf("/root/NVIDIA-Linux-x86_64-%s.run", ver)
-				if rf := env.Seed.NVIDIA; rf != nil && rf.Runfile != nil && rf.Runfile.File != "" && rf.Version == ver {
-					src, err := bundlePath(env, rf.Runfile.File)
-					if err != nil {
-						return err
-					}
-					if _, err := r.pct.do(ctx, "push", strconv.Itoa(id), src, dst); err != nil {
-						return err
-					}
-				} else {
-					u, sum := runfileURL(ver), ""
-					if rf := env.Seed.NVIDIA; rf != nil && rf.Runfile != nil && rf.Runfile.URL != "" && rf.Version == ver {
-						u, sum = rf.Runfile.URL, rf.Runfile.SHA256
-					}
-					if err := ex(ctx, nil, "curl", "-fsSL", "-o", dst, u); err != nil {
-						return err
-					}
-					if sum != "" {
-						// The seed's checksum holds inside too: nothing
-						// unverified gets run.
-						if err := ex(ctx, []byte(sum+"  "+dst+"\n"), "sha256sum", "-c"); err != nil {
-							return fmt.Errorf("%s: %w", u, err)
-						}
-					}
-				}
-				// The kernel module is the host's: only the userspace
-				// part goes into the container.
-				return ex(ctx, nil, "/bin/sh", dst, "--silent", "--no-kernel-module", "--no-questions", "--ui=none")
-			}})
+			_, _ = r.env.Store.Get(VersionKey, &ver)
+			out = append(out, step{"feature:nvidia:" + ver, func(ctx context.Context) error { return in.nvidia(ctx, ver) }})
 		case "docker":
-			gpu := len(c.C.GPUs) > 0
 			id := "feature:docker"
-			if gpu {
+			if len(c.C.GPUs) > 0 {
 				id += "+nvidia-container-toolkit"
 			}
-			out = append(out, step{id, func(ctx context.Context) error {
-				if err := ar.Update(ctx); err != nil {
-					return err
-				}
-				if _, err := ar.Install(ctx, "docker.io"); err != nil {
-					return err
-				}
-				if !gpu {
-					return nil
-				}
-				if err := ex(ctx, nil, "curl", "-fsSL", "-o", toolkitKey, toolkitKeyURL); err != nil {
-					return err
-				}
-				if err := ex(ctx, []byte(toolkitRepo), "tee", toolkitList); err != nil {
-					return err
-				}
-				if err := ar.Update(ctx); err != nil {
-					return err
-				}
-				if _, err := ar.Install(ctx, "nvidia-container-toolkit"); err != nil {
-					return err
-				}
-				if err := ex(ctx, nil, "nvidia-ctk", "runtime", "configure", "--runtime=docker"); err != nil {
-					return err
-				}
-				// An unprivileged container cannot manage device cgroups.
-				if err := ex(ctx, nil, "nvidia-ctk", "config", "--set", "nvidia-container-cli.no-cgroups=true", "--in-place"); err != nil {
-					return err
-				}
-				return ex(ctx, nil, "systemctl", "restart", "docker")
-			}})
+			out = append(out, step{id, in.docker})
 		}
 	}
 	for _, s := range pr.Scripts {
-		out = append(out, m.scriptStep(r, id, s.File, s.Args))
+		out = append(out, m.scriptStep(r, c.ID, s.File, s.Args))
 	}
 	return out
+}
+
+// inCTSteps are the built-in provisioning steps of one container: apt and
+// commands run inside it.
+type inCTSteps struct {
+	r  *run
+	c  *ct
+	pr *seed.Provision
+	ar *apt.Client
+}
+
+// ex runs argv inside the container.
+func (in inCTSteps) ex(ctx context.Context, stdin []byte, argv ...string) error {
+	_, err := in.r.pct.exec(ctx, in.c.ID, stdin, argv...)
+	return err
+}
+
+// base is the base feature: packages and the locale.
+func (in inCTSteps) base(ctx context.Context) error {
+	pr, ar, ex := in.pr, in.ar, in.ex
+	loc := pr.Locale
+	if loc == "" {
+		loc = DefaultLocale
+	}
+	input, ok := seed.UTF8Locale(loc)
+	if !ok {
+		return fmt.Errorf("locale %q: want a UTF-8 locale like en_US.UTF-8", loc)
+	}
+	if err := ar.Update(ctx); err != nil {
+		return err
+	}
+	if _, err := ar.Install(ctx, BasePackages...); err != nil {
+		return err
+	}
+	if err := ex(ctx, nil, "localedef", "-i", input, "-f", "UTF-8", loc); err != nil {
+		return err
+	}
+	return ex(ctx, nil, "update-locale", "LANG="+loc)
+}
+
+// nvidia is the nvidia feature: the userspace part of the host's driver
+// version ver, from the seed bundle or NVIDIA's download.
+func (in inCTSteps) nvidia(ctx context.Context, ver string) error {
+	env, r, id, ex := in.r.env, in.r, in.c.ID, in.ex
+	if ver == "" {
+		return fmt.Errorf("the host's driver version is unknown (store key %s): the nvidia module runs first", VersionKey)
+	}
+	dst := fmt.Sprintf("/root/NVIDIA-Linux-x86_64-%s.run", ver)
+	if rf := env.Seed.NVIDIA; rf != nil && rf.Runfile != nil && rf.Runfile.File != "" && rf.Version == ver {
+		src, err := bundlePath(env, rf.Runfile.File)
+		if err != nil {
+			return err
+		}
+		if _, err := r.pct.do(ctx, "push", strconv.Itoa(id), src, dst); err != nil {
+			return err
+		}
+	} else {
+		u, sum := runfileURL(ver), ""
+		if rf := env.Seed.NVIDIA; rf != nil && rf.Runfile != nil && rf.Runfile.URL != "" && rf.Version == ver {
+			u, sum = rf.Runfile.URL, rf.Runfile.SHA256
+		}
+		if err := ex(ctx, nil, "curl", "-fsSL", "-o", dst, u); err != nil {
+			return err
+		}
+		if sum != "" {
+			// The seed's checksum holds inside too: nothing
+			// unverified gets run.
+			if err := ex(ctx, []byte(sum+"  "+dst+"\n"), "sha256sum", "-c"); err != nil {
+				return fmt.Errorf("%s: %w", u, err)
+			}
+		}
+	}
+	// The kernel module is the host's: only the userspace
+	// part goes into the container.
+	return ex(ctx, nil, "/bin/sh", dst, "--silent", "--no-kernel-module", "--no-questions", "--ui=none")
+}
+
+// docker is the docker feature, with NVIDIA's container toolkit when the
+// container has GPUs.
+func (in inCTSteps) docker(ctx context.Context) error {
+	ar, ex, gpu := in.ar, in.ex, len(in.c.C.GPUs) > 0
+	if err := ar.Update(ctx); err != nil {
+		return err
+	}
+	if _, err := ar.Install(ctx, "docker.io"); err != nil {
+		return err
+	}
+	if !gpu {
+		return nil
+	}
+	if err := ex(ctx, nil, "curl", "-fsSL", "-o", toolkitKey, toolkitKeyURL); err != nil {
+		return err
+	}
+	if err := ex(ctx, []byte(toolkitRepo), "tee", toolkitList); err != nil {
+		return err
+	}
+	if err := ar.Update(ctx); err != nil {
+		return err
+	}
+	if _, err := ar.Install(ctx, "nvidia-container-toolkit"); err != nil {
+		return err
+	}
+	if err := ex(ctx, nil, "nvidia-ctk", "runtime", "configure", "--runtime=docker"); err != nil {
+		return err
+	}
+	// An unprivileged container cannot manage device cgroups.
+	if err := ex(ctx, nil, "nvidia-ctk", "config", "--set", "nvidia-container-cli.no-cgroups=true", "--in-place"); err != nil {
+		return err
+	}
+	return ex(ctx, nil, "systemctl", "restart", "docker")
 }
 
 // scriptStep pushes a seed script into the container and runs it with

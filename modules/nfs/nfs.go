@@ -13,15 +13,18 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/internal/apt"
+	"github.com/phoenix-pve/phoenix/modules/internal/svc"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
 // Paths, commands and names, in one place.
 const (
-	ExportsFile  = "/etc/exports.d/phoenix.exports"
-	Package      = "nfs-kernel-server"
-	Service      = "nfs-server.service"
-	ExportfsCmd  = "exportfs"
+	ExportsFile = "/etc/exports.d/phoenix.exports"
+	Package     = "nfs-kernel-server"
+	Service     = "nfs-server.service"
+	ExportfsCmd = "exportfs"
+	// ExportfsBin is where nfs-kernel-server installs exportfs.
+	ExportfsBin  = "/usr/sbin/exportfs"
 	SystemctlCmd = "systemctl"
 )
 
@@ -40,6 +43,21 @@ func (*Module) Name() string { return "nfs" }
 
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.NFS != nil }
+
+// Early implements modules.Early: with the server installed, the module
+// writes /etc/exports and queues nfs-server's start, whose ExecStartPre
+// (`exportfs -r`) exports it.
+//
+// The package's exportfs stands for the package (a stat, not a dpkg-query:
+// the early stage is on nfs-server's way to starting); Converge still asks
+// dpkg, and if the package is missing after all its install fails without
+// a network and the engine leaves the module to phoenix.service.
+func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
+	if !host.Exists(env.Root, ExportfsBin) {
+		return false, Package + " is not installed (it comes from the network)"
+	}
+	return true, ""
+}
 
 // Converge implements modules.Module: the server package, /etc/exports,
 // the service, and the live export table.
@@ -97,7 +115,36 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 			return err
 		}
 	}
-	if !serviceUp(ctx, env.Runner) {
+	if env.EarlyStage {
+		// phoenix-local.service is ordered before nfs-server, which has
+		// not started yet: its start (the boot's job, or one queued here
+		// with --no-block: waiting for it would never end) runs
+		// ExecStartPre=-exportfs -r, which exports the file written above
+		// (nfs-utils systemd/nfs-server.service). One process reads the
+		// whole state: each is on nfs-server's way to starting.
+		st, err := svc.Show(ctx, env.Runner, Service)
+		if err != nil {
+			return err
+		}
+		if !st.Running() {
+			return s.DoQuiet("queue the start of "+Service+" (it exports "+ExportsFile+" when it starts, after the early stage)", func() error {
+				if !st.Enabled() {
+					if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {
+						return fmt.Errorf("enable %s: %w", Service, err)
+					}
+				}
+				if st.Job == "" {
+					if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"start", "--no-block", Service}}); err != nil {
+						return fmt.Errorf("start %s: %w", Service, err)
+					}
+				}
+				return nil
+			})
+		}
+	}
+	enabled, active := serviceState(ctx, env.Runner)
+	var live []Entry
+	if !enabled || !active {
 		err := s.DoQuiet("enable and start "+Service, func() error {
 			if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", "--now", Service}}); err != nil {
 				return fmt.Errorf("enable %s: %w", Service, err)
@@ -107,10 +154,14 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 		if err != nil {
 			return err
 		}
-	}
-	live, err := liveExports(ctx, env.Runner)
-	if err != nil {
-		return err
+		// Nothing was live while it was stopped (its ExecStopPost is
+		// `exportfs -au`, nfs-utils systemd/nfs-server.service), and the
+		// start's `exportfs -r` is confirmed by the -ra and -v below.
+	} else {
+		var err error
+		if live, err = liveExports(ctx, env.Runner); err != nil {
+			return err
+		}
 	}
 	d := missingExports(want, live)
 	if !changed && len(d) == 0 {
@@ -307,12 +358,12 @@ func missingExports(want, live []Entry) []string {
 	return out
 }
 
-// serviceUp reports whether the server is enabled and running.
-func serviceUp(ctx context.Context, r host.Runner) bool {
-	for _, verb := range []string{"is-enabled", "is-active"} {
-		if _, err := r.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{verb, "--quiet", Service}}); err != nil {
-			return false
-		}
+// serviceState reports whether the server is enabled and running.
+func serviceState(ctx context.Context, r host.Runner) (enabled, active bool) {
+	_, err := r.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-enabled", "--quiet", Service}})
+	if err != nil {
+		return false, false
 	}
-	return true
+	_, err = r.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-active", "--quiet", Service}})
+	return true, err == nil
 }

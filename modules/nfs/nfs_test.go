@@ -211,3 +211,70 @@ func TestM4LooserAdminExportAndUnmountedDataset(t *testing.T) {
 		}
 	})
 }
+
+// TestEarlyStage: with the server installed the module runs before the
+// network (modules.Early). nfs-server has not started then (the early unit
+// is ordered before it): the module writes the file and queues the start
+// (--no-block), whose ExecStartPre `exportfs -r` exports it; no exportfs
+// of its own. Without the package it waits for the network stage.
+func TestEarlyStage(t *testing.T) {
+	ctx := context.Background()
+	s := testkit.Seed(t, nfsSeed)
+	m := nfs.New()
+	w := newWorld(t)
+	if ok, why := m.Early(ctx, w.env(s)); ok || !strings.Contains(why, "not installed") {
+		t.Errorf("Early without the server = %v %q, want false, not installed", ok, why)
+	}
+	w = newWorld(t)
+	w.apt = aptfake.New("nfs-common", nfs.Package)
+	w.apt.Register(w.run)
+	w.srv.Enabled[nfs.Service] = true // as the package leaves it; not started yet
+	if err := w.root.WriteFile(nfs.ExportfsBin, nil, 0o755, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	env := w.env(s)
+	if ok, _ := m.Early(ctx, env); !ok {
+		t.Fatal("Early with the server installed = false")
+	}
+	env.EarlyStage = true
+	if _, err := modules.Apply(ctx, m, env); err != nil {
+		t.Fatal(err)
+	}
+	log := w.run.Log()
+	if !strings.Contains(log, "systemctl start --no-block nfs-server.service\n") || strings.Contains(log, "exportfs") || strings.Contains(log, "--now") {
+		t.Errorf("early stage: want only a queued start, no exportfs, no blocking start:\n%s", log)
+	}
+	if !strings.Contains(w.srv.Effects(), "/tank/media") {
+		t.Errorf("nfs-server's start did not export the file:\n%s", w.srv.Effects())
+	}
+	// At boot the start job is queued already (held back by the early
+	// unit's Before=): one systemctl show, and the job's start exports.
+	w2 := newWorld(t)
+	w2.apt = aptfake.New("nfs-common", nfs.Package)
+	w2.apt.Register(w2.run)
+	w2.srv.Enabled[nfs.Service], w2.srv.Queued[nfs.Service] = true, true
+	env2 := w2.env(s)
+	env2.EarlyStage = true
+	if _, err := modules.Apply(ctx, m, env2); err != nil {
+		t.Fatal(err)
+	}
+	var sys []string
+	for _, l := range strings.Split(w2.run.Log(), "\n") {
+		if strings.HasPrefix(l, "systemctl ") || strings.HasPrefix(l, "exportfs ") {
+			sys = append(sys, l)
+		}
+	}
+	if len(sys) != 1 || sys[0] != "systemctl show -p ActiveState -p UnitFileState -p Job nfs-server.service" {
+		t.Errorf("with the boot's start queued: service commands %q, want only systemctl show", sys)
+	}
+	if strings.Contains(w2.srv.Effects(), "/tank/media") {
+		t.Error("exported before the early stage ended")
+	}
+	w2.srv.RunQueued()
+	if !strings.Contains(w2.srv.Effects(), "/tank/media") {
+		t.Errorf("the queued start did not export the file:\n%s", w2.srv.Effects())
+	}
+	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) != 0 {
+		t.Errorf("Check after the early stage: %q %v", ch, err)
+	}
+}

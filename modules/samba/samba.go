@@ -14,6 +14,7 @@ import (
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/internal/apt"
 	"github.com/phoenix-pve/phoenix/modules/internal/files"
+	"github.com/phoenix-pve/phoenix/modules/internal/svc"
 	"github.com/phoenix-pve/phoenix/seed"
 )
 
@@ -48,6 +49,23 @@ func (*Module) Name() string { return "samba" }
 
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && s.Samba != nil }
+
+// SmbdBin is the package's server binary: the early stage's cheap sign
+// that samba is installed.
+const SmbdBin = "/usr/sbin/smbd"
+
+// Early implements modules.Early: with Samba installed, the module only
+// writes files, runs testparm and pdbedit, and queues smbd's start. The
+// binary stands for the package (a stat, not a dpkg-query: the early stage
+// is on smbd's way to starting); Converge still asks dpkg, and if the
+// package is missing after all its install fails without a network and
+// the engine leaves the module to phoenix.service.
+func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
+	if !host.Exists(env.Root, SmbdBin) {
+		return false, Package + " is not installed (it comes from the network)"
+	}
+	return true, ""
+}
 
 // Converge implements modules.Module.
 func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
@@ -410,7 +428,9 @@ func unwrapPath(err error) error {
 }
 
 // service makes sure smbd runs the new configuration: started if it was
-// not, reloaded if the configuration changed.
+// not, reloaded if the configuration changed. In the early stage smbd has
+// not started yet (phoenix-local.service is ordered before it): its start
+// is only queued, and it reads the new configuration when it starts.
 func (r *run) service(ctx context.Context) error {
 	pending := false
 	if _, err := r.Env.Store.Get(reloadKey, &pending); err != nil {
@@ -419,12 +439,37 @@ func (r *run) service(ctx context.Context) error {
 	if r.Dry && r.configChanged {
 		pending = true
 	}
-	up := true
-	for _, verb := range []string{"is-enabled", "is-active"} {
-		if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{verb, "--quiet", Service}}); err != nil {
-			up = false
+	if r.Env.EarlyStage {
+		// One process for the whole state: each is on smbd's way to
+		// starting here.
+		st, err := svc.Show(ctx, r.Env.Runner, Service)
+		if err != nil {
+			return err
+		}
+		if !st.Running() {
+			return r.Do("queue the start of "+Service+" (it loads the new configuration when it starts, after the early stage)", func() error {
+				if !st.Enabled() {
+					if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {
+						return fmt.Errorf("enable smbd: %w", err)
+					}
+				}
+				// The boot's start job, queued after this stage, reads the
+				// new configuration. Without one, queue it: --no-block, as
+				// smbd's start waits for this stage to end.
+				if st.Job == "" {
+					if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"start", "--no-block", Service}}); err != nil {
+						return fmt.Errorf("start smbd: %w", err)
+					}
+				}
+				return r.Env.Store.Delete(reloadKey)
+			})
 		}
 	}
+	_, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-enabled", "--quiet", Service}})
+	enabled := err == nil
+	_, err = r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"is-active", "--quiet", Service}})
+	active := err == nil
+	up := enabled && active
 	switch {
 	case !up:
 		return r.Do("enable and start "+Service, func() error {

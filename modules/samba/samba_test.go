@@ -365,3 +365,73 @@ func TestL2TrailingBackslash(t *testing.T) {
 		t.Fatalf("validate: want a refusal, got %v", err)
 	}
 }
+
+// TestEarlyStage: with Samba installed the module can run before the
+// network (modules.Early); there smbd has not started (phoenix-local.service
+// is ordered before it), so its start is only queued (--no-block: a
+// blocking start would wait for the stage itself) and never reloaded, and
+// smbd loads the new configuration when it starts. Without the package the
+// module waits for the network stage.
+func TestEarlyStage(t *testing.T) {
+	ctx := context.Background()
+	s := testkit.Seed(t, sambaSeed)
+	m := samba.New()
+	w := newWorld(t)
+	if ok, why := m.Early(ctx, w.env(s)); ok || !strings.Contains(why, "not installed") {
+		t.Errorf("Early without samba = %v %q, want false, not installed", ok, why)
+	}
+	w = newWorld(t)
+	w.apt = aptfake.New(samba.Package)
+	w.apt.Register(w.run)
+	w.smb.Enabled = true // as the package leaves it; not started yet
+	if err := w.root.WriteFile(samba.SmbdBin, nil, 0o755, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	env := w.env(s)
+	if ok, _ := m.Early(ctx, env); !ok {
+		t.Fatal("Early with samba installed = false")
+	}
+	env.EarlyStage = true
+	if _, err := modules.Apply(ctx, m, env); err != nil {
+		t.Fatal(err)
+	}
+	log := w.run.Log()
+	if !strings.Contains(log, "systemctl start --no-block smbd.service\n") || strings.Contains(log, "smbcontrol") || strings.Contains(log, "--now") {
+		t.Errorf("early stage: want only a queued start, no reload, no blocking start:\n%s", log)
+	}
+	if !strings.Contains(w.smb.Effects(), "[media]") {
+		t.Errorf("smbd did not start with the new config:\n%s", w.smb.Effects())
+	}
+	// At boot the start job is queued already (held back by the early
+	// unit's Before=): one systemctl show, nothing else, and smbd loads
+	// the config when the job runs after the stage.
+	w2 := newWorld(t)
+	w2.apt = aptfake.New(samba.Package)
+	w2.apt.Register(w2.run)
+	w2.smb.Enabled, w2.smb.Queued = true, true
+	env2 := w2.env(s)
+	env2.EarlyStage = true
+	if _, err := modules.Apply(ctx, m, env2); err != nil {
+		t.Fatal(err)
+	}
+	var sys []string
+	for _, l := range strings.Split(w2.run.Log(), "\n") {
+		if strings.HasPrefix(l, "systemctl ") || strings.HasPrefix(l, "smbcontrol ") {
+			sys = append(sys, l)
+		}
+	}
+	if len(sys) != 1 || sys[0] != "systemctl show -p ActiveState -p UnitFileState -p Job smbd.service" {
+		t.Errorf("with the boot's start queued: service commands %q, want only systemctl show", sys)
+	}
+	if strings.Contains(w2.smb.Effects(), "[media]") {
+		t.Error("smbd started before the early stage ended")
+	}
+	w2.smb.RunQueued()
+	if !strings.Contains(w2.smb.Effects(), "[media]") {
+		t.Errorf("the queued start did not load the new config:\n%s", w2.smb.Effects())
+	}
+	// Converged afterwards, in the network stage as in the early one.
+	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) != 0 {
+		t.Errorf("Check after the early stage: %q %v", ch, err)
+	}
+}

@@ -43,6 +43,18 @@ func (*Module) Name() string { return "users" }
 // Active implements modules.Module.
 func (*Module) Active(s *seed.Seed) bool { return s != nil && len(s.Users) > 0 }
 
+// Early implements modules.Early: accounts, sudo rules and keys are files
+// and local tools (useradd, visudo); only Proxmox users need pveum, and
+// with it pve-cluster, which is after the network.
+func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
+	for _, u := range env.Seed.Users {
+		if u.Proxmox != nil {
+			return false, u.Name + " is a Proxmox user (pveum needs pve-cluster)"
+		}
+	}
+	return true, ""
+}
+
 // account is one /etc/passwd entry.
 type account struct {
 	Name        string

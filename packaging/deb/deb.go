@@ -153,6 +153,7 @@ func Build(ctx context.Context, o Options) (string, error) {
 		{Path: bootstrap.StateDir, What: "Markers of the modules that converged, and the run's status (phoenix status)."},
 		{Path: bootstrap.LogFile, What: "The log of every run."},
 		{Path: units.PackageDir + "/" + units.Boot, What: "Runs phoenix run at boot until every module converged; then disables itself."},
+		{Path: units.PackageDir + "/" + units.Local, What: "The early stage: the modules that need no network, before the network and smbd/nfs-server; pulled in by phoenix.service."},
 		{Path: units.PackageDir + "/" + units.ReseedPath, What: "Watches the seed; a changed seed re-runs the modules whose section changed."},
 		{Path: units.PackageDir + "/" + units.ReseedService, What: "Applies a changed seed; also runs once per boot for a seed replaced while the host was off."},
 	}

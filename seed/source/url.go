@@ -36,6 +36,10 @@ type Remote struct {
 	// Wait bounds retries of temporary failures and 404: 0 means
 	// DefaultURLWait, negative asks once.
 	Wait time.Duration
+	// Offline refuses a seed from an answer server with ErrNeedsNetwork
+	// and sends nothing (phoenix run --early, before the network: the
+	// seed is fetched once, by phoenix.service).
+	Offline bool
 	// Roots replaces the system roots (tests); Timeout bounds one request.
 	Roots   *x509.CertPool
 	Timeout time.Duration
@@ -46,6 +50,10 @@ type Remote struct {
 	// Sleep waits between retries (tests; default a timer).
 	Sleep func(ctx context.Context, d time.Duration) error
 }
+
+// ErrNeedsNetwork is returned, without a request, for a seed from an answer
+// server when Remote.Offline is set.
+var ErrNeedsNetwork = errors.New("the seed comes from an answer server, and this run is before the network")
 
 // isURL reports whether a --seed or phoenix.seed= value is a URL.
 func isURL(s string) bool {
@@ -111,6 +119,9 @@ func sameServer(a, b string) bool {
 // file; plain http only with a signature that verifies; a signature that
 // is present must always verify.
 func (l *locator) fromURL(ctx context.Context, origin string, src remote.Source) (*Found, error) {
+	if l.o.Remote.Offline {
+		return nil, fmt.Errorf("seed: %s: %w", origin, ErrNeedsNetwork)
+	}
 	if src.URL == remote.Discover {
 		// DHCP and DNS answers are unauthenticated: the token only goes to
 		// a discovered server whose certificate the source file pins.

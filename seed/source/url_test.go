@@ -679,3 +679,16 @@ func TestURLReplayRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestOfflineAsksNothing: the early stage (Remote.Offline) refuses a seed
+// from an answer server without sending a request; the error says why.
+func TestOfflineAsksNothing(t *testing.T) {
+	asked := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { asked++ }))
+	defer srv.Close()
+	_, err := Locate(context.Background(), Options{Root: host.NewDirRoot(t.TempDir()), Flag: srv.URL + "/answer", Wait: -1,
+		Remote: Remote{Offline: true, Wait: -1}})
+	if !errors.Is(err, ErrNeedsNetwork) || asked != 0 {
+		t.Fatalf("Locate offline = %v, %d request(s); want ErrNeedsNetwork and none", err, asked)
+	}
+}

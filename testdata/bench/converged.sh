@@ -2,7 +2,8 @@
 # Converged-run and status figures with hyperfine (apt: hyperfine), medians
 # against the bare process start (`phoenix version`), for docs/perf/engine.md:
 #   - `phoenix run` on a host where everything is done (a new boot: the
-#     engine compares digests);
+#     engine compares digests), and `phoenix run --early` (the early
+#     stage, phoenix-local.service) there;
 #   - `phoenix run --seed /etc/phoenix/seed.yaml --changed`, what
 #     phoenix-reseed.service runs at every boot, in a new boot and in the
 #     boot that already ran this seed;
@@ -34,6 +35,7 @@ p=$work/phoenix
 hyperfine -N -w 10 -r "$RUNS" --export-json "$work/new.json" \
 	-n "version (bare start)" "$p version" \
 	-n "run, converged" "$p run --root $root" \
+	-n "run --early, converged" "$p run --root $root --early" \
 	-n "run --changed, new boot" "$p run --root $root --seed $seed --changed" \
 	-n "status" "$p status --root $root" \
 	-n "status --timings" "$p status --root $root --timings" \

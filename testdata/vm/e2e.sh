@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) DEMO=1 ;;
 	--only) ONLY=$2; shift ;;
-	*) echo "usage: $0 [--demo] [--only full,fail,usb,hook,answer,compare,deb[@SUITE],...]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--demo] [--only full,fail,usb,hook,answer,compare,deb,powercut[@SUITE],...]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -83,7 +83,7 @@ declare -A NEED_ZFS NEED_GEN
 for _p in "${SCEN[@]}"; do
 	read -r _n _su <<<"$_p"
 	NEED_ZFS[$_su]=${NEED_ZFS[$_su]:-0} NEED_GEN[$_su]=${NEED_GEN[$_su]:-0}
-	case $_n in full | fail) NEED_ZFS[$_su]=1 ;; usb) NEED_GEN[$_su]=1 ;; esac
+	case $_n in full | fail | powercut) NEED_ZFS[$_su]=1 ;; usb) NEED_GEN[$_su]=1 ;; esac
 done
 # A go.mod makes the cache its own (empty) module, so `go test ./...` in the
 # repository skips the guest roots (and a chroot's /proc mounted in them).
@@ -461,48 +461,96 @@ scenario_deb() {
 }
 
 # ---------------------------------------------------------------- compare
+# loadwatch NAME / loadstop: sample the host's 1-minute load average every
+# 5 s while a boot runs; LOADSTAT is "mean/max" of the samples.
+loadwatch() {
+	: >"$RS/$1/load.txt"
+	(while :; do cut -d' ' -f1 /proc/loadavg >>"$RS/$1/load.txt"; sleep 5; done) &
+	LOADPID=$!
+}
+loadstop() {
+	kill "$LOADPID" 2>/dev/null || true
+	wait "$LOADPID" 2>/dev/null || true
+	LOADSTAT=$(awk '{ s += $1; if ($1 > m) m = $1; n++ } END { if (n) printf "%.1f/%.1f", s / n, m; else print "?" }' "$RS/$1/load.txt")
+}
+# median N...: the median of the numbers given.
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# The same work by Phoenix and by cloud-init, and a plain boot, from the
+# same image; E2E_COMPARE_RUNS=N (default 1; `make compare`: 3) runs the
+# three boots N times back to back and reports the medians. "Done" is the
+# same for all three (guest READY line): the latest of the provisioner's
+# exits, smbd and nfs-server active, and multi-user.target reached.
 scenario_compare() {
-	say "compare: the same work by Phoenix and by cloud-init (NoCloud), and a plain boot"
-	echo "compare@$SU (seeds/compare.yaml vs cidata/user-data)" >>"$RUN/report.txt"
-	stage cmp-phoenix
-	"$BIN" install --root "$RS/cmp-phoenix/root" --enable >"$RS/cmp-phoenix/install.log"
-	touch "$RS/cmp-phoenix/root/root/e2e/compare"
-	image cmp-phoenix
-	seedvol iso "$HERE/seeds/compare.yaml" "$RS/cmp-phoenix/seed.iso"
+	local runs=${E2E_COMPARE_RUNS:-1} k
+	say "compare: the same work by Phoenix and by cloud-init (NoCloud), and a plain boot; $runs run(s)"
+	echo "compare@$SU (seeds/compare.yaml vs cidata/user-data), $runs run(s)" >>"$RUN/report.txt"
+	local po=() co=()
+	for k in $(seq 1 "$runs"); do
+		local n=cmp$k
+		[ "$k" = 1 ] && n="cmp"
+		stage "$n-phoenix"
+		"$BIN" install --root "$RS/$n-phoenix/root" --enable >"$RS/$n-phoenix/install.log"
+		touch "$RS/$n-phoenix/root/root/e2e/compare"
+		image "$n-phoenix"
+		seedvol iso "$HERE/seeds/compare.yaml" "$RS/$n-phoenix/seed.iso"
 
-	stage cmp-cloudinit
-	rm -f "$RS/cmp-cloudinit/root/etc/cloud/cloud-init.disabled"
-	image cmp-cloudinit
-	xorriso -as mkisofs -quiet -V cidata -r -J -o "$RS/cmp-cloudinit/cidata.iso" "$HERE/cidata" 2>/dev/null
+		stage "$n-cloudinit"
+		rm -f "$RS/$n-cloudinit/root/etc/cloud/cloud-init.disabled"
+		image "$n-cloudinit"
+		xorriso -as mkisofs -quiet -V cidata -r -J -o "$RS/$n-cloudinit/cidata.iso" "$HERE/cidata" 2>/dev/null
 
-	stage cmp-plain
-	image cmp-plain
+		stage "$n-plain"
+		image "$n-plain"
 
-	local p c b
-	boot cmp-plain plain
-	b=$(e2eline "$RS/cmp-plain/console-$BOOTN.log" 'TIMES')
-	local bw=$WALL
-	boot cmp-phoenix phoenix -drive "file=$RS/cmp-phoenix/seed.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
-	p=$(e2eline "$RS/cmp-phoenix/console-$BOOTN.log" 'PHOENIX finished')
-	local pw=$WALL pdw=$DONE_WALL
-	guest_checks "$RS/cmp-phoenix/console-$BOOTN.log" compare
-	boot cmp-cloudinit cloudinit -drive "file=$RS/cmp-cloudinit/cidata.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
-	c=$(e2eline "$RS/cmp-cloudinit/console-$BOOTN.log" 'CLOUDINIT finished')
-	local cw=$WALL cdw=$DONE_WALL
-	guest_checks "$RS/cmp-cloudinit/console-$BOOTN.log" cloudinit
-	local pd cd bd
-	pd=$(field "$p" done_s) cd=$(field "$c" done_s) bd=$(field "$b" multiuser_s)
-	expect compare.phoenix_done "kernel start to phoenix done: ${pd:-?} s" test -n "$pd"
-	expect compare.cloudinit_done "kernel start to cloud-final done: ${cd:-?} s" test -n "$cd"
-	echo "COMPARE@$SU plain_multiuser=$bd plain_wall=$bw phoenix_done=$pd phoenix_wall=$pw phoenix_wall_done=$pdw cloudinit_done=$cd cloudinit_wall=$cw cloudinit_wall_done=$cdw" >>"$RUN/times.txt"
-	if [ -n "$pd" ] && [ -n "$cd" ] && [ -n "$bd" ]; then
-		note "$(awk -v p="$pd" -v c="$cd" -v b="$bd" 'BEGIN { printf "kernel start to done: plain multi-user %.1f s, phoenix %.1f s, cloud-init %.1f s; over the plain boot: phoenix +%.1f s, cloud-init +%.1f s; cloud-init/phoenix = %.2f", b, p, c, p-b, c-b, c/p }')"
+		local p c b pr cr br bl pl cl
+		loadwatch "$n-plain"
+		boot "$n-plain" plain
+		loadstop "$n-plain"
+		bl=$LOADSTAT
+		b=$(e2eline "$RS/$n-plain/console-$BOOTN.log" 'TIMES')
+		br=$(e2eline "$RS/$n-plain/console-$BOOTN.log" 'READY')
+		local bw=$WALL
+		loadwatch "$n-phoenix"
+		boot "$n-phoenix" phoenix -drive "file=$RS/$n-phoenix/seed.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
+		loadstop "$n-phoenix"
+		pl=$LOADSTAT
+		p=$(e2eline "$RS/$n-phoenix/console-$BOOTN.log" 'PHOENIX finished')
+		pr=$(e2eline "$RS/$n-phoenix/console-$BOOTN.log" 'READY')
+		local pw=$WALL pdw=$DONE_WALL
+		guest_checks "$RS/$n-phoenix/console-$BOOTN.log" compare
+		loadwatch "$n-cloudinit"
+		boot "$n-cloudinit" cloudinit -drive "file=$RS/$n-cloudinit/cidata.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
+		loadstop "$n-cloudinit"
+		cl=$LOADSTAT
+		c=$(e2eline "$RS/$n-cloudinit/console-$BOOTN.log" 'CLOUDINIT finished')
+		cr=$(e2eline "$RS/$n-cloudinit/console-$BOOTN.log" 'READY')
+		local cw=$WALL cdw=$DONE_WALL
+		guest_checks "$RS/$n-cloudinit/console-$BOOTN.log" cloudinit
+		local pd cd bd
+		pd=$(field "$pr" ready_s) cd=$(field "$cr" ready_s) bd=$(field "$br" ready_s)
+		expect compare.phoenix_done "run $k: kernel start to done (phoenix): ${pd:-?} s" test -n "$pd"
+		expect compare.cloudinit_done "run $k: kernel start to done (cloud-init): ${cd:-?} s" test -n "$cd"
+		echo "COMPARE@$SU run=$k plain_ready=$bd phoenix_ready=$pd cloudinit_ready=$cd plain_multiuser=$(field "$b" multiuser_s) phoenix_exit=$(field "$p" done_s) phoenix_early=$(field "$p" early_s) cloudinit_exit=$(field "$c" done_s) plain_wall=$bw phoenix_wall=$pw phoenix_wall_done=$pdw cloudinit_wall=$cw cloudinit_wall_done=$cdw load_plain=$bl load_phoenix=$pl load_cloudinit=$cl" >>"$RUN/times.txt"
+		if [ -n "$pd" ] && [ -n "$cd" ] && [ -n "$bd" ]; then
+			po+=("$(awk -v p="$pd" -v b="$bd" 'BEGIN { printf "%.2f", p - b }')")
+			co+=("$(awk -v c="$cd" -v b="$bd" 'BEGIN { printf "%.2f", c - b }')")
+			note "run $k: kernel start to done: plain $bd s, phoenix $pd s, cloud-init $cd s; over the plain boot: phoenix +${po[-1]} s, cloud-init +${co[-1]} s (load mean/max during the boots: plain $bl, phoenix $pl, cloud-init $cl)"
+		fi
+	done
+	if [ ${#po[@]} -gt 0 ]; then
+		local mp mc
+		mp=$(median "${po[@]}") mc=$(median "${co[@]}")
+		note "$(awk -v p="$mp" -v c="$mc" -v n=${#po[@]} 'BEGIN { printf "median over %d run(s): phoenix +%.1f s, cloud-init +%.1f s over the plain boot; phoenix/cloud-init = %.3f", n, p, c, (c != 0 ? p / c : 0) }')"
+		echo "COMPARE-MEDIAN@$SU runs=${#po[@]} phoenix_over_plain=$mp cloudinit_over_plain=$mc" >>"$RUN/times.txt"
 	fi
 }
 
 # Scenarios kept in their own files (answer.sh: the answer server).
 # shellcheck source=testdata/vm/answer.sh
 . "$HERE/answer.sh"
+# shellcheck source=testdata/vm/powercut.sh
+. "$HERE/powercut.sh"
 
 main() {
 	local p n t0

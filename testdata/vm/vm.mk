@@ -6,7 +6,7 @@
 # modules (built in a chroot) and the runs are cached under build/vm.
 VM_DEBS := qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3
 
-.PHONY: e2e demo vm-deps vm-image e2e-answer
+.PHONY: e2e demo compare vm-deps vm-image e2e-answer powercut
 
 vm-deps:
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(VM_DEBS)"
@@ -27,7 +27,22 @@ e2e: build vm-deps deb e2e-answer
 e2e-answer: gocheck
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/e2e-answer ./testdata/vm/answer
 
+# compare: only the Phoenix / cloud-init / plain-boot comparison, three
+# runs back to back (E2E_COMPARE_RUNS), medians and the load during each
+# boot in the report (docs/perf/e2e.md). `make e2e` runs it once.
+compare: build vm-deps
+	E2E_COMPARE_RUNS=$${E2E_COMPARE_RUNS:-3} BIN=$(BIN) testdata/vm/e2e.sh --only $${E2E_ONLY:-compare}
+
 # demo: provision the full seed on trixie with a live per-module view, then
 # print `phoenix status` from inside the guest and where the console log is.
 demo: build vm-deps
 	BIN=$(BIN) testdata/vm/e2e.sh --demo
+
+# powercut: the full seed provisioned through power cuts (SIGKILL of qemu at
+# chosen moments, chained on one disk, then the converging boot and its
+# checks; testdata/vm/powercut.sh). KILLS (default 20), CHAIN (kills per
+# disk, default 4), SEED (replays a run's plan). Its own run directory, so
+# it leaves build/vm/run (make e2e's report) alone.
+powercut: build vm-deps
+	BIN=$(BIN) RUN=$${RUN:-build/vm/run-powercut} POWERCUT_KILLS=$(or $(KILLS),20) POWERCUT_CHAIN=$(or $(CHAIN),4) \
+		$(if $(SEED),POWERCUT_SEED=$(SEED)) testdata/vm/e2e.sh --only powercut

@@ -39,7 +39,10 @@ type Network struct {
 	mu    sync.Mutex
 	nodes []*Node
 	// Dir holds each cluster's shared /etc/pve (pmxcfs): members' /etc/pve
-	// is a symlink to it, so what one node writes there all see.
+	// is a symlink to it, so what one node writes there all see. Empty
+	// for a one-node network: the cluster's /etc/pve stays the creating
+	// node's own (pmxcfs on a lone node is its local database), so that
+	// node's root is a plain host.DirRoot (the fault harness needs one).
 	Dir string
 	// LockTimeout stands in for the 10 s pvecm waits for a lock
 	// (pve-cluster src/PVE/CLI/pvecm.pm:412-415, API2/ClusterConfig.pm:
@@ -209,16 +212,21 @@ func (nd *Node) create(name string, opts map[string]string) fakehost.Result {
 		return die("%s", err)
 	}
 	defer unlock()
-	cl := &Cluster{Name: name, Dir: filepath.Join(nd.Net.Dir, "pmxcfs-"+name), lock: make(chan struct{}, 1)}
+	cl := &Cluster{Name: name, lock: make(chan struct{}, 1)}
 	// The node's /etc/pve becomes the cluster's.
 	if err := os.MkdirAll(nd.Local.Path("/etc/pve"), 0o755); err != nil {
 		return die("%v\n", err)
 	}
-	if err := os.Rename(nd.Local.Path("/etc/pve"), cl.Dir); err != nil {
-		return die("%v\n", err)
-	}
-	if err := os.MkdirAll(nd.Local.Path("/etc/pve"), 0o755); err != nil {
-		return die("%v\n", err)
+	if nd.Net.Dir == "" {
+		cl.Dir = nd.Local.Path("/etc/pve")
+	} else {
+		cl.Dir = filepath.Join(nd.Net.Dir, "pmxcfs-"+name)
+		if err := os.Rename(nd.Local.Path("/etc/pve"), cl.Dir); err != nil {
+			return die("%v\n", err)
+		}
+		if err := os.MkdirAll(nd.Local.Path("/etc/pve"), 0o755); err != nil {
+			return die("%v\n", err)
+		}
 	}
 	cl.root = host.NewDirRoot(cl.Dir)
 	ls := links(opts)

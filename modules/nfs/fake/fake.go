@@ -26,17 +26,48 @@ type Server struct {
 	Table   []nfs.Entry
 	Enabled map[string]bool
 	Active  map[string]bool
+	// Queued are units with a start job waiting in systemd's queue (the
+	// boot's, held back by phoenix-local.service's Before=): `systemctl
+	// show` prints their Job=, and RunQueued runs them.
+	Queued map[string]bool
 }
 
 // New returns a stopped server with an empty table.
 func New(root host.Root) *Server {
-	return &Server{Root: root, Enabled: map[string]bool{}, Active: map[string]bool{}}
+	return &Server{Root: root, Enabled: map[string]bool{}, Active: map[string]bool{}, Queued: map[string]bool{}}
 }
 
 // Register installs exportfs and systemctl on r.
 func (s *Server) Register(r *fakehost.Runner) {
 	r.Handle("exportfs", s.Exportfs)
 	r.Handle("systemctl", s.Systemctl)
+}
+
+// RunQueued runs the queued start jobs, as systemd does once the units
+// ordered before them are done.
+func (s *Server) RunQueued() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for u, q := range s.Queued {
+		if q {
+			s.start(u)
+		}
+	}
+	s.Queued = map[string]bool{}
+}
+
+// start starts unit u if it is not running. nfs-server's start exports the
+// files: its ExecStartPre=-/usr/sbin/exportfs -r (nfs-utils
+// systemd/nfs-server.service; "-": a failure does not stop the start).
+func (s *Server) start(u string) {
+	if s.Active[u] {
+		return
+	}
+	s.Active[u] = true
+	delete(s.Queued, u)
+	if u == nfs.Service {
+		_ = s.load()
+	}
 }
 
 // Boot forgets the live table and stops services not enabled, as a reboot
@@ -191,9 +222,13 @@ func (s *Server) Systemctl(_ context.Context, c fakehost.Call) fakehost.Result {
 	defer s.mu.Unlock()
 	var verb string
 	var units []string
-	now := false
+	now, prop := false, false
 	for _, a := range c.Cmd.Args {
 		switch {
+		case prop: // the property name after -p
+			prop = false
+		case a == "-p":
+			prop = true
 		case a == "--now":
 			now = true
 		case strings.HasPrefix(a, "-"):
@@ -225,11 +260,37 @@ func (s *Server) Systemctl(_ context.Context, c fakehost.Call) fakehost.Result {
 		for _, u := range units {
 			s.Enabled[u] = true
 			if now {
-				s.Active[u] = true
+				s.start(u)
 			}
 		}
 		return fakehost.OK("")
-	case "restart", "reload", "reload-or-restart", "try-reload-or-restart", "start":
+	case "show":
+		// `systemctl show -p ActiveState -p UnitFileState -p Job UNIT`.
+		var b strings.Builder
+		for _, u := range units {
+			state, file := "inactive", "disabled"
+			if s.Active[u] {
+				state = "active"
+			}
+			if s.Enabled[u] {
+				file = "enabled"
+			}
+			fmt.Fprintf(&b, "ActiveState=%s\nUnitFileState=%s\n", state, file)
+			if s.Queued[u] {
+				b.WriteString("Job=42\n")
+			}
+		}
+		return fakehost.OK(b.String())
+	case "start":
+		// With or without --no-block: the fake has no job queue, so the
+		// start happens at once, reading the files as they are now (what
+		// the queued start after the early stage reads: nothing changes
+		// them in between).
+		for _, u := range units {
+			s.start(u)
+		}
+		return fakehost.OK("")
+	case "restart", "reload", "reload-or-restart", "try-reload-or-restart":
 		for _, u := range units {
 			s.Active[u] = true
 		}

@@ -28,7 +28,11 @@ type Server struct {
 	Users   map[string]string // name -> NT hash
 	Enabled bool
 	Active  bool
-	Loaded  string // the Phoenix config smbd last (re)loaded
+	// Queued is a start job waiting in systemd's queue (the boot's, held
+	// back by phoenix-local.service's Before=): `systemctl show` prints its
+	// Job=, and RunQueued runs it.
+	Queued bool
+	Loaded string // the Phoenix config smbd last (re)loaded
 	// NSSUnknown are users in the root's /etc/passwd that the name
 	// service does not resolve (an LDAP/SSSD host, a broken nsswitch):
 	// pdbedit cannot map them to a Unix account.
@@ -44,6 +48,18 @@ func (s *Server) Register(r *fakehost.Runner) {
 	r.Handle("smbpasswd", s.Smbpasswd)
 	r.Handle("smbcontrol", s.Smbcontrol)
 	r.Handle("systemctl", s.Systemctl)
+}
+
+// RunQueued runs the queued start job, as systemd does once the units
+// ordered before smbd are done: smbd starts and loads the config.
+func (s *Server) RunQueued() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Queued && !s.Active {
+		s.Active = true
+		s.load()
+	}
+	s.Queued = false
 }
 
 // Boot restarts smbd if enabled, loading the current config.
@@ -224,6 +240,31 @@ func (s *Server) Systemctl(_ context.Context, c fakehost.Call) fakehost.Result {
 	case "restart":
 		s.Active = true
 		s.load()
+		return fakehost.OK("")
+	case "show":
+		// `systemctl show -p ActiveState -p UnitFileState -p Job`: the
+		// values of the properties asked for, "Name=value" per line.
+		state, file := "inactive", "disabled"
+		if s.Active {
+			state = "active"
+		}
+		if s.Enabled {
+			file = "enabled"
+		}
+		out := "ActiveState=" + state + "\nUnitFileState=" + file + "\n"
+		if s.Queued {
+			out += "Job=42\n"
+		}
+		return fakehost.OK(out)
+	case "start":
+		// With or without --no-block: no job queue here, the start
+		// happens at once and loads the config as it is now, which is
+		// what the start queued by the early stage loads after it.
+		if !s.Active {
+			s.Active = true
+			s.load()
+		}
+		s.Queued = false
 		return fakehost.OK("")
 	}
 	return fakehost.Fail(1, "fake systemctl: verb "+a[0]+" is not modelled\n")
