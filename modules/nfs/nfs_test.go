@@ -258,12 +258,7 @@ func TestEarlyStage(t *testing.T) {
 	if _, err := modules.Apply(ctx, m, env2); err != nil {
 		t.Fatal(err)
 	}
-	var sys []string
-	for _, l := range strings.Split(w2.run.Log(), "\n") {
-		if strings.HasPrefix(l, "systemctl ") || strings.HasPrefix(l, "exportfs ") {
-			sys = append(sys, l)
-		}
-	}
+	sys := testkit.Commands(w2.run.Log(), "systemctl ", "exportfs ")
 	if len(sys) != 1 || sys[0] != "systemctl show -p ActiveState -p UnitFileState -p Job nfs-server.service" {
 		t.Errorf("with the boot's start queued: service commands %q, want only systemctl show", sys)
 	}

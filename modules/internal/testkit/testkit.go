@@ -158,3 +158,18 @@ func Real(ctx context.Context, c fakehost.Call) fakehost.Result {
 	}
 	return res
 }
+
+// Commands returns the lines of a fake runner's log that start with one of
+// prefixes, in order: the calls of the tools a test is about.
+func Commands(log string, prefixes ...string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		for _, p := range prefixes {
+			if strings.HasPrefix(l, p) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return out
+}
