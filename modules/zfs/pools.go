@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/seed"
@@ -271,6 +272,10 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 		return out
 	}
 	live := find(imported)
+	started, err := r.creating(p.Name)
+	if err != nil {
+		return err
+	}
 	if p.External {
 		if len(live) == 0 {
 			return fmt.Errorf("pool %q: marked external but not imported", p.Name)
@@ -288,6 +293,9 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 	norm := func(d string) string { return r.wholeDisk(st, d) }
 	if len(live) > 0 {
 		if err := r.compareLayout(p, "imported", live[0], want, norm); err != nil {
+			return err
+		}
+		if err := r.createdTail(ctx, p, started); err != nil {
 			return err
 		}
 		r.report(itemFor(p.Name, "done", "adopted"))
@@ -314,6 +322,9 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 		}); err != nil {
 			return err
 		}
+		if err := r.createdTail(ctx, p, started); err != nil {
+			return err
+		}
 		r.report(itemFor(p.Name, "done", "imported"))
 		if r.Dry {
 			return nil
@@ -325,12 +336,20 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 	for _, v := range want {
 		all = append(all, v.Disks...)
 	}
-	devs, err := r.checkDisks(st, p.Name, all, p.Wipe)
+	// A create of this pool on these very disks that a crash cut short
+	// left its partitions behind: the gate passed them then, so what
+	// zpool itself wrote there may go again.
+	resume := started != nil && slices.Equal(started.Disks, sortedPaths(all))
+	devs, err := r.checkDisks(st, p.Name, all, p.Wipe, resume)
 	if err != nil {
 		r.report(itemFor(p.Name, "failed", "unsafe disks"))
 		return err
 	}
-	if p.Wipe {
+	if resume {
+		r.note("pool %s: the create started %s did not finish; erasing what it left on the disks and creating the pool again",
+			p.Name, started.Started.Format(time.RFC3339))
+	}
+	if p.Wipe || resume {
 		wiped := false
 		for i, d := range devs {
 			if len(d.Children) > 0 || d.fstype() != "" {
@@ -348,22 +367,102 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 	}
 	args := createArgs(p, want)
 	return r.Do(fmt.Sprintf("create pool %s (%s)", p.Name, shape(want, func(d string) string { return strings.TrimPrefix(d, ByIDDir+"/") })), func() error {
+		rec := creation{Disks: sortedPaths(all), Started: time.Now().UTC(), BootID: r.Env.BootID}
+		if err := r.setCreating(p.Name, &rec); err != nil {
+			return err
+		}
 		// Never -f: if anything is left on a disk, zpool refuses too.
 		if _, err := r.cmd(ctx, ZpoolCmd, args...); err != nil {
 			return fmt.Errorf("create pool %q: %w", p.Name, err)
 		}
-		// As Proxmox does for the pools it creates (pve-storage
-		// src/PVE/API2/Disks/ZFS.pm:511-516): import this pool at boot
-		// by name, not only through zpool.cache.
-		if host.Exists(r.Env.Root, ImportUnitTemplate) {
-			unit := "zfs-import@" + escapeUnit(p.Name) + ".service"
-			if _, err := r.cmd(ctx, SystemctlCmd, "enable", unit); err != nil {
-				return fmt.Errorf("pool %q: enable %s: %w", p.Name, unit, err)
-			}
+		if err := r.finishCreate(ctx, p); err != nil {
+			return err
 		}
 		r.report(itemFor(p.Name, "done", "created"))
 		return nil
 	})
+}
+
+// creatingKey is the Store record of the pools whose `zpool create` has
+// started and whose creation is not complete (the import unit enabled):
+// pool name -> creation.
+const creatingKey = "zfs/creating"
+
+// creation is one started `zpool create`: the disks the safety gate
+// passed for it (seed paths, sorted), when, and in which boot.
+type creation struct {
+	Disks   []string  `json:"disks"`
+	Started time.Time `json:"started"`
+	BootID  string    `json:"boot_id,omitempty"`
+}
+
+// creating returns the record of a started create of pool, or nil.
+func (r *run) creating(pool string) (*creation, error) {
+	var recs map[string]*creation
+	if _, err := r.Env.Store.Get(creatingKey, &recs); err != nil {
+		return nil, fmt.Errorf("pool %q: %w", pool, err)
+	}
+	return recs[pool], nil
+}
+
+// setCreating records (rec != nil) or forgets a started create of pool.
+func (r *run) setCreating(pool string, rec *creation) error {
+	recs := map[string]*creation{}
+	if _, err := r.Env.Store.Get(creatingKey, &recs); err != nil {
+		return fmt.Errorf("pool %q: %w", pool, err)
+	}
+	if rec == nil {
+		if _, ok := recs[pool]; !ok {
+			return nil
+		}
+		delete(recs, pool)
+	} else {
+		recs[pool] = rec
+	}
+	var err error
+	if len(recs) == 0 {
+		err = r.Env.Store.Delete(creatingKey)
+	} else {
+		err = r.Env.Store.Put(creatingKey, recs)
+	}
+	if err != nil {
+		return fmt.Errorf("pool %q: %w", pool, err)
+	}
+	return nil
+}
+
+// createdTail finishes a create a crash cut short after `zpool create`
+// itself had returned (the record is still there: rec != nil).
+func (r *run) createdTail(ctx context.Context, p *seed.Pool, rec *creation) error {
+	if rec == nil {
+		return nil
+	}
+	return r.Do(fmt.Sprintf("finish the creation of pool %s", p.Name), func() error { return r.finishCreate(ctx, p) })
+}
+
+// finishCreate is what follows `zpool create` of a pool Phoenix made. As
+// Proxmox does for the pools it creates (pve-storage
+// src/PVE/API2/Disks/ZFS.pm:511-516), the pool is imported at boot by
+// name, not only through zpool.cache. Then the record of the started
+// create goes.
+func (r *run) finishCreate(ctx context.Context, p *seed.Pool) error {
+	if host.Exists(r.Env.Root, ImportUnitTemplate) {
+		unit := "zfs-import@" + escapeUnit(p.Name) + ".service"
+		if _, err := r.cmd(ctx, SystemctlCmd, "enable", unit); err != nil {
+			return fmt.Errorf("pool %q: enable %s: %w", p.Name, unit, err)
+		}
+	}
+	return r.setCreating(p.Name, nil)
+}
+
+// sortedPaths is disks as device paths, sorted: a creation's identity.
+func sortedPaths(disks []string) []string {
+	out := make([]string, len(disks))
+	for i, d := range disks {
+		out[i] = diskPath(d)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // escapeUnit escapes a unit instance name as systemd-escape does (and

@@ -191,6 +191,14 @@ boot() {
 	if grep -aq 'reboot: Restarting system' "$log"; then LAST=restart
 	elif grep -aq 'reboot: Power down' "$log"; then LAST=poweroff
 	else LAST=other; fi
+	if [ "$LAST" = other ]; then
+		# Neither a power-off nor a reboot: qemu was killed at its limit. The
+		# console's tail (with the guest's WATCHDOG lines) says where it hung.
+		{
+			echo "  boot $BOOTN hung: the last console lines ($log):"
+			cut -d' ' -f2- "$log" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tr -d '\r' | grep -av '^[[:space:]]*$' | tail -40 | cut -c1-200 | sed 's/^/    | /'
+		} | report
+	fi
 	# Wall time from launch to the end of provisioning, when this boot saw it.
 	DONE_WALL=$(awk -v a="$t0" '/E2E (PHOENIX|RESEED|CLOUDINIT) finished|E2E RESEED dropped/ { printf "%.1f", $1 - a; exit }' "$log")
 	local line

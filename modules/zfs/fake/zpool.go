@@ -334,6 +334,36 @@ func (w *World) zpoolCreate(args []string) fakehost.Result {
 	return fakehost.OK("")
 }
 
+// KilledCreate leaves disk (a whole disk's kernel name) as a `zpool
+// create` killed part way leaves it: partitioned as zpool_label_disk does
+// (openzfs lib/libzfs/os/linux/libzfs_pool_os.c:202-307), partition 1
+// with the ZFS label when labelled, and no pool anywhere: the state the
+// e2e VM showed after a power cut during `zpool create` (vda1, vda9, no
+// pool to import).
+func (w *World) KilledCreate(disk string, labelled bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d := w.diskByName(disk)
+	if d == nil {
+		return fmt.Errorf("no disk %s", disk)
+	}
+	w.partitionForZFS(d)
+	if !labelled {
+		d.Children[0].FSType = ""
+	}
+	return w.linkDisk(d)
+}
+
+// partitionForZFS partitions a whole disk as ZFS does: partition 1
+// zfs_member, partition 9 reserved.
+func (w *World) partitionForZFS(d *Dev) {
+	d.FSType = ""
+	d.Children = []*Dev{
+		{Name: partName(d.Name, 1), Type: "part", Size: d.Size - 8<<20, FSType: "zfs_member"},
+		{Name: partName(d.Name, 9), Type: "part", Size: 8 << 20},
+	}
+}
+
 // createPool records a pool and partitions its disks as ZFS does for whole
 // disks: partition 1 zfs_member, partition 9 reserved.
 func (w *World) createPool(name string, vdevs []VDev, poolOpts, fsProps map[string]string) error {
@@ -346,11 +376,7 @@ func (w *World) createPool(name string, vdevs []VDev, poolOpts, fsProps map[stri
 			if old := w.poolOf(dn); old != nil {
 				delete(w.S.Pools, old.Name) // -f over an exported pool's labels
 			}
-			d.FSType = ""
-			d.Children = []*Dev{
-				{Name: partName(dn, 1), Type: "part", Size: d.Size - 8<<20, FSType: "zfs_member"},
-				{Name: partName(dn, 9), Type: "part", Size: 8 << 20},
-			}
+			w.partitionForZFS(d)
 			if err := w.linkDisk(d); err != nil {
 				return err
 			}
