@@ -8,7 +8,7 @@
 # nothing, a reseed re-runs only the changed module, a failing seed fails
 # closed, and measures Phoenix against cloud-init on equal work.
 #
-# Usage: e2e.sh [--demo] [--only LIST]   (as root; LIST: full,fail,usb,hook,answer,compare,deb)
+# Usage: e2e.sh [--demo] [--only LIST]   (as root; LIST: full,fail,usb,hook,answer,compare,deb,powercut)
 # Env:   VM (default build/vm, the cache), BIN (default bin/phoenix),
 #        RUN (default $VM/run, this run's images and logs),
 #        E2E_NO_BUILD=1 (use the cached image as it is)
@@ -24,7 +24,7 @@ RUN=${RUN:-$VM/run}
 # base of Proxmox VE 9. The bookworm scenario keeps PVE 8's base covered.
 SUITE0=${E2E_SUITE:-trixie}
 DEMO=0
-ONLY=${E2E_ONLY:-full,fail,usb,hook,answer,compare,deb,compare@bookworm}
+ONLY=${E2E_ONLY:-full,fail,usb,hook,answer,compare,deb,powercut,compare@bookworm}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) DEMO=1 ;;

@@ -17,10 +17,13 @@ vm-image: vm-deps
 
 # e2e: every scenario (full provisioning with a reboot, further boot,
 # reseed, failing seed, USB stick, first-boot hook, cloud-init comparison,
-# dpkg-installed package; seed from an answer server; the comparison again
-# on bookworm); exits non-zero on any FAIL.
+# dpkg-installed package; seed from an answer server; three power cuts;
+# the comparison again on bookworm); exits non-zero on any FAIL. The power
+# cuts follow plan 11 (POWERCUT_SEED): a kill during `zpool create` first,
+# the cut that once left a pool's disks unusable (docs/perf/powercut.md).
 e2e: build vm-deps deb e2e-answer
-	BIN=$(BIN) ANSWER_BIN=bin/e2e-answer testdata/vm/e2e.sh
+	BIN=$(BIN) ANSWER_BIN=bin/e2e-answer POWERCUT_SEED=$${POWERCUT_SEED:-11} POWERCUT_KILLS=$${POWERCUT_KILLS:-3} \
+		testdata/vm/e2e.sh
 
 # e2e-answer: the answer server the answer scenario runs on the loopback
 # (testdata/vm/answer; testdata is outside ./..., so it is built by name).
