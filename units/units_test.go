@@ -34,10 +34,6 @@ func TestWantedBy(t *testing.T) {
 	}
 }
 
-// zfsOrder is what the runs that look at pools wait for: pools imported,
-// mounted, zvol links made.
-const zfsOrder = "After=zfs-import.target zfs-mount.service zfs-volumes.target"
-
 // TestEmbedded checks the unit contract the engine and the docs rely on.
 func TestEmbedded(t *testing.T) {
 	var names []string
@@ -53,7 +49,7 @@ func TestEmbedded(t *testing.T) {
 			"ConditionPathExists=!" + DisabledFile, "ConditionKernelCommandLine=!phoenix.disable",
 			"ExecStart=" + Binary + " run\n", "WantedBy=multi-user.target",
 			"Wants=pve-cluster.service", "After=pve-cluster.service",
-			"ConditionPathExists=!/run/phoenix/early-done", zfsOrder},
+			"ConditionPathExists=!/run/phoenix/early-done"},
 		// The early stage: never enabled (no [Install]), before the
 		// services whose configuration it writes, not after the network.
 		Local: {"Type=oneshot", "ExecStart=" + Binary + " run --early\n", "Before=phoenix.service smbd.service nfs-server.service",
@@ -62,7 +58,7 @@ func TestEmbedded(t *testing.T) {
 		ReseedPath: {"PathChanged=" + SeedFile, "Unit=" + ReseedService, "WantedBy=multi-user.target"},
 		ReseedService: {"ExecStart=" + Binary + " run --reseed --lock-wait inf --seed " + SeedFile + " --changed\n", "After=network-online.target phoenix.service",
 			"ConditionPathExists=!" + DisabledFile, "ConditionPathExists=" + SeedFile, "Wants=pve-cluster.service",
-			"After=pve-cluster.service", "Before=pve-guests.service", "WantedBy=multi-user.target", zfsOrder},
+			"After=pve-cluster.service", "Before=pve-guests.service", "WantedBy=multi-user.target"},
 	}
 	for name, lines := range must {
 		data, err := Read(name)
@@ -75,25 +71,16 @@ func TestEmbedded(t *testing.T) {
 			}
 		}
 	}
-	// Nothing waits for zfs.target: it holds zfs-share.service, which is
-	// after smbd, whose configuration the modules write.
-	not := map[string][]string{
-		Local:         {"[Install]", "network-online", "zfs.target"},
-		Boot:          {"zfs.target"},
-		ReseedService: {"zfs.target"},
-	}
-	for name, lines := range not {
-		data, _ := Read(name)
-		var settings []string
-		for _, l := range strings.Split(string(data), "\n") {
-			if !strings.HasPrefix(l, "#") {
-				settings = append(settings, l)
-			}
+	local, _ := Read(Local)
+	var settings []string
+	for _, l := range strings.Split(string(local), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			settings = append(settings, l)
 		}
-		for _, l := range lines {
-			if strings.Contains(strings.Join(settings, "\n"), l) {
-				t.Errorf("%s has %q", name, l)
-			}
+	}
+	for _, l := range []string{"[Install]", "network-online", "After=zfs.target"} {
+		if strings.Contains(strings.Join(settings, "\n"), l) {
+			t.Errorf("%s has %q", Local, l)
 		}
 	}
 	if _, err := Read("nope.service"); err == nil {
