@@ -6,8 +6,9 @@
 // Files are written directly through the Root (/etc/hostname, /etc/hosts,
 // /etc/localtime, /etc/timezone, /etc/chrony/sources.d/phoenix.sources), so
 // the module works on a Debian without dbus and on an offline root.
-// hostnamectl is called in addition only when systemd is PID 1 and the
-// system bus is up, to rename the running system too; on a Proxmox VE host
+// hostname(1) renames the running system too, only on a running system
+// (systemd is PID 1 and the system bus is up: never an image's build
+// machine); on a Proxmox VE host
 // a rename reboots instead (pmxcfs and the PVE tools fix the node name when
 // they start), and is refused for a node with guests or in a cluster. /etc/hosts maps the
 // FQDN and the short name to the management address (seed

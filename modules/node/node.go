@@ -42,7 +42,7 @@ const (
 type Module struct{}
 
 // Early implements modules.Early: off Proxmox VE the module writes files
-// and runs hostnamectl (D-Bus, up before the early stage) and chronyc. On
+// and runs hostname(1) and chronyc. On
 // a PVE host a rename involves pmxcfs: that waits for phoenix.service.
 func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 	if bhost.Exists(env.Root, PmxcfsBin) {
@@ -201,17 +201,13 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 		// Renames the running system (kernel hostname) too; the file
 		// alone takes effect at the next boot. Decided from the running
 		// name, so a crash after the file write still renames.
-		// In the early stage, hostname(1) (package hostname, Essential)
-		// sets the kernel's name with sethostname(2), as systemd-hostnamed
-		// does for hostnamectl: the static name is the file written above,
-		// and hostnamed, D-Bus activated, costs seconds to start mid-boot
-		// (8.4 s in the e2e VM under emulation).
-		tool, args := "hostnamectl", []string{"set-hostname", p.hostname}
-		if env.EarlyStage {
-			tool, args = "hostname", []string{p.hostname}
-		}
-		err := s.DoQuiet("running host name: "+tool+" "+strings.Join(args, " "), func() error {
-			_, err := env.Runner.Run(ctx, bhost.Cmd{Name: tool, Args: args})
+		// hostname(1) (package hostname, Essential) sets the kernel's name
+		// with sethostname(2), as systemd-hostnamed does for hostnamectl
+		// set-hostname: the static name is the file written above, and
+		// hostnamed, D-Bus activated, costs seconds to start mid-boot
+		// (2.5-8.4 s in the e2e VM under emulation, docs/perf/e2e.md).
+		err := s.DoQuiet("running host name: hostname "+p.hostname, func() error {
+			_, err := env.Runner.Run(ctx, bhost.Cmd{Name: "hostname", Args: []string{p.hostname}})
 			return err
 		})
 		if err != nil {
@@ -311,14 +307,14 @@ func pmxcfsResolves(r bhost.Root, planned *files.File, name string, notes *[]str
 // KernelHostname is the running system's host name.
 const KernelHostname = "/proc/sys/kernel/hostname"
 
-// liveRename reports whether hostnamectl should rename the running system:
+// liveRename reports whether hostname(1) should rename the running system:
 // it can work, and the running name differs.
 func liveRename(r bhost.Root, name string) bool {
 	live, err := r.ReadFile(KernelHostname)
 	return err == nil && strings.TrimSpace(string(live)) != name && systemdUsable(r)
 }
 
-// systemdUsable reports whether hostnamectl can work: systemd is PID 1
+// systemdUsable reports whether this is a running system: systemd is PID 1
 // (/run/systemd/system exists, as sd_booted checks) and the system bus
 // socket is there. A Debian minbase image has no dbus-daemon.
 func systemdUsable(r bhost.Root) bool {

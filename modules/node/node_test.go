@@ -38,7 +38,7 @@ func world(t testing.TB) (*bhost.DirRoot, *fakehost.Runner, *modules.Env) {
 	})
 	run := fakehost.New()
 	run.Script("chronyc", fakehost.OK("200 OK\n"))
-	run.Script("hostnamectl", fakehost.OK(""))
+	run.Script("hostname", fakehost.OK(""))
 	env := testkit.Env(testSeed(), run, root)
 	return root, run, env
 }
@@ -91,25 +91,28 @@ func TestFirstRunRerunDrift(t *testing.T) {
 	testkit.Golden(t, "drift.hosts", testkit.Read(t, root, HostsFile))
 }
 
-func TestHostnamectlOnlyWhenSystemdAndDbus(t *testing.T) {
+// TestLiveRenameOnlyWhenSystemdAndDbus: the running system is renamed
+// (hostname(1), sethostname) only on a running system, never on an image
+// whose build machine's name that would be.
+func TestLiveRenameOnlyWhenSystemdAndDbus(t *testing.T) {
 	root, run, env := world(t)
 	testkit.Write(t, root, "/run/systemd/system/.keep", "")
 	converge(t, env)
-	if strings.Contains(run.Log(), "hostnamectl") {
-		t.Errorf("hostnamectl without a system bus: %s", run.Log())
+	if strings.Contains(run.Log(), "hostname") {
+		t.Errorf("live rename without a system bus: %s", run.Log())
 	}
 	root, run, env = world(t)
 	testkit.Write(t, root, "/run/systemd/system/.keep", "")
 	testkit.Write(t, root, "/run/dbus/system_bus_socket", "")
 	testkit.Write(t, root, KernelHostname, "debian\n")
-	// The fake hostnamectl renames the running system, as the real one does.
-	run.Handle("hostnamectl", func(_ context.Context, c fakehost.Call) fakehost.Result {
-		testkit.Write(t, root, KernelHostname, c.Cmd.Args[1]+"\n")
+	// The fake hostname(1) renames the running system, as the real one does.
+	run.Handle("hostname", func(_ context.Context, c fakehost.Call) fakehost.Result {
+		testkit.Write(t, root, KernelHostname, c.Cmd.Args[0]+"\n")
 		return fakehost.OK("")
 	})
 	converge(t, env)
-	if !strings.Contains(run.Log(), "hostnamectl set-hostname pve1\n") {
-		t.Errorf("no hostnamectl: %s", run.Log())
+	if !strings.Contains(run.Log(), "hostname pve1\n") || strings.Contains(run.Log(), "hostnamectl") {
+		t.Errorf("no hostname(1), or hostnamectl: %s", run.Log())
 	}
 }
 

@@ -34,7 +34,7 @@ func bootAs(t *testing.T, env *modules.Env, boot string) {
 }
 
 // TestRenamePVENodeReboots: on a PVE host the rename is written, then the
-// module asks for a reboot (no live hostnamectl: pmxcfs and the PVE tools
+// module asks for a reboot (no live rename: pmxcfs and the PVE tools
 // would keep the old name), and after the boot it finishes, saying so.
 func TestRenamePVENodeReboots(t *testing.T) {
 	env, run := pveWorld(t)
@@ -46,7 +46,7 @@ func TestRenamePVENodeReboots(t *testing.T) {
 	if err != nil || !res.Reboot || !strings.Contains(res.Reason, "node renamed debian -> pve1") || !strings.Contains(res.Reason, "pmxcfs") {
 		t.Fatalf("apply: %+v %v", res, err)
 	}
-	if strings.Contains(run.Log(), "hostnamectl") {
+	if strings.Contains(run.Log(), "hostname") {
 		t.Errorf("renamed live on a PVE host: %s", run.Log())
 	}
 	if testkit.Read(t, env.Root, HostnameFile) != "pve1\n" {
