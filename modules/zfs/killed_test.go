@@ -99,55 +99,57 @@ func TestKilledCreateResumed(t *testing.T) {
 // record, a disk the record does not name, or a leftover partition that
 // now holds a filesystem are refused as before.
 func TestKilledCreateStaysGuarded(t *testing.T) {
-	t.Run("no record", func(t *testing.T) {
-		e := newEnv(t)
-		must(t, e.world.KilledCreate("sdb", false))
-		must(t, e.world.KilledCreate("sdc", true))
-		_, err := e.apply(testkit.Seed(t, mirrorBC))
-		if err == nil || !strings.Contains(err.Error(), "carries partitions sdb1, sdb9 (set wipe: true") {
-			t.Errorf("err = %v", err)
-		}
-		if d := destructive(e.run.Log()); len(d) > 0 {
-			t.Errorf("destructive calls without a record: %q", d)
-		}
-	})
-	t.Run("other disks", func(t *testing.T) {
-		e := newEnv(t)
+	// killed: a create of mirrorBC killed after partitioning sdb and sdc.
+	killed := func(e *env) {
 		e.killCreate(false, "sdb", "sdc")
-		if _, err := e.apply(testkit.Seed(t, mirrorBC)); err == nil {
-			t.Fatal("killed create succeeded")
+		if _, err := e.apply(testkit.Seed(e.t, mirrorBC)); err == nil {
+			e.t.Fatal("killed create succeeded")
 		}
-		// The seed now puts the pool on sdb and sdc's partitions stay;
-		// sdg is new: the record was for sdb and sdc together.
-		must(t, e.world.KilledCreate("sdg", false))
-		_, err := e.apply(testkit.Seed(t, strings.Replace(mirrorBC, "ata-DISK_C", "ata-DISK_G", 1)))
-		if err == nil || !strings.Contains(err.Error(), "(sdb) carries partitions") || !strings.Contains(err.Error(), "(sdg) carries partitions") {
-			t.Errorf("err = %v", err)
-		}
-		if d := destructive(e.run.Log()); len(d) > 0 {
-			t.Errorf("destructive calls: %q", d)
-		}
-	})
-	t.Run("filesystem since", func(t *testing.T) {
-		e := newEnv(t)
-		e.killCreate(false, "sdb", "sdc")
-		if _, err := e.apply(testkit.Seed(t, mirrorBC)); err == nil {
-			t.Fatal("killed create succeeded")
-		}
-		// An admin's mkfs.ext4 /dev/sdb1 since (there is no mkfs fake).
-		for _, d := range e.world.S.Disks {
-			if d.Name == "sdb" {
-				d.Children[0].FSType = "ext4"
+	}
+	for _, tc := range []struct {
+		name    string
+		setup   func(e *env)
+		seed    string
+		want    []string
+		notWant string
+	}{
+		{"no record", func(e *env) {
+			must(e.t, e.world.KilledCreate("sdb", false))
+			must(e.t, e.world.KilledCreate("sdc", true))
+		}, mirrorBC, []string{"carries partitions sdb1, sdb9 (set wipe: true"}, ""},
+		// The seed now puts the pool on sdb and sdg, which carries the same
+		// partitions: the record was for sdb and sdc together.
+		{"other disks", func(e *env) {
+			killed(e)
+			must(e.t, e.world.KilledCreate("sdg", false))
+		}, strings.Replace(mirrorBC, "ata-DISK_C", "ata-DISK_G", 1), []string{"(sdb) carries partitions", "(sdg) carries partitions"}, ""},
+		{"filesystem since", func(e *env) {
+			killed(e)
+			// An admin's mkfs.ext4 /dev/sdb1 since (there is no mkfs fake).
+			for _, d := range e.world.S.Disks {
+				if d.Name == "sdb" {
+					d.Children[0].FSType = "ext4"
+				}
 			}
-		}
-		_, err := e.apply(testkit.Seed(t, mirrorBC))
-		if err == nil || !strings.Contains(err.Error(), "(sdb) carries partitions sdb1, sdb9") || strings.Contains(err.Error(), "(sdc)") {
-			t.Errorf("err = %v, want only sdb refused", err)
-		}
-		if d := destructive(e.run.Log()); len(d) > 0 {
-			t.Errorf("destructive calls: %q", d)
-		}
-	})
+		}, mirrorBC, []string{"(sdb) carries partitions sdb1, sdb9"}, "(sdc)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			tc.setup(e)
+			_, err := e.apply(testkit.Seed(t, tc.seed))
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want %q", err, w)
+				}
+			}
+			if tc.notWant != "" && err != nil && strings.Contains(err.Error(), tc.notWant) {
+				t.Errorf("err = %v, names %s too", err, tc.notWant)
+			}
+			if d := destructive(e.run.Log()); len(d) > 0 {
+				t.Errorf("destructive calls: %q", d)
+			}
+		})
+	}
 }
 
 // TestKilledAfterCreate: killed after `zpool create` returned but before
