@@ -346,13 +346,15 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 		return err
 	}
 	if resume {
-		r.note("pool %s: the create started %s did not finish; erasing what it left on the disks and creating the pool again",
-			p.Name, started.Started.Format(time.RFC3339))
+		r.note("pool %s: the create started %s did not finish; creating the pool again", p.Name, started.Started.Format(time.RFC3339))
 	}
 	if p.Wipe || resume {
 		wiped := false
 		for i, d := range devs {
 			if len(d.Children) > 0 || d.fstype() != "" {
+				if !wiped && resume && !p.Wipe {
+					r.note("pool %s: erasing what the interrupted create left on its disks (zpool's partitions 1 and 9)", p.Name)
+				}
 				wiped = true
 				if err := r.wipe(ctx, p.Name, all[i], d); err != nil {
 					return err
