@@ -272,15 +272,15 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 		return out
 	}
 	live := find(imported)
-	started, err := r.creating(p.Name)
-	if err != nil {
-		return err
-	}
 	if p.External {
 		if len(live) == 0 {
 			return fmt.Errorf("pool %q: marked external but not imported", p.Name)
 		}
 		return nil
+	}
+	started, err := r.creating(p.Name)
+	if err != nil {
+		return err
 	}
 	want, err := expected(p)
 	if err != nil {
@@ -339,7 +339,10 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 	// A create of this pool on these very disks that a crash cut short
 	// left its partitions behind: the gate passed them then, so what
 	// zpool itself wrote there may go again.
-	resume := started != nil && slices.Equal(started.Disks, sortedPaths(all))
+	// The disks are device paths already (expected); sorted, they are a
+	// creation's identity.
+	ids := slices.Sorted(slices.Values(all))
+	resume := started != nil && slices.Equal(started.Disks, ids)
 	devs, err := r.checkDisks(st, p.Name, all, p.Wipe, resume)
 	if err != nil {
 		r.report(itemFor(p.Name, "failed", "unsafe disks"))
@@ -369,7 +372,7 @@ func (r *run) pool(ctx context.Context, p *seed.Pool) error {
 	}
 	args := createArgs(p, want)
 	return r.Do(fmt.Sprintf("create pool %s (%s)", p.Name, shape(want, func(d string) string { return strings.TrimPrefix(d, ByIDDir+"/") })), func() error {
-		rec := creation{Disks: sortedPaths(all), Started: time.Now().UTC(), BootID: r.Env.BootID}
+		rec := creation{Disks: ids, Started: time.Now().UTC(), BootID: r.Env.BootID}
 		if err := r.setCreating(p.Name, &rec); err != nil {
 			return err
 		}
@@ -455,16 +458,6 @@ func (r *run) finishCreate(ctx context.Context, p *seed.Pool) error {
 		}
 	}
 	return r.setCreating(p.Name, nil)
-}
-
-// sortedPaths is disks as device paths, sorted: a creation's identity.
-func sortedPaths(disks []string) []string {
-	out := make([]string, len(disks))
-	for i, d := range disks {
-		out[i] = diskPath(d)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // escapeUnit escapes a unit instance name as systemd-escape does (and
