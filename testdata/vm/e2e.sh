@@ -243,6 +243,11 @@ guest_checks() {
 
 zfsdisks() {
 	truncate -s 1G "$RS/$1/zfs1.img" "$RS/$1/zfs2.img"
+	zfsargs "$1"
+}
+
+# zfsargs NAME: ZFSARGS for NAME's two ZFS disks as they are.
+zfsargs() {
 	# shellcheck disable=SC2054 # commas belong to qemu's option syntax
 	ZFSARGS=(-drive "file=$RS/$1/zfs1.img,format=raw,if=none,id=z1" -device virtio-blk-pci,drive=z1,serial=zfs1
 		-drive "file=$RS/$1/zfs2.img,format=raw,if=none,id=z2" -device virtio-blk-pci,drive=z2,serial=zfs2)
