@@ -184,6 +184,7 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	red.Add(FileSecrets(e.o.Seed, e.o.Root, e.o.Bundle)...)
 	e.out = openOutput(o.Root, &e.o, red)
 	defer e.out.close()
+	e.sweep()
 	e.run = loggingRunner{next: e.run, out: e.out}
 	// phoenix.service is Type=notify and ordered before pve-guests: READY
 	// says provisioning is over (done, failed or rebooting), not that it
@@ -260,6 +261,27 @@ func ensureStateDirs(r host.Root) error {
 		}
 	}
 	return nil
+}
+
+// sweep removes the temporary files that writes cut off by a power loss
+// left in the state tree (host.SweepTemp), under the lock, and logs them.
+// Not the bundle: its files are the seed volume's, named by the user.
+func (e *engine) sweep() {
+	var removed []string
+	for _, d := range []struct {
+		dir   string
+		depth int
+	}{{StateDir, 0}, {MarkerDir, 0}, {StateDir + "/data", 2}} {
+		r, err := host.SweepTemp(e.o.Root, d.dir, d.depth)
+		removed = append(removed, r...)
+		if err != nil {
+			// Litter only: the run goes on.
+			e.out.line("", prioNotice, "state: removing temporary files: "+err.Error())
+		}
+	}
+	if len(removed) > 0 {
+		e.out.line("", prioInfo, fmt.Sprintf("state: removed %d temporary file(s) of writes a power loss cut off: %s", len(removed), strings.Join(removed, " ")))
+	}
 }
 
 // ReadBootID returns the current boot id: BootIDFile inside the root, then

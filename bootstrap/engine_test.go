@@ -809,3 +809,50 @@ func TestDoneSavedBeforeDisable(t *testing.T) {
 		t.Error("boot unit still enabled after completion")
 	}
 }
+
+// A power cut between an atomic write's temp file and its rename leaves the
+// temp file beside its target (make powercut found .users.json<digits> in
+// markers/). The next run removes such files from the state tree, says so
+// in the log, and leaves every other file alone, the bundle's included.
+func TestRunSweepsTempFilesOfCutWrites(t *testing.T) {
+	h := newHarness(t, &tmod{name: "host"})
+	dir := h.root.Dir()
+	litter := []string{
+		bootstrap.MarkerDir + "/.users.json5448461423619942775",
+		bootstrap.StateDir + "/.status.json.tmp123",
+		bootstrap.StateDir + "/data/zfs/.creating.json42",
+	}
+	kept := []string{
+		bootstrap.StateDir + "/data/zfs/creating.json",
+		bootstrap.StateDir + "/bundle/.env2", // the user's file, copied from the seed volume
+		bootstrap.StateDir + "/.keep",        // no digits: not a temp name
+	}
+	for _, p := range append(append([]string{}, litter...), kept...) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte("{"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := h.runOnce(); err != nil || !out.Complete {
+		t.Fatalf("run = %+v, %v", out, err)
+	}
+	for _, p := range litter {
+		if _, err := os.Lstat(filepath.Join(dir, p)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: still there after the run (%v)", p, err)
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Lstat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("%s: removed: %v", p, err)
+		}
+	}
+	log, err := os.ReadFile(filepath.Join(dir, bootstrap.LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "removed 3 temporary file(s)") || !strings.Contains(string(log), litter[0]) {
+		t.Errorf("log does not name the removed files:\n%s", log)
+	}
+}
