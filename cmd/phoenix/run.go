@@ -67,8 +67,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var tweak []func(*source.Options)
 	if *early {
 		// Before the network, an answer server is not asked at all: its
-		// seed is phoenix.service's, fetched once, after the network.
-		tweak = append(tweak, func(so *source.Options) { so.Remote.Offline = true })
+		// seed is phoenix.service's, fetched once, after the network. Nor
+		// is a late USB stick waited for the usual 30 s: this stage holds
+		// back smbd and nfs-server, and a volume that shows up later is
+		// phoenix.service's to find.
+		tweak = append(tweak, func(so *source.Options) {
+			so.Remote.Offline = true
+			so.Wait = earlyWait
+		})
 	}
 	o := engineOptions(ctx, *rootDir, *seedFile, stderr, !*dryRun, tweak...)
 	o.LockWait = wait
@@ -94,6 +100,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return "selected modules done"
 	}, stdout, stderr)
 }
+
+// earlyWait bounds the early stage's wait for a seed volume (source.Options
+// Wait): a device probed a moment after sysinit.target is still found, and
+// a host whose seed comes later (an answer server, a slow stick) holds back
+// smbd and nfs-server by no more than this in each boot the boot unit is
+// enabled.
+const earlyWait = 3 * time.Second
 
 // DigestSuffix names the digest file next to an installed seed
 // (seed.yaml.sha256, sha256sum format). `phoenix install --seed` writes it
