@@ -238,7 +238,7 @@ func writeTrustAnchor(r host.Root) error {
 // docs/operator.md says, whichever write creates them first. Files under
 // them are 0600 anyway; the directories keep their names (users, pools,
 // modules) private too.
-var stateDirs = []string{StateDir, MarkerDir, StateDir + "/data", StateDir + "/bundle"}
+var stateDirs = []string{StateDir, MarkerDir, modules.StoreDir, StateDir + "/bundle"}
 
 // ensureStateDirs creates the state directories 0700 and tightens ones an
 // older version (or a bundle copy) created 0755.
@@ -271,7 +271,7 @@ func (e *engine) sweep() {
 	for _, d := range []struct {
 		dir   string
 		depth int
-	}{{StateDir, 0}, {MarkerDir, 0}, {StateDir + "/data", 2}} {
+	}{{StateDir, 0}, {MarkerDir, 0}, {modules.StoreDir, 2}} {
 		r, err := host.SweepTemp(e.o.Root, d.dir, d.depth)
 		removed = append(removed, r...)
 		if err != nil {

@@ -183,10 +183,14 @@ func (r *DirRoot) WriteFile(p string, data []byte, mode fs.FileMode, owner Owner
 	return r.syncDir(filepath.Dir(real))
 }
 
+// noSyncTemp marks writeNoSync's temporary files ("." + base + noSyncTemp
+// + digits), which SweepTemp recognises.
+const noSyncTemp = ".tmp"
+
 // writeNoSync is WriteFile without fsync: temp file in the same directory,
 // exact mode and owner, rename.
 func writeNoSync(real string, data []byte, mode fs.FileMode, owner Owner) error {
-	f, err := os.CreateTemp(filepath.Dir(real), "."+filepath.Base(real)+".tmp*")
+	f, err := os.CreateTemp(filepath.Dir(real), "."+filepath.Base(real)+noSyncTemp+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", real, err)
 	}

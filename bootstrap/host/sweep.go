@@ -9,8 +9,8 @@ import (
 
 // tempName matches the names of WriteFile's temporary files: renameio's
 // ("." + base + digits, os.CreateTemp's random part) and writeNoSync's
-// ("." + base + ".tmp" + digits).
-var tempName = regexp.MustCompile(`^\..+?(\.tmp)?[0-9]+$`)
+// ("." + base + noSyncTemp + digits).
+var tempName = regexp.MustCompile(`^\..+?(` + regexp.QuoteMeta(noSyncTemp) + `)?[0-9]+$`)
 
 // SweepTemp removes, under dir and depth levels of directories below it,
 // the temporary files of WriteFile calls that never reached their rename:

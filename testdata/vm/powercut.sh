@@ -98,6 +98,10 @@ pc_plan() {
 	done
 }
 
+# PC_BASE_FILES: what pc-base keeps of a chain, disk.img last: its presence
+# says the copy is whole.
+PC_BASE_FILES=(zfs1.img zfs2.img seed.iso disk.img)
+
 # pc_new_disk NAME: a fresh disk for a chain (root, seed ISO, ZFS disks).
 # Once a chain's first boot has ended in the kernel module's reboot, its
 # disks as that boot left them are kept in $RS/pc-base (pc_save_base), and
@@ -112,7 +116,7 @@ pc_new_disk() {
 	if [ "${POWERCUT_FRESH:-0}" != 1 ] && [ -s "$RS/pc-base/disk.img" ]; then
 		rm -rf --one-file-system "${RS:?}/$name"
 		mkdir -p "$RS/$name"
-		for f in disk.img zfs1.img zfs2.img seed.iso; do cp --sparse=always "$RS/pc-base/$f" "$RS/$name/$f"; done
+		for f in "${PC_BASE_FILES[@]}"; do cp --sparse=always "$RS/pc-base/$f" "$RS/$name/$f"; done
 		PC_FROM_BASE=1
 		note "powercut $name: starts from pc-base, the disks of $(cat "$RS/pc-base/from") after its first boot (host, kernel; reboot)"
 		zfsargs "$name"
@@ -234,7 +238,7 @@ pc_save_base() {
 	local f
 	[ "${POWERCUT_FRESH:-0}" != 1 ] && [ ! -e "$RS/pc-base/disk.img" ] || return 0
 	mkdir -p "$RS/pc-base"
-	for f in zfs1.img zfs2.img seed.iso disk.img; do cp --sparse=always "$RS/$1/$f" "$RS/pc-base/$f.new" && mv "$RS/pc-base/$f.new" "$RS/pc-base/$f"; done
+	for f in "${PC_BASE_FILES[@]}"; do cp --sparse=always "$RS/$1/$f" "$RS/pc-base/$f.new" && mv "$RS/pc-base/$f.new" "$RS/pc-base/$f"; done
 	echo "$1 (boot $BOOTN)" >"$RS/pc-base/from"
 }
 
