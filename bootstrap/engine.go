@@ -70,6 +70,10 @@ type Options struct {
 	// a reboot being resumed is also left to it. The early stage never
 	// sends the report (phoenix.service always follows it).
 	Early bool
+	// Startup carries the phases the caller measured before Run (process
+	// start, the seed); Run adds its own (Engine) once a module starts and
+	// records it in status.
+	Startup Startup
 
 	Version string
 	BootID  string           // "" reads BootIDFile through the Root
@@ -125,6 +129,8 @@ type engine struct {
 	prev    Status // status.json as this run found it
 	markers map[string]Marker
 	cursor  Cursor
+	begun   time.Time // monotonic: when Run was called (Startup.Engine)
+	started bool      // a module has started in this run
 }
 
 // Run takes the lock and runs the pending modules. The error is non-nil
@@ -165,6 +171,7 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 			return Outcome{State: Failed}, fmt.Errorf("engine: unknown module %q", n)
 		}
 	}
+	e.begun = time.Now()
 	lock, err := TakeLock(ctx, o.Root, o.LockWait)
 	if err != nil {
 		return Outcome{State: Failed}, err
@@ -535,6 +542,8 @@ func (e *engine) selected(name string) bool {
 func (e *engine) initStatus() {
 	prev, _, _ := ReadStatus(e.r)
 	e.prev = prev
+	// Until a module starts in this run, the last run's startup stands.
+	e.st.Startup = prev.Startup
 	known := map[string]bool{}
 	for _, m := range e.o.Modules {
 		name := m.Name()
@@ -643,6 +652,15 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 	}
 	ms.State, ms.Started, ms.Finished, ms.Seconds, ms.Failure, ms.Detail = Running, start, time.Time{}, 0, nil, ""
 	ms.Digest = digest
+	if !e.started {
+		e.started = true
+		su := e.o.Startup
+		su.Engine = time.Since(e.begun).Seconds()
+		if e.o.Early {
+			su.Stage = "early"
+		}
+		e.st.Startup = &su
+	}
 	e.st.Progress = fmt.Sprintf("%s %d/%d", name, i, total)
 	e.notify("STATUS=" + e.st.Progress)
 	e.out.line(name, prioInfo, fmt.Sprintf("starting (%d/%d)", i, total))

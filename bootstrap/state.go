@@ -249,3 +249,15 @@ func Clean(r host.Root, names ...string) ([]string, error) {
 	}
 	return removed, nil
 }
+
+// RebootPending names the module whose reboot the cursor says is being
+// resumed, "" when none (or the cursor cannot be read: the run that
+// follows reports that). The early stage leaves such a boot to
+// phoenix.service without looking for the seed at all.
+func RebootPending(r host.Root) string {
+	var c Cursor
+	if ok, err := readJSON(r, CursorFile, &c); !ok || err != nil {
+		return ""
+	}
+	return c.Module
+}

@@ -35,6 +35,9 @@ type Status struct {
 	Progress string         `json:"progress,omitempty"`
 	Error    string         `json:"error,omitempty"`
 	Modules  []ModuleStatus `json:"modules"`
+	// Startup is where the last run that started a module spent its time
+	// before that module (phoenix status --timings).
+	Startup *Startup `json:"startup,omitempty"`
 	// Unmanaged lists modules that have a marker but are no longer in the
 	// seed: Phoenix leaves what they did in place.
 	Unmanaged []string `json:"unmanaged,omitempty"`
@@ -65,6 +68,21 @@ type ModuleStatus struct {
 	// that applied it), for `phoenix status --timings`.
 	Commands *Commands `json:"commands,omitempty"`
 }
+
+// Startup is the time a run spent before its first module, in the
+// phases a user can act on: process start (exec to main: a slow disk or a
+// busy CPU at boot), the seed (finding the volume, reading and validating
+// it) and the engine (lock, bundle, state files). Seconds on the
+// monotonic clock; zero where not measured (an offline root, a test).
+type Startup struct {
+	Stage   string  `json:"stage,omitempty"` // "early" for phoenix-local.service
+	Process float64 `json:"process_seconds"`
+	Seed    float64 `json:"seed_seconds"`
+	Engine  float64 `json:"engine_seconds"`
+}
+
+// Total is the whole time before the first module.
+func (s Startup) Total() float64 { return s.Process + s.Seed + s.Engine }
 
 // Failure is why a module failed: the error and, when a command failed,
 // that command (argv only), its exit code and the end of its stderr.

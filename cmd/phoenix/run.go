@@ -64,6 +64,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 	}
+	if *early {
+		// Before the seed is looked for: finding it (a volume scan under a
+		// slow boot) would only be thrown away, since resuming a reboot is
+		// phoenix.service's (bootstrap.Options.Early).
+		if m := bootstrap.RebootPending(host.NewDirRoot(*rootDir)); m != "" {
+			fmt.Fprintf(stdout, "phoenix: early stage: resuming %s after its reboot is left to phoenix.service\n", m)
+			return exitOK
+		}
+	}
 	var tweak []func(*source.Options)
 	if *early {
 		// Before the network, an answer server is not asked at all: its
@@ -289,7 +298,10 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 	case !live:
 		o.Reboot = offlineReboot(o.Runner, stderr)
 	}
+	o.Startup.Process = processSeconds()
+	seedStart := time.Now()
 	found, s, err := loadSeed(ctx, root, seedFile, live, stderr, tweak...)
+	o.Startup.Seed = time.Since(seedStart).Seconds()
 	switch {
 	case err != nil:
 		o.SeedErr = err

@@ -208,6 +208,14 @@ func printTimings(w io.Writer, st bootstrap.Status) {
 	}
 	fmt.Fprintf(tw, "%s\t%d\t%s\t  total\n", secs(total), count, secs(inCmds))
 	tw.Flush()
+	if su := st.Startup; su != nil {
+		stage := ""
+		if su.Stage != "" {
+			stage = " (" + su.Stage + " stage)"
+		}
+		fmt.Fprintf(w, "before the first module%s: %s (process start %s, seed %s, engine %s)\n",
+			stage, secs(su.Total()), secs(su.Process), secs(su.Seed), secs(su.Engine))
+	}
 }
 
 // secs renders seconds for the timing report: milliseconds below 10 s.

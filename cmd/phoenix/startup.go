@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// mainStarted is when main began, on the monotonic clock.
+var mainStarted = time.Now()
+
+// userHZ is the unit of /proc/PID/stat's times: USER_HZ, fixed at 100 for
+// user space on every architecture (Linux include/asm-generic/param.h).
+const userHZ = 100
+
+// processSeconds is how long this process took from its exec to main (the
+// Go runtime and package initialisation, and the pages of the binary read
+// from disk): the kernel's start time of the process (proc(5),
+// /proc/self/stat field 22, clock ticks since boot) against the time since
+// boot now (/proc/uptime, the same boot-time clock), less the time since
+// main began. 0 when /proc cannot say; 10 ms resolution.
+func processSeconds() float64 {
+	now := time.Since(mainStarted).Seconds()
+	up, err1 := os.ReadFile("/proc/uptime")
+	st, err2 := os.ReadFile("/proc/self/stat")
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	f := strings.Fields(string(up))
+	// Field 2 (comm) may hold spaces and parentheses: count from the last ')'.
+	i := strings.LastIndexByte(string(st), ')')
+	if len(f) == 0 || i < 0 {
+		return 0
+	}
+	rest := strings.Fields(string(st)[i+1:]) // rest[0] is field 3 (state)
+	if len(rest) < 20 {
+		return 0
+	}
+	uptime, err1 := strconv.ParseFloat(f[0], 64)
+	ticks, err2 := strconv.ParseUint(rest[19], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return max(0, uptime-float64(ticks)/userHZ-now)
+}
