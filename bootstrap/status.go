@@ -77,8 +77,12 @@ type ModuleStatus struct {
 type Startup struct {
 	Stage   string  `json:"stage,omitempty"` // "early" for phoenix-local.service
 	Process float64 `json:"process_seconds"`
-	Seed    float64 `json:"seed_seconds"`
-	Engine  float64 `json:"engine_seconds"`
+	// Of Process, the main thread's time
+	// on a CPU and waiting for one; the rest it was blocked.
+	ProcessCPU  float64 `json:"process_cpu_seconds,omitempty"`
+	ProcessWait float64 `json:"process_runqueue_seconds,omitempty"`
+	Seed        float64 `json:"seed_seconds"`
+	Engine      float64 `json:"engine_seconds"`
 }
 
 // Total is the whole time before the first module.

@@ -299,6 +299,7 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 		o.Reboot = offlineReboot(o.Runner, stderr)
 	}
 	o.Startup.Process = processSeconds()
+	o.Startup.ProcessCPU, o.Startup.ProcessWait = processSched()
 	seedStart := time.Now()
 	found, s, err := loadSeed(ctx, root, seedFile, live, stderr, tweak...)
 	o.Startup.Seed = time.Since(seedStart).Seconds()

@@ -44,3 +44,24 @@ func processSeconds() float64 {
 	}
 	return max(0, uptime-float64(ticks)/userHZ-now)
 }
+
+// processSched is how the main thread spent that time so far
+// (/proc/self/schedstat, proc(5): nanoseconds on a CPU, then waiting for
+// one); the rest of processSeconds was spent blocked (the disk, a socket).
+// From fork on: systemd's set-up of the child before its exec is in it.
+func processSched() (onCPU, waiting float64) {
+	b, err := os.ReadFile("/proc/self/schedstat")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, 0
+	}
+	run, err1 := strconv.ParseUint(f[0], 10, 64)
+	wait, err2 := strconv.ParseUint(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0
+	}
+	return float64(run) / 1e9, float64(wait) / 1e9
+}
