@@ -70,15 +70,15 @@ type ModuleStatus struct {
 }
 
 // Startup is the time a run spent before its first module, in the
-// phases a user can act on: process start (exec to main: a slow disk or a
+// phases a user can act on: process start (fork to main: a slow disk or a
 // busy CPU at boot), the seed (finding the volume, reading and validating
-// it) and the engine (lock, bundle, state files). Seconds on the
-// monotonic clock; zero where not measured (an offline root, a test).
+// it) and the engine (lock, bundle, state files). Seconds; zero where
+// /proc cannot say.
 type Startup struct {
 	Stage   string  `json:"stage,omitempty"` // "early" for phoenix-local.service
 	Process float64 `json:"process_seconds"`
-	// Of Process, the main thread's time
-	// on a CPU and waiting for one; the rest it was blocked.
+	// Of Process, the main thread's time on a CPU and waiting for one
+	// (/proc/self/schedstat); the rest of it the thread was blocked.
 	ProcessCPU  float64 `json:"process_cpu_seconds,omitempty"`
 	ProcessWait float64 `json:"process_runqueue_seconds,omitempty"`
 	Seed        float64 `json:"seed_seconds"`

@@ -7,16 +7,18 @@ import (
 	"time"
 )
 
-// mainStarted is when main began, on the monotonic clock.
+// mainStarted is when package initialisation reached this file, just
+// before main, on the monotonic clock.
 var mainStarted = time.Now()
 
 // userHZ is the unit of /proc/PID/stat's times: USER_HZ, fixed at 100 for
 // user space on every architecture (Linux include/asm-generic/param.h).
 const userHZ = 100
 
-// processSeconds is how long this process took from its exec to main (the
-// Go runtime and package initialisation, and the pages of the binary read
-// from disk): the kernel's start time of the process (proc(5),
+// processSeconds is how long this process took from its start to main
+// (systemd's set-up of the forked child, the exec, the Go runtime and
+// package initialisation, the pages of the binary read from disk): the
+// kernel's start time of the process, taken at fork (proc(5),
 // /proc/self/stat field 22, clock ticks since boot) against the time since
 // boot now (/proc/uptime, the same boot-time clock), less the time since
 // main began. 0 when /proc cannot say; 10 ms resolution.
