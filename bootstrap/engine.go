@@ -245,7 +245,7 @@ func writeTrustAnchor(r host.Root) error {
 // docs/operator.md says, whichever write creates them first. Files under
 // them are 0600 anyway; the directories keep their names (users, pools,
 // modules) private too.
-var stateDirs = []string{StateDir, MarkerDir, modules.StoreDir, StateDir + "/bundle"}
+var stateDirs = []string{StateDir, MarkerDir, modules.StoreDir, BundleDir}
 
 // ensureStateDirs creates the state directories 0700 and tightens ones an
 // older version (or a bundle copy) created 0755.
@@ -414,7 +414,7 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 	if o.Early && e.cursor.Module != "" && len(todo) > 0 {
 		// Resuming after a reboot is phoenix.service's: the module that
 		// asked for it verifies its work there, in order.
-		e.out.line("", prioInfo, "early stage: resuming "+e.cursor.Module+" after its reboot is left to phoenix.service")
+		e.out.line("", prioInfo, EarlyResumeNote(e.cursor.Module))
 		return Outcome{State: Done, Module: e.cursor.Module}, nil
 	}
 	if foundProg {

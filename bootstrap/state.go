@@ -21,6 +21,9 @@ const (
 	StatusFile     = StateDir + "/status.json"
 	CursorFile     = StateDir + "/cursor.json"
 	InProgressFile = StateDir + "/inprogress.json"
+	// BundleDir is where the files a seed refers to are copied, so modules
+	// can read them after the seed volume is gone.
+	BundleDir = StateDir + "/bundle"
 	// CompletionFile exists once every module of a seed has finished. Seed
 	// sources read it (by path, to avoid an import cycle) to stop trusting
 	// unsigned labelled volumes after the first completion.
@@ -260,4 +263,10 @@ func RebootPending(r host.Root) string {
 		return ""
 	}
 	return c.Module
+}
+
+// EarlyResumeNote is what the early stage says when it leaves the resume
+// of module's reboot to phoenix.service (before or after reading the seed).
+func EarlyResumeNote(module string) string {
+	return "early stage: resuming " + module + " after its reboot is left to phoenix.service"
 }

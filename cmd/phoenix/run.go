@@ -28,10 +28,6 @@ import (
 // swap it (from engine_test.go only) for small test modules.
 var engineModules = all.Default
 
-// bundleDir is where the files a seed refers to are copied, so modules can
-// read them after the seed volume is gone.
-const bundleDir = bootstrap.StateDir + "/bundle"
-
 func init() {
 	register(command{name: "run", summary: "run the pending modules of the seed (what phoenix.service does at boot)", run: runRun})
 }
@@ -64,17 +60,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 	}
+	var tweak []func(*source.Options)
 	if *early {
 		// Before the seed is looked for: finding it (a volume scan under a
 		// slow boot) would only be thrown away, since resuming a reboot is
 		// phoenix.service's (bootstrap.Options.Early).
 		if m := bootstrap.RebootPending(host.NewDirRoot(*rootDir)); m != "" {
-			fmt.Fprintf(stdout, "phoenix: early stage: resuming %s after its reboot is left to phoenix.service\n", m)
+			fmt.Fprintln(stdout, "phoenix: "+bootstrap.EarlyResumeNote(m))
 			return exitOK
 		}
-	}
-	var tweak []func(*source.Options)
-	if *early {
 		// Before the network, an answer server is not asked at all: its
 		// seed is phoenix.service's, fetched once, after the network. Nor
 		// is a late USB stick waited for the usual 30 s: this stage holds
@@ -314,8 +308,8 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 			o.Ended = reportHook(root, s.Report, nil)
 		}
 		runner.Redactor = bootstrap.NewRedactor(s)
-		if host.Exists(root, bundleDir) {
-			o.Bundle = root.Path(bundleDir)
+		if host.Exists(root, bootstrap.BundleDir) {
+			o.Bundle = root.Path(bootstrap.BundleDir)
 		}
 		if write {
 			// Under the run lock (bootstrap.Options.Prepare): a run in
@@ -341,7 +335,7 @@ func scrubBundle(o bootstrap.Options) error {
 		if err != nil {
 			continue
 		}
-		p := path.Join(bundleDir, c)
+		p := path.Join(bootstrap.BundleDir, c)
 		if err := o.Root.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", p, err)
 		}
@@ -359,15 +353,15 @@ func prepareBundle(root host.Root, found *source.Found, s *seed.Seed) (string, e
 		return "", err
 	}
 	if refs := source.Referenced(s); len(refs) > 0 {
-		if _, err := found.CopyBundle(root, bundleDir, refs); err != nil {
+		if _, err := found.CopyBundle(root, bootstrap.BundleDir, refs); err != nil {
 			return "", err
 		}
 	}
 	if err := found.RecordSerial(root); err != nil {
 		return "", err
 	}
-	if host.Exists(root, bundleDir) {
-		return root.Path(bundleDir), nil
+	if host.Exists(root, bootstrap.BundleDir) {
+		return root.Path(bootstrap.BundleDir), nil
 	}
 	return "", nil
 }
