@@ -82,8 +82,9 @@ type Env struct {
 	// EarlyStage is set in the early stage (see Early): the services the
 	// early unit is ordered before (smbd, nfs-server) cannot start until
 	// the stage ends, so a module never waits for their start there; it
-	// queues it (systemctl start --no-block) and the service reads the new
-	// configuration when it starts.
+	// queues it (systemctl start --no-block), or leaves it to the boot's
+	// start job (svc.Early), and the service reads the new configuration
+	// when it starts.
 	EarlyStage bool
 }
 

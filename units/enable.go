@@ -66,7 +66,7 @@ func switchUnits(ctx context.Context, root host.Root, live bool, names []string,
 	if len(names) == 0 {
 		return nil
 	}
-	if live && isLive(root) {
+	if live && host.IsLive(root) {
 		if m, err := connect(ctx); err == nil {
 			defer m.Close()
 			if err := viaDBus(m); err != nil {
@@ -90,7 +90,7 @@ func switchUnits(ctx context.Context, root host.Root, live bool, names []string,
 // rewritten units take effect. It does nothing on an offline root or when
 // systemd cannot be reached: there, the next boot reads the files anyway.
 func Reload(ctx context.Context, root host.Root, live bool) error {
-	if !live || !isLive(root) {
+	if !live || !host.IsLive(root) {
 		return nil
 	}
 	m, err := connect(ctx)
@@ -108,7 +108,7 @@ func Reload(ctx context.Context, root host.Root, live bool) error {
 // Offline (or without systemd) nothing runs, so there is nothing to stop.
 // Never call it from the unit being stopped.
 func Stop(ctx context.Context, root host.Root, live bool, names ...string) error {
-	if !live || !isLive(root) || len(names) == 0 {
+	if !live || !host.IsLive(root) || len(names) == 0 {
 		return nil
 	}
 	m, err := connect(ctx)
@@ -138,10 +138,6 @@ func IsEnabled(root host.Root, name string) (bool, error) {
 	links, err := wantsLinks(root, name)
 	return len(links) > 0, err
 }
-
-// isLive reports whether root is the running system's root, the only root
-// systemd's D-Bus API acts on.
-func isLive(root host.Root) bool { return root.Path("/") == "/" }
 
 // unitFile reads the installed unit from the first unit directory that has
 // it (the admin's /etc, then the package's), falling back to the embedded

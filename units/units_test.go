@@ -198,7 +198,7 @@ func (f *fakeManager) StopUnitContext(_ context.Context, name, mode string, ch c
 
 func (f *fakeManager) Close() { f.calls = append(f.calls, "close") }
 
-// liveRoot is "/" as far as isLive can tell, but its files live in a temp
+// liveRoot is "/" as far as host.IsLive can tell, but its files live in a temp
 // dir, so a fallback to symlinks is visible and harmless.
 type liveRoot struct{ *host.DirRoot }
 

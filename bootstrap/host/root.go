@@ -301,3 +301,15 @@ func Exists(r Root, p string) bool {
 	_, err := r.Lstat(p)
 	return err == nil
 }
+
+// IsLive reports whether r is the running system's own root ("/"), not
+// an offline image or a test directory: only then may a caller talk to
+// the running systemd about it.
+func IsLive(r Root) bool { return r.Path("/") == "/" }
+
+// SystemdBooted reports whether systemd is PID 1 on this machine, as
+// sd_booted(3) checks: /run/systemd/system is a directory.
+func SystemdBooted() bool {
+	fi, err := os.Lstat("/run/systemd/system")
+	return err == nil && fi.IsDir()
+}

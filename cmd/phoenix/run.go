@@ -287,7 +287,7 @@ func engineOptions(ctx context.Context, rootDir, seedFile string, stderr io.Writ
 		}
 	}
 	switch {
-	case live && systemdRunning():
+	case live && host.SystemdBooted():
 		o.Reboot = rebootDBus
 	case !live:
 		o.Reboot = offlineReboot(o.Runner, stderr)
@@ -402,12 +402,6 @@ func loadSeed(ctx context.Context, root host.Root, seedFile string, live bool, s
 		s = eff
 	}
 	return found, s, nil
-}
-
-// systemdRunning reports whether systemd is PID 1 (sd_booted).
-func systemdRunning() bool {
-	fi, err := os.Lstat("/run/systemd/system")
-	return err == nil && fi.IsDir()
 }
 
 // rebootDBus asks systemd for reboot.target, like `systemctl reboot`,

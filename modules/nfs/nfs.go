@@ -49,9 +49,9 @@ func (*Module) Active(s *seed.Seed) bool { return s != nil && s.NFS != nil }
 // (`exportfs -r`) exports it.
 //
 // The package's exportfs stands for the package (a stat, not a dpkg-query:
-// the early stage is on nfs-server's way to starting); Converge still asks
-// dpkg, and if the package is missing after all its install fails without
-// a network and the engine leaves the module to phoenix.service.
+// the early stage is on nfs-server's way to starting); Converge then reads
+// dpkg's status file, and if the package is not installed after all it
+// fails and the engine leaves the module to phoenix.service.
 func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 	if !host.Exists(env.Root, ExportfsBin) {
 		return false, Package + " is not installed (it comes from the network)"
@@ -84,6 +84,10 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 				_ = s.DoQuiet(c, nil)
 			}
 			return nil
+		}
+	} else if env.EarlyStage {
+		if err := apt.RequireInstalled(env.Root, Package); err != nil {
+			return err
 		}
 	} else {
 		installed, err := client.Install(ctx, Package)
@@ -122,11 +126,15 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 		// ExecStartPre=-exportfs -r, which exports the file written above
 		// (nfs-utils systemd/nfs-server.service). One process reads the
 		// whole state: each is on nfs-server's way to starting.
-		st, err := svc.Show(ctx, env.Runner, Service)
+		st, err := svc.Early(ctx, env.Root, env.Runner, Service, nfsdRunning)
 		if err != nil {
 			return err
 		}
 		if !st.Running() {
+			if st.Job == svc.BootJob {
+				s.Say(Service + " starts after the early stage (the boot's start job) and exports " + ExportsFile)
+				return nil
+			}
 			return s.DoQuiet("queue the start of "+Service+" (it exports "+ExportsFile+" when it starts, after the early stage)", func() error {
 				if !st.Enabled() {
 					if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {
@@ -184,6 +192,26 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 		}
 		return nil
 	})
+}
+
+// nfsdThreads is the kernel's count of running nfsd threads (nfsd(7));
+// rpc.nfsd, nfs-server's ExecStart, sets it.
+const nfsdThreads = "/proc/fs/nfsd/threads"
+
+// nfsdRunning reports whether the kernel NFS server runs: nfs-server is a
+// oneshot unit whose process exits once the threads are started, so its
+// cgroup is empty while it is active (svc.Early). Without the nfsd
+// filesystem mounted no server runs.
+func nfsdRunning(root host.Root) (bool, error) {
+	b, err := root.ReadFile(nfsdThreads)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	n := strings.TrimSpace(string(b))
+	return n != "" && n != "0", nil
 }
 
 // Build turns the seed's exports into validated entries (with sync and

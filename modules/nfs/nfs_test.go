@@ -229,6 +229,10 @@ func TestEarlyStage(t *testing.T) {
 	w.apt = aptfake.New("nfs-common", nfs.Package)
 	w.apt.Register(w.run)
 	w.srv.Enabled[nfs.Service] = true // as the package leaves it; not started yet
+	// The early stage reads dpkg's status file, not dpkg-query.
+	if err := w.apt.WriteStatus(w.root); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.root.WriteFile(nfs.ExportfsBin, nil, 0o755, host.Owner{}); err != nil {
 		t.Fatal(err)
 	}
@@ -241,6 +245,9 @@ func TestEarlyStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := w.run.Log()
+	if strings.Contains(log, "dpkg-query") || strings.Contains(log, "apt-get") {
+		t.Errorf("early stage: want no package tool, the status file read in-process:\n%s", log)
+	}
 	if !strings.Contains(log, "systemctl start --no-block nfs-server.service\n") || strings.Contains(log, "exportfs") || strings.Contains(log, "--now") {
 		t.Errorf("early stage: want only a queued start, no exportfs, no blocking start:\n%s", log)
 	}
@@ -252,6 +259,9 @@ func TestEarlyStage(t *testing.T) {
 	w2 := newWorld(t)
 	w2.apt = aptfake.New("nfs-common", nfs.Package)
 	w2.apt.Register(w2.run)
+	if err := w2.apt.WriteStatus(w2.root); err != nil {
+		t.Fatal(err)
+	}
 	w2.srv.Enabled[nfs.Service], w2.srv.Queued[nfs.Service] = true, true
 	env2 := w2.env(s)
 	env2.EarlyStage = true
@@ -271,5 +281,34 @@ func TestEarlyStage(t *testing.T) {
 	}
 	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) != 0 {
 		t.Errorf("Check after the early stage: %q %v", ch, err)
+	}
+}
+
+// TestEarlyStageHalfInstalled: the binary is there but dpkg's status file
+// says the package is half-configured (an interrupted upgrade): the early
+// stage fails without writing or starting anything, and leaves the module
+// to phoenix.service, which repairs the package with apt-get.
+func TestEarlyStageHalfInstalled(t *testing.T) {
+	ctx := context.Background()
+	s := testkit.Seed(t, nfsSeed)
+	w := newWorld(t)
+	w.apt.Status[nfs.Package] = "iF "
+	if err := w.apt.WriteStatus(w.root); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.root.WriteFile(nfs.ExportfsBin, nil, 0o755, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	env := w.env(s)
+	env.EarlyStage = true
+	_, err := modules.Apply(ctx, nfs.New(), env)
+	if err == nil || !strings.Contains(err.Error(), "not installed") {
+		t.Fatalf("half-configured package in the early stage: err = %v, want not installed", err)
+	}
+	if got := w.run.Log(); got != "" {
+		t.Errorf("commands run anyway:\n%s", got)
+	}
+	if b, _ := w.root.ReadFile(nfs.ExportsFile); strings.Contains(string(b), "/tank/media") {
+		t.Error("exports written anyway")
 	}
 }

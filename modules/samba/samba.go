@@ -57,8 +57,8 @@ const SmbdBin = "/usr/sbin/smbd"
 // Early implements modules.Early: with Samba installed, the module only
 // writes files, runs testparm and pdbedit, and queues smbd's start. The
 // binary stands for the package (a stat, not a dpkg-query: the early stage
-// is on smbd's way to starting); Converge still asks dpkg, and if the
-// package is missing after all its install fails without a network and
+// is on smbd's way to starting); Converge then reads dpkg's status file
+// (apt.RequireInstalled), and if the package is not installed after all
 // the engine leaves the module to phoenix.service.
 func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 	if !host.Exists(env.Root, SmbdBin) {
@@ -89,8 +89,12 @@ func (r *run) converge(ctx context.Context) error {
 		return err
 	}
 	a := apt.New(r.Env.Runner)
-	missing, err := a.Missing(ctx, Package)
-	if err != nil {
+	var missing []string
+	if r.Env.EarlyStage && !r.Dry {
+		if err := apt.RequireInstalled(r.Env.Root, Package); err != nil {
+			return err
+		}
+	} else if missing, err = a.Missing(ctx, Package); err != nil {
 		return err
 	}
 	if len(missing) > 0 {
@@ -442,11 +446,15 @@ func (r *run) service(ctx context.Context) error {
 	if r.Env.EarlyStage {
 		// One process for the whole state: each is on smbd's way to
 		// starting here.
-		st, err := svc.Show(ctx, r.Env.Runner, Service)
+		st, err := svc.Early(ctx, r.Env.Root, r.Env.Runner, Service, nil)
 		if err != nil {
 			return err
 		}
 		if !st.Running() {
+			if st.Job == svc.BootJob {
+				r.Say(Service + " starts after the early stage (the boot's start job) with the new configuration")
+				return r.Env.Store.Delete(reloadKey)
+			}
 			return r.Do("queue the start of "+Service+" (it loads the new configuration when it starts, after the early stage)", func() error {
 				if !st.Enabled() {
 					if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {

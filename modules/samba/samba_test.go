@@ -384,6 +384,10 @@ func TestEarlyStage(t *testing.T) {
 	w.apt = aptfake.New(samba.Package)
 	w.apt.Register(w.run)
 	w.smb.Enabled = true // as the package leaves it; not started yet
+	// The early stage reads dpkg's status file, not dpkg-query.
+	if err := w.apt.WriteStatus(w.root); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.root.WriteFile(samba.SmbdBin, nil, 0o755, host.Owner{}); err != nil {
 		t.Fatal(err)
 	}
@@ -396,6 +400,9 @@ func TestEarlyStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := w.run.Log()
+	if strings.Contains(log, "dpkg-query") || strings.Contains(log, "apt-get") {
+		t.Errorf("early stage: want no package tool, the status file read in-process:\n%s", log)
+	}
 	if !strings.Contains(log, "systemctl start --no-block smbd.service\n") || strings.Contains(log, "smbcontrol") || strings.Contains(log, "--now") {
 		t.Errorf("early stage: want only a queued start, no reload, no blocking start:\n%s", log)
 	}
@@ -408,6 +415,9 @@ func TestEarlyStage(t *testing.T) {
 	w2 := newWorld(t)
 	w2.apt = aptfake.New(samba.Package)
 	w2.apt.Register(w2.run)
+	if err := w2.apt.WriteStatus(w2.root); err != nil {
+		t.Fatal(err)
+	}
 	w2.smb.Enabled, w2.smb.Queued = true, true
 	env2 := w2.env(s)
 	env2.EarlyStage = true

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/bootstrap/host/fakehost"
 )
 
@@ -47,6 +48,33 @@ func New(installed ...string) *DB {
 func (d *DB) Register(r *fakehost.Runner) {
 	r.Handle("dpkg-query", d.Query)
 	r.Handle("apt-get", d.AptGet)
+}
+
+// WriteStatus writes the database as dpkg's status file into root
+// (/var/lib/dpkg/status, one stanza per package; the Status words for the
+// db:Status-Abbrev letters are dpkg-query(1)'s), for code that reads the
+// file rather than asking dpkg-query (apt.InstalledInStatus).
+func (d *DB) WriteStatus(root host.Root) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	want := map[byte]string{'u': "unknown", 'i': "install", 'h': "hold", 'r': "deinstall", 'p': "purge"}
+	state := map[byte]string{'n': "not-installed", 'c': "config-files", 'H': "half-installed", 'U': "unpacked",
+		'F': "half-configured", 'W': "triggers-awaited", 't': "triggers-pending", 'i': "installed"}
+	names := make([]string, 0, len(d.Status))
+	for n := range d.Status {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		ab := d.Status[n] + "   "
+		eflag := "ok"
+		if ab[2] == 'R' {
+			eflag = "reinstreq"
+		}
+		fmt.Fprintf(&b, "Package: %s\nStatus: %s %s %s\nArchitecture: amd64\n\n", n, want[ab[0]], eflag, state[ab[1]])
+	}
+	return root.WriteFile("/var/lib/dpkg/status", []byte(b.String()), 0o644, host.Owner{})
 }
 
 // Query fakes dpkg-query -W -f=FORMAT [--] NAME...

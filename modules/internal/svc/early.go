@@ -1,0 +1,95 @@
+package svc
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/phoenix-pve/phoenix/bootstrap/host"
+	"github.com/phoenix-pve/phoenix/units"
+)
+
+// BootJob is the Job of a state Early inferred: the boot's own start job,
+// which systemd holds back until the early stage ends.
+const BootJob = "boot"
+
+// quickWait is how long Early waits for systemd's answer before it falls
+// back on what the boot implies. On a host whose PID 1 is not busy the
+// answer takes milliseconds.
+const quickWait = 250 * time.Millisecond
+
+// Early reads a unit's state in the early stage (phoenix-local.service,
+// ordered Before= the unit). systemd answers D-Bus only between the unit
+// starts of basic.target, which run beside the stage: in the comparison
+// VM a query waited 3-6 s for that burst to end (docs/perf/e2e.md), and
+// smbd and nfs-server wait for the stage. So Early asks briefly; if
+// systemd has not answered within quickWait, and the unit is enabled (a
+// wants link in /etc/systemd/system, which is what `systemctl enable`
+// makes) and not running (its cgroup has no process, and extra, if given,
+// says so too), the boot's start job for it is queued behind the stage:
+// systemd started the boot's transaction with both, and the early unit's
+// Before= holds the service back until the stage ends. That is the state
+// returned, with Job BootJob. Otherwise Early waits for the full answer
+// (Show).
+//
+// What this cannot see: a unit enabled and stopped, with no job, on a
+// system whose PID 1 is busy for quickWait while someone starts
+// phoenix.service by hand. Its start is then left to the next boot.
+func Early(ctx context.Context, root host.Root, r host.Runner, unit string, extra func(host.Root) (bool, error)) (State, error) {
+	if !host.IsLive(root) || !host.SystemdBooted() {
+		return Show(ctx, root, r, unit)
+	}
+	qctx, cancel := context.WithTimeout(ctx, quickWait)
+	s, err := showDBus(qctx, unit)
+	cancel()
+	if err == nil {
+		return s, nil
+	}
+	if s, ok := atBoot(root, unit, extra); ok {
+		return s, nil
+	}
+	return Show(ctx, root, r, unit)
+}
+
+// atBoot is the state the boot implies for unit, if it can tell: enabled,
+// not running, its start queued behind the early stage.
+func atBoot(root host.Root, unit string, extra func(host.Root) (bool, error)) (State, bool) {
+	if enabled, err := units.IsEnabled(root, unit); err != nil || !enabled {
+		return State{}, false
+	}
+	if running, err := HasProcesses(root, unit); err != nil || running {
+		return State{}, false
+	}
+	if extra != nil {
+		if running, err := extra(root); err != nil || running {
+			return State{}, false
+		}
+	}
+	return State{Active: "inactive", UnitFile: "enabled", Job: BootJob}, true
+}
+
+// cgroupRoot is the unified cgroup hierarchy systemd manages; a service
+// of the default slice has its processes in system.slice/UNIT
+// (systemd.special(7), system.slice; systemd.resource-control(5)).
+const cgroupRoot = "/sys/fs/cgroup"
+
+// HasProcesses reports whether unit's cgroup holds a process: a service
+// that is starting, running, reloading or stopping has one; a stopped one
+// has none, and systemd removes its cgroup. An error means it cannot tell:
+// no unified hierarchy (cgroup v1), or the file unreadable.
+func HasProcesses(root host.Root, unit string) (bool, error) {
+	if !host.Exists(root, path.Join(cgroupRoot, "cgroup.controllers")) {
+		return false, errors.New("svc: no unified cgroup hierarchy")
+	}
+	b, err := root.ReadFile(path.Join(cgroupRoot, "system.slice", unit, "cgroup.procs"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(string(b)) != "", nil
+}
