@@ -124,8 +124,9 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 		// not started yet: its start (the boot's job, or one queued here
 		// with --no-block: waiting for it would never end) runs
 		// ExecStartPre=-exportfs -r, which exports the file written above
-		// (nfs-utils systemd/nfs-server.service). One process reads the
-		// whole state: each is on nfs-server's way to starting.
+		// (nfs-utils systemd/nfs-server.service). svc.Early reads the
+		// state without a process and, at boot, without waiting for PID 1:
+		// each is on nfs-server's way to starting.
 		st, err := svc.Early(ctx, env.Root, env.Runner, Service, nfsdRunning)
 		if err != nil {
 			return err

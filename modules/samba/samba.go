@@ -444,8 +444,8 @@ func (r *run) service(ctx context.Context) error {
 		pending = true
 	}
 	if r.Env.EarlyStage {
-		// One process for the whole state: each is on smbd's way to
-		// starting here.
+		// svc.Early reads the state without a process and, at boot,
+		// without waiting for PID 1: each is on smbd's way to starting.
 		st, err := svc.Early(ctx, r.Env.Root, r.Env.Runner, Service, nil)
 		if err != nil {
 			return err

@@ -28,7 +28,7 @@ const quickWait = 250 * time.Millisecond
 // smbd and nfs-server wait for the stage. So Early asks briefly; if
 // systemd has not answered within quickWait, and the unit is enabled (a
 // wants link in /etc/systemd/system, which is what `systemctl enable`
-// makes) and not running (its cgroup has no process, and extra, if given,
+// makes), not masked, and not running (its cgroup has no process, and extra, if given,
 // says so too), the boot's start job for it is queued behind the stage:
 // systemd started the boot's transaction with both, and the early unit's
 // Before= holds the service back until the stage ends. That is the state
@@ -57,6 +57,11 @@ func Early(ctx context.Context, root host.Root, r host.Runner, unit string, extr
 // atBoot is the state the boot implies for unit, if it can tell: enabled,
 // not running, its start queued behind the early stage.
 func atBoot(root host.Root, unit string, extra func(host.Root) (bool, error)) (State, bool) {
+	// `systemctl mask` leaves the wants links in place: a masked unit has
+	// no start job to rely on, and systemd's answer says "masked".
+	if masked(root, unit) {
+		return State{}, false
+	}
 	if enabled, err := units.IsEnabled(root, unit); err != nil || !enabled {
 		return State{}, false
 	}
@@ -69,6 +74,35 @@ func atBoot(root host.Root, unit string, extra func(host.Root) (bool, error)) (S
 		}
 	}
 	return State{Active: "inactive", UnitFile: "enabled", Job: BootJob}, true
+}
+
+// masked reports whether unit is masked where `systemctl mask` puts it
+// (/etc/systemd/system, or /run/systemd/system with --runtime): a link to
+// /dev/null, or an empty file, which systemd also reads as masked
+// (systemd.unit(5), "Unit File Load Path"). Anything unreadable counts as
+// masked, so that the caller asks systemd.
+func masked(root host.Root, unit string) bool {
+	for _, dir := range []string{units.Dir, "/run/systemd/system"} {
+		p := path.Join(dir, unit)
+		fi, err := root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return true
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			target, err := root.Readlink(p)
+			if err != nil || target == "/dev/null" {
+				return true
+			}
+			continue
+		}
+		if fi.Mode().IsRegular() && fi.Size() == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // cgroupRoot is the unified cgroup hierarchy systemd manages; a service

@@ -7,6 +7,14 @@ import (
 	"github.com/phoenix-pve/phoenix/units"
 )
 
+type atBootCase struct {
+	name    string
+	root    host.Root
+	extra   func(host.Root) (bool, error)
+	want    bool
+	comment string
+}
+
 // TestAtBoot: the state the boot implies is inferred only for a unit that
 // is enabled and has no process, and that extra (a service's own sign of
 // running) does not contradict; anything else leaves the answer to systemd.
@@ -36,13 +44,7 @@ func TestAtBoot(t *testing.T) {
 		}
 		return root
 	}
-	cases := []struct {
-		name    string
-		root    host.Root
-		extra   func(host.Root) (bool, error)
-		want    bool
-		comment string
-	}{
+	cases := []atBootCase{
 		{"enabled, stopped", world(t, true, "", true), nil, true, "the boot's job is behind the stage"},
 		{"enabled, empty cgroup", world(t, true, "\n", true), nil, true, "a cgroup without a process"},
 		{"enabled, running", world(t, true, "412\n413\n", true), nil, false, "processes in its cgroup"},
@@ -51,6 +53,23 @@ func TestAtBoot(t *testing.T) {
 		{"extra says running", world(t, true, "", true), func(host.Root) (bool, error) { return true, nil }, false, "nfsd threads"},
 		{"extra says stopped", world(t, true, "", true), func(host.Root) (bool, error) { return false, nil }, true, ""},
 	}
+	maskedLink := world(t, true, "", true)
+	if err := maskedLink.Symlink("/dev/null", units.Dir+"/"+unit); err != nil {
+		t.Fatal(err)
+	}
+	maskedEmpty := world(t, true, "", true)
+	if err := maskedEmpty.WriteFile("/run/systemd/system/"+unit, nil, 0o644, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	override := world(t, true, "", true)
+	if err := override.WriteFile(units.Dir+"/"+unit, []byte("[Service]\nExecStart=/bin/true\n"), 0o644, host.Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases,
+		atBootCase{"masked, wants link left", maskedLink, nil, false, "systemctl mask keeps the wants link"},
+		atBootCase{"masked at runtime (empty file)", maskedEmpty, nil, false, "an empty unit file is masked"},
+		atBootCase{"an admin's own unit file", override, nil, true, "not a mask"},
+	)
 	for _, c := range cases {
 		s, ok := atBoot(c.root, unit, c.extra)
 		if ok != c.want {
