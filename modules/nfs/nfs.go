@@ -137,17 +137,7 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 				return nil
 			}
 			return s.DoQuiet("queue the start of "+Service+" (it exports "+ExportsFile+" when it starts, after the early stage)", func() error {
-				if !st.Enabled() {
-					if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {
-						return fmt.Errorf("enable %s: %w", Service, err)
-					}
-				}
-				if st.Job == "" {
-					if _, err := env.Runner.Run(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"start", "--no-block", Service}}); err != nil {
-						return fmt.Errorf("start %s: %w", Service, err)
-					}
-				}
-				return nil
+				return svc.QueueStart(ctx, env.Runner, Service, st)
 			})
 		}
 	}

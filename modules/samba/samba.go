@@ -456,18 +456,8 @@ func (r *run) service(ctx context.Context) error {
 				return r.Env.Store.Delete(reloadKey)
 			}
 			return r.Do("queue the start of "+Service+" (it loads the new configuration when it starts, after the early stage)", func() error {
-				if !st.Enabled() {
-					if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"enable", Service}}); err != nil {
-						return fmt.Errorf("enable smbd: %w", err)
-					}
-				}
-				// The boot's start job, queued after this stage, reads the
-				// new configuration. Without one, queue it: --no-block, as
-				// smbd's start waits for this stage to end.
-				if st.Job == "" {
-					if _, err := r.cmd(ctx, host.Cmd{Name: SystemctlCmd, Args: []string{"start", "--no-block", Service}}); err != nil {
-						return fmt.Errorf("start smbd: %w", err)
-					}
+				if err := svc.QueueStart(ctx, r.Env.Runner, Service, st); err != nil {
+					return err
 				}
 				return r.Env.Store.Delete(reloadKey)
 			})

@@ -26,24 +26,48 @@ const StatusFile = "/var/lib/dpkg/status"
 // of db:Status-Abbrev, which Missing tests. Unpacked, half-configured or
 // trigger-pending packages are not installed (dpkg(1), package states).
 func InstalledInStatus(root host.Root, pkg string) (bool, error) {
-	want, arch, _ := strings.Cut(name(pkg), ":")
 	data, err := root.ReadFile(StatusFile)
 	if err != nil {
 		return false, fmt.Errorf("apt: read %s: %w", StatusFile, err)
 	}
+	have, err := installedSet(data)
+	if err != nil {
+		return false, fmt.Errorf("apt: read %s: %w", StatusFile, err)
+	}
+	return have.has(pkg), nil
+}
+
+// installedPkgs is a set of installed packages keyed as Missing keys
+// dpkg-query's answer: by name and by name:arch.
+type installedPkgs map[string]bool
+
+// has reports whether pkg (name or name:arch, without a version) is in
+// the set; an Architecture: all package matches any qualifier.
+func (have installedPkgs) has(pkg string) bool {
+	n, arch, _ := strings.Cut(name(pkg), ":")
+	if arch == "" {
+		return have[n]
+	}
+	return have[n+":"+arch] || have[n+":all"]
+}
+
+// installedSet parses a status file into the installed packages.
+func installedSet(data []byte) (installedPkgs, error) {
+	have := installedPkgs{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
 	var p, a, state string
-	match := func() bool {
-		return p == want && (arch == "" || a == arch || a == "all") && state == "installed"
+	end := func() {
+		if p != "" && state == "installed" {
+			have[p] = true
+			have[p+":"+a] = true
+		}
+		p, a, state = "", "", ""
 	}
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" {
-			if match() {
-				return true, nil
-			}
-			p, a, state = "", "", ""
+			end()
 			continue
 		}
 		// Continuation lines (Description, Conffiles) start with a space.
@@ -68,9 +92,10 @@ func InstalledInStatus(root host.Root, pkg string) (bool, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return false, fmt.Errorf("apt: read %s: %w", StatusFile, err)
+		return nil, err
 	}
-	return match(), nil
+	end()
+	return have, nil
 }
 
 // RequireInstalled is the early stage's package check (modules/nfs,

@@ -3,6 +3,7 @@ package svc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path"
 	"strings"
@@ -65,7 +66,7 @@ func atBoot(root host.Root, unit string, extra func(host.Root) (bool, error)) (S
 	if enabled, err := units.IsEnabled(root, unit); err != nil || !enabled {
 		return State{}, false
 	}
-	if running, err := HasProcesses(root, unit); err != nil || running {
+	if running, err := hasProcesses(root, unit); err != nil || running {
 		return State{}, false
 	}
 	if extra != nil {
@@ -110,11 +111,11 @@ func masked(root host.Root, unit string) bool {
 // (systemd.special(7), system.slice; systemd.resource-control(5)).
 const cgroupRoot = "/sys/fs/cgroup"
 
-// HasProcesses reports whether unit's cgroup holds a process: a service
+// hasProcesses reports whether unit's cgroup holds a process: a service
 // that is starting, running, reloading or stopping has one; a stopped one
 // has none, and systemd removes its cgroup. An error means it cannot tell:
 // no unified hierarchy (cgroup v1), or the file unreadable.
-func HasProcesses(root host.Root, unit string) (bool, error) {
+func hasProcesses(root host.Root, unit string) (bool, error) {
 	if !host.Exists(root, path.Join(cgroupRoot, "cgroup.controllers")) {
 		return false, errors.New("svc: no unified cgroup hierarchy")
 	}
@@ -126,4 +127,27 @@ func HasProcesses(root host.Root, unit string) (bool, error) {
 		return false, err
 	}
 	return strings.TrimSpace(string(b)) != "", nil
+}
+
+// QueueStart makes a unit the early unit is ordered before start once the
+// stage ends, given its state st from Early: it enables a unit that is not
+// enabled, and queues a start where no job is (--no-block: the start
+// waits for the stage itself, so waiting for it would never end). The
+// service reads its new configuration when that start runs. For the
+// boot's own job (BootJob) there is nothing to do.
+func QueueStart(ctx context.Context, r host.Runner, unit string, st State) error {
+	if st.Job == BootJob {
+		return nil
+	}
+	if !st.Enabled() {
+		if _, err := r.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"enable", unit}}); err != nil {
+			return fmt.Errorf("enable %s: %w", unit, err)
+		}
+	}
+	if st.Job == "" {
+		if _, err := r.Run(ctx, host.Cmd{Name: "systemctl", Args: []string{"start", "--no-block", unit}}); err != nil {
+			return fmt.Errorf("start %s: %w", unit, err)
+		}
+	}
+	return nil
 }
