@@ -672,9 +672,15 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 	t := &timer{red: e.red}
 	env := e.env(name, i, total, t)
 	env.EarlyStage = e.o.Early
+	self0, children0 := cpuTimes()
 	res, err := safeApply(mctx, m, env)
 	cancel()
+	self1, children1 := cpuTimes()
 	ms.Commands = t.result()
+	ms.CPUSeconds = self1 - self0
+	if ms.Commands != nil {
+		ms.Commands.CPUSeconds = children1 - children0
+	}
 	if prior := e.cursor.Commands[name]; prior != nil {
 		// The part before this module's reboots counts too.
 		all := *prior

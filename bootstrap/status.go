@@ -67,6 +67,11 @@ type ModuleStatus struct {
 	// Commands: what the module's external commands took (the last run
 	// that applied it), for `phoenix status --timings`.
 	Commands *Commands `json:"commands,omitempty"`
+	// CPUSeconds is Phoenix's own CPU time while the module ran (user and
+	// system, all its threads; its commands' is Commands.CPUSeconds), in
+	// the boot that finished it. Where wall time is waiting and where it
+	// is work: at boot the CPUs are shared with the boot's services.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 }
 
 // Startup is the time a run spent before its first module, in the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
@@ -18,9 +19,13 @@ const SlowestKept = 5
 // Commands sums up the external commands one module ran: how many, their
 // total wall time, and the slowest of them.
 type Commands struct {
-	Count   int           `json:"count"`
-	Seconds float64       `json:"seconds"`
-	Slowest []CommandTime `json:"slowest,omitempty"`
+	Count   int     `json:"count"`
+	Seconds float64 `json:"seconds"`
+	// CPUSeconds is the CPU time (user and system) of the commands and
+	// their children, as the kernel accounts it to Phoenix once each has
+	// been waited for (getrusage(2), RUSAGE_CHILDREN).
+	CPUSeconds float64       `json:"cpu_seconds,omitempty"`
+	Slowest    []CommandTime `json:"slowest,omitempty"`
 }
 
 // CommandTime is one command's wall time. Command is argv only, redacted
@@ -62,6 +67,23 @@ func (c *Commands) merge(o *Commands) {
 		c.add(t)
 	}
 	c.Count, c.Seconds = count, secs
+	c.CPUSeconds += o.CPUSeconds
+}
+
+// cpuTimes is the CPU time, in seconds, of this process (all threads) and
+// of its children that have been waited for (getrusage(2)); zeros where
+// the call fails. A module's share is the difference across its run.
+func cpuTimes() (self, children float64) {
+	return rusageSeconds(syscall.RUSAGE_SELF), rusageSeconds(syscall.RUSAGE_CHILDREN)
+}
+
+func rusageSeconds(who int) float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(who, &ru) != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 // timer collects one module's command times; modules may run commands

@@ -24,7 +24,8 @@ func TestCommandsSlowest(t *testing.T) {
 
 	// Merging the part before a reboot keeps the totals of both and the
 	// slowest of either.
-	before := Commands{Count: 2, Seconds: 3, Slowest: []CommandTime{{Command: "build", Seconds: 2.5}, {Command: "x", Seconds: 0.5}}}
+	before := Commands{Count: 2, Seconds: 3, CPUSeconds: 1.25, Slowest: []CommandTime{{Command: "build", Seconds: 2.5}, {Command: "x", Seconds: 0.5}}}
+	c.CPUSeconds = 0.5
 	before.merge(&c)
 	got = got[:0]
 	for _, x := range before.Slowest {
@@ -33,8 +34,28 @@ func TestCommandsSlowest(t *testing.T) {
 	if want := []string{"build", "f", "x", "b", "d"}; !slices.Equal(got, want) || before.Count != 10 || before.Seconds < 5.559 || before.Seconds > 5.561 {
 		t.Errorf("merged = %q (count %d, %v s), want %q, 10, 5.56", got, before.Count, before.Seconds, want)
 	}
+	if before.CPUSeconds != 1.75 {
+		t.Errorf("merged CPU time %v s, want 1.75 (both parts)", before.CPUSeconds)
+	}
 	before.merge(nil)
 	if before.Count != 10 {
 		t.Errorf("merge(nil) changed the count to %d", before.Count)
+	}
+}
+
+// TestCPUTimes: the process's own CPU time grows with work done in it, and
+// the children's never falls.
+func TestCPUTimes(t *testing.T) {
+	self0, children0 := cpuTimes()
+	x := 0
+	for i := 0; i < 3e8; i++ {
+		x += i ^ x
+	}
+	self1, children1 := cpuTimes()
+	if self1 <= self0 || x == 1 {
+		t.Errorf("own CPU time %v s after %v s and a busy loop, want more", self1, self0)
+	}
+	if children1 < children0 {
+		t.Errorf("children's CPU time fell: %v -> %v s", children0, children1)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -30,6 +31,7 @@ func init() {
 	testCommands["systemctl"] = fakeSystemctl
 	testCommands["failing-tool"] = failingTool
 	testCommands["slow-tool"] = slowTool
+	testCommands["busy-tool"] = busyTool
 	testCommands["islink"] = isLink
 	engineModules = func() []modules.Module {
 		if spec := os.Getenv("PHOENIX_TEST_MODULES"); spec != "" {
@@ -89,6 +91,33 @@ func slowTool() {
 	time.Sleep(d)
 }
 
+// busyTool D: spend D of CPU time, then exit.
+func busyTool() {
+	d, err := time.ParseDuration(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	spin(d)
+}
+
+// spin keeps a CPU busy until this process has used d more CPU time
+// (getrusage(2), RUSAGE_SELF), however long that takes on a loaded machine.
+func spin(d time.Duration) {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			panic(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	for end := cpu() + d; cpu() < end; {
+		for i := 0; i < 1e5; i++ {
+			_ = i * i
+		}
+	}
+}
+
 // isLink PATH: exit 0 when PATH is a symlink (testscript's exists follows
 // links, and the wants link points into the offline root).
 func isLink() {
@@ -117,7 +146,8 @@ func readFile(p string) string {
 // (run failing-tool with the section's secrets on stdin unless
 // /etc/phoenix-test/NAME.fixed exists), loop (ask for a reboot every time),
 // slow (run slow-tool for 300, 10 and 100 ms, the section's secrets on
-// stdin, then finish).
+// stdin, then finish), busy (spend 200 ms of CPU itself, then run
+// busy-tool for 200 ms of CPU).
 func testModules(spec string) []modules.Module {
 	var out []modules.Module
 	for _, s := range strings.Split(spec, ",") {
@@ -155,6 +185,11 @@ func (m *scriptModule) Apply(ctx context.Context, e *modules.Env) (modules.Resul
 		}
 	case "loop":
 		return modules.Result{Reboot: true, Reason: "never converges"}, nil
+	case "busy":
+		spin(200 * time.Millisecond)
+		if _, err := e.Runner.Run(ctx, host.Cmd{Name: "busy-tool", Args: []string{"200ms"}, Timeout: time.Minute}); err != nil {
+			return modules.Result{}, err
+		}
 	case "slow":
 		var secret string
 		for _, u := range e.Seed.Users {

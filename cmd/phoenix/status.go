@@ -166,8 +166,10 @@ func shortDigest(d string) string {
 
 // printTimings is `phoenix status --timings`, in the spirit of
 // `systemd-analyze blame` and `cloud-init analyze blame`: the modules that
-// ran, slowest first, each with its time, how much of it went to external
-// commands, and its slowest commands (argv only; what the records keep, see
+// ran, slowest first, each with its time, Phoenix's own CPU time in it, how
+// much went to external commands and their CPU time (wall time beyond the
+// CPU is waiting: for a disk, a lock, or a CPU the boot's services hold),
+// and its slowest commands (argv only; what the records keep, see
 // bootstrap.SlowestKept). A module's time is that of the last run that
 // applied it, reboots included; modules done in earlier runs keep theirs.
 func printTimings(w io.Writer, st bootstrap.Status) {
@@ -184,16 +186,16 @@ func printTimings(w io.Writer, st bootstrap.Status) {
 	}
 	slices.SortStableFunc(ran, func(a, b bootstrap.ModuleStatus) int { return cmp.Compare(b.Seconds, a.Seconds) })
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "took\tcommands\tin commands\t  module")
-	var total, inCmds float64
+	fmt.Fprintln(tw, "took\tphoenix cpu\tcommands\tin commands\ttheir cpu\t  module")
+	var total, cpu, inCmds, cmdCPU float64
 	var count int
 	for _, m := range ran {
 		c := m.Commands
 		if c == nil {
 			c = &bootstrap.Commands{}
 		}
-		total, inCmds, count = total+m.Seconds, inCmds+c.Seconds, count+c.Count
-		line := fmt.Sprintf("%s\t%d\t%s\t  %s %s", secs(m.Seconds), c.Count, secs(c.Seconds), m.Name, m.State)
+		total, cpu, inCmds, cmdCPU, count = total+m.Seconds, cpu+m.CPUSeconds, inCmds+c.Seconds, cmdCPU+c.CPUSeconds, count+c.Count
+		line := fmt.Sprintf("%s\t%s\t%d\t%s\t%s\t  %s %s", secs(m.Seconds), secs(m.CPUSeconds), c.Count, secs(c.Seconds), secs(c.CPUSeconds), m.Name, m.State)
 		if m.Reboots > 0 {
 			line += fmt.Sprintf(" (reboots %d)", m.Reboots)
 		}
@@ -203,10 +205,10 @@ func printTimings(w io.Writer, st bootstrap.Status) {
 			if t.ExitCode != 0 {
 				cmd += fmt.Sprintf(" [exit %d]", t.ExitCode)
 			}
-			fmt.Fprintf(tw, "%s\t\t\t      %s\n", secs(t.Seconds), cmd)
+			fmt.Fprintf(tw, "%s\t\t\t\t\t      %s\n", secs(t.Seconds), cmd)
 		}
 	}
-	fmt.Fprintf(tw, "%s\t%d\t%s\t  total\n", secs(total), count, secs(inCmds))
+	fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t  total\n", secs(total), secs(cpu), count, secs(inCmds), secs(cmdCPU))
 	tw.Flush()
 	if su := st.Startup; su != nil {
 		stage := ""

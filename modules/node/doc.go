@@ -6,7 +6,8 @@
 // Files are written directly through the Root (/etc/hostname, /etc/hosts,
 // /etc/localtime, /etc/timezone, /etc/chrony/sources.d/phoenix.sources), so
 // the module works on a Debian without dbus and on an offline root.
-// hostname(1) renames the running system too, only on a running system
+// The running system is renamed too (/proc/sys/kernel/hostname, as
+// hostname(1) does), only on a running system
 // (systemd is PID 1 and the system bus is up: never an image's build
 // machine); on a Proxmox VE host
 // a rename reboots instead (pmxcfs and the PVE tools fix the node name when

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 
@@ -42,7 +43,7 @@ const (
 type Module struct{}
 
 // Early implements modules.Early: off Proxmox VE the module writes files
-// and runs hostname(1) and chronyc. On
+// (the running name among them) and runs chronyc. On
 // a PVE host a rename involves pmxcfs: that waits for phoenix.service.
 func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 	if bhost.Exists(env.Root, PmxcfsBin) {
@@ -201,14 +202,8 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 		// Renames the running system (kernel hostname) too; the file
 		// alone takes effect at the next boot. Decided from the running
 		// name, so a crash after the file write still renames.
-		// hostname(1) (package hostname, Essential) sets the kernel's name
-		// with sethostname(2), as systemd-hostnamed does for hostnamectl
-		// set-hostname: the static name is the file written above, and
-		// hostnamed, D-Bus activated, costs seconds to start mid-boot
-		// (2.5-8.4 s in the e2e VM under emulation, docs/perf/e2e.md).
-		err := s.DoQuiet("running host name: hostname "+p.hostname, func() error {
-			_, err := env.Runner.Run(ctx, bhost.Cmd{Name: "hostname", Args: []string{p.hostname}})
-			return err
+		err := s.DoQuiet("running host name: "+p.hostname, func() error {
+			return setKernelHostname(env.Root, p.hostname)
 		})
 		if err != nil {
 			return err
@@ -307,11 +302,37 @@ func pmxcfsResolves(r bhost.Root, planned *files.File, name string, notes *[]str
 // KernelHostname is the running system's host name.
 const KernelHostname = "/proc/sys/kernel/hostname"
 
-// liveRename reports whether hostname(1) should rename the running system:
-// it can work, and the running name differs.
+// liveRename reports whether the running system should be renamed: it is
+// a running system, and the running name differs.
 func liveRename(r bhost.Root, name string) bool {
 	live, err := r.ReadFile(KernelHostname)
 	return err == nil && strings.TrimSpace(string(live)) != name && systemdUsable(r)
+}
+
+// setKernelHostname sets the running system's host name by writing it to
+// KernelHostname, which the kernel documents as setting the host name
+// "in exactly the same way as" hostname(1) (Documentation/admin-guide/
+// sysctl/kernel.rst, "hostname & domainname"): sethostname(2) for the
+// writer's UTS namespace, as systemd-hostnamed does for hostnamectl
+// set-hostname. The static name is the file the module wrote. No command:
+// in the early stage an exec costs 0.3 s of the emulated CPUs that the
+// boot's services share (status.json of the comparison VM,
+// docs/perf/e2e.md), and hostnamed, D-Bus activated, costs seconds to
+// start mid-boot. The file is opened in place (no O_CREAT, no temp file
+// and rename, which procfs does not allow), inside the root.
+func setKernelHostname(r bhost.Root, name string) error {
+	f, err := os.OpenFile(r.Path(KernelHostname), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("set the running host name: %w", err)
+	}
+	_, err = f.WriteString(name)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("set the running host name %s: %w", name, err)
+	}
+	return nil
 }
 
 // systemdUsable reports whether this is a running system: systemd is PID 1

@@ -500,6 +500,8 @@ loadstop() {
 	wait "$LOADPID" 2>/dev/null || true
 	LOADSTAT=$(awk '{ s += $1; if ($1 > m) m = $1; n++ } END { if (n) printf "%.1f/%.1f", s / n, m; else print "?" }' "$RS/$1/load.txt")
 }
+# signed X: X with its sign, two decimals (+3.10, -1.72).
+signed() { awk -v x="$1" 'BEGIN { printf "%+.2f", x }'; }
 # median N...: the median of the numbers given.
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
@@ -507,7 +509,9 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) 
 # same image; E2E_COMPARE_RUNS=N (default 1; `make compare`: 3) runs the
 # three boots N times back to back and reports the medians. "Done" is the
 # same for all three (guest READY line): the latest of the provisioner's
-# exits, smbd and nfs-server active, and multi-user.target reached.
+# exits, smbd and nfs-server active, and multi-user.target reached. Each
+# boot has one CD (the seed, the cidata, or one nothing reads).
+KINDS=(plain phoenix cloudinit)
 scenario_compare() {
 	local runs=${E2E_COMPARE_RUNS:-1} k
 	say "compare: the same work by Phoenix and by cloud-init (NoCloud), and a plain boot; $runs run(s)"
@@ -529,46 +533,57 @@ scenario_compare() {
 
 		stage "$n-plain"
 		image "$n-plain"
+		# The same devices in all three boots: an ISO no tool reads (no
+		# seed label, no cidata), so the plain boot probes a CD as the
+		# others do.
+		mkdir -p "$RS/$n-plain/cd"
+		echo "the plain boot's CD: nothing reads it" >"$RS/$n-plain/cd/README"
+		xorriso -as mkisofs -quiet -V E2EPLAIN -r -J -o "$RS/$n-plain/plain.iso" "$RS/$n-plain/cd" 2>/dev/null
+		# The images are on disk before the first boot starts, not in
+		# writeback beside it; then the machine settles. On the 2-core
+		# build machine a CPU ran 20-30 % slower for 35-40 s after the
+		# three images were written and synced (a one-thread spin
+		# counted in 5 s slices), and the first boot of each run came
+		# 7-25 s later than its kind's other boots (docs/perf/e2e.md).
+		sync
+		sleep "${E2E_SETTLE_S:-45}"
 
-		local p c b pr cr br bl pl cl
-		loadwatch "$n-plain"
-		boot "$n-plain" plain
-		loadstop "$n-plain"
-		bl=$LOADSTAT
-		b=$(e2eline "$RS/$n-plain/console-$BOOTN.log" 'TIMES')
-		br=$(e2eline "$RS/$n-plain/console-$BOOTN.log" 'READY')
-		local bw=$WALL
-		loadwatch "$n-phoenix"
-		boot "$n-phoenix" phoenix -drive "file=$RS/$n-phoenix/seed.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
-		loadstop "$n-phoenix"
-		pl=$LOADSTAT
-		p=$(e2eline "$RS/$n-phoenix/console-$BOOTN.log" 'PHOENIX finished')
-		pr=$(e2eline "$RS/$n-phoenix/console-$BOOTN.log" 'READY')
-		local pw=$WALL pdw=$DONE_WALL
-		guest_checks "$RS/$n-phoenix/console-$BOOTN.log" compare
-		loadwatch "$n-cloudinit"
-		boot "$n-cloudinit" cloudinit -drive "file=$RS/$n-cloudinit/cidata.iso,format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
-		loadstop "$n-cloudinit"
-		cl=$LOADSTAT
-		c=$(e2eline "$RS/$n-cloudinit/console-$BOOTN.log" 'CLOUDINIT finished')
-		cr=$(e2eline "$RS/$n-cloudinit/console-$BOOTN.log" 'READY')
-		local cw=$WALL cdw=$DONE_WALL
-		guest_checks "$RS/$n-cloudinit/console-$BOOTN.log" cloudinit
+		local kind order=() i
+		# The order turns by one each run (plain first in run 1, Phoenix
+		# in run 2, cloud-init in run 3), so a drift of the build
+		# machine across a run does not always favour the same boot.
+		for i in 0 1 2; do order+=("${KINDS[$(((i + k - 1) % 3))]}"); done
+		local -A iso=([plain]=$RS/$n-plain/plain.iso [phoenix]=$RS/$n-phoenix/seed.iso [cloudinit]=$RS/$n-cloudinit/cidata.iso)
+		local -A finline=([plain]=TIMES [phoenix]='PHOENIX finished' [cloudinit]='CLOUDINIT finished')
+		local -A checks=([phoenix]=compare [cloudinit]=cloudinit)
+		local -A fin=() ready=() load=() wall=() donewall=()
+		for kind in "${order[@]}"; do
+			loadwatch "$n-$kind"
+			boot "$n-$kind" "$kind" -drive "file=${iso[$kind]},format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
+			loadstop "$n-$kind"
+			load[$kind]=$LOADSTAT wall[$kind]=$WALL donewall[$kind]=${DONE_WALL:-}
+			fin[$kind]=$(e2eline "$RS/$n-$kind/console-$BOOTN.log" "${finline[$kind]}")
+			ready[$kind]=$(e2eline "$RS/$n-$kind/console-$BOOTN.log" READY)
+			[ -z "${checks[$kind]:-}" ] || guest_checks "$RS/$n-$kind/console-$BOOTN.log" "${checks[$kind]}"
+		done
+		local b=${fin[plain]} p=${fin[phoenix]} c=${fin[cloudinit]} br=${ready[plain]} pr=${ready[phoenix]} cr=${ready[cloudinit]}
+		local bl=${load[plain]} pl=${load[phoenix]} cl=${load[cloudinit]}
+		local bw=${wall[plain]} pw=${wall[phoenix]} pdw=${donewall[phoenix]} cw=${wall[cloudinit]} cdw=${donewall[cloudinit]}
 		local pd cd bd
 		pd=$(field "$pr" ready_s) cd=$(field "$cr" ready_s) bd=$(field "$br" ready_s)
 		expect compare.phoenix_done "run $k: kernel start to done (phoenix): ${pd:-?} s" test -n "$pd"
 		expect compare.cloudinit_done "run $k: kernel start to done (cloud-init): ${cd:-?} s" test -n "$cd"
-		echo "COMPARE@$SU run=$k plain_ready=$bd phoenix_ready=$pd cloudinit_ready=$cd plain_multiuser=$(field "$b" multiuser_s) phoenix_exit=$(field "$p" done_s) phoenix_early=$(field "$p" early_s) cloudinit_exit=$(field "$c" done_s) plain_wall=$bw phoenix_wall=$pw phoenix_wall_done=$pdw cloudinit_wall=$cw cloudinit_wall_done=$cdw load_plain=$bl load_phoenix=$pl load_cloudinit=$cl" >>"$RUN/times.txt"
+		echo "COMPARE@$SU run=$k plain_ready=$bd phoenix_ready=$pd cloudinit_ready=$cd plain_multiuser=$(field "$b" multiuser_s) phoenix_exit=$(field "$p" done_s) phoenix_early=$(field "$p" early_s) cloudinit_exit=$(field "$c" done_s) plain_wall=$bw phoenix_wall=$pw phoenix_wall_done=$pdw cloudinit_wall=$cw cloudinit_wall_done=$cdw load_plain=$bl load_phoenix=$pl load_cloudinit=$cl order=$(IFS=,; echo "${order[*]}")" >>"$RUN/times.txt"
 		if [ -n "$pd" ] && [ -n "$cd" ] && [ -n "$bd" ]; then
 			po+=("$(awk -v p="$pd" -v b="$bd" 'BEGIN { printf "%.2f", p - b }')")
 			co+=("$(awk -v c="$cd" -v b="$bd" 'BEGIN { printf "%.2f", c - b }')")
-			note "run $k: kernel start to done: plain $bd s, phoenix $pd s, cloud-init $cd s; over the plain boot: phoenix +${po[-1]} s, cloud-init +${co[-1]} s (load mean/max during the boots: plain $bl, phoenix $pl, cloud-init $cl)"
+			note "run $k (boots in the order ${order[*]}): kernel start to done: plain $bd s, phoenix $pd s, cloud-init $cd s; over the plain boot: phoenix $(signed "${po[-1]}") s, cloud-init $(signed "${co[-1]}") s (load mean/max during the boots: plain $bl, phoenix $pl, cloud-init $cl)"
 		fi
 	done
 	if [ ${#po[@]} -gt 0 ]; then
 		local mp mc
 		mp=$(median "${po[@]}") mc=$(median "${co[@]}")
-		note "$(awk -v p="$mp" -v c="$mc" -v n=${#po[@]} 'BEGIN { printf "median over %d run(s): phoenix +%.1f s, cloud-init +%.1f s over the plain boot; phoenix/cloud-init = %.3f", n, p, c, (c != 0 ? p / c : 0) }')"
+		note "$(awk -v p="$mp" -v c="$mc" -v n=${#po[@]} 'BEGIN { printf "median over %d run(s): phoenix %+.1f s, cloud-init %+.1f s over the plain boot; phoenix/cloud-init = %.3f", n, p, c, (c != 0 ? p / c : 0) }')"
 		echo "COMPARE-MEDIAN@$SU runs=${#po[@]} phoenix_over_plain=$mp cloudinit_over_plain=$mc" >>"$RUN/times.txt"
 	fi
 }
