@@ -128,3 +128,32 @@ func TestChrootRunnerWrapsArgv(t *testing.T) {
 type runnerFunc func(context.Context, host.Cmd) (host.Output, error)
 
 func (f runnerFunc) Run(ctx context.Context, c host.Cmd) (host.Output, error) { return f(ctx, c) }
+
+// TestWriteKernelFile: the file is written in place (the same inode, as
+// procfs and sysfs require: no rename), truncated, and never created.
+func TestWriteKernelFile(t *testing.T) {
+	dir := t.TempDir()
+	r := host.NewDirRoot(dir)
+	p := filepath.Join(dir, "proc/sys/kernel/hostname")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("debian-long-name\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(p)
+	if err := host.WriteKernelFile(r, "/proc/sys/kernel/hostname", []byte("pve1")); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(p)
+	if b, _ := os.ReadFile(p); string(b) != "pve1" {
+		t.Errorf("content %q, want pve1 (truncated)", b)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("the file was replaced, not written in place")
+	}
+	err := host.WriteKernelFile(r, "/sys/module/zfs/parameters/zfs_arc_max", []byte("1"))
+	if !errors.Is(err, fs.ErrNotExist) || host.Exists(r, "/sys/module/zfs/parameters/zfs_arc_max") {
+		t.Errorf("missing file: err %v, want ErrNotExist and nothing created", err)
+	}
+}

@@ -296,6 +296,26 @@ func (r *DirRoot) Symlink(target, newname string) error {
 	return r.syncDir(filepath.Dir(real))
 }
 
+// WriteKernelFile writes data to an existing kernel file in root (procfs,
+// sysfs: a sysctl, a module parameter) in place: such files cannot be
+// replaced by a temp file and a rename as WriteFile does, and are never
+// created (no O_CREAT). The file is resolved inside the root like every
+// other path.
+func WriteKernelFile(r Root, p string, data []byte) error {
+	f, err := os.OpenFile(r.Path(p), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+
 // Exists reports whether p exists in root (without following a final symlink).
 func Exists(r Root, p string) bool {
 	_, err := r.Lstat(p)

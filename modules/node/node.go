@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"os"
 	"path"
 	"strings"
 
@@ -318,18 +317,10 @@ func liveRename(r bhost.Root, name string) bool {
 // in the early stage an exec costs 0.3 s of the emulated CPUs that the
 // boot's services share (status.json of the comparison VM,
 // docs/perf/e2e.md), and hostnamed, D-Bus activated, costs seconds to
-// start mid-boot. The file is opened in place (no O_CREAT, no temp file
-// and rename, which procfs does not allow), inside the root.
+// start mid-boot. Written in place (host.WriteKernelFile): procfs allows
+// no temp file and rename.
 func setKernelHostname(r bhost.Root, name string) error {
-	f, err := os.OpenFile(r.Path(KernelHostname), os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return fmt.Errorf("set the running host name: %w", err)
-	}
-	_, err = f.WriteString(name)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := bhost.WriteKernelFile(r, KernelHostname, []byte(name)); err != nil {
 		return fmt.Errorf("set the running host name %s: %w", name, err)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 
@@ -104,15 +103,7 @@ func (r *run) arcLive(n int64) error {
 		return nil
 	}
 	return r.Do(fmt.Sprintf("set zfs_arc_max=%d live", n), func() error {
-		f, err := os.OpenFile(r.Env.Root.Path(ARCParam), os.O_WRONLY|os.O_TRUNC, 0)
-		if err != nil {
-			return fmt.Errorf("set ARC limit live: %w", err)
-		}
-		if _, err := f.WriteString(strconv.FormatInt(n, 10) + "\n"); err != nil {
-			f.Close()
-			return fmt.Errorf("set ARC limit live: %w", err)
-		}
-		if err := f.Close(); err != nil {
+		if err := host.WriteKernelFile(r.Env.Root, ARCParam, []byte(strconv.FormatInt(n, 10)+"\n")); err != nil {
 			return fmt.Errorf("set ARC limit live: %w", err)
 		}
 		return nil
