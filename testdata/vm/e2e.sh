@@ -511,7 +511,11 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) 
 # same for all three (guest READY line): the latest of the provisioner's
 # exits, smbd and nfs-server active, and multi-user.target reached. Each
 # boot has one CD (the seed, the cidata, or one nothing reads).
+# Per kind: the guest's line that says it finished, and the prefix of its
+# checks (the plain boot's are not counted).
 KINDS=(plain phoenix cloudinit)
+declare -A KIND_DONE=([plain]=TIMES [phoenix]='PHOENIX finished' [cloudinit]='CLOUDINIT finished')
+declare -A KIND_CHECKS=([phoenix]=compare [cloudinit]=cloudinit)
 scenario_compare() {
 	local runs=${E2E_COMPARE_RUNS:-1} k
 	say "compare: the same work by Phoenix and by cloud-init (NoCloud), and a plain boot; $runs run(s)"
@@ -540,11 +544,11 @@ scenario_compare() {
 		echo "the plain boot's CD: nothing reads it" >"$RS/$n-plain/cd/README"
 		xorriso -as mkisofs -quiet -V E2EPLAIN -r -J -o "$RS/$n-plain/plain.iso" "$RS/$n-plain/cd" 2>/dev/null
 		# The images are on disk before the first boot starts, not in
-		# writeback beside it; then the machine settles. On the 2-core
-		# build machine a CPU ran 20-30 % slower for 35-40 s after the
-		# three images were written and synced (a one-thread spin
-		# counted in 5 s slices), and the first boot of each run came
-		# 7-25 s later than its kind's other boots (docs/perf/e2e.md).
+		# writeback beside it; then the machine settles: a precaution.
+		# On the 2-core build machine a one-thread spin ran slower for
+		# 35 s after three images were written and synced, but idle it
+		# varied as much, so a cost of the writes is not shown
+		# (docs/perf/e2e.md, "Done").
 		sync
 		sleep "${E2E_SETTLE_S:-45}"
 
@@ -554,17 +558,15 @@ scenario_compare() {
 		# machine across a run does not always favour the same boot.
 		for i in 0 1 2; do order+=("${KINDS[$(((i + k - 1) % 3))]}"); done
 		local -A iso=([plain]=$RS/$n-plain/plain.iso [phoenix]=$RS/$n-phoenix/seed.iso [cloudinit]=$RS/$n-cloudinit/cidata.iso)
-		local -A finline=([plain]=TIMES [phoenix]='PHOENIX finished' [cloudinit]='CLOUDINIT finished')
-		local -A checks=([phoenix]=compare [cloudinit]=cloudinit)
 		local -A fin=() ready=() load=() wall=() donewall=()
 		for kind in "${order[@]}"; do
 			loadwatch "$n-$kind"
 			boot "$n-$kind" "$kind" -drive "file=${iso[$kind]},format=raw,if=none,id=cd,media=cdrom,readonly=on" -device ide-cd,drive=cd
 			loadstop "$n-$kind"
 			load[$kind]=$LOADSTAT wall[$kind]=$WALL donewall[$kind]=${DONE_WALL:-}
-			fin[$kind]=$(e2eline "$RS/$n-$kind/console-$BOOTN.log" "${finline[$kind]}")
+			fin[$kind]=$(e2eline "$RS/$n-$kind/console-$BOOTN.log" "${KIND_DONE[$kind]}")
 			ready[$kind]=$(e2eline "$RS/$n-$kind/console-$BOOTN.log" READY)
-			[ -z "${checks[$kind]:-}" ] || guest_checks "$RS/$n-$kind/console-$BOOTN.log" "${checks[$kind]}"
+			[ -z "${KIND_CHECKS[$kind]:-}" ] || guest_checks "$RS/$n-$kind/console-$BOOTN.log" "${KIND_CHECKS[$kind]}"
 		done
 		local b=${fin[plain]} p=${fin[phoenix]} c=${fin[cloudinit]} br=${ready[plain]} pr=${ready[phoenix]} cr=${ready[cloudinit]}
 		local bl=${load[plain]} pl=${load[phoenix]} cl=${load[cloudinit]}
