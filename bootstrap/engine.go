@@ -327,15 +327,29 @@ func (e *engine) notify(state string) {
 	}
 }
 
+// save writes status.json durably: the state a run ends in (done,
+// pending, failed, rebooting, invalid, disabled).
 func (e *engine) save() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.saveLocked()
+	return e.saveLocked(true)
 }
 
-func (e *engine) saveLocked() error {
+// progress writes status.json as a run goes (it starts, a module starts,
+// reports an item, ends) atomically but not durably (host.WriteVolatile):
+// a dozen fsync pairs in a first boot's stage, which smbd and nfs-server
+// wait for. The durable record is the markers, the cursor and the
+// in-progress record; a run cut short by a power cut runs again at the
+// next boot and rewrites the status, and the run's last save is durable.
+func (e *engine) progress() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.saveLocked(false)
+}
+
+func (e *engine) saveLocked(durable bool) error {
 	e.st.Updated = e.now().UTC()
-	if err := writeJSON(e.r, StatusFile, e.st); err != nil {
+	if err := putJSON(e.r, StatusFile, e.st, durable); err != nil {
 		return fmt.Errorf("engine: status: %w", err)
 	}
 	return nil
@@ -432,7 +446,7 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 	// machine with the unit still enabled, every status check) the run
 	// only rewrites status once, at the end.
 	if len(todo) > 0 || e.cursor.Module != "" {
-		if err := e.save(); err != nil {
+		if err := e.progress(); err != nil {
 			return e.abort(err)
 		}
 	}
@@ -634,7 +648,7 @@ func (e *engine) report(name string, it modules.Item) {
 	} else {
 		ms.Items = append(ms.Items, it)
 	}
-	if err := e.saveLocked(); err != nil {
+	if err := e.saveLocked(false); err != nil {
 		e.out.line(name, prioErr, err.Error())
 	}
 }
@@ -664,7 +678,7 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 	e.st.Progress = fmt.Sprintf("%s %d/%d", name, i, total)
 	e.notify("STATUS=" + e.st.Progress)
 	e.out.line(name, prioInfo, fmt.Sprintf("starting (%d/%d)", i, total))
-	if err := e.save(); err != nil {
+	if err := e.progress(); err != nil {
 		return modules.Result{}, err
 	}
 
@@ -728,7 +742,7 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 		return res, fmt.Errorf("engine: %w", err)
 	}
 	e.out.line(name, prioInfo, fmt.Sprintf("done in %.1fs (%d changes)", ms.Seconds, len(ms.Changed)))
-	return res, e.save()
+	return res, e.progress()
 }
 
 // safeApply turns a module's panic into its failure, so the run records

@@ -122,12 +122,19 @@ func readJSON(r host.Root, p string, v any) (bool, error) {
 	return true, nil
 }
 
-// writeJSON replaces p atomically. State records are 0600: they name users,
-// pools and commands.
-func writeJSON(r host.Root, p string, v any) error {
+// writeJSON replaces p atomically and durably. State records are 0600:
+// they name users, pools and commands.
+func writeJSON(r host.Root, p string, v any) error { return putJSON(r, p, v, true) }
+
+// putJSON is writeJSON, or with durable false the same replace without
+// fsync (host.WriteVolatile).
+func putJSON(r host.Root, p string, v any, durable bool) error {
 	b, err := marshal(v)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
+	}
+	if !durable {
+		return host.WriteVolatile(r, p, b, 0o600, host.Owner{})
 	}
 	return r.WriteFile(p, b, 0o600, host.Owner{})
 }

@@ -108,6 +108,42 @@ func TestDirRootNoSyncIsStillExact(t *testing.T) {
 	}
 }
 
+// WriteVolatile replaces a file as exactly as WriteFile does (mode, no temp
+// file left, parents created) on a DirRoot, and goes through the Root's own
+// WriteFile on any other Root, so a wrapper still sees the write.
+func TestWriteVolatile(t *testing.T) {
+	r := host.NewDirRoot(t.TempDir())
+	me := host.Owner{UID: os.Geteuid(), GID: os.Getegid()}
+	for _, data := range []string{"x\n", "y\n"} {
+		if err := host.WriteVolatile(r, "/var/lib/p/s.json", []byte(data), 0o600, me); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(r.Path("/var/lib/p/s.json"))
+	fi, _ := os.Stat(r.Path("/var/lib/p/s.json"))
+	if err != nil || string(b) != "y\n" || fi.Mode().Perm() != 0o600 {
+		t.Errorf("after two writes: %q %v, %v; want \"y\\n\" 0600", b, fi.Mode(), err)
+	}
+	if ents, _ := os.ReadDir(r.Path("/var/lib/p")); len(ents) != 1 {
+		t.Errorf("temp files left: %v", ents)
+	}
+	w := &writeCounter{Root: r}
+	if err := host.WriteVolatile(w, "/etc/z", []byte("z\n"), 0o644, me); err != nil || w.n != 1 {
+		t.Errorf("through a wrapper: %d WriteFile calls, %v; want 1", w.n, err)
+	}
+}
+
+// writeCounter is a Root wrapper without WriteFileVolatile.
+type writeCounter struct {
+	host.Root
+	n int
+}
+
+func (w *writeCounter) WriteFile(p string, data []byte, mode fs.FileMode, o host.Owner) error {
+	w.n++
+	return w.Root.WriteFile(p, data, mode, o)
+}
+
 func TestChrootRunnerWrapsArgv(t *testing.T) {
 	var got host.Cmd
 	inner := runnerFunc(func(_ context.Context, c host.Cmd) (host.Output, error) { got = c; return host.Output{}, nil })

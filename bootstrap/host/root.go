@@ -183,6 +183,37 @@ func (r *DirRoot) WriteFile(p string, data []byte, mode fs.FileMode, owner Owner
 	return r.syncDir(filepath.Dir(real))
 }
 
+// WriteFileVolatile is WriteFile without the fsyncs: the replace is still
+// atomic (temp file, exact mode and owner, rename), but a power cut may
+// undo it. For records that are rewritten often and derived from durable
+// ones, such as the engine's status.json between a run's start and its
+// end; callers go through WriteVolatile.
+func (r *DirRoot) WriteFileVolatile(p string, data []byte, mode fs.FileMode, owner Owner) error {
+	if err := r.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755, Owner{}); err != nil {
+		return err
+	}
+	return writeNoSync(r.noFollow(p), data, mode, owner)
+}
+
+// WriteVolatile replaces p atomically in r without making it durable, where
+// r can (a DirRoot); any other Root gets its own WriteFile, so a wrapper
+// (a dry run, the fault harness's crash points) still sees every write.
+//
+// What a power cut leaves: the old content or the new one where the file
+// system orders a rename over a file after that file's data (ext4's
+// auto_da_alloc, the default: Linux Documentation/admin-guide/ext4.rst;
+// ZFS, whose transaction groups commit in order); on others, such as XFS,
+// possibly an empty file. So only what the next run rewrites anyway goes
+// here.
+func WriteVolatile(r Root, p string, data []byte, mode fs.FileMode, owner Owner) error {
+	if v, ok := r.(interface {
+		WriteFileVolatile(p string, data []byte, mode fs.FileMode, owner Owner) error
+	}); ok {
+		return v.WriteFileVolatile(p, data, mode, owner)
+	}
+	return r.WriteFile(p, data, mode, owner)
+}
+
 // noSyncTemp marks writeNoSync's temporary files ("." + base + noSyncTemp
 // + digits), which SweepTemp recognises.
 const noSyncTemp = ".tmp"
