@@ -349,6 +349,10 @@ func (e *engine) progress() error {
 
 func (e *engine) saveLocked(durable bool) error {
 	e.st.Updated = e.now().UTC()
+	// The first status.json is durable too: ext4 orders a rename's data
+	// before it only when the rename replaces a file, so a new one cut
+	// short could be left empty.
+	durable = durable || !host.Exists(e.r, StatusFile)
 	if err := putJSON(e.r, StatusFile, e.st, durable); err != nil {
 		return fmt.Errorf("engine: status: %w", err)
 	}

@@ -45,9 +45,9 @@ func (r *syncLog) of(p string) []bool {
 	return out
 }
 
-// The status a run leaves is durable; the status writes on the way are
-// not; the records the next run decides by (markers, in-progress record,
-// cursor) always are.
+// The status a run leaves is durable, and so is the write that creates
+// status.json; the status writes on the way are not; the records the next
+// run decides by (markers, in-progress record, cursor) always are.
 func TestStatusDurableAtTheEndOnly(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -83,12 +83,12 @@ func TestStatusDurableAtTheEndOnly(t *testing.T) {
 			if len(st) < 3 {
 				t.Fatalf("status written %d times, want the run's start, each module and the end", len(st))
 			}
-			if !st[len(st)-1] {
-				t.Errorf("the run's last status write is not durable: %v", st)
+			if !st[0] || !st[len(st)-1] {
+				t.Errorf("the first status write (it creates the file) or the run's last is not durable: %v", st)
 			}
-			for i, d := range st[:len(st)-1] {
+			for i, d := range st[1 : len(st)-1] {
 				if d {
-					t.Errorf("status write %d of %d on the way is durable (an fsync pair): %v", i+1, len(st), st)
+					t.Errorf("status write %d of %d on the way is durable (an fsync pair): %v", i+2, len(st), st)
 				}
 			}
 			for _, w := range r.writes {
@@ -101,4 +101,22 @@ func TestStatusDurableAtTheEndOnly(t *testing.T) {
 			}
 		})
 	}
+	t.Run("reseed", func(t *testing.T) {
+		h := newHarness(t, &tmod{name: "host"}, &tmod{name: "zfs"})
+		h.seed = &seed.Seed{Version: 1, Host: &seed.Host{Hostname: "pve1"}, ZFS: &seed.ZFS{}}
+		if out, err := h.runOnce(); err != nil || out.State != bootstrap.Done {
+			t.Fatalf("first run: %+v, %v", out, err)
+		}
+		h.seed.Host.Hostname = "pve2"
+		r := &syncLog{DirRoot: h.root}
+		o := h.options()
+		o.Root = r
+		if out, err := bootstrap.Run(context.Background(), o); err != nil || out.State != bootstrap.Done {
+			t.Fatalf("reseed run: %+v, %v", out, err)
+		}
+		st := r.of(bootstrap.StatusFile)
+		if len(st) < 3 || st[0] || st[1] || !st[len(st)-1] {
+			t.Errorf("status writes of a run over an existing status.json (true: durable): %v; want the last only", st)
+		}
+	})
 }
