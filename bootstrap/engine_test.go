@@ -219,6 +219,12 @@ func (r *crashRoot) WriteFile(p string, data []byte, mode fs.FileMode, o host.Ow
 	return err
 }
 
+// WriteFileVolatile crashes like WriteFile (the embedded DirRoot's would
+// pass the write through unseen).
+func (r *crashRoot) WriteFileVolatile(p string, data []byte, mode fs.FileMode, o host.Owner) error {
+	return r.WriteFile(p, data, mode, o)
+}
+
 func runCrashing(h *harness, r host.Root) (crashedNow bool) {
 	defer func() {
 		if p := recover(); p != nil {

@@ -308,6 +308,14 @@ func (r *root) WriteFile(p string, data []byte, mode fs.FileMode, owner host.Own
 	return r.changed("write "+p, r.DirRoot.WriteFile(p, data, mode, owner))
 }
 
+// WriteFileVolatile (status.json as a run goes, host.WriteVolatile) is a
+// write and a crash point like WriteFile; without it the embedded
+// DirRoot's would bypass the injector.
+func (r *root) WriteFileVolatile(p string, data []byte, mode fs.FileMode, owner host.Owner) error {
+	r.inj.alive()
+	return r.changed("write "+p, r.DirRoot.WriteFileVolatile(p, data, mode, owner))
+}
+
 func (r *root) MkdirAll(p string, mode fs.FileMode, owner host.Owner) error {
 	r.inj.alive()
 	if fi, err := r.DirRoot.Stat(p); err == nil && fi.IsDir() {

@@ -197,7 +197,9 @@ func (r *DirRoot) WriteFileVolatile(p string, data []byte, mode fs.FileMode, own
 
 // WriteVolatile replaces p atomically in r without making it durable, where
 // r can (a DirRoot); any other Root gets its own WriteFile, so a wrapper
-// (a dry run, the fault harness's crash points) still sees every write.
+// (a dry run) still sees every write. A wrapper that embeds *DirRoot
+// inherits WriteFileVolatile, so one that intercepts WriteFile (the
+// fault harness's crash points) overrides it too.
 //
 // What a power cut leaves: the old content or the new one where the file
 // system orders a rename over a file after that file's data (ext4's
