@@ -597,18 +597,20 @@ scenario_compare() {
 			echo "COMPARE-LOCALFS@$SU run=$k plain_localfs=$bf phoenix_localfs=$pf cloudinit_localfs=$cf phoenix_over_plain=${pof[-1]} cloudinit_over_plain=${cof[-1]}" >>"$RUN/times.txt"
 		fi
 	done
-	if [ ${#po[@]} -gt 0 ]; then
-		local mp mc
-		mp=$(median "${po[@]}") mc=$(median "${co[@]}")
-		note "$(awk -v p="$mp" -v c="$mc" -v n=${#po[@]} 'BEGIN { printf "median over %d run(s): phoenix %+.1f s, cloud-init %+.1f s over the plain boot; phoenix/cloud-init = %.3f", n, p, c, (c != 0 ? p / c : 0) }')"
-		echo "COMPARE-MEDIAN@$SU runs=${#po[@]} phoenix_over_plain=$mp cloudinit_over_plain=$mc" >>"$RUN/times.txt"
-	fi
-	if [ ${#pof[@]} -gt 0 ]; then
-		local mpf mcf
-		mpf=$(median "${pof[@]}") mcf=$(median "${cof[@]}")
-		note "$(awk -v p="$mpf" -v c="$mcf" -v n=${#pof[@]} 'BEGIN { printf "from local-fs.target, median over %d run(s): phoenix %+.1f s, cloud-init %+.1f s over the plain boot; phoenix/cloud-init = %.3f", n, p, c, (c != 0 ? p / c : 0) }')"
-		echo "COMPARE-LOCALFS-MEDIAN@$SU runs=${#pof[@]} phoenix_over_plain=$mpf cloudinit_over_plain=$mcf" >>"$RUN/times.txt"
-	fi
+	report_medians COMPARE-MEDIAN "" po co
+	report_medians COMPARE-LOCALFS-MEDIAN "from local-fs.target, " pof cof
+}
+
+# report_medians TAG PREFIX P C: the note and the times.txt line (TAG) of
+# the medians of the arrays named P and C, Phoenix's and cloud-init's
+# overheads over the plain boot, one per run; nothing without runs.
+report_medians() {
+	local -n _po=$3 _co=$4
+	[ ${#_po[@]} -gt 0 ] || return 0
+	local mp mc
+	mp=$(median "${_po[@]}") mc=$(median "${_co[@]}")
+	note "$(awk -v w="$2" -v p="$mp" -v c="$mc" -v n=${#_po[@]} 'BEGIN { printf "%smedian over %d run(s): phoenix %+.1f s, cloud-init %+.1f s over the plain boot; phoenix/cloud-init = %.3f", w, n, p, c, (c != 0 ? p / c : 0) }')"
+	echo "$1@$SU runs=${#_po[@]} phoenix_over_plain=$mp cloudinit_over_plain=$mc" >>"$RUN/times.txt"
 }
 
 # Scenarios kept in their own files (answer.sh: the answer server).
