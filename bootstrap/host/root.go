@@ -158,13 +158,13 @@ func splitPath(p string) []string { return strings.Split(strings.Trim(p, "/"), "
 func (r *DirRoot) ReadFile(p string) ([]byte, error) { return os.ReadFile(r.Path(p)) }
 
 func (r *DirRoot) WriteFile(p string, data []byte, mode fs.FileMode, owner Owner) error {
+	if r.nosync {
+		return r.WriteFileVolatile(p, data, mode, owner)
+	}
 	// The rename replaces the last element itself, as on the live system.
 	real := r.noFollow(p)
 	if err := r.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755, Owner{}); err != nil {
 		return err
-	}
-	if r.nosync {
-		return writeNoSync(real, data, mode, owner)
 	}
 	pf, err := renameio.NewPendingFile(real, renameio.WithStaticPermissions(mode))
 	if err != nil {
@@ -189,10 +189,12 @@ func (r *DirRoot) WriteFile(p string, data []byte, mode fs.FileMode, owner Owner
 // ones, such as the engine's status.json between a run's start and its
 // end; callers go through WriteVolatile.
 func (r *DirRoot) WriteFileVolatile(p string, data []byte, mode fs.FileMode, owner Owner) error {
+	// The rename replaces the last element itself, as in WriteFile.
+	real := r.noFollow(p)
 	if err := r.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755, Owner{}); err != nil {
 		return err
 	}
-	return writeNoSync(r.noFollow(p), data, mode, owner)
+	return writeNoSync(real, data, mode, owner)
 }
 
 // WriteVolatile replaces p atomically in r without making it durable, where
