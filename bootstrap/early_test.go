@@ -2,13 +2,17 @@ package bootstrap_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/phoenix-pve/phoenix/bootstrap"
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
+	"github.com/phoenix-pve/phoenix/seed"
 )
 
 // emod is a tmod that can run in the early stage (modules.Early) and
@@ -167,4 +171,103 @@ func TestEarlyStageReport(t *testing.T) {
 	if _, err := h.runStage(false); err != nil || !slices.Equal(sent, []bootstrap.State{bootstrap.Done}) {
 		t.Fatalf("network stage sent %v, %v; want [done]", sent, err)
 	}
+}
+
+// cmod is an emod that runs beside the earlier modules it names
+// (modules.Concurrent).
+type cmod struct {
+	*emod
+	along []string
+}
+
+func (m *cmod) Alongside(*seed.Seed) []string { return m.along }
+
+// TestEarlyStageBeside: in the early stage a module runs at the same time
+// as the earlier modules it names (each of host and zfs waits, inside its
+// Apply, for the other to have started: run one after the other, both
+// would time out), a module that names none waits for all of them, one
+// in-progress record names the stage's modules, and a failure beside
+// others leaves what finished done and starts nothing more.
+func TestEarlyStageBeside(t *testing.T) {
+	newMods := func(hostStep func(context.Context, *modules.Env, int) (modules.Result, error)) (*cmod, *cmod, *cmod, chan struct{}, chan struct{}) {
+		hostStarted, zfsStarted := make(chan struct{}), make(chan struct{})
+		meet := func(mine, other chan struct{}, next func(context.Context, *modules.Env, int) (modules.Result, error)) func(context.Context, *modules.Env, int) (modules.Result, error) {
+			return func(ctx context.Context, e *modules.Env, n int) (modules.Result, error) {
+				if n == 1 {
+					close(mine)
+					select {
+					case <-other:
+					case <-time.After(10 * time.Second):
+						return modules.Result{}, errors.New("the other module never started beside this one")
+					}
+				}
+				return next(ctx, e, n)
+			}
+		}
+		hostM := &cmod{emod: &emod{tmod: &tmod{name: "host"}, early: true}}
+		zfs := &cmod{emod: &emod{tmod: &tmod{name: "zfs"}, early: true}, along: []string{"host"}}
+		lxc := &cmod{emod: &emod{tmod: &tmod{name: "lxc"}, early: true}}
+		hostM.step = meet(hostStarted, zfsStarted, hostStep)
+		zfs.step = meet(zfsStarted, hostStarted, func(_ context.Context, e *modules.Env, _ int) (modules.Result, error) {
+			var rec bootstrap.InProgress
+			b, err := e.Root.ReadFile(bootstrap.InProgressFile)
+			if err == nil {
+				err = json.Unmarshal(b, &rec)
+			}
+			if err != nil || rec.Module != "host" || !slices.Equal(rec.Alongside, []string{"zfs", "lxc"}) {
+				return modules.Result{}, fmt.Errorf("in-progress record %+v (%v), want host alongside zfs, lxc", rec, err)
+			}
+			return zfs.converge(e)
+		})
+		lxc.step = func(_ context.Context, e *modules.Env, _ int) (modules.Result, error) {
+			for _, m := range []string{"host", "zfs"} {
+				if !host.Exists(e.Root, bootstrap.MarkerFile(m)) {
+					return modules.Result{}, fmt.Errorf("lxc started before %s was done", m)
+				}
+			}
+			return lxc.converge(e)
+		}
+		return hostM, zfs, lxc, hostStarted, zfsStarted
+	}
+
+	t.Run("together", func(t *testing.T) {
+		var hostM *cmod
+		hostM, zfs, lxc, _, _ := newMods(func(_ context.Context, e *modules.Env, _ int) (modules.Result, error) {
+			return hostM.converge(e)
+		})
+		h := newHarness(t, hostM, zfs, lxc)
+		h.seed.Kernel = nil
+		out, err := h.runStage(true)
+		if err != nil || !out.Complete || len(out.Ran) != 3 || out.Ran[2] != "lxc" {
+			t.Fatalf("early run = %+v, %v; want complete, lxc last", out, err)
+		}
+		st := h.status()
+		for _, m := range []string{"host", "zfs", "lxc"} {
+			if st.Module(m).State != bootstrap.Done {
+				t.Errorf("%s: %s, want done (%s)", m, st.Module(m).State, st.Module(m).Detail)
+			}
+		}
+		if host.Exists(h.root, bootstrap.InProgressFile) {
+			t.Error("the in-progress record is left after the stage")
+		}
+	})
+
+	t.Run("failure", func(t *testing.T) {
+		hostM, zfs, lxc, _, _ := newMods(func(context.Context, *modules.Env, int) (modules.Result, error) {
+			return modules.Result{}, errors.New("the resolver is not up yet")
+		})
+		h := newHarness(t, hostM, zfs, lxc)
+		h.seed.Kernel = nil
+		out, err := h.runStage(true)
+		if err != nil || out.Complete || out.Module != "host" || lxc.applies != 0 {
+			t.Fatalf("early run = %+v, %v (lxc applies %d); want stopped at host, lxc not run", out, err, lxc.applies)
+		}
+		st := h.status()
+		if st.Module("host").State != bootstrap.Pending || st.Module("zfs").State != bootstrap.Done || st.Module("lxc").State != bootstrap.Pending {
+			t.Errorf("host %s, zfs %s, lxc %s; want pending, done, pending", st.Module("host").State, st.Module("zfs").State, st.Module("lxc").State)
+		}
+		if host.Exists(h.root, bootstrap.InProgressFile) {
+			t.Error("the in-progress record is left after the stage")
+		}
+	})
 }

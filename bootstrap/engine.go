@@ -70,6 +70,11 @@ type Options struct {
 	// a reboot being resumed is also left to it. The early stage never
 	// sends the report (phoenix.service always follows it).
 	Early bool
+	// EarlyOrder, when set, runs the early stage's modules one at a time:
+	// whenever some may start, it gets their names in the seed's order
+	// and returns them in the order to run them (the fault harness, whose
+	// runs must repeat). Nil runs them at the same time.
+	EarlyOrder func(ready []string) []string
 	// Startup carries the phases the caller measured before Run (process
 	// start, the seed); Run adds its own (Engine) once a module starts and
 	// records it in status.
@@ -440,8 +445,13 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 		// is not pending (its marker was written just before the crash, or
 		// it left the seed), the record is stale: clear it instead of
 		// announcing a rerun that never comes, on every run.
-		if slices.ContainsFunc(todo, func(m modules.Module) bool { return m.Name() == prog.Module }) {
-			e.out.line(prog.Module, prioNotice, fmt.Sprintf("the run of %s started %s did not finish; running it again", prog.Module, prog.Started.Format(time.RFC3339)))
+		mods := append([]string{prog.Module}, prog.Alongside...)
+		if slices.ContainsFunc(todo, func(m modules.Module) bool { return slices.Contains(mods, m.Name()) }) {
+			what, again := prog.Module, "it"
+			if len(mods) > 1 {
+				what, again = strings.Join(mods, ", ")+" (at the same time)", "what is not done"
+			}
+			e.out.line(prog.Module, prioNotice, fmt.Sprintf("the run of %s started %s did not finish; running %s again", what, prog.Started.Format(time.RFC3339), again))
 		} else if err := removeIfExists(e.r, InProgressFile); err != nil {
 			return e.abort(fmt.Errorf("engine: %w", err))
 		}
@@ -475,25 +485,16 @@ func (e *engine) execute(ctx context.Context) (Outcome, error) {
 			active = append(active, m.Name())
 		}
 	}
+	if o.Early {
+		return e.earlyStage(ctx, todo, active)
+	}
 	var ran []string
 	for _, m := range todo {
 		name := m.Name()
 		ms := e.st.Module(name)
 		i := slices.Index(active, name) + 1
-		if o.Early {
-			if ok, why := e.early(ctx, m, i, len(active)); !ok {
-				return e.earlyStop(name, why, ran)
-			}
-		}
 		ran = append(ran, name)
-		res, err := e.apply(ctx, m, ms, i, len(active))
-		if err != nil && o.Early {
-			ms.State, ms.Failure, ms.Detail = Pending, nil, ""
-			if rerr := removeIfExists(e.r, InProgressFile); rerr != nil {
-				return e.abort(fmt.Errorf("engine: %w", rerr))
-			}
-			return e.earlyStop(name, "it failed here ("+e.red.String(err.Error())+"); it runs again after the network", ran)
-		}
+		res, err := e.apply(ctx, m, ms, i, len(active), false)
 		if err != nil {
 			out, ferr := e.fail(ms, err)
 			out.Ran = ran
@@ -660,14 +661,19 @@ func (e *engine) report(name string, it modules.Item) {
 // apply runs one module and, on success without a reboot, writes its
 // marker. The in-progress record is written before Apply and removed after
 // the marker, never the other way round: a crash anywhere re-runs the
-// module, whose Apply is idempotent.
-func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, i, total int) (modules.Result, error) {
+// module, whose Apply is idempotent. With beside set the module runs at
+// the same time as others (the early stage, runEarly): their in-progress
+// record is runEarly's, and Phoenix's CPU time is this goroutine's thread.
+func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, i, total int, beside bool) (modules.Result, error) {
 	name := m.Name()
 	digest := modules.Digest(m, e.o.Seed)
 	start := e.now().UTC()
-	if err := writeJSON(e.r, InProgressFile, InProgress{Module: name, Digest: digest, BootID: e.boot, Started: start}); err != nil {
-		return modules.Result{}, fmt.Errorf("engine: %w", err)
+	if !beside {
+		if err := writeJSON(e.r, InProgressFile, InProgress{Module: name, Digest: digest, BootID: e.boot, Started: start}); err != nil {
+			return modules.Result{}, fmt.Errorf("engine: %w", err)
+		}
 	}
+	e.mu.Lock()
 	ms.State, ms.Started, ms.Finished, ms.Seconds, ms.Failure, ms.Detail = Running, start, time.Time{}, 0, nil, ""
 	ms.Digest = digest
 	if !e.started {
@@ -680,7 +686,9 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 		e.st.Startup = &su
 	}
 	e.st.Progress = fmt.Sprintf("%s %d/%d", name, i, total)
-	e.notify("STATUS=" + e.st.Progress)
+	prior := e.cursor.Commands[name]
+	e.mu.Unlock()
+	e.notify("STATUS=" + fmt.Sprintf("%s %d/%d", name, i, total))
 	e.out.line(name, prioInfo, fmt.Sprintf("starting (%d/%d)", i, total))
 	if err := e.progress(); err != nil {
 		return modules.Result{}, err
@@ -690,27 +698,23 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 	t := &timer{red: e.red}
 	env := e.env(name, i, total, t)
 	env.EarlyStage = e.o.Early
-	self0, children0 := cpuTimes()
+	cpu0 := selfCPU(beside)
 	res, err := safeApply(mctx, m, env)
 	cancel()
-	self1, children1 := cpuTimes()
+	cpu := selfCPU(beside) - cpu0
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	ms.Commands = t.result()
-	ms.CPUSeconds = self1 - self0
-	if ms.Commands != nil {
-		ms.Commands.CPUSeconds = children1 - children0
-	}
-	if prior := e.cursor.Commands[name]; prior != nil {
+	ms.CPUSeconds = cpu
+	if prior != nil {
 		// The part before this module's reboots counts too.
 		all := *prior
 		all.Slowest = slices.Clone(prior.Slowest)
 		all.merge(ms.Commands)
 		ms.Commands = &all
 	}
-	if err != nil {
+	if err != nil || res.Reboot {
 		return res, err
-	}
-	if res.Reboot {
-		return res, nil
 	}
 	finished := e.now().UTC()
 	ms.State, ms.Finished, ms.Seconds = Done, finished, finished.Sub(start).Seconds()
@@ -742,11 +746,13 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 			ms.State = Pending
 		}
 	}
-	if err := removeIfExists(e.r, InProgressFile); err != nil {
-		return res, fmt.Errorf("engine: %w", err)
+	if !beside {
+		if err := removeIfExists(e.r, InProgressFile); err != nil {
+			return res, fmt.Errorf("engine: %w", err)
+		}
 	}
 	e.out.line(name, prioInfo, fmt.Sprintf("done in %.1fs (%d changes)", ms.Seconds, len(ms.Changed)))
-	return res, e.progress()
+	return res, e.saveLocked(false)
 }
 
 // safeApply turns a module's panic into its failure, so the run records

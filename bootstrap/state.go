@@ -75,11 +75,14 @@ type Marker struct {
 
 // InProgress is written before a module's Apply and removed after its
 // marker: finding one at start means the last run died inside that module.
+// The early stage writes one for all its modules, which may run at the
+// same time: Module is the first, Alongside the others.
 type InProgress struct {
-	Module  string    `json:"module"`
-	Digest  string    `json:"digest"`
-	BootID  string    `json:"boot_id"`
-	Started time.Time `json:"started"`
+	Module    string    `json:"module"`
+	Digest    string    `json:"digest"`
+	BootID    string    `json:"boot_id"`
+	Started   time.Time `json:"started"`
+	Alongside []string  `json:"alongside,omitempty"`
 }
 
 // Cursor is the reboot cursor: which module asked for a reboot in which

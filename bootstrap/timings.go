@@ -22,8 +22,9 @@ type Commands struct {
 	Count   int     `json:"count"`
 	Seconds float64 `json:"seconds"`
 	// CPUSeconds is the CPU time (user and system) of the commands and
-	// their children, as the kernel accounts it to Phoenix once each has
-	// been waited for (getrusage(2), RUSAGE_CHILDREN).
+	// the children each waited for, as wait4(2) reports it for each
+	// (host.Output.CPU): a module's own commands only, also while other
+	// modules run beside it (the early stage).
 	CPUSeconds float64       `json:"cpu_seconds,omitempty"`
 	Slowest    []CommandTime `json:"slowest,omitempty"`
 }
@@ -70,11 +71,16 @@ func (c *Commands) merge(o *Commands) {
 	c.CPUSeconds += o.CPUSeconds
 }
 
-// cpuTimes is the CPU time, in seconds, of this process (all threads) and
-// of its children that have been waited for (getrusage(2)); zeros where
-// the call fails. A module's share is the difference across its run.
-func cpuTimes() (self, children float64) {
-	return rusageSeconds(syscall.RUSAGE_SELF), rusageSeconds(syscall.RUSAGE_CHILDREN)
+// selfCPU is this process's CPU time in seconds, all its threads
+// (getrusage(2), RUSAGE_SELF), or with thread set only the calling
+// thread's (RUSAGE_THREAD: a module running beside others, on a goroutine
+// locked to its thread); zero where the call fails. A module's share is
+// the difference across its run.
+func selfCPU(thread bool) float64 {
+	if thread {
+		return rusageSeconds(syscall.RUSAGE_THREAD)
+	}
+	return rusageSeconds(syscall.RUSAGE_SELF)
 }
 
 func rusageSeconds(who int) float64 {
@@ -94,7 +100,7 @@ type timer struct {
 	red *host.Redactor
 }
 
-func (t *timer) record(c host.Cmd, d time.Duration, err error) {
+func (t *timer) record(c host.Cmd, d time.Duration, out host.Output, err error) {
 	ct := CommandTime{Command: t.red.String(c.String()), Seconds: d.Seconds()}
 	var ee *host.ExitError
 	switch {
@@ -105,6 +111,7 @@ func (t *timer) record(c host.Cmd, d time.Duration, err error) {
 	}
 	t.mu.Lock()
 	t.cmd.add(ct)
+	t.cmd.CPUSeconds += out.CPU.Seconds()
 	t.mu.Unlock()
 }
 
@@ -130,6 +137,6 @@ type timedRunner struct {
 func (r timedRunner) Run(ctx context.Context, c host.Cmd) (host.Output, error) {
 	start := time.Now()
 	out, err := r.next.Run(ctx, c)
-	r.t.record(c, time.Since(start), err)
+	r.t.record(c, time.Since(start), out, err)
 	return out, err
 }

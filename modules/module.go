@@ -39,6 +39,18 @@ type Early interface {
 	Early(ctx context.Context, env *Env) (ok bool, why string)
 }
 
+// Concurrent is implemented by an early module that may run in the early
+// stage at the same time as some of the modules before it. Alongside
+// names those modules, for this seed: the ones whose work it neither needs
+// nor touches (users for a share owned by root is one; users for a share
+// owned by a seed user is not). The engine starts the module once every
+// earlier module of the stage not named here is done. A module without
+// the method waits for all of them, as does one whose section a future
+// module comes before: a name not listed is a module to wait for.
+type Concurrent interface {
+	Alongside(s *seed.Seed) []string
+}
+
 // Result is what Apply did.
 type Result struct {
 	// Changed lists what was changed, for the marker and status. Never

@@ -48,6 +48,14 @@ type Scenario struct {
 	// timestamps). "dir/**" matches everything below dir. The engine's own
 	// volatile records are always ignored; markers are compared by digest.
 	Ignore []string
+	// EarlyOrder, when set, makes every boot run the early stage first
+	// (phoenix-local.service: Options.Early), with its modules one at a
+	// time in the order EarlyOrder picks among those ready to start
+	// (Options.EarlyOrder), and then the network stage unless the early
+	// stage completed the seed. Run once in the seed's order and once in
+	// another, a scenario covers the orders the early stage may finish
+	// its modules in when they run at the same time.
+	EarlyOrder func(ready []string) []string
 }
 
 // Stats says how much Check tried.
@@ -96,6 +104,19 @@ func Run(tb testing.TB, sc Scenario) (Stats, []string) {
 	}
 	want := snapshot(w, sc.Ignore)
 	problems = append(problems, checkConverged(w, sc)...)
+	if sc.EarlyOrder != nil {
+		// Modules that may run at the same time must end the same in
+		// any order: compare with the seed's.
+		inOrder := sc
+		inOrder.EarlyOrder = func(ready []string) []string { return ready }
+		w2 := sc.NewWorld(tb)
+		if p := converge(w2, inOrder, &injector{}); p != "" {
+			return Stats{}, []string{"fault-free run in the seed's order: " + p}
+		}
+		if d := diff(want, snapshot(w2, sc.Ignore)); d != "" {
+			problems = append(problems, "the early stage's modules end differently in the seed's order than in EarlyOrder's (a module runs beside one it depends on):\n"+d)
+		}
+	}
 	st := Stats{Commands: ref.commands, Writes: ref.writes}
 
 	trial := func(inj *injector) {
@@ -131,36 +152,59 @@ func converge(w *World, sc Scenario, inj *injector) string {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var log bytes.Buffer
 	inj.log = &log
+	fresh := true // a boot's first run: the early stage runs first in it
 	for run := 1; run <= sc.MaxRuns; run++ {
-		fmt.Fprintf(&log, "--- run %d (boot-%d)\n", run, boot)
-		o := bootstrap.Options{
-			Root:     &root{DirRoot: w.Root, inj: inj},
-			Runner:   &runner{next: w.Runner, inj: inj},
-			Modules:  sc.Modules,
-			Seed:     sc.Seed,
-			Version:  "fault",
-			BootID:   fmt.Sprintf("boot-%d", boot),
-			Now:      func() time.Time { clock = clock.Add(time.Second); return clock },
-			Reboot:   func(context.Context) error { return nil },
-			LockWait: 10 * time.Second,
-			Stderr:   &log,
+		stages := []bool{false}
+		if sc.EarlyOrder != nil && fresh {
+			stages = []bool{true, false}
 		}
-		out, err, crashed := runOnce(o)
-		switch {
-		case crashed:
-			fmt.Fprintf(&log, "--- crash\n")
-			reboot(w, &boot)
-		case out.State == bootstrap.Rebooting:
-			reboot(w, &boot)
-		case err != nil && inj.firedNow:
-			// The injected failure: run again, as an operator (or the next
-			// boot) would.
-		case err != nil:
-			return fmt.Sprintf("run %d failed: %v%s", run, err, inj.tail())
-		case out.State == bootstrap.Done && out.Complete:
-			return ""
-		default:
-			return fmt.Sprintf("run %d ended %s without completing%s", run, out.State, inj.tail())
+		fresh = false
+	stages:
+		for _, early := range stages {
+			fmt.Fprintf(&log, "--- run %d (boot-%d, early %v)\n", run, boot, early)
+			o := bootstrap.Options{
+				Root:     &root{DirRoot: w.Root, inj: inj},
+				Runner:   &runner{next: w.Runner, inj: inj},
+				Modules:  sc.Modules,
+				Seed:     sc.Seed,
+				Version:  "fault",
+				BootID:   fmt.Sprintf("boot-%d", boot),
+				Now:      func() time.Time { clock = clock.Add(time.Second); return clock },
+				Reboot:   func(context.Context) error { return nil },
+				LockWait: 10 * time.Second,
+				Stderr:   &log,
+			}
+			if early {
+				o.Early, o.EarlyOrder = true, sc.EarlyOrder
+			}
+			out, err, crashed := runOnce(o)
+			switch {
+			case crashed:
+				fmt.Fprintf(&log, "--- crash\n")
+				reboot(w, &boot)
+				fresh = true
+				break stages
+			case out.State == bootstrap.Rebooting:
+				reboot(w, &boot)
+				fresh = true
+				break stages
+			case err != nil && inj.firedNow:
+				// The injected failure: run again, as an operator (or the
+				// next boot) would; after the early stage, phoenix.service
+				// runs anyway.
+				if !early {
+					break stages
+				}
+			case err != nil:
+				return fmt.Sprintf("run %d failed: %v%s", run, err, inj.tail())
+			case out.State == bootstrap.Done && out.Complete:
+				return ""
+			case early && out.State == bootstrap.Done:
+				// The network stage goes on.
+			default:
+				return fmt.Sprintf("run %d ended %s without completing%s", run, out.State, inj.tail())
+			}
+			inj.firedNow = false
 		}
 		inj.firedNow = false
 	}

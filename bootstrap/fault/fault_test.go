@@ -3,6 +3,7 @@ package fault
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -285,4 +286,117 @@ func (m lyingModule) Converge(ctx context.Context, s *modules.Steps) error {
 
 func (m rebootForever) Converge(ctx context.Context, s *modules.Steps) error {
 	return s.Split(ctx, m.Check, m.Apply)
+}
+
+// keyModule is idempotent: it writes /etc/NAME.conf and sets the kv key
+// NAME, each only when it differs. With from set, it writes what that
+// module's file holds instead of its own name: it depends on it.
+type keyModule struct{ name, from string }
+
+func (m keyModule) Name() string { return m.name }
+func (m keyModule) Active(s *seed.Seed) bool {
+	return seed.SectionDigest(s, m.name) != ""
+}
+
+func (m keyModule) want(e *modules.Env) string {
+	if m.from == "" {
+		return m.name
+	}
+	b, _ := e.Root.ReadFile("/etc/" + m.from + ".conf")
+	return "after " + string(b)
+}
+
+func (m keyModule) Check(ctx context.Context, e *modules.Env) ([]string, error) {
+	var out []string
+	if b, _ := e.Root.ReadFile("/etc/" + m.name + ".conf"); string(b) != m.want(e) {
+		out = append(out, "write /etc/"+m.name+".conf")
+	}
+	if o, err := e.Runner.Run(ctx, host.Cmd{Name: "kv", Args: []string{"get", m.name}}); err != nil || strings.TrimSpace(string(o.Stdout)) != "set" {
+		out = append(out, "set "+m.name)
+	}
+	return out, nil
+}
+
+func (m keyModule) Apply(ctx context.Context, e *modules.Env) (modules.Result, error) {
+	var res modules.Result
+	ch, err := host.WriteIfChanged(e.Root, "/etc/"+m.name+".conf", []byte(m.want(e)), 0o644, host.Owner{})
+	if err != nil {
+		return res, err
+	}
+	if ch {
+		res.Changed = append(res.Changed, "/etc/"+m.name+".conf")
+	}
+	o, err := e.Runner.Run(ctx, host.Cmd{Name: "kv", Args: []string{"get", m.name}})
+	if err != nil && host.ExitCode(err) != 1 {
+		return res, err
+	}
+	if strings.TrimSpace(string(o.Stdout)) != "set" {
+		if _, err := e.Runner.Run(ctx, host.Cmd{Name: "kv", Args: []string{"set", m.name, "set"}}); err != nil {
+			return res, err
+		}
+		res.Changed = append(res.Changed, m.name)
+	}
+	return res, nil
+}
+
+func (m keyModule) Converge(ctx context.Context, s *modules.Steps) error {
+	return s.Split(ctx, m.Check, m.Apply)
+}
+
+// beside runs a module in the early stage, at the same time as the
+// earlier modules it names (modules.Concurrent).
+type beside struct {
+	modules.Module
+	along []string
+}
+
+func (beside) Early(context.Context, *modules.Env) (bool, string) { return true, "" }
+func (b beside) Alongside(*seed.Seed) []string                    { return b.along }
+
+func besideSeed() *seed.Seed {
+	return &seed.Seed{Version: 1, Host: &seed.Host{Hostname: "pve1"},
+		Users: []seed.User{{Name: "admin"}}, NFS: &seed.NFS{}, Samba: &seed.Samba{}}
+}
+
+func reversed(ready []string) []string {
+	out := slices.Clone(ready)
+	slices.Reverse(out)
+	return out
+}
+
+// TestEarlyStageOrders: four modules of the early stage, three of them
+// beside the ones before (samba waits for nfs), converge at every fault
+// point in the seed's order and in the reverse of it, each boot running
+// the early stage and then the network stage.
+func TestEarlyStageOrders(t *testing.T) {
+	mods := []modules.Module{
+		beside{Module: hostModule{}},
+		beside{Module: keyModule{name: "users"}, along: []string{"host"}},
+		beside{Module: keyModule{name: "nfs"}, along: []string{"host", "users"}},
+		beside{Module: keyModule{name: "samba", from: "nfs"}, along: []string{"host", "users"}},
+	}
+	for _, order := range []struct {
+		name string
+		pick func([]string) []string
+	}{{"seed order", func(r []string) []string { return r }}, {"reversed", reversed}} {
+		t.Run(order.name, func(t *testing.T) {
+			st := Check(t, Scenario{Seed: besideSeed(), Modules: mods, NewWorld: newWorld, EarlyOrder: order.pick})
+			if st.Commands != 8 {
+				t.Errorf("Commands = %d, want 8 (each module: kv get, kv set)", st.Commands)
+			}
+		})
+	}
+}
+
+// TestEarlyStageDependencyIsCaught: a module that claims to run beside
+// one whose file it reads ends differently when it runs first: the
+// harness reports it.
+func TestEarlyStageDependencyIsCaught(t *testing.T) {
+	_, problems := Run(t, Scenario{Seed: besideSeed(), NewWorld: newWorld, EarlyOrder: reversed, Modules: []modules.Module{
+		beside{Module: keyModule{name: "nfs"}},
+		beside{Module: keyModule{name: "samba", from: "nfs"}, along: []string{"nfs"}},
+	}})
+	if !anyContains(problems, "end differently in the seed's order") || !anyContains(problems, "/etc/samba.conf") {
+		t.Fatalf("the harness did not report the order dependence; problems:\n%s", strings.Join(problems, "\n"))
+	}
 }

@@ -40,10 +40,14 @@ func (c Cmd) String() string {
 	return s
 }
 
-// Output is what a finished command printed.
+// Output is what a finished command printed, and the CPU it used.
 type Output struct {
 	Stdout []byte
 	Stderr []byte
+	// CPU is the command's user and system time, with its children's that
+	// it waited for (wait4(2)'s rusage); zero where it did not start, or a
+	// fake ran it.
+	CPU time.Duration
 }
 
 // Runner runs external commands.
@@ -129,6 +133,9 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) (Output, error) {
 	}
 	err := cmd.Run()
 	out := Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	if ps := cmd.ProcessState; ps != nil {
+		out.CPU = ps.UserTime() + ps.SystemTime()
+	}
 	if err == nil {
 		return out, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -147,15 +148,37 @@ func readFile(p string) string {
 // /etc/phoenix-test/NAME.fixed exists), loop (ask for a reboot every time),
 // slow (run slow-tool for 300, 10 and 100 ms, the section's secrets on
 // stdin, then finish), busy (spend 200 ms of CPU itself, then run
-// busy-tool for 200 ms of CPU).
+// busy-tool for 200 ms of CPU). A third field "beside" makes the module
+// an early one (modules.Early) that runs at the same time as all the
+// modules before it (modules.Concurrent): "host:slow:beside".
 func testModules(spec string) []modules.Module {
 	var out []modules.Module
+	var names []string
 	for _, s := range strings.Split(spec, ",") {
-		name, how, _ := strings.Cut(s, ":")
-		out = append(out, &scriptModule{name: name, how: how})
+		f := strings.SplitN(s, ":", 3)
+		m := &scriptModule{name: f[0]}
+		if len(f) > 1 {
+			m.how = f[1]
+		}
+		if len(f) > 2 && f[2] == "beside" {
+			out = append(out, &besideModule{scriptModule: m, along: slices.Clone(names)})
+		} else {
+			out = append(out, m)
+		}
+		names = append(names, m.name)
 	}
 	return out
 }
+
+// besideModule runs in the early stage, at the same time as the modules
+// before it.
+type besideModule struct {
+	*scriptModule
+	along []string
+}
+
+func (*besideModule) Early(context.Context, *modules.Env) (bool, string) { return true, "" }
+func (m *besideModule) Alongside(*seed.Seed) []string                    { return m.along }
 
 type scriptModule struct{ name, how string }
 

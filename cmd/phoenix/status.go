@@ -210,6 +210,9 @@ func printTimings(w io.Writer, st bootstrap.Status) {
 	}
 	fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t  total\n", secs(total), secs(cpu), count, secs(inCmds), secs(cmdCPU))
 	tw.Flush()
+	if span := modulesSpan(ran); span > 0 && span < total-0.001 {
+		fmt.Fprintf(w, "at the same time (early stage): %s from the first module's start to the last one's end\n", secs(span))
+	}
 	if su := st.Startup; su != nil {
 		stage := ""
 		if su.Stage != "" {
@@ -218,6 +221,25 @@ func printTimings(w io.Writer, st bootstrap.Status) {
 		fmt.Fprintf(w, "before the first module%s: %s (process start %s, seed %s, engine %s)\n",
 			stage, secs(su.Total()), secs(su.Process), secs(su.Seed), secs(su.Engine))
 	}
+}
+
+// modulesSpan is the time from the first module's start to the last one's
+// end, in seconds: below their total where modules ran at the same time
+// (the early stage, bootstrap.Options.Early); 0 where one has no times.
+func modulesSpan(ms []bootstrap.ModuleStatus) float64 {
+	var first, last time.Time
+	for _, m := range ms {
+		if m.Started.IsZero() || m.Finished.IsZero() {
+			return 0
+		}
+		if first.IsZero() || m.Started.Before(first) {
+			first = m.Started
+		}
+		if m.Finished.After(last) {
+			last = m.Finished
+		}
+	}
+	return last.Sub(first).Seconds()
 }
 
 // secs renders seconds for the timing report: milliseconds below 10 s.

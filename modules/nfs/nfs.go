@@ -59,6 +59,18 @@ func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 	return true, ""
 }
 
+// Alongside implements modules.Concurrent: nfs writes /etc/exports and
+// checks that each exported directory exists. It waits for users when an
+// export lies below HomeBase, where useradd creates directories.
+func (*Module) Alongside(s *seed.Seed) []string {
+	for _, e := range s.NFS.Exports {
+		if modules.Overlap(e.Path, modules.HomeBase) {
+			return []string{"host"}
+		}
+	}
+	return []string{"host", "users"}
+}
+
 // Converge implements modules.Module: the server package, /etc/exports,
 // the service, and the live export table.
 func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {

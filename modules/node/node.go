@@ -51,6 +51,10 @@ func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 	return true, ""
 }
 
+// Alongside implements modules.Concurrent. The host module comes first
+// in the seed's order; it names no module, so it never waits for one.
+func (*Module) Alongside(*seed.Seed) []string { return nil }
+
 var _ modules.Module = (*Module)(nil)
 
 // New returns the host module.

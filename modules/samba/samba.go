@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
@@ -65,6 +66,32 @@ func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 		return false, Package + " is not installed (it comes from the network)"
 	}
 	return true, ""
+}
+
+// Alongside implements modules.Concurrent. samba waits for users when it
+// needs their accounts (tdbsam users, a share's owner) or a share lies
+// below HomeBase, where useradd creates directories; and for nfs when a
+// share and an export overlap, since samba creates a missing share
+// directory that nfs, before it in the order, requires to exist.
+func (*Module) Alongside(s *seed.Seed) []string {
+	along := []string{"host", "users", "nfs"}
+	drop := func(name string) { along = slices.DeleteFunc(along, func(n string) bool { return n == name }) }
+	if len(s.Samba.Users) > 0 {
+		drop("users")
+	}
+	for _, sh := range s.Samba.Shares {
+		if sh.Owner != "" || modules.Overlap(sh.Path, modules.HomeBase) {
+			drop("users")
+		}
+		if s.NFS != nil {
+			for _, e := range s.NFS.Exports {
+				if modules.Overlap(sh.Path, e.Path) {
+					drop("nfs")
+				}
+			}
+		}
+	}
+	return along
 }
 
 // Converge implements modules.Module.

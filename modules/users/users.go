@@ -55,6 +55,11 @@ func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 	return true, ""
 }
 
+// Alongside implements modules.Concurrent: the host module's files (the
+// host name, /etc/hosts, the time zone) are nothing useradd, visudo or the
+// authorized keys read.
+func (*Module) Alongside(*seed.Seed) []string { return []string{"host"} }
+
 // account is one /etc/passwd entry.
 type account struct {
 	Name        string
