@@ -31,9 +31,11 @@ type Module interface {
 // network is up, in phoenix-local.service (the early stage, ordered like
 // cloud-init-local: before smbd, nfs-server and phoenix.service). Early
 // reports whether it can for this seed on this host (no package to fetch,
-// no Proxmox service to talk to) and, when it cannot, why. It only reads.
-// The engine runs the seed's modules in order in the early stage up to the
-// first one that cannot, and leaves that one and the rest to
+// no Proxmox service to talk to) and, when it cannot, why. It only reads,
+// and only what no other early module writes: the engine asks every
+// module of the stage before it runs any. It runs the seed's modules in
+// the early stage up to the first one that cannot (beside each other where
+// Concurrent allows), and leaves that one and the rest to
 // phoenix.service, after network-online.target.
 type Early interface {
 	Early(ctx context.Context, env *Env) (ok bool, why string)

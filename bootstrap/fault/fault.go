@@ -34,6 +34,10 @@ type World struct {
 	// kernel modules). It runs between runs when the engine reboots and
 	// after every simulated crash (a crash is a power loss).
 	Boot func()
+	// EarlyDone, when set, runs after each early stage that ended
+	// (Scenario.EarlyOrder): systemd starts the units ordered after
+	// phoenix-local.service then (the services' queued start jobs).
+	EarlyDone func()
 }
 
 // Scenario is what Check runs.
@@ -198,9 +202,15 @@ func converge(w *World, sc Scenario, inj *injector) string {
 			case err != nil:
 				return fmt.Sprintf("run %d failed: %v%s", run, err, inj.tail())
 			case out.State == bootstrap.Done && out.Complete:
+				if early && w.EarlyDone != nil {
+					w.EarlyDone()
+				}
 				return ""
 			case early && out.State == bootstrap.Done:
 				// The network stage goes on.
+				if w.EarlyDone != nil {
+					w.EarlyDone()
+				}
 			default:
 				return fmt.Sprintf("run %d ended %s without completing%s", run, out.State, inj.tail())
 			}
