@@ -41,12 +41,24 @@ func (e *engine) earlyStage(ctx context.Context, todo []modules.Module, active [
 		// An early failure is not final: phoenix.service runs it again.
 		ms := e.st.Module(m.Name())
 		ms.State, ms.Failure, ms.Detail = Pending, nil, ""
+		msg := e.red.String(r.err.Error())
 		if !failed {
 			failed, cut = true, m.Name()
-			why = "it failed here (" + e.red.String(r.err.Error()) + "); it runs again after the network"
+			why = "it failed here (" + msg + "); it runs again after the network"
+		} else {
+			e.out.line(m.Name(), prioInfo, "failed in the early stage ("+msg+"); it runs again after the network")
 		}
 	}
-	if !failed {
+	if failed {
+		// A reboot asked for beside a failure is left to phoenix.service
+		// too: the module runs again there, before any reboot.
+		for _, m := range stage {
+			if results[m.Name()].res.Reboot {
+				ms := e.st.Module(m.Name())
+				ms.State, ms.Detail = Pending, ""
+			}
+		}
+	} else {
 		for _, m := range stage {
 			if r := results[m.Name()]; r.res.Reboot {
 				out, rerr := e.reboot(ctx, m.Name(), r.res.Reason, e.st.Module(m.Name()))
@@ -97,7 +109,7 @@ func (e *engine) runBeside(ctx context.Context, mods []modules.Module, active []
 	for j, m := range mods {
 		var along []string
 		if c, ok := m.(modules.Concurrent); ok {
-			along = c.Alongside(e.o.Seed)
+			along = c.Alongside(ctx, e.env(names[j], slices.Index(active, names[j])+1, len(active), &timer{red: e.red}))
 		}
 		for i := range j {
 			if !slices.Contains(along, names[i]) {
@@ -123,8 +135,13 @@ func (e *engine) runBeside(ctx context.Context, mods []modules.Module, active []
 	for j := range mods {
 		statuses[j] = e.st.Module(names[j])
 	}
-	run := func(j int, beside bool) applied {
-		res, err := e.apply(ctx, mods[j], statuses[j], slices.Index(active, names[j])+1, len(active), beside)
+	// run applies mods[j] on a goroutine locked to its thread: Phoenix's
+	// CPU time for the module is that thread's. Its in-progress record is
+	// the stage's (above).
+	run := func(j int) applied {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		res, err := e.apply(ctx, mods[j], statuses[j], slices.Index(active, names[j])+1, len(active), true)
 		return applied{res: res, err: err}
 	}
 	end := func(j int, a applied) {
@@ -155,7 +172,7 @@ func (e *engine) runBeside(ctx context.Context, mods []modules.Module, active []
 			j := slices.Index(names, e.o.EarlyOrder(rn)[0])
 			state[j] = running
 			ran = append(ran, names[j])
-			end(j, run(j, false))
+			end(j, run(j))
 			continue
 		}
 		for _, j := range ready {
@@ -168,10 +185,7 @@ func (e *engine) runBeside(ctx context.Context, mods []modules.Module, active []
 					}
 					ended <- j
 				}()
-				// Phoenix's CPU time for this module is this thread's.
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-				got[j] = run(j, true)
+				got[j] = run(j)
 			}()
 		}
 		j := <-ended

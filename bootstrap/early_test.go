@@ -12,7 +12,6 @@ import (
 	"github.com/phoenix-pve/phoenix/bootstrap"
 	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
-	"github.com/phoenix-pve/phoenix/seed"
 )
 
 // emod is a tmod that can run in the early stage (modules.Early) and
@@ -180,7 +179,7 @@ type cmod struct {
 	along []string
 }
 
-func (m *cmod) Alongside(*seed.Seed) []string { return m.along }
+func (m *cmod) Alongside(context.Context, *modules.Env) []string { return m.along }
 
 // TestEarlyStageBeside: in the early stage a module runs at the same time
 // as the earlier modules it names (each of host and zfs waits, inside its

@@ -661,9 +661,10 @@ func (e *engine) report(name string, it modules.Item) {
 // apply runs one module and, on success without a reboot, writes its
 // marker. The in-progress record is written before Apply and removed after
 // the marker, never the other way round: a crash anywhere re-runs the
-// module, whose Apply is idempotent. With beside set the module runs at
-// the same time as others (the early stage, runEarly): their in-progress
-// record is runEarly's, and Phoenix's CPU time is this goroutine's thread.
+// module, whose Apply is idempotent. With beside set the module is one of
+// the early stage's, which may run at the same time (runBeside): the
+// in-progress record is the stage's, and Phoenix's CPU time is that of
+// the calling goroutine's locked thread.
 func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, i, total int, beside bool) (modules.Result, error) {
 	name := m.Name()
 	digest := modules.Digest(m, e.o.Seed)

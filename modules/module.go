@@ -43,14 +43,16 @@ type Early interface {
 
 // Concurrent is implemented by an early module that may run in the early
 // stage at the same time as some of the modules before it. Alongside
-// names those modules, for this seed: the ones whose work it neither needs
-// nor touches (users for a share owned by root is one; users for a share
-// owned by a seed user is not). The engine starts the module once every
-// earlier module of the stage not named here is done. A module without
-// the method waits for all of them, as does one whose section a future
-// module comes before: a name not listed is a module to wait for.
+// names those modules, for this seed on this host: the ones whose work it
+// neither needs nor changes the outcome of (users for a share owned by
+// root is one; users for a share owned by a seed user is not). Like Early
+// it only reads, and only what the stage's modules do not write. The
+// engine starts the module once every earlier module of the stage not
+// named here is done. A module without the method waits for all of them:
+// a name not listed is a module to wait for, so a module added to the
+// order later is never run beside one that did not say so.
 type Concurrent interface {
-	Alongside(s *seed.Seed) []string
+	Alongside(ctx context.Context, env *Env) []string
 }
 
 // Result is what Apply did.

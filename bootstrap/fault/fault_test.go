@@ -351,7 +351,7 @@ type beside struct {
 }
 
 func (beside) Early(context.Context, *modules.Env) (bool, string) { return true, "" }
-func (b beside) Alongside(*seed.Seed) []string                    { return b.along }
+func (b beside) Alongside(context.Context, *modules.Env) []string { return b.along }
 
 func besideSeed() *seed.Seed {
 	return &seed.Seed{Version: 1, Host: &seed.Host{Hostname: "pve1"},

@@ -178,7 +178,7 @@ type besideModule struct {
 }
 
 func (*besideModule) Early(context.Context, *modules.Env) (bool, string) { return true, "" }
-func (m *besideModule) Alongside(*seed.Seed) []string                    { return m.along }
+func (m *besideModule) Alongside(context.Context, *modules.Env) []string { return m.along }
 
 type scriptModule struct{ name, how string }
 

@@ -23,8 +23,7 @@ import (
 )
 
 // earlySeed is the comparison's (testdata/vm/seeds/compare.yaml) with a
-// second share apart from the export, so that samba, which waits for nfs
-// for the shared directory, has one of each.
+// second share, whose directory samba creates.
 const earlySeed = `
 host:
   hostname: phoenix-e2e
@@ -114,10 +113,11 @@ func earlyWorld(tb testing.TB) *fault.World {
 }
 
 // TestEarlyStageFaults: the comparison's four modules in the early stage,
-// host, users and nfs at the same time and samba after nfs (modules.
-// Concurrent), converge at every fault point in the seed's order and in
-// the reverse order, and end the same in both (fault.Scenario.EarlyOrder):
-// what the modules claim about each other holds for the real modules.
+// all four at the same time (modules.Concurrent: the shared directory
+// exists), converge at every fault point in the seed's order and in the
+// reverse order (samba first), and end the same in both
+// (fault.Scenario.EarlyOrder): what the modules claim about each other
+// holds for the real modules.
 func TestEarlyStageFaults(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("useradd --root chroots into the root: needs uid 0")

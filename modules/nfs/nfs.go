@@ -62,8 +62,8 @@ func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 // Alongside implements modules.Concurrent: nfs writes /etc/exports and
 // checks that each exported directory exists. It waits for users when an
 // export lies below HomeBase, where useradd creates directories.
-func (*Module) Alongside(s *seed.Seed) []string {
-	for _, e := range s.NFS.Exports {
+func (*Module) Alongside(_ context.Context, env *modules.Env) []string {
+	for _, e := range env.Seed.NFS.Exports {
 		if modules.Overlap(e.Path, modules.HomeBase) {
 			return []string{"host"}
 		}

@@ -3,6 +3,7 @@ package nfs_test
 import (
 	"context"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -310,5 +311,20 @@ func TestEarlyStageHalfInstalled(t *testing.T) {
 	}
 	if b, _ := w.root.ReadFile(nfs.ExportsFile); strings.Contains(string(b), "/tank/media") {
 		t.Error("exports written anyway")
+	}
+}
+
+// TestAlongside: nfs runs beside host and users in the early stage
+// (modules.Concurrent), and waits for users when an export lies below
+// /home, where useradd creates directories.
+func TestAlongside(t *testing.T) {
+	w := newWorld(t)
+	for seedText, want := range map[string][]string{
+		"nfs:\n  exports:\n    - {path: /tank/media, clients: [{host: nas}]}\n":     {"host", "users"},
+		"nfs:\n  exports:\n    - {path: /home/alice/pub, clients: [{host: nas}]}\n": {"host"},
+	} {
+		if got := nfs.New().Alongside(context.Background(), w.env(testkit.Seed(t, seedText))); !slices.Equal(got, want) {
+			t.Errorf("%s: Alongside = %q, want %q", seedText, got, want)
+		}
 	}
 }

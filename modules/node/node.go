@@ -53,7 +53,7 @@ func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 
 // Alongside implements modules.Concurrent. The host module comes first
 // in the seed's order; it names no module, so it never waits for one.
-func (*Module) Alongside(*seed.Seed) []string { return nil }
+func (*Module) Alongside(context.Context, *modules.Env) []string { return nil }
 
 var _ modules.Module = (*Module)(nil)
 

@@ -71,9 +71,13 @@ func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 // Alongside implements modules.Concurrent. samba waits for users when it
 // needs their accounts (tdbsam users, a share's owner) or a share lies
 // below HomeBase, where useradd creates directories; and for nfs when a
-// share and an export overlap, since samba creates a missing share
-// directory that nfs, before it in the order, requires to exist.
-func (*Module) Alongside(s *seed.Seed) []string {
+// share and an export overlap and the share's directory is missing:
+// samba would create it, and nfs, before it in the order, requires it to
+// exist. Over an existing directory samba changes only its owner and
+// mode, which nfs does not read (it checks that the export is a directory
+// and, on a dataset, mounted).
+func (*Module) Alongside(_ context.Context, env *modules.Env) []string {
+	s := env.Seed
 	along := []string{"host", "users", "nfs"}
 	drop := func(name string) { along = slices.DeleteFunc(along, func(n string) bool { return n == name }) }
 	if len(s.Samba.Users) > 0 {
@@ -85,7 +89,7 @@ func (*Module) Alongside(s *seed.Seed) []string {
 		}
 		if s.NFS != nil {
 			for _, e := range s.NFS.Exports {
-				if modules.Overlap(sh.Path, e.Path) {
+				if modules.Overlap(sh.Path, e.Path) && !isDir(env.Root, sh.Path) {
 					drop("nfs")
 				}
 			}
@@ -515,4 +519,10 @@ func (r *run) service(ctx context.Context) error {
 		})
 	}
 	return nil
+}
+
+// isDir reports whether p is a directory in root.
+func isDir(root host.Root, p string) bool {
+	fi, err := root.Stat(p)
+	return err == nil && fi.IsDir()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -438,5 +439,38 @@ func TestEarlyStage(t *testing.T) {
 	// Converged afterwards, in the network stage as in the early one.
 	if ch, err := modules.Check(ctx, m, w.env(s)); err != nil || len(ch) != 0 {
 		t.Errorf("Check after the early stage: %q %v", ch, err)
+	}
+}
+
+// TestAlongside: which earlier modules samba runs beside in the early
+// stage (modules.Concurrent): it waits for users when it needs their
+// accounts or a share lies below /home, and for nfs when a share and an
+// export overlap and the directory is still missing (samba would create
+// what nfs requires to exist).
+func TestAlongside(t *testing.T) {
+	const nfsPart = "nfs:\n  exports:\n    - {path: /srv/share, clients: [{host: 10.0.2.0/24}]}\n"
+	for name, tc := range map[string]struct {
+		seed string
+		dirs []string
+		want []string
+	}{
+		"independent":          {nfsPart + "samba:\n  shares:\n    - {name: share, path: /srv/share}\n", []string{"/srv/share"}, []string{"host", "users", "nfs"}},
+		"directory missing":    {nfsPart + "samba:\n  shares:\n    - {name: share, path: /srv/share/sub}\n", []string{"/srv/share"}, []string{"host", "users"}},
+		"other directory":      {nfsPart + "samba:\n  shares:\n    - {name: other, path: /srv/other}\n", nil, []string{"host", "users", "nfs"}},
+		"tdbsam users":         {"users:\n  - {name: alice}\nsamba:\n  users:\n    - {name: alice, nt_hash: 8846f7eaee8fb117ad06bdd830b7586c}\n  shares:\n    - {name: s, path: /srv/s}\n", nil, []string{"host", "nfs"}},
+		"owned by a seed user": {"users:\n  - {name: alice}\nsamba:\n  shares:\n    - {name: s, path: /srv/s, owner: alice}\n", nil, []string{"host", "nfs"}},
+		"below /home":          {"samba:\n  shares:\n    - {name: s, path: /home/alice/s}\n", nil, []string{"host", "nfs"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			for _, d := range tc.dirs {
+				if err := w.root.MkdirAll(d, 0o755, host.Owner{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := samba.New().Alongside(context.Background(), w.env(testkit.Seed(t, tc.seed))); !slices.Equal(got, tc.want) {
+				t.Errorf("Alongside = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

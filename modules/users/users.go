@@ -58,7 +58,7 @@ func (*Module) Early(_ context.Context, env *modules.Env) (bool, string) {
 // Alongside implements modules.Concurrent: the host module's files (the
 // host name, /etc/hosts, the time zone) are nothing useradd, visudo or the
 // authorized keys read.
-func (*Module) Alongside(*seed.Seed) []string { return []string{"host"} }
+func (*Module) Alongside(context.Context, *modules.Env) []string { return []string{"host"} }
 
 // account is one /etc/passwd entry.
 type account struct {
