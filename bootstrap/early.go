@@ -67,8 +67,12 @@ func (e *engine) earlyStage(ctx context.Context, todo []modules.Module, active [
 			}
 		}
 	}
-	if rerr := removeIfExists(e.r, InProgressFile); rerr != nil {
-		return e.abort(fmt.Errorf("engine: %w", rerr))
+	if len(stage) > 0 {
+		// The stage's record (runBeside); with no module run, a record
+		// left by an earlier run stays for phoenix.service's.
+		if rerr := removeIfExists(e.r, InProgressFile); rerr != nil {
+			return e.abort(fmt.Errorf("engine: %w", rerr))
+		}
 	}
 	if cut != "" {
 		return e.earlyStop(cut, why, ran)
