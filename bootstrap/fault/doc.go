@@ -35,3 +35,10 @@ package fault
 // after the fault runs) and World.Boot is called before the next run. While
 // Check runs, new host.DirRoots skip fsync (host.SetDefaultSync): the
 // crashes are simulated, and fsync would dominate the run time.
+//
+// The early stage (Scenario.EarlyOrder): every boot runs the early stage,
+// then the network stage. Modules that may run at the same time there
+// (modules.Concurrent) run one at a time in the order EarlyOrder picks, so
+// that every injection point repeats; Run also compares the fault-free end
+// state of that order with the seed's order's, which a module that claims
+// to be independent of one whose work it reads fails.
