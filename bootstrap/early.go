@@ -49,22 +49,20 @@ func (e *engine) earlyStage(ctx context.Context, todo []modules.Module, active [
 			e.out.line(m.Name(), prioInfo, "failed in the early stage ("+msg+"); it runs again after the network")
 		}
 	}
-	if failed {
-		// A reboot asked for beside a failure is left to phoenix.service
-		// too: the module runs again there, before any reboot.
-		for _, m := range stage {
-			if results[m.Name()].res.Reboot {
-				ms := e.st.Module(m.Name())
-				ms.State, ms.Detail = Pending, ""
-			}
-		}
-	} else {
-		for _, m := range stage {
-			if r := results[m.Name()]; r.res.Reboot {
-				out, rerr := e.reboot(ctx, m.Name(), r.res.Reason, e.st.Module(m.Name()))
-				out.Ran = ran
-				return out, rerr
-			}
+	for _, m := range stage {
+		r := results[m.Name()]
+		switch {
+		case !r.res.Reboot:
+		case failed:
+			// A reboot asked for beside a failure is left to
+			// phoenix.service too: the module runs again there, before
+			// any reboot.
+			ms := e.st.Module(m.Name())
+			ms.State, ms.Detail = Pending, ""
+		default:
+			out, rerr := e.reboot(ctx, m.Name(), r.res.Reason, e.st.Module(m.Name()))
+			out.Ran = ran
+			return out, rerr
 		}
 	}
 	if len(stage) > 0 {

@@ -686,10 +686,11 @@ func (e *engine) apply(ctx context.Context, m modules.Module, ms *ModuleStatus, 
 		}
 		e.st.Startup = &su
 	}
-	e.st.Progress = fmt.Sprintf("%s %d/%d", name, i, total)
+	progress := fmt.Sprintf("%s %d/%d", name, i, total)
+	e.st.Progress = progress
 	prior := e.cursor.Commands[name]
 	e.mu.Unlock()
-	e.notify("STATUS=" + fmt.Sprintf("%s %d/%d", name, i, total))
+	e.notify("STATUS=" + progress)
 	e.out.line(name, prioInfo, fmt.Sprintf("starting (%d/%d)", i, total))
 	if err := e.progress(); err != nil {
 		return modules.Result{}, err

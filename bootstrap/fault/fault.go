@@ -182,6 +182,9 @@ func converge(w *World, sc Scenario, inj *injector) string {
 				o.Early, o.EarlyOrder = true, sc.EarlyOrder
 			}
 			out, err, crashed := runOnce(o)
+			if early && !crashed && err == nil && out.State == bootstrap.Done && w.EarlyDone != nil {
+				w.EarlyDone()
+			}
 			switch {
 			case crashed:
 				fmt.Fprintf(&log, "--- crash\n")
@@ -202,15 +205,9 @@ func converge(w *World, sc Scenario, inj *injector) string {
 			case err != nil:
 				return fmt.Sprintf("run %d failed: %v%s", run, err, inj.tail())
 			case out.State == bootstrap.Done && out.Complete:
-				if early && w.EarlyDone != nil {
-					w.EarlyDone()
-				}
 				return ""
 			case early && out.State == bootstrap.Done:
 				// The network stage goes on.
-				if w.EarlyDone != nil {
-					w.EarlyDone()
-				}
 			default:
 				return fmt.Sprintf("run %d ended %s without completing%s", run, out.State, inj.tail())
 			}
