@@ -34,8 +34,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ "$(id -u)" = 0 ] || { echo "e2e: run as root (debootstrap, chroot, image files owned by root)" >&2; exit 2; }
-for t in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs e2fsck xorriso mkfs.vfat mcopy python3; do
-	command -v "$t" >/dev/null || { echo "e2e: $t is missing (apt-get install qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3)" >&2; exit 2; }
+for t in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs e2fsck xorriso mkfs.vfat mcopy python3 pkill; do
+	command -v "$t" >/dev/null || { echo "e2e: $t is missing (apt-get install qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3 procps)" >&2; exit 2; }
 done
 [ -x "$BIN" ] || { echo "e2e: $BIN is missing: make build" >&2; exit 2; }
 
@@ -47,7 +47,18 @@ ACCEL=${E2E_ACCEL:-tcg}
 case $ACCEL in
 kvm) ACCEL_ARGS="-accel kvm -cpu host" ;;
 tcg) ACCEL_ARGS="-accel tcg,thread=multi -cpu qemu64" ;;
-*) echo "e2e: E2E_ACCEL=$ACCEL: tcg or kvm" >&2; exit 2 ;;
+icount)
+	# The guest's clock counts instructions (2^shift ns each) instead of
+	# following the host's, so the comparison's seconds do not follow the
+	# build machine's speed and load (I/O still completes on the host's
+	# clock: the boots still spread; docs/perf/e2e.md, "-icount").
+	# One host thread for both vCPUs (icount needs it), so boots take longer
+	# on the wall clock. sleep=off: an idle guest's clock jumps to its next
+	# timer, so a wait for I/O costs the guest up to a timer's interval
+	# (an fsync several). The root disk with cache=unsafe was tried and
+	# spread the boots as much.
+	ACCEL_ARGS="-accel tcg,thread=single -icount shift=${E2E_ICOUNT_SHIFT:-0},sleep=off,align=off -cpu qemu64" ;;
+*) echo "e2e: E2E_ACCEL=$ACCEL: tcg, icount or kvm" >&2; exit 2 ;;
 esac
 T_START=$(date +%s)
 say() { printf '\n==> %s\n' "$*" >&2; }

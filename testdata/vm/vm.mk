@@ -1,15 +1,20 @@
 # The real-boot end-to-end test and the demo: debootstrapped Debian 13
 # trixie (PVE 9's base) and 12 bookworm (PVE 8's) booted under qemu TCG
 # (see docs/e2e.md). Included by the Makefile. Both need root,
-# qemu-system-x86, debootstrap, e2fsprogs, xorriso, dosfstools, mtools and
-# python3, and change nothing else on the host: the guest roots, their ZFS
-# modules (built in a chroot) and the runs are cached under build/vm.
-VM_DEBS := qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3
+# qemu-system-x86, debootstrap, e2fsprogs, xorriso, dosfstools, mtools,
+# python3 and procps, and change nothing else on the host: the guest
+# roots, their ZFS modules (built in a chroot) and the runs are cached
+# under build/vm.
+# (procps: pkill, which ends a guest whose kernel crashed.)
+VM_DEBS := qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3 procps
 
 .PHONY: e2e demo compare vm-deps vm-image e2e-answer powercut
 
+# vm-deps installs VM_DEBS only, not the unit tests' TEST_DEBS: the demo
+# needs no Samba, lintian or shells on the host (Samba's package would
+# start smbd there).
 vm-deps:
-	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(VM_DEBS)"
+	@$(MAKE) --no-print-directory deps TEST_DEBS= EXTRA_DEBS="$(VM_DEBS)"
 
 # vm-image builds (or reuses) the cached trixie root with its ZFS modules.
 vm-image: vm-deps
