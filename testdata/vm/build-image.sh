@@ -247,24 +247,24 @@ done
 
 # A small initramfs for the cloud kernel (on trixie every scenario but usb
 # boots it): MODULES=list with only virtio_pci and virtio_blk (the root's
-# disk; ext4 is built in; on trixie virtio_pci is too), and ata_piix and
-# sr_mod, the CD's controller and driver: most scenarios boot with a CD
-# (the seed, the cidata, or the plain boot's), and with them in the real
-# root's udev alone the CD could appear after cloud-init-local had looked
-# for its cidata (seen under -icount: "No local datasource found", the
-# CD attached 1.3 s later), as it cannot with the stock initramfs. The
-# stamp's name changes with the list, so a cached image gets the new one.
-# The stock one
+# disk; ext4 is built in; on trixie virtio_pci is too). The stock one
 # (MODULES=most, 18 MB) spends ~8 s of every TCG boot in udev loading
 # modules the real root's udev loads again anyway (~17 s from /init to
 # systemd at load 4; 6.9 s with this one at load 14). MODULES=dep would
 # look at the build host's root device, not the guest's. Built from a
 # copy of the configuration; the root's own /boot/initrd.img stays as it is.
+# The list also has ata_piix and sr_mod, the CD's controller and driver,
+# as the stock one has: most scenarios boot with a CD (the seed, the
+# cidata, or the plain boot's), and with the CD left to the real root's
+# udev, cloud-init-local could look for its cidata before the CD appeared
+# (seen under -icount: "No local datasource found", the CD attached 1.3 s
+# later). The stamp's name changes with the list, so a cached image gets
+# the new initramfs.
 # trixie only (SMALL_INITRD=1 elsewhere): bookworm's cloud kernel has
 # virtio_pci as a module too, and its small initramfs is not verified yet.
 SMALL_INITRD=${SMALL_INITRD:-$([ "$SUITE" = trixie ] && echo 1 || echo 0)}
 SMALL_STAMP=small-initrd-cd
-if [ "$SMALL_INITRD" = 1 ] && ! have $SMALL_STAMP; then
+if [ "$SMALL_INITRD" = 1 ] && ! have "$SMALL_STAMP"; then
 	t4=$(date +%s)
 	conf=$BASE/tmp/e2e-initramfs-tools
 	rm -rf "$conf"
@@ -277,12 +277,12 @@ if [ "$SMALL_INITRD" = 1 ] && ! have $SMALL_STAMP; then
 	CH=
 	mv "$BASE/tmp/e2e-initrd.img" "$VM/initrd-small.img"
 	rm -rf "$conf"
-	done_ $SMALL_STAMP
+	done_ "$SMALL_STAMP"
 	took small-initrd "$t4"
 fi
 
 cp "$BASE/boot/vmlinuz-$KV" "$VM/vmlinuz"
-if [ "$SMALL_INITRD" = 1 ] && have $SMALL_STAMP; then
+if [ "$SMALL_INITRD" = 1 ] && have "$SMALL_STAMP"; then
 	cp "$VM/initrd-small.img" "$VM/initrd.img"
 else
 	cp "$BASE/boot/initrd.img-$KV" "$VM/initrd.img"
