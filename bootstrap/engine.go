@@ -354,6 +354,11 @@ func (e *engine) progress() error {
 
 func (e *engine) saveLocked(durable bool) error {
 	e.st.Updated = e.now().UTC()
+	if e.started {
+		// Only a run that started a module: a converged one keeps the
+		// last run's figures, and its status.json stays unchanged.
+		e.st.CPU = runCPU()
+	}
 	// The first status.json is durable too: ext4 orders a rename's data
 	// before it only when the rename replaces a file, so a new one cut
 	// short could be left empty.
@@ -562,7 +567,7 @@ func (e *engine) initStatus() {
 	prev, _, _ := ReadStatus(e.r)
 	e.prev = prev
 	// Until a module starts in this run, the last run's startup stands.
-	e.st.Startup = prev.Startup
+	e.st.Startup, e.st.CPU = prev.Startup, prev.CPU
 	known := map[string]bool{}
 	for _, m := range e.o.Modules {
 		name := m.Name()
@@ -581,8 +586,11 @@ func (e *engine) initStatus() {
 			ms.Started, ms.Finished, ms.Reboots = mk.Started, mk.Finished, mk.Reboots
 			ms.Seconds = mk.Finished.Sub(mk.Started).Seconds()
 			ms.Changed, ms.Notes, ms.Commands = mk.Changed, mk.Notes, mk.Commands
+			// What the marker does not keep comes from the last status:
+			// without it a converged boot would drop the module's CPU
+			// time from the report and rewrite status.json.
 			if p := prev.Module(name); p != nil {
-				ms.Items = p.Items
+				ms.Items, ms.CPUSeconds = p.Items, p.CPUSeconds
 			}
 		case has:
 			ms.Detail = "seed section changed"
@@ -905,7 +913,9 @@ func (e *engine) finish() (Outcome, error) {
 		}
 	}
 	e.notify("STATUS=done")
-	e.out.line("", prioInfo, "all modules done")
+	// Not "all modules done": that is the verb's own last line on stdout
+	// (cmd/phoenix run.go), and under systemd both reach the journal.
+	e.out.line("", prioInfo, "every module converged; boot unit disabled")
 	return Outcome{State: Done, Complete: true}, nil
 }
 

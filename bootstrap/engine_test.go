@@ -862,3 +862,35 @@ func TestRunSweepsTempFilesOfCutWrites(t *testing.T) {
 		t.Errorf("log does not name the removed files:\n%s", log)
 	}
 }
+
+// TestRunCPURecorded: a run that starts a module records its CPU time in
+// status.json (phoenix status --timings); a converged run after it, in
+// the next boot, keeps those figures and leaves status.json as it was
+// (a provisioned host's boots write nothing), though its own CPU differs:
+// the modules' CPU times too, which the markers do not keep (until
+// 2026-12-03 a converged boot dropped them and rewrote the file).
+func TestRunCPURecorded(t *testing.T) {
+	h := newHarness(t, &tmod{name: "host"})
+	if out, err := h.runOnce(); err != nil || !out.Complete {
+		t.Fatalf("run = %+v, %v", out, err)
+	}
+	st := h.status()
+	if st.CPU == nil || st.CPU.Phoenix <= 0 {
+		t.Fatalf("status CPU after a run that applied a module = %+v, want Phoenix's CPU above zero", st.CPU)
+	}
+	before, err := h.root.ReadFile(bootstrap.StatusFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.boot++
+	if out, err := h.runOnce(); err != nil || !out.Complete {
+		t.Fatalf("converged run = %+v, %v", out, err)
+	}
+	after, err := h.root.ReadFile(bootstrap.StatusFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Errorf("a converged run rewrote status.json:\nbefore %s\nafter  %s", before, after)
+	}
+}

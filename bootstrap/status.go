@@ -38,6 +38,9 @@ type Status struct {
 	// Startup is where the last run that started a module spent its time
 	// before that module (phoenix status --timings).
 	Startup *Startup `json:"startup,omitempty"`
+	// CPU is what that run cost in CPU time, Phoenix's and its
+	// commands' (phoenix status --timings).
+	CPU *RunCPU `json:"cpu,omitempty"`
 	// Unmanaged lists modules that have a marker but are no longer in the
 	// seed: Phoenix leaves what they did in place.
 	Unmanaged []string `json:"unmanaged,omitempty"`
@@ -68,8 +71,10 @@ type ModuleStatus struct {
 	// that applied it), for `phoenix status --timings`.
 	Commands *Commands `json:"commands,omitempty"`
 	// CPUSeconds is Phoenix's own CPU time while the module ran (user and
-	// system, all its threads; its commands' is Commands.CPUSeconds), in
-	// the boot that finished it. Where wall time is waiting and where it
+	// system; its commands' is Commands.CPUSeconds), in the boot that
+	// finished it: all Phoenix's threads for a module run alone, the
+	// module's own thread for one run beside others (the early stage),
+	// which leaves out the Go runtime's threads (RunCPU counts them). Where wall time is waiting and where it
 	// is work: at boot the CPUs are shared with the boot's services.
 	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 }
@@ -88,6 +93,17 @@ type Startup struct {
 	ProcessWait float64 `json:"process_runqueue_seconds,omitempty"`
 	Seed        float64 `json:"seed_seconds"`
 	Engine      float64 `json:"engine_seconds"`
+}
+
+// RunCPU is a run's CPU time (user and system, seconds) up to its last
+// status write: Phoenix's process from its start, all its threads (the Go
+// runtime's too, and what it spent before main), and the commands it ran
+// and waited for (getrusage(2), RUSAGE_SELF and RUSAGE_CHILDREN). At boot
+// the CPUs are shared with the boot's services, so this is what the run
+// took from them.
+type RunCPU struct {
+	Phoenix  float64 `json:"phoenix_seconds"`
+	Commands float64 `json:"commands_seconds"`
 }
 
 // Total is the whole time before the first module.

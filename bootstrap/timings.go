@@ -83,6 +83,11 @@ func selfCPU(thread bool) float64 {
 	return rusageSeconds(syscall.RUSAGE_SELF)
 }
 
+// runCPU is the process's CPU time so far and its waited-for children's.
+func runCPU() *RunCPU {
+	return &RunCPU{Phoenix: rusageSeconds(syscall.RUSAGE_SELF), Commands: rusageSeconds(syscall.RUSAGE_CHILDREN)}
+}
+
 func rusageSeconds(who int) float64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(who, &ru) != nil {

@@ -221,6 +221,9 @@ func printTimings(w io.Writer, st bootstrap.Status) {
 		fmt.Fprintf(w, "before the first module%s: %s (process start %s, seed %s, engine %s)\n",
 			stage, secs(su.Total()), secs(su.Process), secs(su.Seed), secs(su.Engine))
 	}
+	if c := st.CPU; c != nil {
+		fmt.Fprintf(w, "cpu of the run: phoenix %s (all its threads, from its start), its commands %s\n", secs(c.Phoenix), secs(c.Commands))
+	}
 }
 
 // modulesSpan is the time from the first module's start to the last one's

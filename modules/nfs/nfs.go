@@ -144,8 +144,8 @@ func (m *Module) Converge(ctx context.Context, s *modules.Steps) error {
 			return err
 		}
 		if !st.Running() {
-			if st.Job == svc.BootJob {
-				s.Say(Service + " starts after the early stage (the boot's start job) and exports " + ExportsFile)
+			if svc.StartQueued(st) {
+				s.Say(Service + " starts after the early stage (" + svc.StartJob(st) + ") and exports " + ExportsFile)
 				return nil
 			}
 			return s.DoQuiet("queue the start of "+Service+" (it exports "+ExportsFile+" when it starts, after the early stage)", func() error {

@@ -482,8 +482,8 @@ func (r *run) service(ctx context.Context) error {
 			return err
 		}
 		if !st.Running() {
-			if st.Job == svc.BootJob {
-				r.Say(Service + " starts after the early stage (the boot's start job) with the new configuration")
+			if svc.StartQueued(st) {
+				r.Say(Service + " starts after the early stage (" + svc.StartJob(st) + ") with the new configuration")
 				return r.Env.Store.Delete(reloadKey)
 			}
 			return r.Do("queue the start of "+Service+" (it loads the new configuration when it starts, after the early stage)", func() error {

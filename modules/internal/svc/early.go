@@ -129,6 +129,21 @@ func hasProcesses(root host.Root, unit string) (bool, error) {
 	return strings.TrimSpace(string(b)) != "", nil
 }
 
+// StartQueued reports whether st, from Early, already has the unit
+// starting once the stage ends: enabled, with a job (the boot's start job,
+// BootJob, or one systemd named). QueueStart then has nothing to do, and
+// nothing is recorded as changed.
+func StartQueued(st State) bool { return st.Enabled() && st.Job != "" }
+
+// StartJob names st's job for a log line: "the boot's start job", or
+// "start job N" for the id systemd gave.
+func StartJob(st State) string {
+	if st.Job == BootJob {
+		return "the boot's start job"
+	}
+	return "start job " + st.Job
+}
+
 // QueueStart makes a unit the early unit is ordered before start once the
 // stage ends, given its state st from Early: it enables a unit that is not
 // enabled, and queues a start where no job is (--no-block: the start

@@ -80,3 +80,29 @@ func TestAtBoot(t *testing.T) {
 		}
 	}
 }
+
+// TestStartQueued: an enabled unit with a job starts once the stage ends
+// (QueueStart does nothing for it); a disabled one, or one without a job,
+// still needs QueueStart. StartJob names the job for the log.
+func TestStartQueued(t *testing.T) {
+	cases := []struct {
+		st   State
+		want bool
+		job  string
+	}{
+		{State{Active: "inactive", UnitFile: "enabled", Job: BootJob}, true, "the boot's start job"},
+		{State{Active: "inactive", UnitFile: "enabled", Job: "42"}, true, "start job 42"},
+		{State{Active: "inactive", UnitFile: "disabled", Job: "42"}, false, "start job 42"},
+		{State{Active: "inactive", UnitFile: "enabled"}, false, ""},
+	}
+	for _, c := range cases {
+		if got := StartQueued(c.st); got != c.want {
+			t.Errorf("StartQueued(%+v) = %v, want %v", c.st, got, c.want)
+		}
+		if c.job != "" {
+			if got := StartJob(c.st); got != c.job {
+				t.Errorf("StartJob(%+v) = %q, want %q", c.st, got, c.job)
+			}
+		}
+	}
+}
