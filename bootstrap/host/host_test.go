@@ -193,3 +193,38 @@ func TestWriteKernelFile(t *testing.T) {
 		t.Errorf("missing file: err %v, want ErrNotExist and nothing created", err)
 	}
 }
+
+// TestInChroot: a root whose /proc/1/root is another directory is a
+// chroot (the kernel's magic link stands in as a symlink the kernel
+// follows); one whose /proc/1/root is itself is PID 1's root; one with no
+// procfs cannot tell and says no, as systemd's running_in_chroot() does.
+// The machine's own "/" is not a chroot where the tests run as root.
+func TestInChroot(t *testing.T) {
+	outside, dir := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "proc/1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := host.NewDirRoot(dir)
+	if host.InChroot(r) {
+		t.Error("no /proc/1/root: in a chroot")
+	}
+	link := filepath.Join(dir, "proc/1/root")
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	if !host.InChroot(r) {
+		t.Error("PID 1's root elsewhere: not in a chroot")
+	}
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	if host.InChroot(r) {
+		t.Error("PID 1's root is this root: in a chroot")
+	}
+	if os.Geteuid() == 0 && host.InChroot(host.NewDirRoot("/")) {
+		t.Error("the test machine's / is a chroot")
+	}
+}

@@ -363,8 +363,31 @@ func Exists(r Root, p string) bool {
 func IsLive(r Root) bool { return r.Path("/") == "/" }
 
 // SystemdBooted reports whether systemd is PID 1 on this machine, as
-// sd_booted(3) checks: /run/systemd/system is a directory.
+// sd_booted(3) checks (/run/systemd/system is a directory), and Phoenix
+// runs in PID 1's root, not in a chroot (InChroot): a chroot with the
+// host's /run bind-mounted, as image builds mount it for apt, has the
+// directory and the host's system bus, and a D-Bus call from there would
+// start, stop or reboot the build machine. systemctl ignores such verbs
+// in a chroot for the same reason (systemd src/shared/verbs.c,
+// running_in_chroot_or_offline()).
 func SystemdBooted() bool {
 	fi, err := os.Lstat("/run/systemd/system")
-	return err == nil && fi.IsDir()
+	return err == nil && fi.IsDir() && !InChroot(NewDirRoot("/"))
+}
+
+// InChroot reports whether r's root is not PID 1's: /proc/1/root (inside
+// r, where a mounted procfs is the running kernel's) and r's "/" are not
+// the same file, as systemd's running_in_chroot() compares them (src/
+// basic/virt.c, files_same("/proc/1/root", "/")). The kernel follows the
+// magic link: /proc/1 is resolved inside r, its last component by the
+// kernel. Where it cannot tell (no procfs there; /proc/1/root needs
+// root's ptrace access), it says no, as systemd assumes "not" on such an
+// error (running_in_chroot_or_offline()).
+func InChroot(r Root) bool {
+	pid1, err := os.Stat(r.Path("/proc/1") + "/root")
+	if err != nil {
+		return false
+	}
+	self, err := os.Stat(r.Path("/"))
+	return err == nil && !os.SameFile(pid1, self)
 }

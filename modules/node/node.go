@@ -336,8 +336,10 @@ func setKernelHostname(r bhost.Root, name string) error {
 // is written to KernelHostname, with no hostnamectl to talk to, and in
 // the early stage the module can run before dbus.socket listens (a
 // bookworm boot of make e2e on 2026-12-03: the host module at 19.6 s,
-// dbus.socket at 20.1 s; the running name was left unchanged). What
-// neither check tells apart: a chroot with the host's /run bind-mounted.
+// dbus.socket at 20.1 s; the running name was left unchanged). Nor in a
+// chroot, or a root given with --root, whose /proc is the running
+// kernel's and whose /run is the host's, bind-mounted (bhost.InChroot):
+// there the kernel's host name is the build machine's.
 func systemdUsable(r bhost.Root) bool {
-	return bhost.Exists(r, "/run/systemd/system")
+	return bhost.Exists(r, "/run/systemd/system") && !bhost.InChroot(r)
 }

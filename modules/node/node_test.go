@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -114,6 +115,25 @@ func TestLiveRenameOnlyWhenBooted(t *testing.T) {
 	// hostnamectl (whose daemon costs seconds mid-boot).
 	if strings.Contains(run.Log(), "hostname") {
 		t.Errorf("a command renamed the running system: %s", run.Log())
+	}
+	// A chroot (or --root) with the build machine's /proc and /run: PID
+	// 1's root is elsewhere, and the kernel's name is the build
+	// machine's, left alone.
+	root, _, env = world(t)
+	testkit.Write(t, root, "/run/systemd/system/.keep", "")
+	testkit.Write(t, root, KernelHostname, "builder\n")
+	if err := os.MkdirAll(root.Path("/proc/1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(t.TempDir(), root.Path("/proc/1")+"/root"); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, env)
+	if got := testkit.Read(t, root, KernelHostname); got != "builder\n" {
+		t.Errorf("in a chroot, the build machine renamed: running name %q", got)
+	}
+	if got := testkit.Read(t, root, "/etc/hostname"); got != "pve1\n" {
+		t.Errorf("in a chroot, /etc/hostname %q, want pve1", got)
 	}
 }
 

@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" = 0 ] || { echo "e2e: run as root (debootstrap, chroot, image files owned by root)" >&2; exit 2; }
 for t in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs e2fsck xorriso mkfs.vfat mcopy python3 pkill; do
-	command -v "$t" >/dev/null || { echo "e2e: $t is missing (apt-get install qemu-system-x86 debootstrap e2fsprogs xorriso dosfstools mtools python3 procps)" >&2; exit 2; }
+	command -v "$t" >/dev/null || { echo "e2e: $t is missing: make vm-deps (installs VM_DEBS, testdata/vm/vm.mk)" >&2; exit 2; }
 done
 [ -x "$BIN" ] || { echo "e2e: $BIN is missing: make build" >&2; exit 2; }
 
