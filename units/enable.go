@@ -31,13 +31,29 @@ var connect = defaultConnect
 
 func defaultConnect(ctx context.Context) (manager, error) { return dbus.NewWithContext(ctx) }
 
+// inChroot reports whether Phoenix runs in a chroot (host.InChroot of
+// "/"); a variable so tests can be one. There the system bus and
+// systemd's private socket, when the host's /run is bind-mounted as image
+// builds do for apt, are the build machine's: enabling over them would
+// enable (or fail to find) the unit on that machine, not in the image.
+var inChroot = defaultInChroot
+
+func defaultInChroot() bool { return host.InChroot(host.NewDirRoot("/")) }
+
+// online reports whether systemd may be asked over D-Bus: a live run on
+// the running system's own root, not in a chroot.
+func online(root host.Root, live bool) bool {
+	return live && host.IsLive(root) && !inChroot()
+}
+
 // Enable enables the named units (names like "phoenix.service", installed in
 // Dir of root).
 //
 // With live set and root being "/", it asks systemd over D-Bus
 // (EnableUnitFiles, then Reload), so systemd sees the change at once. When
-// D-Bus is unavailable (no systemd running: a chroot, an installer, a build
-// machine), or the root is an offline directory, it creates the symlinks
+// D-Bus is unavailable (no systemd running: an installer, a build
+// machine), Phoenix runs in a chroot (whose /run may be the host's), or
+// the root is an offline directory, it creates the symlinks
 // `systemctl enable` would: Dir/<target>.wants/<name> -> Dir/<name> for each
 // WantedBy= target of the unit's [Install] section. Enabling an enabled unit
 // changes nothing.
@@ -66,7 +82,7 @@ func switchUnits(ctx context.Context, root host.Root, live bool, names []string,
 	if len(names) == 0 {
 		return nil
 	}
-	if live && host.IsLive(root) {
+	if online(root, live) {
 		if m, err := connect(ctx); err == nil {
 			defer m.Close()
 			if err := viaDBus(m); err != nil {
@@ -90,7 +106,7 @@ func switchUnits(ctx context.Context, root host.Root, live bool, names []string,
 // rewritten units take effect. It does nothing on an offline root or when
 // systemd cannot be reached: there, the next boot reads the files anyway.
 func Reload(ctx context.Context, root host.Root, live bool) error {
-	if !live || !host.IsLive(root) {
+	if !online(root, live) {
 		return nil
 	}
 	m, err := connect(ctx)
@@ -108,7 +124,7 @@ func Reload(ctx context.Context, root host.Root, live bool) error {
 // Offline (or without systemd) nothing runs, so there is nothing to stop.
 // Never call it from the unit being stopped.
 func Stop(ctx context.Context, root host.Root, live bool, names ...string) error {
-	if !live || !host.IsLive(root) || len(names) == 0 {
+	if !online(root, live) || len(names) == 0 {
 		return nil
 	}
 	m, err := connect(ctx)

@@ -268,6 +268,38 @@ func TestLiveFallback(t *testing.T) {
 	}
 }
 
+// TestChrootNoDBus: in a chroot, whose /run may be the build machine's
+// (bind-mounted for apt), Enable, Disable, Reload and Stop never ask
+// systemd over D-Bus, even where it answers: they make and remove the
+// image's links, as with no systemd.
+func TestChrootNoDBus(t *testing.T) {
+	ctx := context.Background()
+	t.Cleanup(func() { connect, inChroot = defaultConnect, defaultInChroot })
+	f := &fakeManager{}
+	connect = func(context.Context) (manager, error) { return f, nil }
+	inChroot = func() bool { return true }
+	dir := t.TempDir()
+	root := liveRoot{host.NewDirRoot(dir)}
+	if err := Enable(ctx, root, true, Boot); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/etc/systemd/system/multi-user.target.wants/phoenix.service -> /etc/systemd/system/phoenix.service"}
+	if got := links(t, dir); !reflect.DeepEqual(got, want) {
+		t.Errorf("links in a chroot = %q, want %q", got, want)
+	}
+	for _, err := range []error{Reload(ctx, root, true), Stop(ctx, root, true, ReseedPath), Disable(ctx, root, true, Boot)} {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if got := links(t, dir); len(got) != 0 {
+		t.Errorf("links after Disable in a chroot = %q", got)
+	}
+	if len(f.calls) != 0 {
+		t.Errorf("D-Bus calls from a chroot: %q", f.calls)
+	}
+}
+
 func TestSwitch(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
