@@ -242,61 +242,51 @@ func TestLiveDBus(t *testing.T) {
 	}
 }
 
+// TestLiveFallback: a live run makes and removes the wants links itself,
+// as systemctl would, where systemd cannot be reached, and also in a
+// chroot, whose /run may be the build machine's (bind-mounted for apt):
+// there no D-Bus call is made even where systemd answers.
 func TestLiveFallback(t *testing.T) {
-	ctx := context.Background()
-	t.Cleanup(func() { connect = defaultConnect })
-	connect = func(context.Context) (manager, error) { return nil, errors.New("no such file: /run/systemd/private") }
-	dir := t.TempDir()
-	root := liveRoot{host.NewDirRoot(dir)}
-	if err := Enable(ctx, root, true, Boot); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"/etc/systemd/system/multi-user.target.wants/phoenix.service -> /etc/systemd/system/phoenix.service"}
-	if got := links(t, dir); !reflect.DeepEqual(got, want) {
-		t.Fatalf("fallback links = %q, want %q", got, want)
-	}
-	if err := Disable(ctx, root, true, Boot); err != nil {
-		t.Fatal(err)
-	}
-	if got := links(t, dir); len(got) != 0 {
-		t.Fatalf("links after fallback Disable = %q", got)
-	}
-	for _, err := range []error{Reload(ctx, root, true), Stop(ctx, root, true, ReseedPath)} {
-		if err != nil {
-			t.Errorf("without systemd: %v, want nil", err)
-		}
-	}
-}
-
-// TestChrootNoDBus: in a chroot, whose /run may be the build machine's
-// (bind-mounted for apt), Enable, Disable, Reload and Stop never ask
-// systemd over D-Bus, even where it answers: they make and remove the
-// image's links, as with no systemd.
-func TestChrootNoDBus(t *testing.T) {
-	ctx := context.Background()
-	t.Cleanup(func() { connect, inChroot = defaultConnect, defaultInChroot })
-	f := &fakeManager{}
-	connect = func(context.Context) (manager, error) { return f, nil }
-	inChroot = func() bool { return true }
-	dir := t.TempDir()
-	root := liveRoot{host.NewDirRoot(dir)}
-	if err := Enable(ctx, root, true, Boot); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"/etc/systemd/system/multi-user.target.wants/phoenix.service -> /etc/systemd/system/phoenix.service"}
-	if got := links(t, dir); !reflect.DeepEqual(got, want) {
-		t.Errorf("links in a chroot = %q, want %q", got, want)
-	}
-	for _, err := range []error{Reload(ctx, root, true), Stop(ctx, root, true, ReseedPath), Disable(ctx, root, true, Boot)} {
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	if got := links(t, dir); len(got) != 0 {
-		t.Errorf("links after Disable in a chroot = %q", got)
-	}
-	if len(f.calls) != 0 {
-		t.Errorf("D-Bus calls from a chroot: %q", f.calls)
+	for _, tc := range []struct {
+		name     string
+		answers  bool // systemd answers over D-Bus
+		inChroot bool
+	}{{"no systemd", false, false}, {"in a chroot", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			t.Cleanup(func() { connect, inChroot = defaultConnect, defaultInChroot })
+			f := &fakeManager{}
+			connect = func(context.Context) (manager, error) {
+				if !tc.answers {
+					return nil, errors.New("no such file: /run/systemd/private")
+				}
+				return f, nil
+			}
+			inChroot = func() bool { return tc.inChroot }
+			dir := t.TempDir()
+			root := liveRoot{host.NewDirRoot(dir)}
+			if err := Enable(ctx, root, true, Boot); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"/etc/systemd/system/multi-user.target.wants/phoenix.service -> /etc/systemd/system/phoenix.service"}
+			if got := links(t, dir); !reflect.DeepEqual(got, want) {
+				t.Fatalf("fallback links = %q, want %q", got, want)
+			}
+			if err := Disable(ctx, root, true, Boot); err != nil {
+				t.Fatal(err)
+			}
+			if got := links(t, dir); len(got) != 0 {
+				t.Fatalf("links after fallback Disable = %q", got)
+			}
+			for _, err := range []error{Reload(ctx, root, true), Stop(ctx, root, true, ReseedPath)} {
+				if err != nil {
+					t.Errorf("without systemd: %v, want nil", err)
+				}
+			}
+			if len(f.calls) != 0 {
+				t.Errorf("D-Bus calls: %q", f.calls)
+			}
+		})
 	}
 }
 
