@@ -31,19 +31,19 @@ var connect = defaultConnect
 
 func defaultConnect(ctx context.Context) (manager, error) { return dbus.NewWithContext(ctx) }
 
-// inChroot reports whether Phoenix runs in a chroot (host.InChroot of
-// "/"); a variable so tests can be one. There the system bus and
-// systemd's private socket, when the host's /run is bind-mounted as image
-// builds do for apt, are the build machine's: enabling over them would
-// enable (or fail to find) the unit on that machine, not in the image.
-var inChroot = defaultInChroot
-
-func defaultInChroot() bool { return host.InChroot(host.NewDirRoot("/")) }
+// booted is host.SystemdBooted, a variable so tests, which run where
+// systemd is not PID 1, can stand in a booted system. It says no in a
+// chroot: there the system bus and systemd's private socket, when the
+// host's /run is bind-mounted as image builds do for apt, are the build
+// machine's, and enabling over them would enable (or fail to find) the
+// unit on that machine, not in the image.
+var booted = host.SystemdBooted
 
 // online reports whether systemd may be asked over D-Bus: a live run on
-// the running system's own root, not in a chroot.
+// the running system's own root, booted with systemd, as svc and the
+// engine's reboot decide it.
 func online(root host.Root, live bool) bool {
-	return live && host.IsLive(root) && !inChroot()
+	return live && host.IsLive(root) && booted()
 }
 
 // Enable enables the named units (names like "phoenix.service", installed in
@@ -51,9 +51,9 @@ func online(root host.Root, live bool) bool {
 //
 // With live set and root being "/", it asks systemd over D-Bus
 // (EnableUnitFiles, then Reload), so systemd sees the change at once. When
-// D-Bus is unavailable (no systemd running: an installer, a build
-// machine), Phoenix runs in a chroot (whose /run may be the host's), or
-// the root is an offline directory, it creates the symlinks
+// systemd is not booted here (an installer, a build machine, a chroot,
+// whose /run may be the host's) or cannot be reached, or the root is an
+// offline directory, it creates the symlinks
 // `systemctl enable` would: Dir/<target>.wants/<name> -> Dir/<name> for each
 // WantedBy= target of the unit's [Install] section. Enabling an enabled unit
 // changes nothing.

@@ -206,7 +206,8 @@ func (liveRoot) Path(string) string { return "/" }
 
 func TestLiveDBus(t *testing.T) {
 	ctx := context.Background()
-	t.Cleanup(func() { connect = defaultConnect })
+	t.Cleanup(func() { connect, booted = defaultConnect, host.SystemdBooted })
+	booted = func() bool { return true }
 	f := &fakeManager{}
 	connect = func(context.Context) (manager, error) { return f, nil }
 	root := liveRoot{host.NewDirRoot(t.TempDir())}
@@ -243,18 +244,19 @@ func TestLiveDBus(t *testing.T) {
 }
 
 // TestLiveFallback: a live run makes and removes the wants links itself,
-// as systemctl would, where systemd cannot be reached, and also in a
-// chroot, whose /run may be the build machine's (bind-mounted for apt):
-// there no D-Bus call is made even where systemd answers.
+// as systemctl would, where systemd cannot be reached, and also where
+// systemd is not booted as far as host.SystemdBooted can tell, as in a
+// chroot whose /run is the build machine's (bind-mounted for apt): there
+// no D-Bus call is made even where systemd answers.
 func TestLiveFallback(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		answers  bool // systemd answers over D-Bus
-		inChroot bool
-	}{{"no systemd", false, false}, {"in a chroot", true, true}} {
+		name    string
+		answers bool // systemd answers over D-Bus
+		booted  bool
+	}{{"no systemd", false, true}, {"in a chroot", true, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			t.Cleanup(func() { connect, inChroot = defaultConnect, defaultInChroot })
+			t.Cleanup(func() { connect, booted = defaultConnect, host.SystemdBooted })
 			f := &fakeManager{}
 			connect = func(context.Context) (manager, error) {
 				if !tc.answers {
@@ -262,7 +264,7 @@ func TestLiveFallback(t *testing.T) {
 				}
 				return f, nil
 			}
-			inChroot = func() bool { return tc.inChroot }
+			booted = func() bool { return tc.booted }
 			dir := t.TempDir()
 			root := liveRoot{host.NewDirRoot(dir)}
 			if err := Enable(ctx, root, true, Boot); err != nil {

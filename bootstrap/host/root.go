@@ -362,17 +362,20 @@ func Exists(r Root, p string) bool {
 // the running systemd about it.
 func IsLive(r Root) bool { return r.Path("/") == "/" }
 
-// SystemdBooted reports whether systemd is PID 1 on this machine, as
-// sd_booted(3) checks (/run/systemd/system is a directory), and Phoenix
-// runs in PID 1's root, not in a chroot (InChroot): a chroot with the
+// SystemdBooted is SystemdBootedIn of this machine's own root.
+func SystemdBooted() bool { return SystemdBootedIn(NewDirRoot("/")) }
+
+// SystemdBootedIn reports whether r is a system booted with systemd as
+// PID 1, as sd_booted(3) checks (/run/systemd/system is a directory), and
+// r's root is PID 1's, not a chroot's (InChroot): a chroot with the
 // host's /run bind-mounted, as image builds mount it for apt, has the
 // directory and the host's system bus, and a D-Bus call from there would
 // start, stop or reboot the build machine. systemctl ignores such verbs
 // in a chroot for the same reason (systemd src/shared/verbs.c,
 // running_in_chroot_or_offline()).
-func SystemdBooted() bool {
-	fi, err := os.Lstat("/run/systemd/system")
-	return err == nil && fi.IsDir() && !InChroot(NewDirRoot("/"))
+func SystemdBootedIn(r Root) bool {
+	fi, err := r.Lstat("/run/systemd/system")
+	return err == nil && fi.IsDir() && !InChroot(r)
 }
 
 // InChroot reports whether r's root is not PID 1's: /proc/1/root (inside

@@ -306,10 +306,19 @@ func pmxcfsResolves(r bhost.Root, planned *files.File, name string, notes *[]str
 const KernelHostname = "/proc/sys/kernel/hostname"
 
 // liveRename reports whether the running system should be renamed: it is
-// a running system, and the running name differs.
+// a running system, and the running name differs. A running system is
+// one booted with systemd (bhost.SystemdBootedIn); an image being built
+// has no /run/systemd/system. Not the system bus: the running name is
+// written to KernelHostname, with no hostnamectl to talk to, and in the
+// early stage the module can run before dbus.socket listens (a bookworm
+// boot of make e2e on 2026-12-03: the host module at 19.6 s, dbus.socket
+// at 20.1 s; the running name was left unchanged). Nor in a chroot, or a
+// root given with --root, whose /proc is the running kernel's and whose
+// /run is the host's, bind-mounted: there the kernel's host name is the
+// build machine's.
 func liveRename(r bhost.Root, name string) bool {
 	live, err := r.ReadFile(KernelHostname)
-	return err == nil && strings.TrimSpace(string(live)) != name && systemdUsable(r)
+	return err == nil && strings.TrimSpace(string(live)) != name && bhost.SystemdBootedIn(r)
 }
 
 // setKernelHostname sets the running system's host name by writing it to
@@ -328,18 +337,4 @@ func setKernelHostname(r bhost.Root, name string) error {
 		return fmt.Errorf("set the running host name %s: %w", name, err)
 	}
 	return nil
-}
-
-// systemdUsable reports whether this is a running system: systemd is PID 1
-// (/run/systemd/system exists, as sd_booted(3) checks); an image being
-// built has no /run/systemd/system. Not the system bus: the running name
-// is written to KernelHostname, with no hostnamectl to talk to, and in
-// the early stage the module can run before dbus.socket listens (a
-// bookworm boot of make e2e on 2026-12-03: the host module at 19.6 s,
-// dbus.socket at 20.1 s; the running name was left unchanged). Nor in a
-// chroot, or a root given with --root, whose /proc is the running
-// kernel's and whose /run is the host's, bind-mounted (bhost.InChroot):
-// there the kernel's host name is the build machine's.
-func systemdUsable(r bhost.Root) bool {
-	return bhost.Exists(r, "/run/systemd/system") && !bhost.InChroot(r)
 }
