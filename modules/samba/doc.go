@@ -12,6 +12,11 @@
 // put in place: the candidate (smb.conf with phoenix.conf inlined where the
 // include goes) is written to a scratch file and tested; a config testparm
 // rejects, or whose parameters it ignores, never replaces the running one.
+// The one exception is a candidate whose answer is known: smb.conf is
+// Debian's default (or absent) and the seed sets no samba.global, so every
+// line is either Debian's or one Render writes from a typed key, which
+// TestKnownGoodTestparm and FuzzRenderSmbConf hold to the real testparm
+// (knownGood).
 // smbd then reloads with `smbcontrol smbd reload-config`, or is enabled and
 // started. A Store flag set before the files change makes a crash before
 // the reload still reload on the rerun.

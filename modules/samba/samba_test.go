@@ -110,8 +110,8 @@ func (w *world) env(s *seed.Seed) *modules.Env {
 	return testkit.Env(s, w.run, w.root)
 }
 
-// testparmOK runs the real testparm on a full config and fails on errors or
-// ignored parameters.
+// testparmOK runs the real testparm on a full config and fails where the
+// module's check would: an error, or an unknown or ignored parameter.
 func testparmOK(t *testing.T, conf string) {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "smb.conf")
@@ -119,7 +119,7 @@ func testparmOK(t *testing.T, conf string) {
 		t.Fatal(err)
 	}
 	out, err := host.NewExecRunner().Run(context.Background(), host.Cmd{Name: "testparm", Args: []string{"-s", f}})
-	if err != nil || strings.Contains(string(out.Stderr), "Unknown parameter") || strings.Contains(string(out.Stderr), "Ignoring") {
+	if e := string(out.Stderr); err != nil || strings.Contains(e, "Unknown parameter encountered") || strings.Contains(e, "Ignoring") || strings.Contains(e, "Error loading") {
 		t.Errorf("testparm -s failed: %v\n%s\nconfig:\n%s", err, out.Stderr, conf)
 	}
 }

@@ -6,9 +6,11 @@
 // the Root is not "/"), so /etc/passwd, shadow and group stay consistent
 // with their locks and backups. The password hash travels only on
 // chpasswd's stdin, never in argv, logs, errors, Check output or the Store.
-// Sudo rights are a file /etc/sudoers.d/phoenix-<name>, mode 0440, checked
-// with `visudo -cf` under a name sudo ignores (it contains a '.') before it
-// is installed atomically; /etc/sudoers itself is never written. SSH keys
+// Sudo rights are a file /etc/sudoers.d/phoenix-<name>, mode 0440: one of
+// two fixed rules around a name from the seed's user-name grammar, which
+// FuzzRenderSudoers holds to the real visudo (so the boot runs none), put
+// in place by rename from a name sudo ignores (it contains a '.');
+// /etc/sudoers itself is never written. SSH keys
 // are merged into ~/.ssh/authorized_keys (keys already there stay, none is
 // added twice), owned by the user, modes 0700/0600. Proxmox users and ACLs
 // are read with `pveum user list` and `pveum acl list` (JSON) and only

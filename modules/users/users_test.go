@@ -234,27 +234,17 @@ func TestPasswordNeverLeaks(t *testing.T) {
 	}
 }
 
-// /etc/sudoers is never written; rules go to sudoers.d only after visudo
-// accepted them under a name sudo ignores.
+// /etc/sudoers is never written; rules reach sudoers.d whole (by rename
+// from a name sudo ignores), and the real visudo accepts what is there.
+// The boot runs no visudo: FuzzRenderSudoers proves the rules.
 func TestSudoersNeverEditedAndRulesChecked(t *testing.T) {
 	b := newBox(t)
 	before, _ := os.Stat(b.root.Path(Sudoers))
-	var checked []string
 	b.run.Handle("visudo", func(ctx context.Context, c fakehost.Call) fakehost.Result {
-		f := c.Cmd.Args[len(c.Cmd.Args)-1]
-		checked = append(checked, filepath.Base(f))
-		if !strings.Contains(filepath.Base(f), ".") {
-			t.Errorf("visudo checks %s: sudo would read it before the check", f)
-		}
-		if host.Exists(b.root, strings.TrimSuffix(strings.TrimPrefix(f, b.root.Dir()), ".phoenix-new")) {
-			t.Errorf("final rule installed before its check")
-		}
+		t.Errorf("visudo run at converge: %v", c.Cmd.Args)
 		return testkit.Real(ctx, c)
 	})
 	b.converge(t)
-	if strings.Join(checked, " ") != "phoenix-alice.phoenix-new phoenix-bob.phoenix-new" {
-		t.Errorf("visudo checked %q", checked)
-	}
 	after, _ := os.Stat(b.root.Path(Sudoers))
 	if testkit.Read(t, b.root, Sudoers) != etc[Sudoers] || !after.ModTime().Equal(before.ModTime()) {
 		t.Error("/etc/sudoers was written")
@@ -278,16 +268,6 @@ func TestSudoersNeverEditedAndRulesChecked(t *testing.T) {
 		t.Error("alice's rule")
 	}
 
-	// A rule visudo rejects is never installed, and its temp file is gone.
-	b2 := newBox(t)
-	b2.run.Script("visudo", fakehost.Fail(1, ">>> /etc/sudoers.d/x: syntax error near line 2 <<<\nparse error in /etc/sudoers.d/x near line 2"))
-	_, err := modules.Apply(context.Background(), New(), b2.env)
-	if err == nil || !strings.Contains(err.Error(), "rejected by visudo, not installed") {
-		t.Fatalf("err = %v", err)
-	}
-	if ents, _ := b2.root.ReadDir(SudoersDir); len(ents) != 0 {
-		t.Errorf("sudoers.d after a rejected rule: %v", ents)
-	}
 	// Removing sudo from the seed removes the rule.
 	b.env.Seed.Users[1].Sudo = ""
 	b.converge(t)
