@@ -220,7 +220,7 @@ func (r *run) config(ctx context.Context, conf string) error {
 // FuzzRenderSmbConf the free text in it; the e2e guests' checks run
 // testparm on what the boot wrote. Anything else (an admin's edit, an
 // extra global) is what testparm is for, and it runs. Under emulation
-// testparm was a third of the early stage's CPU (docs/design-notes.md,
+// testparm was a quarter of the early stage's CPU (docs/design-notes.md,
 // "Validators whose answer is known").
 func knownGood(r host.Root, smb []byte, sb *seed.Samba) bool {
 	if len(sb.Global) > 0 {

@@ -311,8 +311,8 @@ func (m *Module) sudo(env *modules.Env, u seed.User) ([]step, error) {
 		// around a name from the seed's user-name grammar, and
 		// FuzzRenderSudoers holds every name validation lets through to
 		// the real sudo parser (visudo -c, and -x reading it back as one
-		// rule for that user). visudo cost a third of a second of the
-		// early stage under emulation for an answer known in advance
+		// rule for that user). visudo took 0.4 s of the early stage
+		// under emulation for an answer known in advance
 		// (docs/design-notes.md, "Validators whose answer is known").
 		// WriteFile installs it by rename from a temporary name with a
 		// '.', which sudo ignores (sudoers(5), #includedir).
