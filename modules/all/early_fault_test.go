@@ -54,7 +54,8 @@ samba:
 // earlyWorld is a Debian host with nfs-kernel-server and samba installed
 // and enabled, as the comparison's image is: the real shadow tools, the
 // nfs and samba fakes for what cannot run here, and an smb.conf that is
-// the packaged one, so that samba runs no testparm (knownGood), as there. Its boot queues the enabled services' start jobs behind the early
+// the packaged one, so that samba runs no testparm (knownGood), as there.
+// Its boot queues the enabled services' start jobs behind the early
 // stage; they run once it has ended (fault.World.EarlyDone).
 func earlyWorld(tb testing.TB) *fault.World {
 	root := testkit.Root(tb, map[string]string{

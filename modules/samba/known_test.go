@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/phoenix-pve/phoenix/bootstrap/host"
 	"github.com/phoenix-pve/phoenix/modules"
 	"github.com/phoenix-pve/phoenix/modules/internal/testkit"
 	"github.com/phoenix-pve/phoenix/modules/samba"
@@ -66,25 +65,18 @@ func TestKnownGoodTestparm(t *testing.T) {
 	if b, err := os.ReadFile("/usr/share/samba/smb.conf"); err == nil && !bytes.Equal(b, packaged) {
 		defaults["this machine's "+samba.PackagedConf] = b
 	}
-	ranTestparm := func(w *world) bool {
-		for _, c := range w.run.Calls() {
-			if c.Name == samba.TestparmCmd {
-				return true
-			}
-		}
-		return false
-	}
+	ranTestparm := func(w *world) bool { return len(testkit.Commands(w.run.Log(), samba.TestparmCmd+" ")) > 0 }
 	for dname, def := range defaults {
 		for sname, y := range knownSeeds {
 			t.Run(dname+"/"+sname, func(t *testing.T) {
 				w := newWorld(t)
-				w.put(t, samba.PackagedConf, packaged)
+				testkit.Write(t, w.root, samba.PackagedConf, string(packaged))
 				if def == nil {
 					if err := w.root.Remove(samba.SmbConf); err != nil {
 						t.Fatal(err)
 					}
 				} else {
-					w.put(t, samba.SmbConf, def)
+					testkit.Write(t, w.root, samba.SmbConf, string(def))
 				}
 				res, err := modules.Apply(context.Background(), samba.New(), w.env(testkit.Seed(t, y)))
 				if err != nil {
@@ -110,9 +102,9 @@ func TestKnownGoodTestparm(t *testing.T) {
 	} {
 		t.Run("testparm runs/"+name, func(t *testing.T) {
 			w := newWorld(t)
-			w.put(t, samba.SmbConf, c.smb)
+			testkit.Write(t, w.root, samba.SmbConf, string(c.smb))
 			if c.packaged != nil {
-				w.put(t, samba.PackagedConf, c.packaged)
+				testkit.Write(t, w.root, samba.PackagedConf, string(c.packaged))
 			}
 			res, err := modules.Apply(context.Background(), samba.New(), w.env(testkit.Seed(t, c.seed)))
 			if err != nil {
@@ -122,12 +114,5 @@ func TestKnownGoodTestparm(t *testing.T) {
 				t.Errorf("testparm did not run: %q\n%s", res.Changed, w.run.Log())
 			}
 		})
-	}
-}
-
-func (w *world) put(t *testing.T, p string, data []byte) {
-	t.Helper()
-	if err := w.root.WriteFile(p, data, 0o644, host.Owner{}); err != nil {
-		t.Fatal(err)
 	}
 }

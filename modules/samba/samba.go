@@ -170,7 +170,12 @@ func (r *run) config(ctx context.Context, conf string) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", SmbConf, err)
 	}
-	if err := conflicts(smb, r.Env.Seed.Samba); err != nil {
+	// The admin's part: what smb.conf holds outside Phoenix's block.
+	outside, err := host.SetBlock(smb, block, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", SmbConf, err)
+	}
+	if err := conflicts(outside, r.Env.Seed.Samba); err != nil {
 		return err
 	}
 	include := []byte("include = " + DropIn + "\n")
@@ -180,7 +185,7 @@ func (r *run) config(ctx context.Context, conf string) error {
 		return nil
 	}
 	r.configChanged = true
-	known := knownGood(r.Env.Root, smb, r.Env.Seed.Samba)
+	known := knownGood(r.Env.Root, outside, r.Env.Seed.Samba)
 	how := " (checked by testparm)"
 	if known {
 		how = " (no testparm: Debian's default " + SmbConf + " and only Phoenix's own settings)"
@@ -211,23 +216,19 @@ func (r *run) config(ctx context.Context, conf string) error {
 }
 
 // knownGood reports whether testparm's answer on the candidate is known
-// before it runs: every line outside Phoenix's block is Debian's default
-// smb.conf as samba-common shipped it beside this testparm, or there is no
-// smb.conf at all, and the block holds only what Render writes from the
-// seed's typed keys, no samba.global. TestKnownGoodTestparm holds that
-// case to the real testparm (Debian 12's and 13's default smb.conf, and
-// the build machine's, with every typed key at its edges), and
+// before it runs: outside (smb.conf without Phoenix's block) is Debian's
+// default smb.conf as samba-common shipped it beside this testparm, or
+// there is no smb.conf at all, and the block holds only what Render writes
+// from the seed's typed keys, no samba.global. TestKnownGoodTestparm holds
+// that case to the real testparm (Debian 12's and 13's default smb.conf,
+// and the build machine's, with every typed key at its edges), and
 // FuzzRenderSmbConf the free text in it; the e2e guests' checks run
-// testparm on what the boot wrote. Anything else (an admin's edit, an
-// extra global) is what testparm is for, and it runs. Under emulation
-// testparm was a quarter of the early stage's CPU (docs/design-notes.md,
-// "Validators whose answer is known").
-func knownGood(r host.Root, smb []byte, sb *seed.Samba) bool {
+// testparm on what the boot wrote. Anything else (an admin's edit, an extra
+// global) is what testparm is for, and it runs. Under emulation testparm
+// was a quarter of the early stage's CPU (docs/design-notes.md, "Validators
+// whose answer is known").
+func knownGood(r host.Root, outside []byte, sb *seed.Samba) bool {
 	if len(sb.Global) > 0 {
-		return false
-	}
-	outside, err := host.SetBlock(smb, block, nil)
-	if err != nil {
 		return false
 	}
 	if len(outside) == 0 {
@@ -274,13 +275,10 @@ func (r *run) passes(ctx context.Context, file string) bool {
 	return err == nil
 }
 
-// conflicts refuses seed shares that the admin's smb.conf defines too:
-// Samba would merge the two sections.
-func conflicts(smb []byte, sb *seed.Samba) error {
-	outside, err := host.SetBlock(smb, block, nil)
-	if err != nil {
-		return fmt.Errorf("%s: %w", SmbConf, err)
-	}
+// conflicts refuses seed shares that the admin's part of smb.conf
+// (outside Phoenix's block) defines too: Samba would merge the two
+// sections.
+func conflicts(outside []byte, sb *seed.Samba) error {
 	defined := map[string]bool{}
 	for _, line := range strings.Split(string(outside), "\n") {
 		t := strings.TrimSpace(line)
